@@ -1,0 +1,9 @@
+//! warden: an agent runtime whose every tool call runs inside a fuel-limited,
+//! deadline-enforced WebAssembly component defined by WIT.
+//!
+//! Data flows one way: `context` assembles a request, `llm` talks to the provider,
+//! `parser` validates the reply, `executor` runs tool calls in sandboxes, `controller`
+//! decides the next step and `state` keeps the run. The sandbox knows nothing of LLMs.
+
+pub mod executor;
+pub mod guests;

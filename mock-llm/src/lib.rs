@@ -1,0 +1,1 @@
+//! A mock LLM server speaking the OpenAI and Anthropic wire formats.

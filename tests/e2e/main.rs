@@ -1,0 +1,1 @@
+//! warden's end-to-end tests: one integration test binary.

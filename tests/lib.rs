@@ -1,0 +1,1 @@
+//! Shared helpers for warden's end-to-end tests.
