@@ -121,7 +121,11 @@ pub struct BudgetTracker {
 impl BudgetTracker {
     /// A tracker for `budget`, pricing calls with `price` (no cost accounting without one).
     pub fn new(budget: Budget, price: Option<Price>) -> Self {
-        Self { budget, price, warned: Vec::new() }
+        Self {
+            budget,
+            price,
+            warned: Vec::new(),
+        }
     }
 
     /// The budget.
@@ -144,12 +148,36 @@ impl BudgetTracker {
                 out.push((r, used, limit));
             }
         };
-        add(BudgetResource::Turns, f64::from(c.turns), b.max_turns.map(f64::from));
-        add(BudgetResource::InputTokens, t.input_tokens as f64, b.max_input_tokens.map(|v| v as f64));
-        add(BudgetResource::OutputTokens, t.output_tokens as f64, b.max_output_tokens.map(|v| v as f64));
-        add(BudgetResource::TotalTokens, t.total_tokens() as f64, b.max_total_tokens.map(|v| v as f64));
-        add(BudgetResource::ToolCalls, f64::from(t.tool_calls), b.max_tool_calls.map(f64::from));
-        add(BudgetResource::WallTime, c.elapsed.as_secs_f64(), b.max_wall_time_secs);
+        add(
+            BudgetResource::Turns,
+            f64::from(c.turns),
+            b.max_turns.map(f64::from),
+        );
+        add(
+            BudgetResource::InputTokens,
+            t.input_tokens as f64,
+            b.max_input_tokens.map(|v| v as f64),
+        );
+        add(
+            BudgetResource::OutputTokens,
+            t.output_tokens as f64,
+            b.max_output_tokens.map(|v| v as f64),
+        );
+        add(
+            BudgetResource::TotalTokens,
+            t.total_tokens() as f64,
+            b.max_total_tokens.map(|v| v as f64),
+        );
+        add(
+            BudgetResource::ToolCalls,
+            f64::from(t.tool_calls),
+            b.max_tool_calls.map(f64::from),
+        );
+        add(
+            BudgetResource::WallTime,
+            c.elapsed.as_secs_f64(),
+            b.max_wall_time_secs,
+        );
         add(BudgetResource::CostUsd, t.cost_usd, b.max_cost_usd);
         out
     }
@@ -158,7 +186,10 @@ impl BudgetTracker {
     /// resource the call would use up or exceed.
     pub fn check_before(&self, c: Consumption<'_>, estimated_input: u64) -> Result<(), Exhausted> {
         let est = estimated_input as f64;
-        let est_cost = self.cost(&Usage { input_tokens: estimated_input, ..Usage::default() });
+        let est_cost = self.cost(&Usage {
+            input_tokens: estimated_input,
+            ..Usage::default()
+        });
         for (resource, used, limit) in self.measures(c) {
             let over = match resource {
                 BudgetResource::InputTokens | BudgetResource::TotalTokens => used + est > limit,
@@ -167,7 +198,11 @@ impl BudgetTracker {
                 _ => used >= limit,
             };
             if over {
-                return Err(Exhausted { resource, used, limit });
+                return Err(Exhausted {
+                    resource,
+                    used,
+                    limit,
+                });
             }
         }
         Ok(())
@@ -176,13 +211,19 @@ impl BudgetTracker {
     /// After a response has been counted: the first resource now exceeded (turns and tool
     /// calls only count as exceeded when over, since reaching them is checked before).
     pub fn check_after(&self, c: Consumption<'_>) -> Option<Exhausted> {
-        self.measures(c).into_iter().find_map(|(resource, used, limit)| {
-            let over = match resource {
-                BudgetResource::WallTime => used >= limit,
-                _ => used > limit,
-            };
-            over.then_some(Exhausted { resource, used, limit })
-        })
+        self.measures(c)
+            .into_iter()
+            .find_map(|(resource, used, limit)| {
+                let over = match resource {
+                    BudgetResource::WallTime => used >= limit,
+                    _ => used > limit,
+                };
+                over.then_some(Exhausted {
+                    resource,
+                    used,
+                    limit,
+                })
+            })
     }
 
     /// Resources past the warning ratio that have not warned yet (each warns once).
@@ -192,7 +233,11 @@ impl BudgetTracker {
         for (resource, used, limit) in self.measures(c) {
             if limit > 0.0 && used >= limit * ratio && !self.warned.contains(&resource) {
                 self.warned.push(resource);
-                out.push(Exhausted { resource, used, limit });
+                out.push(Exhausted {
+                    resource,
+                    used,
+                    limit,
+                });
             }
         }
         out
@@ -200,51 +245,109 @@ impl BudgetTracker {
 
     /// Tool calls still allowed, if limited.
     pub fn remaining_tool_calls(&self, totals: &UsageTotals) -> Option<u32> {
-        self.budget.max_tool_calls.map(|m| m.saturating_sub(totals.tool_calls))
+        self.budget
+            .max_tool_calls
+            .map(|m| m.saturating_sub(totals.tool_calls))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn consumption(totals: &UsageTotals, turns: u32) -> Consumption<'_> {
-        Consumption { totals, turns, elapsed: Duration::from_secs(1) }
+        Consumption {
+            totals,
+            turns,
+            elapsed: Duration::from_secs(1),
+        }
     }
 
     #[test]
     fn before_check_counts_the_estimated_request() {
-        let budget = Budget { max_total_tokens: Some(1000), ..Budget::default() };
+        let budget = Budget {
+            max_total_tokens: Some(1000),
+            ..Budget::default()
+        };
         let tracker = BudgetTracker::new(budget, None);
-        let totals = UsageTotals { input_tokens: 600, output_tokens: 100, ..Default::default() };
+        let totals = UsageTotals {
+            input_tokens: 600,
+            output_tokens: 100,
+            ..Default::default()
+        };
         assert!(tracker.check_before(consumption(&totals, 1), 200).is_ok());
-        let err = tracker.check_before(consumption(&totals, 1), 400).unwrap_err();
+        let err = tracker
+            .check_before(consumption(&totals, 1), 400)
+            .unwrap_err();
         assert_eq!(err.resource, BudgetResource::TotalTokens);
     }
 
     #[test]
     fn cost_is_priced_and_checked() {
-        let price = Price { input_per_mtok: 1_000_000.0, output_per_mtok: 0.0, cached_input_per_mtok: 0.0 };
-        let budget = Budget { max_cost_usd: Some(10.0), ..Budget::default() };
+        let price = Price {
+            input_per_mtok: 1_000_000.0,
+            output_per_mtok: 0.0,
+            cached_input_per_mtok: 0.0,
+        };
+        let budget = Budget {
+            max_cost_usd: Some(10.0),
+            ..Budget::default()
+        };
         let tracker = BudgetTracker::new(budget, Some(price));
-        let totals = UsageTotals { cost_usd: 8.0, ..Default::default() };
+        let totals = UsageTotals {
+            cost_usd: 8.0,
+            ..Default::default()
+        };
         assert!(tracker.check_before(consumption(&totals, 0), 2).is_ok());
-        assert_eq!(tracker.check_before(consumption(&totals, 0), 3).unwrap_err().resource, BudgetResource::CostUsd);
-        let spent = UsageTotals { cost_usd: 10.5, ..Default::default() };
-        assert_eq!(tracker.check_after(consumption(&spent, 0)).map(|e| e.resource), Some(BudgetResource::CostUsd));
+        assert_eq!(
+            tracker
+                .check_before(consumption(&totals, 0), 3)
+                .unwrap_err()
+                .resource,
+            BudgetResource::CostUsd
+        );
+        let spent = UsageTotals {
+            cost_usd: 10.5,
+            ..Default::default()
+        };
+        assert_eq!(
+            tracker
+                .check_after(consumption(&spent, 0))
+                .map(|e| e.resource),
+            Some(BudgetResource::CostUsd)
+        );
     }
 
     #[test]
     fn turn_limit_stops_the_next_call_not_the_current_one() {
-        let tracker = BudgetTracker::new(Budget { max_turns: Some(2), ..Budget::default() }, None);
+        let tracker = BudgetTracker::new(
+            Budget {
+                max_turns: Some(2),
+                ..Budget::default()
+            },
+            None,
+        );
         let totals = UsageTotals::default();
         assert!(tracker.check_after(consumption(&totals, 2)).is_none());
-        assert_eq!(tracker.check_before(consumption(&totals, 2), 0).unwrap_err().resource, BudgetResource::Turns);
+        assert_eq!(
+            tracker
+                .check_before(consumption(&totals, 2), 0)
+                .unwrap_err()
+                .resource,
+            BudgetResource::Turns
+        );
     }
 
     #[test]
     fn warns_once_per_resource() {
-        let mut tracker = BudgetTracker::new(Budget { max_turns: Some(10), ..Budget::default() }, None);
+        let mut tracker = BudgetTracker::new(
+            Budget {
+                max_turns: Some(10),
+                ..Budget::default()
+            },
+            None,
+        );
         let totals = UsageTotals::default();
         assert!(tracker.new_warnings(consumption(&totals, 7)).is_empty());
         let warnings = tracker.new_warnings(consumption(&totals, 8));
@@ -255,7 +358,8 @@ mod tests {
 
     #[test]
     fn budget_parses_from_toml_and_rejects_unknown_keys() {
-        let b: Budget = toml::from_str("max_turns = 3\nmax_cost_usd = 0.5\non_exhaustion = \"error\"").unwrap();
+        let b: Budget =
+            toml::from_str("max_turns = 3\nmax_cost_usd = 0.5\non_exhaustion = \"error\"").unwrap();
         assert_eq!(b.max_turns, Some(3));
         assert_eq!(b.on_exhaustion, OnExhaustion::Error);
         assert!(toml::from_str::<Budget>("max_turn = 3").is_err());

@@ -21,19 +21,69 @@ const PREVIEW_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RunEvent {
-    RunStarted { agent: String, model: String, input: String },
-    ModelRequest { step: usize, kind: ModelCallKind, messages: usize, tools: usize, estimated_input_tokens: u64 },
-    TextDelta { text: String },
-    ToolCallStarted { call_id: String, name: String, arguments: serde_json::Value, attempt: u32 },
-    ToolCallFinished { call_id: String, name: String, ok: bool, error_kind: Option<String>, preview: String, usage: ToolUsage },
+    RunStarted {
+        agent: String,
+        model: String,
+        input: String,
+    },
+    ModelRequest {
+        step: usize,
+        kind: ModelCallKind,
+        messages: usize,
+        tools: usize,
+        estimated_input_tokens: u64,
+    },
+    TextDelta {
+        text: String,
+    },
+    ToolCallStarted {
+        call_id: String,
+        name: String,
+        arguments: serde_json::Value,
+        attempt: u32,
+    },
+    ToolCallFinished {
+        call_id: String,
+        name: String,
+        ok: bool,
+        error_kind: Option<String>,
+        preview: String,
+        usage: ToolUsage,
+    },
     /// A call the parser rejected: never run, the model was told why.
-    ToolCallRejected { call_id: String, name: String, reason: String },
+    ToolCallRejected {
+        call_id: String,
+        name: String,
+        reason: String,
+    },
     /// Old context was summarised (`summarized`) or dropped/shrunk to fit the window.
-    Compaction { summarized: bool, messages_replaced: usize, tool_outputs_shrunk: usize, tokens_before: u64, tokens_after: u64 },
-    BudgetWarning { resource: BudgetResource, used: f64, limit: f64 },
-    RateLimitWait { wait_ms: u64, attempt: u32, message: String },
-    Retry { attempt: u32, wait_ms: u64, reason: String },
-    RunFinished { stop_reason: StopReason, forced: bool, usage: UsageTotals },
+    Compaction {
+        summarized: bool,
+        messages_replaced: usize,
+        tool_outputs_shrunk: usize,
+        tokens_before: u64,
+        tokens_after: u64,
+    },
+    BudgetWarning {
+        resource: BudgetResource,
+        used: f64,
+        limit: f64,
+    },
+    RateLimitWait {
+        wait_ms: u64,
+        attempt: u32,
+        message: String,
+    },
+    Retry {
+        attempt: u32,
+        wait_ms: u64,
+        reason: String,
+    },
+    RunFinished {
+        stop_reason: StopReason,
+        forced: bool,
+        usage: UsageTotals,
+    },
 }
 
 impl RunEvent {
@@ -70,7 +120,8 @@ impl RunEvent {
     /// The event as one JSON line (no trailing newline).
     pub fn to_json_line(&self) -> String {
         // Serialising these plain data types cannot fail; fall back to a marker regardless.
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"type\":\"serialize_error\",\"error\":\"{e}\"}}"))
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"type\":\"serialize_error\",\"error\":\"{e}\"}}"))
     }
 }
 
@@ -82,7 +133,11 @@ mod tests {
 
     #[test]
     fn events_round_trip_as_tagged_json() {
-        let event = RunEvent::BudgetWarning { resource: BudgetResource::CostUsd, used: 0.8, limit: 1.0 };
+        let event = RunEvent::BudgetWarning {
+            resource: BudgetResource::CostUsd,
+            used: 0.8,
+            limit: 1.0,
+        };
         let line = event.to_json_line();
         assert!(line.starts_with("{\"type\":\"budget_warning\""), "{line}");
         assert_eq!(serde_json::from_str::<RunEvent>(&line).unwrap(), event);
@@ -91,7 +146,10 @@ mod tests {
             forced: false,
             usage: UsageTotals::default(),
         };
-        assert_eq!(serde_json::from_str::<RunEvent>(&finished.to_json_line()).unwrap(), finished);
+        assert_eq!(
+            serde_json::from_str::<RunEvent>(&finished.to_json_line()).unwrap(),
+            finished
+        );
     }
 
     #[test]
@@ -99,10 +157,24 @@ mod tests {
         let outcome = ToolOutcome {
             call_id: "c1".into(),
             name: "fs".into(),
-            result: Err(ToolFailure { kind: "denied".into(), message: "x".repeat(500), transient: false }),
-            usage: ToolUsage { fuel: 7, ..Default::default() },
+            result: Err(ToolFailure {
+                kind: "denied".into(),
+                message: "x".repeat(500),
+                transient: false,
+            }),
+            usage: ToolUsage {
+                fuel: 7,
+                ..Default::default()
+            },
         };
-        let RunEvent::ToolCallFinished { ok, error_kind, preview, usage, .. } = RunEvent::tool_finished(&outcome) else {
+        let RunEvent::ToolCallFinished {
+            ok,
+            error_kind,
+            preview,
+            usage,
+            ..
+        } = RunEvent::tool_finished(&outcome)
+        else {
             panic!("wrong variant");
         };
         assert!(!ok);

@@ -153,7 +153,11 @@ impl RunState {
         }
         let note = Message::user(format!("[Summary of the earlier conversation]\n{summary}"));
         let originals: Vec<Message> = self.live.splice(range, [note]).collect();
-        self.compactions.push(CompactionRecord { step: self.steps.len(), originals, summary });
+        self.compactions.push(CompactionRecord {
+            step: self.steps.len(),
+            originals,
+            summary,
+        });
         self.compactions.last()
     }
 
@@ -200,6 +204,7 @@ impl RunState {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -210,9 +215,14 @@ mod tests {
             state.push(Message::user(text));
         }
         let record = state.compact(1..3, "a and b happened".into()).unwrap();
-        assert_eq!(record.originals, vec![Message::user("a"), Message::user("b")]);
+        assert_eq!(
+            record.originals,
+            vec![Message::user("a"), Message::user("b")]
+        );
         assert_eq!(state.live().len(), 3);
-        assert!(matches!(&state.live()[1], Message::User { content } if content.contains("a and b happened")));
+        assert!(
+            matches!(&state.live()[1], Message::User { content } if content.contains("a and b happened"))
+        );
         assert_eq!(state.transcript().len(), 4);
         assert!(state.compact(2..9, "x".into()).is_none());
     }

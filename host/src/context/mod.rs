@@ -101,7 +101,9 @@ impl ContextAssembler {
     pub fn available_input(&self) -> u64 {
         let window = u64::from(self.window);
         let margin = (window as f64 * SAFETY_MARGIN_RATIO) as u64;
-        window.saturating_sub(u64::from(self.reserve_output)).saturating_sub(margin)
+        window
+            .saturating_sub(u64::from(self.reserve_output))
+            .saturating_sub(margin)
     }
 
     /// The token counter.
@@ -116,13 +118,22 @@ impl ContextAssembler {
 
     /// Estimated input tokens of `system` + `history` + `tools`, without any measure taken.
     pub fn estimate(&self, system: &str, history: &[Message], tools: &[ToolSpec]) -> u64 {
-        let system_tokens = if system.is_empty() { 0 } else { self.counter.count_message(&Message::system(system)) };
+        let system_tokens = if system.is_empty() {
+            0
+        } else {
+            self.counter.count_message(&Message::system(system))
+        };
         system_tokens + self.counter.count_messages(history) + self.counter.count_tools(tools)
     }
 
     /// Builds the messages to send: the system prompt, then `history` repaired and fitted
     /// to the window. `history` itself is not changed.
-    pub fn assemble(&self, system: &str, history: &[Message], tools: &[ToolSpec]) -> Result<Assembled, ContextError> {
+    pub fn assemble(
+        &self,
+        system: &str,
+        history: &[Message],
+        tools: &[ToolSpec],
+    ) -> Result<Assembled, ContextError> {
         let mut messages = Vec::with_capacity(history.len() + 1);
         if !system.is_empty() {
             messages.push(Message::system(system));
@@ -131,7 +142,10 @@ impl ContextAssembler {
         let (mut messages, repairs) = validate::repair(messages);
         let available = self.available_input();
         let tools_tokens = self.counter.count_tools(tools);
-        let mut counts: Vec<u64> = messages.iter().map(|m| self.counter.count_message(m)).collect();
+        let mut counts: Vec<u64> = messages
+            .iter()
+            .map(|m| self.counter.count_message(m))
+            .collect();
         let total = |counts: &[u64]| counts.iter().sum::<u64>() + tools_tokens;
         let mut shrunk_outputs = 0;
         let mut dropped_messages = 0;
@@ -146,12 +160,21 @@ impl ContextAssembler {
             let dropped = self.drop_oldest(&mut messages, &mut counts, excess);
             dropped_messages += dropped;
             if dropped == 0 && cap == MIN_TOOL_OUTPUT_CAP {
-                return Err(ContextError::DoesNotFit { needed: total(&counts), available });
+                return Err(ContextError::DoesNotFit {
+                    needed: total(&counts),
+                    available,
+                });
             }
             cap = (cap / 2).max(MIN_TOOL_OUTPUT_CAP);
         }
         validate::validate(&messages)?;
-        Ok(Assembled { estimated_tokens: total(&counts), messages, shrunk_outputs, dropped_messages, repairs })
+        Ok(Assembled {
+            estimated_tokens: total(&counts),
+            messages,
+            shrunk_outputs,
+            dropped_messages,
+            repairs,
+        })
     }
 
     fn shrink_outputs(&self, messages: &mut [Message], counts: &mut [u64], cap: u64) -> usize {
@@ -171,7 +194,12 @@ impl ContextAssembler {
     /// Drops whole turns after the pinned prefix (system prompt and task message), oldest
     /// first, until `excess` tokens are freed or only the latest turn is left. Returns the
     /// number of messages dropped; a note saying so replaces them.
-    fn drop_oldest(&self, messages: &mut Vec<Message>, counts: &mut Vec<u64>, excess: u64) -> usize {
+    fn drop_oldest(
+        &self,
+        messages: &mut Vec<Message>,
+        counts: &mut Vec<u64>,
+        excess: u64,
+    ) -> usize {
         let pinned = pinned_prefix(messages);
         let units = turn_starts(messages, pinned);
         // `units` ends with the history length; the last real turn is never dropped.
@@ -194,7 +222,10 @@ impl ContextAssembler {
         // The note may now follow or precede another user message: repair merges them.
         let (repaired, _) = validate::repair(std::mem::take(messages));
         *messages = repaired;
-        *counts = messages.iter().map(|m| self.counter.count_message(m)).collect();
+        *counts = messages
+            .iter()
+            .map(|m| self.counter.count_message(m))
+            .collect();
         dropped
     }
 
@@ -225,7 +256,10 @@ impl ContextAssembler {
 
 /// Number of leading messages never dropped: system messages and the first user message.
 fn pinned_prefix(messages: &[Message]) -> usize {
-    let systems = messages.iter().take_while(|m| matches!(m, Message::System { .. })).count();
+    let systems = messages
+        .iter()
+        .take_while(|m| matches!(m, Message::System { .. }))
+        .count();
     match messages.get(systems) {
         Some(Message::User { .. }) => systems + 1,
         _ => systems,

@@ -53,11 +53,25 @@ pub struct ModelInfo {
 pub const DEFAULT_CONTEXT_WINDOW: u32 = 8_192;
 
 const fn p(input: f64, output: f64, cached: f64) -> Option<Price> {
-    Some(Price { input_per_mtok: input, output_per_mtok: output, cached_input_per_mtok: cached })
+    Some(Price {
+        input_per_mtok: input,
+        output_per_mtok: output,
+        cached_input_per_mtok: cached,
+    })
 }
 
-const fn row(prefix: &'static str, window: u32, tokenizer: Tokenizer, price: Option<Price>) -> ModelInfo {
-    ModelInfo { prefix, context_window: window, tokenizer, price }
+const fn row(
+    prefix: &'static str,
+    window: u32,
+    tokenizer: Tokenizer,
+    price: Option<Price>,
+) -> ModelInfo {
+    ModelInfo {
+        prefix,
+        context_window: window,
+        tokenizer,
+        price,
+    }
 }
 
 use Tokenizer::{Cl100k, Estimate, O200k};
@@ -122,8 +136,14 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_for_dated_snapshots() {
-        assert_eq!(lookup("gpt-4o-mini-2024-07-18").map(|m| m.prefix), Some("gpt-4o-mini"));
-        assert_eq!(lookup("gpt-4o-2024-08-06").map(|m| m.prefix), Some("gpt-4o"));
+        assert_eq!(
+            lookup("gpt-4o-mini-2024-07-18").map(|m| m.prefix),
+            Some("gpt-4o-mini")
+        );
+        assert_eq!(
+            lookup("gpt-4o-2024-08-06").map(|m| m.prefix),
+            Some("gpt-4o")
+        );
         assert_eq!(context_window("gpt-4", None), 8_192);
         assert_eq!(context_window("claude-sonnet-4-5", None), 200_000);
     }
@@ -131,15 +151,26 @@ mod tests {
     #[test]
     fn override_and_unknown_models() {
         assert_eq!(context_window("gpt-4o", Some(1000)), 1000);
-        assert_eq!(context_window("my-local-model", None), DEFAULT_CONTEXT_WINDOW);
+        assert_eq!(
+            context_window("my-local-model", None),
+            DEFAULT_CONTEXT_WINDOW
+        );
         assert_eq!(tokenizer("my-local-model"), Tokenizer::Estimate);
         assert_eq!(price("my-local-model"), None);
     }
 
     #[test]
     fn cost_counts_cached_tokens_at_their_price() {
-        let price = Price { input_per_mtok: 2.0, output_per_mtok: 10.0, cached_input_per_mtok: 1.0 };
-        let usage = crate::llm::Usage { input_tokens: 1_000_000, output_tokens: 100_000, cached_tokens: 500_000 };
+        let price = Price {
+            input_per_mtok: 2.0,
+            output_per_mtok: 10.0,
+            cached_input_per_mtok: 1.0,
+        };
+        let usage = crate::llm::Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            cached_tokens: 500_000,
+        };
         let cost = price.cost(&usage);
         assert!((cost - (1.0 + 0.5 + 1.0)).abs() < 1e-9, "{cost}");
     }

@@ -34,9 +34,15 @@ pub fn shrink_text(text: &str, cap: u64, counter: &TokenCounter) -> Option<Strin
 }
 
 fn cut(text: &str, total_chars: usize, head_chars: usize, tail_chars: usize) -> String {
-    let head_end = text.char_indices().nth(head_chars).map_or(text.len(), |(i, _)| i);
+    let head_end = text
+        .char_indices()
+        .nth(head_chars)
+        .map_or(text.len(), |(i, _)| i);
     let tail_start_char = total_chars.saturating_sub(tail_chars).max(head_chars);
-    let tail_start = text.char_indices().nth(tail_start_char).map_or(text.len(), |(i, _)| i);
+    let tail_start = text
+        .char_indices()
+        .nth(tail_start_char)
+        .map_or(text.len(), |(i, _)| i);
     let omitted = total_chars - head_chars - (total_chars - tail_start_char);
     let mut out = String::with_capacity(head_end + (text.len() - tail_start) + 80);
     out.push_str(&text[..head_end]);
@@ -46,6 +52,7 @@ fn cut(text: &str, total_chars: usize, head_chars: usize, tail_chars: usize) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::context::models::Tokenizer;

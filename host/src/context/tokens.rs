@@ -30,7 +30,10 @@ impl TokenCounter {
 
     /// A counter using `tokenizer`.
     pub fn with_tokenizer(tokenizer: Tokenizer) -> Self {
-        Self { tokenizer, chars_per_token: DEFAULT_CHARS_PER_TOKEN }
+        Self {
+            tokenizer,
+            chars_per_token: DEFAULT_CHARS_PER_TOKEN,
+        }
     }
 
     /// The tokenizer in use.
@@ -49,8 +52,12 @@ impl TokenCounter {
             return 0;
         }
         match self.tokenizer {
-            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len() as u64,
-            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton().encode_ordinary(text).len() as u64,
+            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton()
+                .encode_ordinary(text)
+                .len() as u64,
+            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton()
+                .encode_ordinary(text)
+                .len() as u64,
             Tokenizer::Estimate => {
                 let chars = text.chars().count() as f64;
                 ((chars / self.chars_per_token).ceil() as u64).max(1)
@@ -62,7 +69,10 @@ impl TokenCounter {
     pub fn count_message(&self, message: &Message) -> u64 {
         let body = match message {
             Message::System { content } | Message::User { content } => self.count_text(content),
-            Message::Assistant { content, tool_calls } => {
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
                 let text = content.as_deref().map_or(0, |c| self.count_text(c));
                 let calls: u64 = tool_calls
                     .iter()
@@ -70,7 +80,9 @@ impl TokenCounter {
                     .sum();
                 text + calls
             }
-            Message::Tool { call_id, content, .. } => self.count_text(call_id) + self.count_text(content),
+            Message::Tool {
+                call_id, content, ..
+            } => self.count_text(call_id) + self.count_text(content),
         };
         body + PER_MESSAGE_OVERHEAD
     }
@@ -80,14 +92,19 @@ impl TokenCounter {
         tools
             .iter()
             .map(|t| {
-                self.count_text(&t.name) + self.count_text(&t.description) + self.count_text(&t.parameters.to_string()) + 8
+                self.count_text(&t.name)
+                    + self.count_text(&t.description)
+                    + self.count_text(&t.parameters.to_string())
+                    + 8
             })
             .sum()
     }
 
     /// Estimated input tokens of a whole request.
     pub fn count_request(&self, request: &ChatRequest) -> u64 {
-        self.count_messages(&request.messages) + self.count_tools(&request.tools) + PER_REQUEST_OVERHEAD
+        self.count_messages(&request.messages)
+            + self.count_tools(&request.tools)
+            + PER_REQUEST_OVERHEAD
     }
 
     /// Tokens of a list of messages.

@@ -34,7 +34,9 @@ pub enum HistoryIssue {
     EmptyAssistant { index: usize },
     #[error("message {index}: tool call id `{call_id}` is used twice")]
     DuplicateCallId { index: usize, call_id: String },
-    #[error("message {index}: result for `{call_id}` answers no call of the preceding assistant message")]
+    #[error(
+        "message {index}: result for `{call_id}` answers no call of the preceding assistant message"
+    )]
     OrphanResult { index: usize, call_id: String },
     #[error("message {index}: a second result for call `{call_id}`")]
     DuplicateResult { index: usize, call_id: String },
@@ -92,12 +94,17 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
     for (index, message) in messages.iter().enumerate() {
         if !matches!(message, Message::Tool { .. }) {
             for call_id in expected.drain(..) {
-                issues.push(HistoryIssue::MissingResult { index, call_id: call_id.to_string() });
+                issues.push(HistoryIssue::MissingResult {
+                    index,
+                    call_id: call_id.to_string(),
+                });
             }
         }
         let this = role(message);
         match message {
-            Message::System { .. } if started => issues.push(HistoryIssue::SystemNotFirst { index }),
+            Message::System { .. } if started => {
+                issues.push(HistoryIssue::SystemNotFirst { index })
+            }
             Message::System { .. } => {}
             _ if !started && this != "user" => issues.push(HistoryIssue::FirstNotUser { index }),
             _ => {}
@@ -116,7 +123,10 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
                 }
                 for call in tool_calls {
                     if !all_ids.insert(call.id.as_str()) {
-                        issues.push(HistoryIssue::DuplicateCallId { index, call_id: call.id.clone() });
+                        issues.push(HistoryIssue::DuplicateCallId {
+                            index,
+                            call_id: call.id.clone(),
+                        });
                     }
                     expected.push_back(call.id.as_str());
                 }
@@ -127,25 +137,41 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
                     expected.pop_front();
                     answered.insert(call_id.as_str());
                 } else if answered.contains(call_id.as_str()) {
-                    issues.push(HistoryIssue::DuplicateResult { index, call_id: call_id_s });
-                } else if expected.contains(&call_id.as_str()) {
-                    issues.push(HistoryIssue::ResultOutOfOrder { index, call_id: call_id_s });
-                } else if all_ids.contains(call_id.as_str()) {
-                    issues.push(HistoryIssue::ResultOutOfOrder { index, call_id: call_id_s });
+                    issues.push(HistoryIssue::DuplicateResult {
+                        index,
+                        call_id: call_id_s,
+                    });
+                } else if expected.contains(&call_id.as_str()) || all_ids.contains(call_id.as_str())
+                {
+                    // Answers a call, but not the next one due (or one of an earlier turn).
+                    issues.push(HistoryIssue::ResultOutOfOrder {
+                        index,
+                        call_id: call_id_s,
+                    });
                 } else {
-                    issues.push(HistoryIssue::OrphanResult { index, call_id: call_id_s });
+                    issues.push(HistoryIssue::OrphanResult {
+                        index,
+                        call_id: call_id_s,
+                    });
                 }
             }
             _ => {}
         }
     }
     for call_id in expected {
-        issues.push(HistoryIssue::MissingResult { index: messages.len(), call_id: call_id.to_string() });
+        issues.push(HistoryIssue::MissingResult {
+            index: messages.len(),
+            call_id: call_id.to_string(),
+        });
     }
     if !started {
         issues.push(HistoryIssue::Empty);
     }
-    if issues.is_empty() { Ok(()) } else { Err(InvalidHistory { issues }) }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidHistory { issues })
+    }
 }
 
 /// Repairs `messages` into a valid history: system messages merged at the front, orphan
@@ -165,10 +191,14 @@ pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
     let paired = pair_results(&mut rest, &mut repairs);
     let mut out: Vec<Message> = Vec::with_capacity(paired.len() + 1);
     if system_parts.len() > 1 {
-        repairs.push(Repair::MergedSystemMessages { count: system_parts.len() });
+        repairs.push(Repair::MergedSystemMessages {
+            count: system_parts.len(),
+        });
     }
     if !system_parts.is_empty() {
-        out.push(Message::System { content: system_parts.join("\n\n") });
+        out.push(Message::System {
+            content: system_parts.join("\n\n"),
+        });
     }
     let mut started = false;
     for message in paired {
@@ -184,8 +214,14 @@ pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
                 a.push_str(&b);
             }
             (
-                Some(Message::Assistant { content: a, tool_calls: calls_a }),
-                Message::Assistant { content: b, tool_calls: calls_b },
+                Some(Message::Assistant {
+                    content: a,
+                    tool_calls: calls_a,
+                }),
+                Message::Assistant {
+                    content: b,
+                    tool_calls: calls_b,
+                },
             ) => {
                 // After pairing, an assistant message directly followed by another has no calls.
                 repairs.push(Repair::MergedConsecutive { role: "assistant" });
@@ -213,10 +249,15 @@ fn pair_results(rest: &mut [Option<Message>], repairs: &mut Vec<Repair>) -> Vec<
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut out = Vec::with_capacity(rest.len());
     for i in 0..rest.len() {
-        let Some(message) = rest[i].take() else { continue };
+        let Some(message) = rest[i].take() else {
+            continue;
+        };
         match message {
             Message::Tool { call_id, .. } => repairs.push(Repair::DroppedOrphanResult { call_id }),
-            Message::Assistant { content, tool_calls } => {
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
                 let content = content.filter(|c| !c.is_empty());
                 let mut calls = Vec::with_capacity(tool_calls.len());
                 for call in tool_calls {
@@ -231,7 +272,10 @@ fn pair_results(rest: &mut [Option<Message>], repairs: &mut Vec<Repair>) -> Vec<
                     continue;
                 }
                 let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
-                out.push(Message::Assistant { content, tool_calls: calls });
+                out.push(Message::Assistant {
+                    content,
+                    tool_calls: calls,
+                });
                 for (k, id) in ids.into_iter().enumerate() {
                     let queue = positions.get_mut(&id);
                     let found = queue.and_then(|q| {

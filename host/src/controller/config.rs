@@ -97,7 +97,10 @@ pub enum ControllerError {
     Catalog(#[from] ParserError),
     /// A feed method was called in the wrong phase (a driver bug).
     #[error("{got} was fed while the controller was {phase}")]
-    UnexpectedFeed { got: &'static str, phase: &'static str },
+    UnexpectedFeed {
+        got: &'static str,
+        phase: &'static str,
+    },
     /// An outcome for a call that is not pending.
     #[error("no pending tool call has id `{0}`")]
     UnknownCall(String),

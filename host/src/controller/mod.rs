@@ -40,7 +40,12 @@ pub use types::*;
 enum Phase {
     /// Between steps: `next_step` decides.
     Ready,
-    AwaitingModel { kind: ModelCallKind, request: ChatRequest, estimate: u64, summary_range: Option<Range<usize>> },
+    AwaitingModel {
+        kind: ModelCallKind,
+        request: ChatRequest,
+        estimate: u64,
+        summary_range: Option<Range<usize>>,
+    },
     AwaitingTools(PendingTurn),
     Finished(Box<RunResult>),
 }
@@ -87,12 +92,20 @@ pub struct Controller {
 impl Controller {
     /// A controller for one run of `config` with `tools`, starting with the user's `input`.
     /// Fails if a tool schema or the output schema is invalid, or a stop tool is unknown.
-    pub fn new(config: LoopConfig, tools: Vec<ToolCatalogEntry>, input: impl Into<String>) -> Result<Self, ControllerError> {
+    pub fn new(
+        config: LoopConfig,
+        tools: Vec<ToolCatalogEntry>,
+        input: impl Into<String>,
+    ) -> Result<Self, ControllerError> {
         let tools = ToolSchemas::compile(tools)?;
         if let Some(unknown) = config.stop_on_tools.iter().find(|n| tools.get(n).is_none()) {
             return Err(ControllerError::UnknownStopTool(unknown.clone()));
         }
-        let output_schema = config.output_schema.clone().map(OutputSchema::compile).transpose()?;
+        let output_schema = config
+            .output_schema
+            .clone()
+            .map(OutputSchema::compile)
+            .transpose()?;
         let mut system = config.instructions.clone();
         if let Some(schema) = &output_schema {
             if !system.is_empty() {
@@ -100,8 +113,9 @@ impl Controller {
             }
             system.push_str(&schema.instruction());
         }
-        let assembler = ContextAssembler::new(&config.model, config.context_window, config.max_tokens)
-            .with_tool_output_cap(config.compaction.tool_output_cap);
+        let assembler =
+            ContextAssembler::new(&config.model, config.context_window, config.max_tokens)
+                .with_tool_output_cap(config.compaction.tool_output_cap);
         let price = config.price.or_else(|| models::price(&config.model));
         let budget = BudgetTracker::new(config.budget.clone(), price);
         let input = input.into();
@@ -147,7 +161,11 @@ impl Controller {
     pub fn next_step(&mut self) -> Step {
         match &self.phase {
             Phase::Finished(result) => Step::Done((**result).clone()),
-            Phase::AwaitingModel { kind: ModelCallKind::Summary, request, .. } => Step::Summarize(request.clone()),
+            Phase::AwaitingModel {
+                kind: ModelCallKind::Summary,
+                request,
+                ..
+            } => Step::Summarize(request.clone()),
             Phase::AwaitingModel { request, .. } => Step::CallModel(request.clone()),
             Phase::AwaitingTools(turn) => Step::RunTools(turn.plan()),
             Phase::Ready => self.plan_model_call(),
@@ -157,10 +175,19 @@ impl Controller {
     /// Feeds the model's response to the pending `CallModel` or `Summarize` step.
     pub fn on_model_response(&mut self, response: ChatResponse) -> Result<(), ControllerError> {
         let phase = std::mem::replace(&mut self.phase, Phase::Ready);
-        let Phase::AwaitingModel { kind, estimate, summary_range, .. } = phase else {
+        let Phase::AwaitingModel {
+            kind,
+            estimate,
+            summary_range,
+            ..
+        } = phase
+        else {
             let got = phase.name();
             self.phase = phase;
-            return Err(ControllerError::UnexpectedFeed { got: "a model response", phase: got });
+            return Err(ControllerError::UnexpectedFeed {
+                got: "a model response",
+                phase: got,
+            });
         };
         let cost = self.budget.cost(&response.usage);
         self.state.usage_mut().add_model(&response.usage, cost);
@@ -169,7 +196,9 @@ impl Controller {
             step.cost_usd = cost;
             step.finish_reason = Some(response.finish_reason.clone());
         }
-        self.assembler.counter_mut().calibrate(estimate, response.usage.input_tokens);
+        self.assembler
+            .counter_mut()
+            .calibrate(estimate, response.usage.input_tokens);
         self.emit_warnings();
         match kind {
             ModelCallKind::Summary => self.apply_summary(response, summary_range.unwrap_or(0..0)),
@@ -181,16 +210,33 @@ impl Controller {
 
     /// Feeds a failed model call (after the LLM interface's own retries). A failed summary
     /// only falls back to dropping old turns; any other failure ends the run.
-    pub fn on_model_error(&mut self, message: impl std::fmt::Display) -> Result<(), ControllerError> {
+    pub fn on_model_error(
+        &mut self,
+        message: impl std::fmt::Display,
+    ) -> Result<(), ControllerError> {
         match &self.phase {
-            Phase::AwaitingModel { kind: ModelCallKind::Summary, .. } => {
+            Phase::AwaitingModel {
+                kind: ModelCallKind::Summary,
+                ..
+            } => {
                 self.summary_failed = true;
                 self.phase = Phase::Ready;
             }
             Phase::AwaitingModel { .. } => {
-                self.finish(StopReason::ModelError { message: message.to_string() }, None, false);
+                self.finish(
+                    StopReason::ModelError {
+                        message: message.to_string(),
+                    },
+                    None,
+                    false,
+                );
             }
-            other => return Err(ControllerError::UnexpectedFeed { got: "a model error", phase: other.name() }),
+            other => {
+                return Err(ControllerError::UnexpectedFeed {
+                    got: "a model error",
+                    phase: other.name(),
+                });
+            }
         }
         Ok(())
     }
@@ -205,8 +251,11 @@ impl Controller {
                 if matches!(self.phase, Phase::Finished(_)) {
                     return;
                 }
-                if let Phase::AwaitingTools(turn) = std::mem::replace(&mut self.phase, Phase::Ready) {
-                    self.append_results(turn.close("the run was cancelled before this call finished"));
+                if let Phase::AwaitingTools(turn) = std::mem::replace(&mut self.phase, Phase::Ready)
+                {
+                    self.append_results(
+                        turn.close("the run was cancelled before this call finished"),
+                    );
                 }
                 self.finish(StopReason::Cancelled { mode }, None, false);
             }
@@ -258,13 +307,25 @@ impl Controller {
     }
 
     fn consumption(&self) -> Consumption<'_> {
-        Consumption { totals: self.state.usage(), turns: self.turns, elapsed: (self.clock)() }
+        Consumption {
+            totals: self.state.usage(),
+            turns: self.turns,
+            elapsed: (self.clock)(),
+        }
     }
 
     fn emit_warnings(&mut self) {
-        let consumption = Consumption { totals: self.state.usage(), turns: self.turns, elapsed: (self.clock)() };
+        let consumption = Consumption {
+            totals: self.state.usage(),
+            turns: self.turns,
+            elapsed: (self.clock)(),
+        };
         for w in self.budget.new_warnings(consumption) {
-            self.events.push(RunEvent::BudgetWarning { resource: w.resource, used: w.used, limit: w.limit });
+            self.events.push(RunEvent::BudgetWarning {
+                resource: w.resource,
+                used: w.used,
+                limit: w.limit,
+            });
         }
     }
 
@@ -273,7 +334,11 @@ impl Controller {
         match self.config.budget.on_exhaustion {
             OnExhaustion::Answer => self.exhausted = Some(exhausted),
             OnExhaustion::Error => self.finish(
-                StopReason::Budget { resource: exhausted.resource, used: exhausted.used, limit: exhausted.limit },
+                StopReason::Budget {
+                    resource: exhausted.resource,
+                    used: exhausted.used,
+                    limit: exhausted.limit,
+                },
                 None,
                 false,
             ),
@@ -282,7 +347,11 @@ impl Controller {
 
     fn finish(&mut self, stop_reason: StopReason, output: Option<FinalOutput>, forced: bool) {
         let usage = *self.state.usage();
-        self.events.push(RunEvent::RunFinished { stop_reason: stop_reason.clone(), forced, usage });
+        self.events.push(RunEvent::RunFinished {
+            stop_reason: stop_reason.clone(),
+            forced,
+            usage,
+        });
         self.phase = Phase::Finished(Box::new(RunResult {
             stop_reason,
             output,

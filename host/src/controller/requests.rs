@@ -6,9 +6,9 @@
 use std::ops::Range;
 
 use super::{Controller, FinalOutput, Phase, Step, StopReason};
+use crate::context::Assembled;
 use crate::context::shrink::shrink_text;
 use crate::events::RunEvent;
-use crate::context::Assembled;
 use crate::llm::{ChatRequest, ChatResponse, Message, RequestSettings, ToolChoice, ToolSpec};
 use crate::state::ModelCallKind;
 
@@ -23,15 +23,26 @@ impl Controller {
     /// Decides the next model call (phase is `Ready`).
     pub(super) fn plan_model_call(&mut self) -> Step {
         if self.cancel_after_turn {
-            self.finish(StopReason::Cancelled { mode: super::CancelMode::AfterTurn }, None, false);
+            self.finish(
+                StopReason::Cancelled {
+                    mode: super::CancelMode::AfterTurn,
+                },
+                None,
+                false,
+            );
             return self.next_step();
         }
         if self.exhausted.is_none() {
             if let Some(step) = self.maybe_summarize() {
                 return step;
             }
-            let Some((assembled, tools)) = self.assemble(false) else { return self.next_step() };
-            match self.budget.check_before(self.consumption(), assembled.estimated_tokens) {
+            let Some((assembled, tools)) = self.assemble(false) else {
+                return self.next_step();
+            };
+            match self
+                .budget
+                .check_before(self.consumption(), assembled.estimated_tokens)
+            {
                 Ok(()) => return self.send(false, assembled, tools),
                 Err(exhausted) => {
                     self.on_exhausted(exhausted);
@@ -41,7 +52,9 @@ impl Controller {
                 }
             }
         }
-        let Some((assembled, tools)) = self.assemble(true) else { return self.next_step() };
+        let Some((assembled, tools)) = self.assemble(true) else {
+            return self.next_step();
+        };
         self.send(true, assembled, tools)
     }
 
@@ -58,13 +71,24 @@ impl Controller {
         }
         // Anthropic rejects tool blocks in a history without tool definitions, so a forced call
         // keeps the specs when the history has tool calls and disables them by tool_choice.
-        let has_calls =
-            history.iter().any(|m| matches!(m, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty()));
-        let tools = if forced && !has_calls { Vec::new() } else { self.specs.clone() };
+        let has_calls = history
+            .iter()
+            .any(|m| matches!(m, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty()));
+        let tools = if forced && !has_calls {
+            Vec::new()
+        } else {
+            self.specs.clone()
+        };
         let assembled = match self.assembler.assemble(&self.system, &history, &tools) {
             Ok(a) => a,
             Err(e) => {
-                self.finish(StopReason::Context { message: e.to_string() }, None, false);
+                self.finish(
+                    StopReason::Context {
+                        message: e.to_string(),
+                    },
+                    None,
+                    false,
+                );
                 return None;
             }
         };
@@ -84,13 +108,21 @@ impl Controller {
 
     /// Issues the `CallModel` step for an assembled request.
     fn send(&mut self, forced: bool, assembled: Assembled, tools: Vec<ToolSpec>) -> Step {
-        let kind = if forced { ModelCallKind::ForcedFinal } else { ModelCallKind::Turn };
+        let kind = if forced {
+            ModelCallKind::ForcedFinal
+        } else {
+            ModelCallKind::Turn
+        };
         let request = ChatRequest {
             settings: RequestSettings {
                 model: self.config.model.clone(),
                 max_tokens: self.config.max_tokens,
                 temperature: self.config.temperature,
-                tool_choice: if forced { ToolChoice::None } else { ToolChoice::Auto },
+                tool_choice: if forced {
+                    ToolChoice::None
+                } else {
+                    ToolChoice::Auto
+                },
                 parallel_tool_calls: self.config.parallel_tool_calls && !forced,
             },
             messages: assembled.messages,
@@ -103,7 +135,13 @@ impl Controller {
         self.await_model(kind, request, assembled.estimated_tokens, None)
     }
 
-    fn await_model(&mut self, kind: ModelCallKind, request: ChatRequest, estimate: u64, range: Option<Range<usize>>) -> Step {
+    fn await_model(
+        &mut self,
+        kind: ModelCallKind,
+        request: ChatRequest,
+        estimate: u64,
+        range: Option<Range<usize>>,
+    ) -> Step {
         let step = self.state.begin_step(kind, estimate);
         self.events.push(RunEvent::ModelRequest {
             step,
@@ -112,7 +150,12 @@ impl Controller {
             tools: request.tools.len(),
             estimated_input_tokens: estimate,
         });
-        self.phase = Phase::AwaitingModel { kind, request, estimate, summary_range: range };
+        self.phase = Phase::AwaitingModel {
+            kind,
+            request,
+            estimate,
+            summary_range: range,
+        };
         self.next_step()
     }
 
@@ -143,7 +186,10 @@ impl Controller {
         let request = ChatRequest {
             settings: RequestSettings {
                 model: self.config.model.clone(),
-                max_tokens: self.config.max_tokens.min(self.config.compaction.summary_max_tokens),
+                max_tokens: self
+                    .config
+                    .max_tokens
+                    .min(self.config.compaction.summary_max_tokens),
                 temperature: None,
                 tool_choice: ToolChoice::None,
                 parallel_tool_calls: false,
@@ -161,14 +207,18 @@ impl Controller {
             self.summary_failed = true;
             return;
         }
-        let before = self.assembler.estimate(&self.system, self.state.live(), &self.specs);
+        let before = self
+            .assembler
+            .estimate(&self.system, self.state.live(), &self.specs);
         let replaced = range.len();
         self.summarized_since_turn = true;
         if self.state.compact(range, summary).is_none() {
             self.summary_failed = true;
             return;
         }
-        let after = self.assembler.estimate(&self.system, self.state.live(), &self.specs);
+        let after = self
+            .assembler
+            .estimate(&self.system, self.state.live(), &self.specs);
         self.events.push(RunEvent::Compaction {
             summarized: true,
             messages_replaced: replaced,
@@ -184,14 +234,21 @@ impl Controller {
         if !text.trim().is_empty() {
             self.state.push(Message::assistant_text(text.clone()));
         }
-        let json = self.output_schema.as_ref().and_then(|s| s.check(&text).ok());
+        let json = self
+            .output_schema
+            .as_ref()
+            .and_then(|s| s.check(&text).ok());
         let output = (!text.trim().is_empty()).then(|| FinalOutput {
             text,
             json,
             truncated: response.finish_reason == crate::llm::FinishReason::Length,
         });
         let reason = match self.exhausted {
-            Some(ex) => StopReason::Budget { resource: ex.resource, used: ex.used, limit: ex.limit },
+            Some(ex) => StopReason::Budget {
+                resource: ex.resource,
+                used: ex.used,
+                limit: ex.limit,
+            },
             None => StopReason::Completed,
         };
         self.finish(reason, output, true);
@@ -203,17 +260,32 @@ fn render(message: &Message, counter: &crate::context::TokenCounter, out: &mut S
     match message {
         Message::System { content } => out.push_str(&format!("SYSTEM: {content}\n\n")),
         Message::User { content } => out.push_str(&format!("USER: {content}\n\n")),
-        Message::Assistant { content, tool_calls } => {
+        Message::Assistant {
+            content,
+            tool_calls,
+        } => {
             if let Some(text) = content {
                 out.push_str(&format!("ASSISTANT: {text}\n\n"));
             }
             for call in tool_calls {
-                out.push_str(&format!("ASSISTANT called `{}` ({}) with {}\n\n", call.name, call.id, call.arguments));
+                out.push_str(&format!(
+                    "ASSISTANT called `{}` ({}) with {}\n\n",
+                    call.name, call.id, call.arguments
+                ));
             }
         }
-        Message::Tool { call_id, content, is_error } => {
-            let body = shrink_text(content, SUMMARY_TOOL_OUTPUT_CAP, counter).unwrap_or_else(|| content.clone());
-            let label = if *is_error { "TOOL ERROR" } else { "TOOL RESULT" };
+        Message::Tool {
+            call_id,
+            content,
+            is_error,
+        } => {
+            let body = shrink_text(content, SUMMARY_TOOL_OUTPUT_CAP, counter)
+                .unwrap_or_else(|| content.clone());
+            let label = if *is_error {
+                "TOOL ERROR"
+            } else {
+                "TOOL RESULT"
+            };
             out.push_str(&format!("{label} ({call_id}): {body}\n\n"));
         }
     }

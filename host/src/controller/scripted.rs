@@ -32,13 +32,19 @@ impl ScriptedModel {
     /// A model that answers with `responses`, in order.
     pub fn new(responses: impl IntoIterator<Item = ChatResponse>) -> Self {
         let responses: VecDeque<ChatResponse> = responses.into_iter().collect();
-        Self { total: responses.len(), responses, requests: Vec::new() }
+        Self {
+            total: responses.len(),
+            responses,
+            requests: Vec::new(),
+        }
     }
 
     /// Records `request` and returns the next response.
     pub fn respond(&mut self, request: &ChatRequest) -> Result<ChatResponse, ScriptError> {
         self.requests.push(request.clone());
-        self.responses.pop_front().ok_or(ScriptError::Exhausted(self.requests.len(), self.total))
+        self.responses
+            .pop_front()
+            .ok_or(ScriptError::Exhausted(self.requests.len(), self.total))
     }
 
     /// Every request received so far.
@@ -65,7 +71,11 @@ impl ScriptedModel {
             text: Some(text.into()),
             tool_calls: Vec::new(),
             finish_reason: FinishReason::Stop,
-            usage: Usage { input_tokens: 100, output_tokens: 20, cached_tokens: 0 },
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 20,
+                cached_tokens: 0,
+            },
             model: "scripted".into(),
             refusal: None,
         }
@@ -77,10 +87,18 @@ impl ScriptedModel {
             text: None,
             tool_calls: calls
                 .iter()
-                .map(|(id, name, args)| ToolCall { id: (*id).into(), name: (*name).into(), arguments: (*args).into() })
+                .map(|(id, name, args)| ToolCall {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    arguments: (*args).into(),
+                })
                 .collect(),
             finish_reason: FinishReason::ToolCalls,
-            usage: Usage { input_tokens: 100, output_tokens: 20, cached_tokens: 0 },
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 20,
+                cached_tokens: 0,
+            },
             model: "scripted".into(),
             refusal: None,
         }

@@ -4,7 +4,10 @@
 //! Invariant: a turn has one slot per call of the assistant message, in call order, and it
 //! is appended to the history only when every slot holds a result message.
 
-use super::{Controller, ControllerError, ErrorPolicy, FinalOutput, Phase, PlannedCall, StopReason, ToolOutcome, ToolPlan};
+use super::{
+    Controller, ControllerError, ErrorPolicy, FinalOutput, Phase, PlannedCall, StopReason,
+    ToolOutcome, ToolPlan,
+};
 use crate::events::RunEvent;
 use crate::llm::Message;
 use crate::state::ToolCallRecord;
@@ -12,7 +15,10 @@ use crate::state::ToolCallRecord;
 /// The result of one call of the turn, or the call still to run.
 pub(super) enum Slot {
     Done(Message),
-    Pending { call: PlannedCall, policy: ErrorPolicy },
+    Pending {
+        call: PlannedCall,
+        policy: ErrorPolicy,
+    },
 }
 
 /// The calls of the turn being run.
@@ -25,7 +31,11 @@ pub(super) struct PendingTurn {
 
 impl PendingTurn {
     pub(super) fn new(slots: Vec<Slot>, max_concurrency: usize) -> Self {
-        Self { slots, max_concurrency: max_concurrency.max(1), stop: None }
+        Self {
+            slots,
+            max_concurrency: max_concurrency.max(1),
+            stop: None,
+        }
     }
 
     /// The calls still to run, in call order.
@@ -38,7 +48,10 @@ impl PendingTurn {
                 Slot::Done(_) => None,
             })
             .collect();
-        ToolPlan { calls, max_concurrency: self.max_concurrency }
+        ToolPlan {
+            calls,
+            max_concurrency: self.max_concurrency,
+        }
     }
 
     pub(super) fn is_complete(&self) -> bool {
@@ -46,7 +59,9 @@ impl PendingTurn {
     }
 
     fn pending_index(&self, call_id: &str) -> Option<usize> {
-        self.slots.iter().position(|s| matches!(s, Slot::Pending { call, .. } if call.call_id == call_id))
+        self.slots
+            .iter()
+            .position(|s| matches!(s, Slot::Pending { call, .. } if call.call_id == call_id))
     }
 
     /// The result messages in call order; calls still pending get an error result saying `why`.
@@ -55,7 +70,9 @@ impl PendingTurn {
             .into_iter()
             .map(|s| match s {
                 Slot::Done(message) => message,
-                Slot::Pending { call, .. } => Message::tool_result(call.call_id, format!("Error: {why}."), true),
+                Slot::Pending { call, .. } => {
+                    Message::tool_result(call.call_id, format!("Error: {why}."), true)
+                }
             })
             .collect()
     }
@@ -75,9 +92,15 @@ impl Controller {
         let Phase::AwaitingTools(mut turn) = phase else {
             let got = phase.name();
             self.phase = phase;
-            return Err(ControllerError::UnexpectedFeed { got: "tool results", phase: got });
+            return Err(ControllerError::UnexpectedFeed {
+                got: "tool results",
+                phase: got,
+            });
         };
-        if let Some(unknown) = outcomes.iter().find(|o| turn.pending_index(&o.call_id).is_none()) {
+        if let Some(unknown) = outcomes
+            .iter()
+            .find(|o| turn.pending_index(&o.call_id).is_none())
+        {
             let err = ControllerError::UnknownCall(unknown.call_id.clone());
             self.phase = Phase::AwaitingTools(turn);
             return Err(err);
@@ -85,18 +108,25 @@ impl Controller {
         let mut abort = None;
         for outcome in outcomes {
             self.state.usage_mut().add_tool(&outcome.usage);
-            let Some(index) = turn.pending_index(&outcome.call_id) else { continue };
-            let Slot::Pending { call, policy } = &mut turn.slots[index] else { continue };
+            let Some(index) = turn.pending_index(&outcome.call_id) else {
+                continue;
+            };
+            let Slot::Pending { call, policy } = &mut turn.slots[index] else {
+                continue;
+            };
             self.record_call(call, &outcome);
             match outcome.result {
                 Ok(output) => {
                     if turn.stop.is_none() && self.config.stop_on_tools.contains(&call.name) {
                         turn.stop = Some((index, call.name.clone(), output.clone()));
                     }
-                    turn.slots[index] = Slot::Done(Message::tool_result(&outcome.call_id, output, false));
+                    turn.slots[index] =
+                        Slot::Done(Message::tool_result(&outcome.call_id, output, false));
                 }
                 Err(failure) => match *policy {
-                    ErrorPolicy::Retry { max_retries } if failure.transient && call.attempt <= max_retries => {
+                    ErrorPolicy::Retry { max_retries }
+                        if failure.transient && call.attempt <= max_retries =>
+                    {
                         call.attempt += 1;
                     }
                     policy => {
@@ -108,7 +138,8 @@ impl Controller {
                             });
                         }
                         let text = failure_text(&failure.kind, &failure.message);
-                        turn.slots[index] = Slot::Done(Message::tool_result(&outcome.call_id, text, true));
+                        turn.slots[index] =
+                            Slot::Done(Message::tool_result(&outcome.call_id, text, true));
                     }
                 },
             }
@@ -126,7 +157,11 @@ impl Controller {
         self.append_results(turn.close("no result"));
         self.emit_warnings();
         if let Some((_, name, output)) = stop {
-            let output = FinalOutput { text: output, json: None, truncated: false };
+            let output = FinalOutput {
+                text: output,
+                json: None,
+                truncated: false,
+            };
             self.finish(StopReason::StopTool { name }, Some(output), false);
         } else if let Some(exhausted) = self.budget.check_after(self.consumption()) {
             self.on_exhausted(exhausted);
@@ -136,9 +171,15 @@ impl Controller {
 
     /// Records one attempt in the current step (attempts of a retried call are merged).
     fn record_call(&mut self, call: &PlannedCall, outcome: &ToolOutcome) {
-        let Some(step) = self.state.current_step_mut() else { return };
+        let Some(step) = self.state.current_step_mut() else {
+            return;
+        };
         let error_kind = outcome.result.as_ref().err().map(|f| f.kind.clone());
-        match step.tool_calls.iter_mut().find(|r| r.call_id == call.call_id) {
+        match step
+            .tool_calls
+            .iter_mut()
+            .find(|r| r.call_id == call.call_id)
+        {
             Some(record) => {
                 record.attempts = call.attempt;
                 record.error_kind = error_kind;

@@ -11,8 +11,7 @@ use crate::llm::{ChatResponse, Message};
 use crate::parser::{Parsed, ParsedCall};
 use crate::state::InvalidCallRecord;
 
-const EMPTY_NUDGE: &str =
-    "Your last reply was empty. Continue the task: call one of the tools or give your final answer.";
+const EMPTY_NUDGE: &str = "Your last reply was empty. Continue the task: call one of the tools or give your final answer.";
 
 impl Controller {
     pub(super) fn handle_turn(&mut self, mut response: ChatResponse) {
@@ -26,11 +25,17 @@ impl Controller {
                 if let Some(text) = &text {
                     self.state.push(Message::assistant_text(text.clone()));
                 }
-                let output = text.map(|text| FinalOutput { text, json: None, truncated: true });
+                let output = text.map(|text| FinalOutput {
+                    text,
+                    json: None,
+                    truncated: true,
+                });
                 self.finish(StopReason::ContentFiltered, output, false);
             }
             Parsed::Empty { finish_reason } => {
-                let detail = format!("the model answered with neither text nor tool calls (finish reason {finish_reason:?})");
+                let detail = format!(
+                    "the model answered with neither text nor tool calls (finish reason {finish_reason:?})"
+                );
                 match self.count_invalid_turn(detail) {
                     Some(reason) => self.finish(reason, None, false),
                     None => self.state.push(Message::user(EMPTY_NUDGE)),
@@ -67,23 +72,50 @@ impl Controller {
         self.invalid_turns += 1;
         let max = self.config.max_invalid_turns;
         (self.invalid_turns > max).then(|| StopReason::InvalidResponses {
-            detail: format!("{detail}; {} turns without a usable answer, retry budget of {max} spent", self.invalid_turns),
+            detail: format!(
+                "{detail}; {} turns without a usable answer, retry budget of {max} spent",
+                self.invalid_turns
+            ),
         })
     }
 
     fn on_final(&mut self, text: String, truncated: bool) {
         self.state.push(Message::assistant_text(text.clone()));
         let Some(schema) = &self.output_schema else {
-            self.finish(StopReason::Completed, Some(FinalOutput { text, json: None, truncated }), false);
+            self.finish(
+                StopReason::Completed,
+                Some(FinalOutput {
+                    text,
+                    json: None,
+                    truncated,
+                }),
+                false,
+            );
             return;
         };
         match schema.check(&text) {
-            Ok(json) => self.finish(StopReason::Completed, Some(FinalOutput { text, json: Some(json), truncated }), false),
+            Ok(json) => self.finish(
+                StopReason::Completed,
+                Some(FinalOutput {
+                    text,
+                    json: Some(json),
+                    truncated,
+                }),
+                false,
+            ),
             Err(why) => {
                 self.output_retries += 1;
                 if self.output_retries > self.config.max_output_retries {
-                    let output = FinalOutput { text, json: None, truncated };
-                    self.finish(StopReason::InvalidOutput { detail: why }, Some(output), false);
+                    let output = FinalOutput {
+                        text,
+                        json: None,
+                        truncated,
+                    };
+                    self.finish(
+                        StopReason::InvalidOutput { detail: why },
+                        Some(output),
+                        false,
+                    );
                 } else {
                     self.state.push(Message::user(format!(
                         "Your final answer was rejected: {why}. Answer again with JSON that matches the schema."
@@ -98,7 +130,11 @@ impl Controller {
         let mut end: Option<StopReason> = None;
         let mut skip: Option<String> = None;
         let first_invalid = calls.iter().find_map(|c| match c {
-            ParsedCall::Invalid(inv) => Some(format!("invalid call to `{}`: {}", inv.name, inv.reason.summary())),
+            ParsedCall::Invalid(inv) => Some(format!(
+                "invalid call to `{}`: {}",
+                inv.name,
+                inv.reason.summary()
+            )),
             ParsedCall::Valid(_) => None,
         });
         if let Some(detail) = first_invalid {
@@ -122,7 +158,10 @@ impl Controller {
                 }
             }
         }
-        let mut allowed = self.budget.remaining_tool_calls(self.state.usage()).unwrap_or(u32::MAX);
+        let mut allowed = self
+            .budget
+            .remaining_tool_calls(self.state.usage())
+            .unwrap_or(u32::MAX);
         let mut slots = Vec::with_capacity(calls.len());
         for parsed in calls {
             match parsed {
@@ -141,16 +180,28 @@ impl Controller {
                     slots.push(Slot::Done(Message::tool_result(inv.call_id, text, true)));
                 }
                 ParsedCall::Valid(call) => {
-                    let why = skip.clone().or_else(|| (allowed == 0).then(|| "not run: the tool-call budget is spent".into()));
+                    let why = skip.clone().or_else(|| {
+                        (allowed == 0).then(|| "not run: the tool-call budget is spent".into())
+                    });
                     if let Some(why) = why {
-                        slots.push(Slot::Done(Message::tool_result(call.call_id, format!("Error: {why}."), true)));
+                        slots.push(Slot::Done(Message::tool_result(
+                            call.call_id,
+                            format!("Error: {why}."),
+                            true,
+                        )));
                         continue;
                     }
                     allowed -= 1;
                     let entry = self.tools.get(&call.name);
                     let sequential = entry.is_some_and(|e| e.sequential);
                     let policy = entry.map(|e| e.error_policy).unwrap_or_default();
-                    let call = PlannedCall { call_id: call.call_id, name: call.name, arguments: call.arguments, sequential, attempt: 1 };
+                    let call = PlannedCall {
+                        call_id: call.call_id,
+                        name: call.name,
+                        arguments: call.arguments,
+                        sequential,
+                        attempt: 1,
+                    };
                     slots.push(Slot::Pending { call, policy });
                 }
             }

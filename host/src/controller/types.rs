@@ -39,7 +39,11 @@ pub struct ToolCatalogEntry {
 
 impl ToolCatalogEntry {
     /// An entry with the default policy (concurrent, errors to the model).
-    pub fn new(name: impl Into<String>, description: impl Into<String>, args_schema: serde_json::Value) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        args_schema: serde_json::Value,
+    ) -> Self {
         Self {
             name: name.into(),
             description: description.into(),
@@ -136,9 +140,17 @@ pub enum StopReason {
     /// Stopped from outside.
     Cancelled { mode: CancelMode },
     /// A budget ran out (with a forced answer unless the policy is `error`).
-    Budget { resource: BudgetResource, used: f64, limit: f64 },
+    Budget {
+        resource: BudgetResource,
+        used: f64,
+        limit: f64,
+    },
     /// A tool with the `abort` policy failed.
-    ToolAborted { tool: String, kind: String, message: String },
+    ToolAborted {
+        tool: String,
+        kind: String,
+        message: String,
+    },
     /// The model kept answering with nothing usable or invalid calls.
     InvalidResponses { detail: String },
     /// The final answer kept failing the output schema.
@@ -169,10 +181,22 @@ impl StopReason {
             Self::Completed => "answered".into(),
             Self::StopTool { name } => format!("stopped by tool `{name}`"),
             Self::Cancelled { mode } => format!("cancelled ({mode:?})"),
-            Self::Budget { resource, used, limit } => format!("{resource} reached ({used} of {limit})"),
-            Self::ToolAborted { tool, kind, message } => format!("tool `{tool}` failed ({kind}): {message}"),
-            Self::InvalidResponses { detail } => format!("the model gave no usable answer: {detail}"),
-            Self::InvalidOutput { detail } => format!("the final answer did not match the output schema: {detail}"),
+            Self::Budget {
+                resource,
+                used,
+                limit,
+            } => format!("{resource} reached ({used} of {limit})"),
+            Self::ToolAborted {
+                tool,
+                kind,
+                message,
+            } => format!("tool `{tool}` failed ({kind}): {message}"),
+            Self::InvalidResponses { detail } => {
+                format!("the model gave no usable answer: {detail}")
+            }
+            Self::InvalidOutput { detail } => {
+                format!("the final answer did not match the output schema: {detail}")
+            }
             Self::Refused { message } => format!("the model refused: {message}"),
             Self::ContentFiltered => "the provider filtered the content".into(),
             Self::ModelError { message } => format!("model call failed: {message}"),

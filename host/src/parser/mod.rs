@@ -47,10 +47,18 @@ pub struct SchemaError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InvalidReason {
-    UnknownTool { known: Vec<String> },
-    InvalidJson { error: String },
-    NotAnObject { given: String },
-    SchemaViolation { errors: Vec<SchemaError> },
+    UnknownTool {
+        known: Vec<String>,
+    },
+    InvalidJson {
+        error: String,
+    },
+    NotAnObject {
+        given: String,
+    },
+    SchemaViolation {
+        errors: Vec<SchemaError>,
+    },
     /// The response hit the output-token limit while writing the arguments.
     Truncated,
 }
@@ -63,7 +71,11 @@ impl InvalidReason {
             Self::InvalidJson { error } => format!("arguments are not valid JSON: {error}"),
             Self::NotAnObject { .. } => "arguments are not a JSON object".into(),
             Self::SchemaViolation { errors } => match errors.first() {
-                Some(e) => format!("schema violation at `{}`: {}", display_path(&e.path), e.message),
+                Some(e) => format!(
+                    "schema violation at `{}`: {}",
+                    display_path(&e.path),
+                    e.message
+                ),
                 None => "schema violation".into(),
             },
             Self::Truncated => "arguments cut by the output-token limit".into(),
@@ -86,7 +98,14 @@ impl InvalidReason {
             Self::SchemaViolation { errors } => {
                 let lines: Vec<String> = errors
                     .iter()
-                    .map(|e| format!("- at `{}`: {} (schema rule `{}`)", display_path(&e.path), e.message, e.schema_path))
+                    .map(|e| {
+                        format!(
+                            "- at `{}`: {} (schema rule `{}`)",
+                            display_path(&e.path),
+                            e.message,
+                            e.schema_path
+                        )
+                    })
                     .collect();
                 format!(
                     "Error: the arguments for `{tool}` do not match its schema:\n{}\nFix the arguments and call the tool again.",
@@ -134,7 +153,10 @@ pub enum Parsed {
     /// Text and no tool calls.
     Final { text: String, truncated: bool },
     /// Tool calls, in the order the model made them, with any text that came along.
-    ToolCalls { text: Option<String>, calls: Vec<ParsedCall> },
+    ToolCalls {
+        text: Option<String>,
+        calls: Vec<ParsedCall>,
+    },
     /// The model refused, with its explanation.
     Refusal { message: String },
     /// The provider stopped the response for its content.
@@ -155,7 +177,9 @@ pub struct ToolSchemas {
 
 impl std::fmt::Debug for ToolSchemas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.tools.iter().map(|t| &t.entry.name)).finish()
+        f.debug_list()
+            .entries(self.tools.iter().map(|t| &t.entry.name))
+            .finish()
     }
 }
 
@@ -168,7 +192,10 @@ impl ToolSchemas {
                 return Err(ParserError::DuplicateTool(entry.name));
             }
             let validator = jsonschema::validator_for(&entry.args_schema).map_err(|e| {
-                ParserError::InvalidToolSchema { tool: entry.name.clone(), message: e.to_string() }
+                ParserError::InvalidToolSchema {
+                    tool: entry.name.clone(),
+                    message: e.to_string(),
+                }
             })?;
             tools.push(CompiledTool { entry, validator });
         }
@@ -177,7 +204,10 @@ impl ToolSchemas {
 
     /// The entry of tool `name`.
     pub fn get(&self, name: &str) -> Option<&ToolCatalogEntry> {
-        self.tools.iter().find(|t| t.entry.name == name).map(|t| &t.entry)
+        self.tools
+            .iter()
+            .find(|t| t.entry.name == name)
+            .map(|t| &t.entry)
     }
 
     /// Every tool name, in catalog order.
@@ -200,17 +230,31 @@ impl ToolSchemas {
     /// Checks one call; `truncated` says the response hit the output-token limit.
     pub fn check_call(&self, call: &ToolCall, truncated: bool) -> ParsedCall {
         let invalid = |reason| {
-            ParsedCall::Invalid(InvalidCall { call_id: call.id.clone(), name: call.name.clone(), reason })
+            ParsedCall::Invalid(InvalidCall {
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                reason,
+            })
         };
         let Some(tool) = self.tools.iter().find(|t| t.entry.name == call.name) else {
-            return invalid(InvalidReason::UnknownTool { known: self.names() });
+            return invalid(InvalidReason::UnknownTool {
+                known: self.names(),
+            });
         };
         // Some models send "" for a tool without parameters.
-        let raw = if call.arguments.trim().is_empty() && !truncated { "{}" } else { call.arguments.as_str() };
+        let raw = if call.arguments.trim().is_empty() && !truncated {
+            "{}"
+        } else {
+            call.arguments.as_str()
+        };
         let arguments: serde_json::Value = match serde_json::from_str(raw) {
             Ok(v) => v,
             Err(_) if truncated => return invalid(InvalidReason::Truncated),
-            Err(e) => return invalid(InvalidReason::InvalidJson { error: e.to_string() }),
+            Err(e) => {
+                return invalid(InvalidReason::InvalidJson {
+                    error: e.to_string(),
+                });
+            }
         };
         if !arguments.is_object() {
             let given = match &arguments {
@@ -220,7 +264,9 @@ impl ToolSchemas {
                 serde_json::Value::Bool(_) => "a boolean",
                 _ => "null",
             };
-            return invalid(InvalidReason::NotAnObject { given: given.into() });
+            return invalid(InvalidReason::NotAnObject {
+                given: given.into(),
+            });
         }
         let errors: Vec<SchemaError> = tool
             .validator
@@ -235,26 +281,38 @@ impl ToolSchemas {
         if !errors.is_empty() {
             return invalid(InvalidReason::SchemaViolation { errors });
         }
-        ParsedCall::Valid(ValidCall { call_id: call.id.clone(), name: call.name.clone(), arguments })
+        ParsedCall::Valid(ValidCall {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            arguments,
+        })
     }
 
     /// Parses a whole response.
     pub fn parse(&self, response: &ChatResponse) -> Parsed {
         let text = response.text.clone().filter(|t| !t.trim().is_empty());
         if let Some(message) = &response.refusal {
-            return Parsed::Refusal { message: message.clone() };
+            return Parsed::Refusal {
+                message: message.clone(),
+            };
         }
         if response.finish_reason == FinishReason::ContentFilter {
             return Parsed::ContentFiltered { text };
         }
         let truncated = response.finish_reason == FinishReason::Length;
         if !response.tool_calls.is_empty() {
-            let calls = response.tool_calls.iter().map(|c| self.check_call(c, truncated)).collect();
+            let calls = response
+                .tool_calls
+                .iter()
+                .map(|c| self.check_call(c, truncated))
+                .collect();
             return Parsed::ToolCalls { text, calls };
         }
         match text {
             Some(text) => Parsed::Final { text, truncated },
-            None => Parsed::Empty { finish_reason: response.finish_reason.clone() },
+            None => Parsed::Empty {
+                finish_reason: response.finish_reason.clone(),
+            },
         }
     }
 }

@@ -13,15 +13,17 @@ pub struct OutputSchema {
 
 impl std::fmt::Debug for OutputSchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutputSchema").field("schema", &self.schema).finish_non_exhaustive()
+        f.debug_struct("OutputSchema")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
     }
 }
 
 impl OutputSchema {
     /// Compiles `schema`.
     pub fn compile(schema: serde_json::Value) -> Result<Self, ParserError> {
-        let validator =
-            jsonschema::validator_for(&schema).map_err(|e| ParserError::InvalidOutputSchema(e.to_string()))?;
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| ParserError::InvalidOutputSchema(e.to_string()))?;
         Ok(Self { schema, validator })
     }
 
@@ -33,21 +35,28 @@ impl OutputSchema {
     /// Parses `text` (a bare JSON value, or one inside a ```json fence) and validates it.
     pub fn check(&self, text: &str) -> Result<serde_json::Value, String> {
         let body = strip_fence(text);
-        let value: serde_json::Value = serde_json::from_str(body)
-            .map_err(|e| format!("your answer is not valid JSON ({e}); answer with the JSON value only"))?;
+        let value: serde_json::Value = serde_json::from_str(body).map_err(|e| {
+            format!("your answer is not valid JSON ({e}); answer with the JSON value only")
+        })?;
         let problems: Vec<String> = self
             .validator
             .iter_errors(&value)
             .take(5)
             .map(|e| {
                 let path = e.instance_path().to_string();
-                format!("at `{}`: {e}", if path.is_empty() { "/" } else { path.as_str() })
+                format!(
+                    "at `{}`: {e}",
+                    if path.is_empty() { "/" } else { path.as_str() }
+                )
             })
             .collect();
         if problems.is_empty() {
             Ok(value)
         } else {
-            Err(format!("your answer does not match the required schema: {}", problems.join("; ")))
+            Err(format!(
+                "your answer does not match the required schema: {}",
+                problems.join("; ")
+            ))
         }
     }
 
