@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("FS", "tool-fs", "fs"),
     ("HTTP", "tool-http", "http"),
     ("HOSTILE", "tool-hostile", "hostile"),
+    ("BAD_DESCRIBE", "tool-bad-describe", "bad-describe"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
@@ -39,7 +40,7 @@ fn run() -> Result<(), String> {
 
     println!("cargo:rerun-if-changed={}", guest_ws.join("Cargo.toml").display());
     println!("cargo:rerun-if-changed={}", guest_ws.join("Cargo.lock").display());
-    for member in ["sdk", "macros", "calc", "text", "fs", "http", "hostile"] {
+    for member in ["sdk", "macros", "calc", "text", "fs", "http", "hostile", "bad-describe"] {
         println!("cargo:rerun-if-changed={}", guest_ws.join(member).display());
     }
     println!("cargo:rerun-if-changed={}", wit_dir.display());
