@@ -41,7 +41,8 @@ use policy::RequestHost;
 use transport::{Driver, Target};
 
 /// The `send_request` future wasi-http expects.
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Driver), Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, Driver), Error>> + Send>;
 
 /// wasi-http hooks that enforce an [`EgressPolicy`] for one tool call.
 #[derive(Debug, Clone)]

@@ -122,7 +122,11 @@ mod tests {
 
     #[test]
     fn public_v6_addresses_pass() {
-        for ip in ["2606:4700:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8"] {
+        for ip in [
+            "2606:4700:4700::1111",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!internal(ip), "{ip} should be public");
         }
     }

@@ -182,9 +182,16 @@ mod tests {
 
     #[tokio::test]
     async fn body_over_the_cap_ends_with_body_size_error() {
-        let body = guarded(Full::new(Bytes::from_static(b"hello!")), Duration::from_secs(30), 5);
+        let body = guarded(
+            Full::new(Bytes::from_static(b"hello!")),
+            Duration::from_secs(30),
+            5,
+        );
         let err = body.collect().await.unwrap_err();
-        assert!(matches!(err, Error::HttpResponseBodySize(Some(6))), "{err:?}");
+        assert!(
+            matches!(err, Error::HttpResponseBodySize(Some(6))),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

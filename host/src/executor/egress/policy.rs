@@ -213,7 +213,10 @@ fn parse_duration(field: &'static str, value: &str) -> Result<Duration, PolicyEr
         return Err(bad());
     };
     let n: u64 = number.trim().parse().map_err(|_| bad())?;
-    let ms = n.checked_mul(unit_ms).filter(|ms| *ms > 0).ok_or_else(bad)?;
+    let ms = n
+        .checked_mul(unit_ms)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(bad)?;
     Ok(Duration::from_millis(ms))
 }
 
@@ -287,7 +290,10 @@ impl EgressPolicy {
 
 /// An `allowed_hosts` entry as written: a plain string or a table.
 #[derive(Deserialize)]
-#[serde(untagged, expecting = "a host string or a table { host = \"...\", allow_private = true }")]
+#[serde(
+    untagged,
+    expecting = "a host string or a table { host = \"...\", allow_private = true }"
+)]
 enum RawRule {
     Plain(String),
     Table {
@@ -436,7 +442,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(policy.rules().len(), 2);
-        assert_eq!(policy.lookup(&name("api.example.com"), 443, 443), Some(false));
+        assert_eq!(
+            policy.lookup(&name("api.example.com"), 443, 443),
+            Some(false)
+        );
         assert_eq!(policy.lookup(&name("localhost"), 8080, 80), Some(true));
         assert_eq!(policy.lookup(&name("evil.example"), 443, 443), None);
         assert_eq!(policy.total_timeout, Duration::from_secs(2));

@@ -51,12 +51,13 @@ impl Resolver for SystemResolver {
         port: u16,
     ) -> BoxFuture<'a, Result<Vec<IpAddr>, ResolveError>> {
         Box::pin(async move {
-            let addrs = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| ResolveError::Failed {
-                    host: host.to_string(),
-                    message: e.to_string(),
-                })?;
+            let addrs =
+                tokio::net::lookup_host((host, port))
+                    .await
+                    .map_err(|e| ResolveError::Failed {
+                        host: host.to_string(),
+                        message: e.to_string(),
+                    })?;
             let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
             if ips.is_empty() {
                 return Err(ResolveError::NotFound {

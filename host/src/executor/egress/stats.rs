@@ -90,7 +90,9 @@ impl EgressStats {
 
     /// Counts an attempt and returns how many were made, this one included.
     pub(crate) fn next_attempt(&self) -> u32 {
-        self.attempts.fetch_add(1, Ordering::SeqCst).saturating_add(1)
+        self.attempts
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1)
     }
 
     pub(crate) fn record_sent(&self) {

@@ -98,10 +98,11 @@ pub(crate) async fn send(
     let stream: Box<dyn Stream> = match target.tls_name {
         Some(name) => {
             let connector = tokio_rustls::TlsConnector::from(tls_config()?);
-            let tls = tokio::time::timeout_at(target.connect_deadline, connector.connect(name, tcp))
-                .await
-                .map_err(|_| Error::ConnectionTimeout)?
-                .map_err(tls_error)?;
+            let tls =
+                tokio::time::timeout_at(target.connect_deadline, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| Error::ConnectionTimeout)?
+                    .map_err(tls_error)?;
             Box::new(tls)
         }
         None => Box::new(tcp),
