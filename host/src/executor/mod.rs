@@ -15,6 +15,7 @@ mod bindings;
 mod cache;
 mod call;
 mod config;
+pub mod egress;
 mod engine;
 mod error;
 mod host_iface;
