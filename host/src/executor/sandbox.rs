@@ -134,7 +134,12 @@ fn classify(
 /// Adds the last line the guest wrote to stderr (e.g. its panic message) to a trap message.
 fn with_stderr_hint(message: String, state: &StoreState) -> String {
     let (stderr, _) = state.stderr.contents();
-    match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+    // Skip Rust's trailing "note: run with RUST_BACKTRACE=1" line to reach the message.
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("note: "));
+    match last {
         Some(line) => format!("{message}; the tool's last stderr line: {}", truncate(line.trim(), 300)),
         None => message,
     }
