@@ -16,8 +16,14 @@ async fn a_thousand_mixed_calls_with_eight_slots_all_benign_calls_succeed() {
     })
     .unwrap();
     let set = exec.load_file(warden::guests::HOSTILE).await.unwrap();
-    let policy = Arc::new(ToolPolicy { fuel: Some(2_000_000), ..quick_policy() });
-    let big = Arc::new(ToolPolicy { fuel: Some(500_000_000), ..quick_policy() });
+    let policy = Arc::new(ToolPolicy {
+        fuel: Some(2_000_000),
+        ..quick_policy()
+    });
+    let big = Arc::new(ToolPolicy {
+        fuel: Some(500_000_000),
+        ..quick_policy()
+    });
     let no_fuel = Arc::new(ToolPolicy {
         fuel: None,
         timeout: Duration::from_millis(100),
@@ -32,9 +38,19 @@ async fn a_thousand_mixed_calls_with_eight_slots_all_benign_calls_succeed() {
             let (tool, args, policy, expected) = match i % 10 {
                 0 => ("spin", "{}".to_string(), &*policy, Some("out_of_fuel")),
                 1 => ("panic", "{}".to_string(), &*policy, Some("trap")),
-                2 => ("huge_output", r#"{"bytes": 2000000}"#.to_string(), &*big, Some("output_too_large")),
+                2 => (
+                    "huge_output",
+                    r#"{"bytes": 2000000}"#.to_string(),
+                    &*big,
+                    Some("output_too_large"),
+                ),
                 3 if i % 100 == 3 => ("spin", "{}".to_string(), &*no_fuel, Some("timeout")),
-                4 => ("read_file", r#"{"path": "/etc/passwd"}"#.to_string(), &*policy, Some("tool_failed")),
+                4 => (
+                    "read_file",
+                    r#"{"path": "/etc/passwd"}"#.to_string(),
+                    &*policy,
+                    Some("tool_failed"),
+                ),
                 _ => ("echo", format!(r#"{{"text":"call {i}"}}"#), &*policy, None),
             };
             let outcome = exec.call(&set, tool, &args, policy).await;
@@ -51,7 +67,9 @@ async fn a_thousand_mixed_calls_with_eight_slots_all_benign_calls_succeed() {
             }
             (None, Err(e)) => panic!("benign call {i} failed: {e:?}"),
             (Some(kind), Err(e)) => assert_eq!(e.kind(), kind, "call {i} ({tool}): {e:?}"),
-            (Some(kind), Ok(out)) => panic!("hostile call {i} ({tool}) expected {kind}, got {out:.100}"),
+            (Some(kind), Ok(out)) => {
+                panic!("hostile call {i} ({tool}) expected {kind}, got {out:.100}")
+            }
         }
     }
     assert_eq!(benign, 1000 - 100 - 100 - 100 - 10 - 100);

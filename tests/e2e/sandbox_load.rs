@@ -59,7 +59,12 @@ async fn a_corrupt_cached_artifact_is_recompiled() {
     let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
     let exec = Executor::new(config).unwrap();
     let set = exec.load_bytes(&bytes).await.unwrap();
-    let artifact = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let artifact = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&artifact, b"garbage").unwrap();
     let again = exec.load_bytes(&bytes).await.unwrap();
     assert!(!again.loaded_from_cache());
@@ -93,8 +98,14 @@ async fn a_file_that_is_not_wasm_is_rejected() {
 
 #[tokio::test]
 async fn a_missing_file_names_the_path() {
-    let err = executor().load_file("/no/such/tool.wasm").await.unwrap_err();
-    assert!(matches!(&err, LoadError::Io { path, .. } if path == "/no/such/tool.wasm"), "{err:?}");
+    let err = executor()
+        .load_file("/no/such/tool.wasm")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Io { path, .. } if path == "/no/such/tool.wasm"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -109,15 +120,16 @@ async fn a_component_without_the_tool_exports_is_rejected() {
     let component = wat::parse_str("(component)").unwrap();
     let err = load_error(&component).await;
     match &err {
-        LoadError::MissingExports(message) => assert!(message.contains("warden:tool/tool"), "{message}"),
+        LoadError::MissingExports(message) => {
+            assert!(message.contains("warden:tool/tool"), "{message}")
+        }
         other => panic!("expected missing_exports, got {other:?}"),
     }
 }
 
 #[tokio::test]
 async fn a_component_importing_unknown_interfaces_is_rejected() {
-    let component =
-        wat::parse_str(
+    let component = wat::parse_str(
         r#"(component (import "evil:net/raw-socket@1.0.0" (instance (export "connect" (func)))))"#,
     )
     .unwrap();
