@@ -26,7 +26,7 @@ pub enum ToolCommand {
         json: bool,
     },
     /// Run one tool call in the sandbox.
-    Call(CallArgs),
+    Call(Box<CallArgs>),
 }
 
 /// `warden tool call <component> <tool> [json]`
@@ -53,7 +53,7 @@ pub async fn run(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) -> 
     };
     let result = match cmd {
         ToolCommand::List { component, json } => list(&component, json, out).await,
-        ToolCommand::Call(args) => call(args, out, err).await,
+        ToolCommand::Call(args) => call(*args, out, err).await,
     };
     match result {
         Ok(code) => code,

@@ -82,6 +82,7 @@ pub fn parse_fuel(text: &str) -> Result<Option<u64>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
