@@ -1,1 +1,6 @@
 //! warden's end-to-end tests: one integration test binary.
+#![allow(clippy::unwrap_used)]
+
+mod sandbox_concurrency;
+mod sandbox_hostile;
+mod sandbox_load;

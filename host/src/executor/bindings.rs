@@ -10,5 +10,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::warden::tool::tool::{ToolError as GuestToolError, ToolInfo as GuestToolInfo};
-pub use warden::tool::host::{Host, LogLevel};
+pub use self::exports::warden::tool::tool::{
+    ToolError as GuestToolError, ToolInfo as GuestToolInfo,
+};
+pub use self::warden::tool::host::{Host, LogLevel};

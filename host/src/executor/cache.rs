@@ -106,9 +106,17 @@ fn write_atomically(component: &Component, path: &Path) -> Result<(), String> {
 /// A new uniquely named file in `dir` (no `tempfile` dependency in the library).
 fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File), String> {
     for _ in 0..16 {
-        let name = format!(".tmp-{}-{:016x}.cwasm", std::process::id(), rand::random::<u64>());
+        let name = format!(
+            ".tmp-{}-{:016x}.cwasm",
+            std::process::id(),
+            rand::random::<u64>()
+        );
         let path = dir.join(name);
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e.to_string()),

@@ -87,6 +87,25 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// A stable snake_case name of the variant, for JSON output and tests.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::NotWasm => "not_wasm",
+            Self::CoreModule => "core_module",
+            Self::Compile(_) => "compile",
+            Self::UnsupportedImports(_) => "unsupported_imports",
+            Self::MissingExports(_) => "missing_exports",
+            Self::DescribeFailed(_) => "describe_failed",
+            Self::NoTools => "no_tools",
+            Self::InvalidToolName { .. } => "invalid_tool_name",
+            Self::DuplicateToolName { .. } => "duplicate_tool_name",
+            Self::InvalidSchema { .. } => "invalid_schema",
+        }
+    }
+}
+
 /// Why a tool call produced no output. Each variant's doc says whether retrying the same
 /// call can help ([`ToolCallError::is_transient`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -246,5 +265,57 @@ mod millis {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u128(d.as_millis())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_timeouts_are_transient() {
+        let timeout = ToolCallError::Timeout {
+            limit: Duration::from_millis(300),
+        };
+        assert!(timeout.is_transient());
+        assert!(!ToolCallError::OutOfFuel { limit: 5 }.is_transient());
+        assert!(!ToolCallError::StackOverflow.is_transient());
+    }
+
+    #[test]
+    fn model_messages_say_what_happened_and_what_to_change() {
+        let fuel = ToolCallError::OutOfFuel { limit: 1_000_000 }.message_for_model();
+        assert!(
+            fuel.contains("ran out of fuel (limit 1000000 units)"),
+            "{fuel}"
+        );
+        assert!(fuel.contains("try smaller input"), "{fuel}");
+        let unknown = ToolCallError::UnknownTool {
+            name: "rm".into(),
+            available: vec!["echo".into(), "calc".into()],
+        };
+        assert!(
+            unknown
+                .message_for_model()
+                .contains("use one of: echo, calc")
+        );
+        let args = ToolCallError::InvalidArguments {
+            path: "/n".into(),
+            message: "wrong type".into(),
+        };
+        assert!(args.message_for_model().contains("at `/n`: wrong type"));
+    }
+
+    #[test]
+    fn errors_serialize_with_their_kind() {
+        let err = ToolCallError::Timeout {
+            limit: Duration::from_millis(250),
+        };
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "timeout", "limit": 250}));
+        assert_eq!(err.kind(), "timeout");
+        let json = serde_json::to_value(ToolCallError::StackOverflow).unwrap();
+        assert_eq!(json["kind"], "stack_overflow");
     }
 }

@@ -31,7 +31,9 @@ impl WasiHttpHooks for DenyAllHttp {
         self.requests += 1;
         self.denied += 1;
         let host = request.uri().host().unwrap_or("<no host>").to_string();
-        self.last_denial = Some(format!("outgoing HTTP to {host} is not allowed by the policy"));
+        self.last_denial = Some(format!(
+            "outgoing HTTP to {host} is not allowed by the policy"
+        ));
         Box::new(async { Err(HttpError::HttpRequestDenied) })
     }
 }

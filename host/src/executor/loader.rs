@@ -87,7 +87,8 @@ pub(crate) async fn load_bytes(inner: &Inner, bytes: &[u8]) -> Result<Arc<ToolSe
         .linker
         .instantiate_pre(&component)
         .map_err(|e| LoadError::UnsupportedImports(e.to_string()))?;
-    let pre = ToolboxPre::new(instance_pre).map_err(|e| LoadError::MissingExports(e.to_string()))?;
+    let pre =
+        ToolboxPre::new(instance_pre).map_err(|e| LoadError::MissingExports(e.to_string()))?;
     let policy = ToolPolicy::for_describe();
     let described = match sandbox::run(inner, &pre, &policy, Action::Describe).await.0 {
         Ok(Returned::Tools(tools)) => tools,
@@ -97,7 +98,13 @@ pub(crate) async fn load_bytes(inner: &Inner, bytes: &[u8]) -> Result<Arc<ToolSe
         Err(e) => return Err(LoadError::DescribeFailed(e.to_string())),
     };
     let (tools, compiled) = validate_described(described)?;
-    Ok(Arc::new(ToolSet { digest, tools, compiled, pre, from_cache }))
+    Ok(Arc::new(ToolSet {
+        digest,
+        tools,
+        compiled,
+        pre,
+        from_cache,
+    }))
 }
 
 /// Rejects non-wasm files and core modules before handing bytes to the compiler, with a
@@ -120,8 +127,14 @@ mod tests {
 
     #[test]
     fn header_check_tells_text_core_modules_and_components_apart() {
-        assert!(matches!(check_header(b"hello world"), Err(LoadError::NotWasm)));
-        assert!(matches!(check_header(b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule)));
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(LoadError::NotWasm)
+        ));
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule)
+        ));
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
     }
 }

@@ -72,7 +72,14 @@ impl Executor {
         let cache = ArtifactCache::new(&engine, config.cache_dir.resolve());
         let permits = Semaphore::new(config.max_concurrent_calls.max(1) as usize);
         Ok(Self {
-            inner: Arc::new(Inner { engine, linker, permits, cache, config, pooling }),
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                permits,
+                cache,
+                config,
+                pooling,
+            }),
         })
     }
 

@@ -34,7 +34,10 @@ impl CappedPipe {
     /// The kept bytes (lossy UTF-8) and how many bytes were dropped.
     pub(crate) fn contents(&self) -> (String, u64) {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (String::from_utf8_lossy(&guard.bytes).into_owned(), guard.dropped)
+        (
+            String::from_utf8_lossy(&guard.bytes).into_owned(),
+            guard.dropped,
+        )
     }
 
     fn push(&self, buf: &[u8]) {
@@ -47,7 +50,11 @@ impl CappedPipe {
 }
 
 impl AsyncWrite for CappedPipe {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         // Always accept everything: the guest must not see its writes fail.
         self.push(buf);
         Poll::Ready(Ok(buf.len()))

@@ -44,7 +44,9 @@ pub(crate) async fn run(
     let permit = match inner.permits.acquire().await {
         Ok(permit) => permit,
         Err(_) => {
-            let err = ToolCallError::Internal { message: "the executor is shutting down".into() };
+            let err = ToolCallError::Internal {
+                message: "the executor is shutting down".into(),
+            };
             return (Err(err), usage, None);
         }
     };
@@ -62,9 +64,10 @@ pub(crate) async fn run(
         let guest = toolbox.warden_tool_tool();
         match action {
             Action::Describe => guest.call_describe(&mut store).await.map(Returned::Tools),
-            Action::Invoke { name, args } => {
-                guest.call_invoke(&mut store, name, args).await.map(Returned::Invoked)
-            }
+            Action::Invoke { name, args } => guest
+                .call_invoke(&mut store, name, args)
+                .await
+                .map(Returned::Invoked),
         }
     };
     let outcome = tokio::time::timeout(policy.timeout, work).await;
@@ -72,7 +75,9 @@ pub(crate) async fn run(
 
     let state = store.data();
     let result = match outcome {
-        Err(_elapsed) => Err(ToolCallError::Timeout { limit: policy.timeout }),
+        Err(_elapsed) => Err(ToolCallError::Timeout {
+            limit: policy.timeout,
+        }),
         Ok(Ok(returned)) => Ok(returned),
         Ok(Err(err)) => Err(classify(&err, state, policy, max_memory)),
     };
@@ -103,14 +108,22 @@ fn classify(
     max_memory: u64,
 ) -> ToolCallError {
     if state.limiter.memory_exceeded {
-        return ToolCallError::MemoryLimit { limit_bytes: max_memory };
+        return ToolCallError::MemoryLimit {
+            limit_bytes: max_memory,
+        };
     }
     if let Some(trap) = err.downcast_ref::<Trap>() {
         return match trap {
-            Trap::OutOfFuel => ToolCallError::OutOfFuel { limit: policy.fuel.unwrap_or(u64::MAX) },
+            Trap::OutOfFuel => ToolCallError::OutOfFuel {
+                limit: policy.fuel.unwrap_or(u64::MAX),
+            },
             Trap::StackOverflow => ToolCallError::StackOverflow,
-            Trap::Interrupt => ToolCallError::Timeout { limit: policy.timeout },
-            other => ToolCallError::Trap { message: with_stderr_hint(other.to_string(), state) },
+            Trap::Interrupt => ToolCallError::Timeout {
+                limit: policy.timeout,
+            },
+            other => ToolCallError::Trap {
+                message: with_stderr_hint(other.to_string(), state),
+            },
         };
     }
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
@@ -120,22 +133,36 @@ fn classify(
     }
     let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
     if chain.iter().any(|m| m.contains(HOSTCALL_FUEL_EXHAUSTED)) {
-        return ToolCallError::OutputTooLarge { limit_bytes: policy.max_hostcall_bytes };
+        return ToolCallError::OutputTooLarge {
+            limit_bytes: policy.max_hostcall_bytes,
+        };
     }
     if err.downcast_ref::<ResourceTableError>().is_some() {
-        return ToolCallError::Trap { message: "the tool used a host resource incorrectly".into() };
+        return ToolCallError::Trap {
+            message: "the tool used a host resource incorrectly".into(),
+        };
     }
     // Anything else is a host-side error (e.g. instantiation); keep only the first line of
     // the outermost message so no host detail beyond it leaks.
     let first = chain.first().map(String::as_str).unwrap_or("unknown error");
-    ToolCallError::Internal { message: truncate(first.lines().next().unwrap_or(first), 300) }
+    ToolCallError::Internal {
+        message: truncate(first.lines().next().unwrap_or(first), 300),
+    }
 }
 
 /// Adds the last line the guest wrote to stderr (e.g. its panic message) to a trap message.
 fn with_stderr_hint(message: String, state: &StoreState) -> String {
     let (stderr, _) = state.stderr.contents();
-    match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
-        Some(line) => format!("{message}; the tool's last stderr line: {}", truncate(line.trim(), 300)),
+    // Skip Rust's trailing "note: run with RUST_BACKTRACE=1" line to reach the message.
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("note: "));
+    match last {
+        Some(line) => format!(
+            "{message}; the tool's last stderr line: {}",
+            truncate(line.trim(), 300)
+        ),
         None => message,
     }
 }

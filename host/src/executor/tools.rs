@@ -161,18 +161,27 @@ mod tests {
         assert!(!is_valid_tool_name(""));
         let err = validate_described(vec![info("a.b", OBJ)]).err().unwrap();
         assert!(matches!(err, LoadError::InvalidToolName { .. }));
-        let err = validate_described(vec![info("a", OBJ), info("a", OBJ)]).err().unwrap();
+        let err = validate_described(vec![info("a", OBJ), info("a", OBJ)])
+            .err()
+            .unwrap();
         assert!(matches!(err, LoadError::DuplicateToolName { name } if name == "a"));
-        assert!(matches!(validate_described(vec![]).err().unwrap(), LoadError::NoTools));
+        assert!(matches!(
+            validate_described(vec![]).err().unwrap(),
+            LoadError::NoTools
+        ));
     }
 
     #[test]
     fn schemas_must_be_json_compile_and_describe_an_object() {
         let err = validate_described(vec![info("a", "{nope")]).err().unwrap();
         assert!(err.to_string().contains("not valid JSON"), "{err}");
-        let err = validate_described(vec![info("a", r#"{"type": 12}"#)]).err().unwrap();
+        let err = validate_described(vec![info("a", r#"{"type": 12}"#)])
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("does not compile"), "{err}");
-        let err = validate_described(vec![info("a", r#"{"type":"string"}"#)]).err().unwrap();
+        let err = validate_described(vec![info("a", r#"{"type":"string"}"#)])
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("JSON object"), "{err}");
     }
 

@@ -109,7 +109,11 @@ impl PolicyOverride {
         let sizes = [
             ("max_memory", &self.max_memory, &mut base.max_memory_bytes),
             ("max_output", &self.max_output, &mut base.max_output_bytes),
-            ("max_hostcall", &self.max_hostcall, &mut base.max_hostcall_bytes),
+            (
+                "max_hostcall",
+                &self.max_hostcall,
+                &mut base.max_hostcall_bytes,
+            ),
             ("max_stdio", &self.max_stdio, &mut base.max_stdio_bytes),
         ];
         for (field, value, slot) in sizes {
@@ -266,7 +270,10 @@ mod tests {
         let other = file.policy_for("other").unwrap();
         assert_eq!(other.fuel, Some(1000));
         assert_eq!(other.timeout, Duration::from_secs(2));
-        assert_eq!(other.max_memory_bytes, ToolPolicy::default().max_memory_bytes);
+        assert_eq!(
+            other.max_memory_bytes,
+            ToolPolicy::default().max_memory_bytes
+        );
     }
 
     #[test]

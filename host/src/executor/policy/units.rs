@@ -66,7 +66,10 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 /// (the wall-clock deadline still applies).
 pub fn parse_fuel(text: &str) -> Result<Option<u64>, String> {
     let t = text.trim();
-    if matches!(t.to_ascii_lowercase().as_str(), "off" | "none" | "unlimited") {
+    if matches!(
+        t.to_ascii_lowercase().as_str(),
+        "off" | "none" | "unlimited"
+    ) {
         return Ok(None);
     }
     let n: u64 = t.replace('_', "").parse().map_err(|_| {
@@ -79,6 +82,7 @@ pub fn parse_fuel(text: &str) -> Result<Option<u64>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -99,8 +103,16 @@ mod tests {
         assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
         assert_eq!(parse_bytes("64 KiB"), Ok(64 << 10));
         assert_eq!(parse_bytes("1MB"), Ok(1_000_000));
-        assert!(parse_bytes("12 parsecs").unwrap_err().contains("unknown unit"));
-        assert!(parse_bytes("99999999999999GiB").unwrap_err().contains("too large"));
+        assert!(
+            parse_bytes("12 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_bytes("99999999999999GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]
