@@ -6,5 +6,5 @@
 //! decides the next step and `state` keeps the run. The sandbox knows nothing of LLMs.
 
 pub mod executor;
-pub mod llm;
 pub mod guests;
+pub mod llm;
