@@ -68,13 +68,20 @@ impl WasiHttpHooks for NoHttp {
 
 impl WasiView for Bare {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for Bare {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -123,21 +130,34 @@ fn subprocess_echo(args: &str) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn cat");
-    child.stdin.take().expect("stdin").write_all(args.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(args.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     String::from_utf8(out.stdout).expect("utf8")
 }
 
 fn calls(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let cache = tempfile::tempdir().expect("tempdir");
     let exec = Executor::new(EngineConfig {
         cache_dir: CacheDir::Path(cache.path().to_path_buf()),
         ..EngineConfig::default()
     })
     .expect("executor");
-    assert!(exec.uses_pooling(), "the pooling allocator is not available here");
-    let set = rt.block_on(exec.load_file(warden::guests::HOSTILE)).expect("load");
+    assert!(
+        exec.uses_pooling(),
+        "the pooling allocator is not available here"
+    );
+    let set = rt
+        .block_on(exec.load_file(warden::guests::HOSTILE))
+        .expect("load");
     let policy = ToolPolicy::default();
 
     let engine = floor_engine();
@@ -159,7 +179,10 @@ fn calls(c: &mut Criterion) {
         );
         store.set_fuel(u64::MAX).expect("fuel");
         store.set_epoch_deadline(u64::MAX);
-        let toolbox = pre.instantiate_async(&mut store).await.expect("instantiate");
+        let toolbox = pre
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
         toolbox
             .warden_tool_tool()
             .call_invoke(&mut store, "echo", ARGS)
@@ -169,7 +192,10 @@ fn calls(c: &mut Criterion) {
     };
 
     // Sanity: all four do the same work.
-    let warden_out = rt.block_on(exec.call(&set, "echo", ARGS, &policy)).result.expect("warden");
+    let warden_out = rt
+        .block_on(exec.call(&set, "echo", ARGS, &policy))
+        .result
+        .expect("warden");
     assert_eq!(warden_out, EXPECTED);
     assert_eq!(rt.block_on(floor_call()), EXPECTED);
     assert_eq!(native_echo(ARGS), EXPECTED);
@@ -180,7 +206,9 @@ fn calls(c: &mut Criterion) {
         b.iter(|| rt.block_on(exec.call(&set, "echo", ARGS, &policy)))
     });
     group.bench_function("b_wasmtime_floor", |b| b.iter(|| rt.block_on(floor_call())));
-    group.bench_function("c_native_fn", |b| b.iter(|| native_echo(std::hint::black_box(ARGS))));
+    group.bench_function("c_native_fn", |b| {
+        b.iter(|| native_echo(std::hint::black_box(ARGS)))
+    });
     group.bench_function("d_subprocess", |b| b.iter(|| subprocess_echo(ARGS)));
     group.finish();
 
@@ -198,7 +226,9 @@ fn calls(c: &mut Criterion) {
         ..EngineConfig::default()
     })
     .expect("executor");
-    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
     group.bench_function("compile", |b| {
         b.iter(|| rt.block_on(uncached.load_bytes(&bytes)).expect("load"))
     });

@@ -5,6 +5,7 @@
 //! `parser` validates the reply, `executor` runs tool calls in sandboxes, `controller`
 //! decides the next step and `state` keeps the run. The sandbox knows nothing of LLMs.
 
+pub mod agent;
 pub mod budget;
 pub mod context;
 pub mod controller;

@@ -4,3 +4,4 @@
 mod sandbox_concurrency;
 mod sandbox_hostile;
 mod sandbox_load;
+mod sandbox_policy;

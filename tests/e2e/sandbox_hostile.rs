@@ -122,13 +122,13 @@ async fn flooding_stdout_is_truncated_without_failing_the_tool() {
         .call(
             &set,
             "flood_stdout",
-            r#"{"bytes": 4194304}"#,
+            r#"{"bytes": 1048576}"#,
             &quick_policy(),
         )
         .await;
-    assert_eq!(outcome.result.as_deref(), Ok(r#"{"written":4194304}"#));
+    assert_eq!(outcome.result.as_deref(), Ok(r#"{"written":1048576}"#));
     assert_eq!(outcome.usage.stdout.len(), 16 << 10);
-    assert_eq!(outcome.usage.dropped_stdio_bytes, 4194304 - (16 << 10));
+    assert_eq!(outcome.usage.dropped_stdio_bytes, 1048576 - (16 << 10));
     assert_echo_works(executor(), &set).await;
 }
 

@@ -121,3 +121,15 @@ impl Executor {
         &self.inner.config
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Calls come from many tasks: the executor and what it hands out must be shareable.
+    #[test]
+    fn executor_and_tool_sets_are_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::Executor>();
+        shareable::<super::ToolSet>();
+        shareable::<super::CallOutcome>();
+    }
+}
