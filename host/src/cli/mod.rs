@@ -3,7 +3,9 @@
 //! `Subcommand`/`Args` type and an async `run` that writes to the given streams and returns
 //! the exit code, so the commands are testable without spawning a process.
 
+mod chat;
 mod flags;
+mod run;
 mod tool;
 
 use std::io::Write;
@@ -25,12 +27,18 @@ enum Command {
     /// Inspect and run tool components.
     #[command(subcommand)]
     Tool(tool::ToolCommand),
+    /// Run an agent on one task: the answer on stdout, tool calls and usage on stderr.
+    Run(run::RunArgs),
+    /// Talk with an agent, one message per line (`/exit` to end).
+    Chat(chat::ChatArgs),
 }
 
 /// Runs the parsed command, writing results to `out` and diagnostics to `err`.
 pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     match cli.command {
         Command::Tool(cmd) => tool::run(cmd, out, err).await,
+        Command::Run(args) => run::run(args, out, err).await,
+        Command::Chat(args) => chat::run(args, &mut std::io::stdin().lock(), out, err).await,
     }
 }
 

@@ -16,16 +16,13 @@ use crate::controller::{CancelMode, Controller, RunResult, Step};
 use crate::events::RunEvent;
 use crate::llm::{ChatRequest, ChatResponse, LlmError, LlmNotice, Model, Notices, StreamAccumulator, StreamEvent};
 
-/// Where events go.
-pub(super) type Sink<'a> = &'a mut (dyn FnMut(RunEvent) + Send);
-
 /// Drives `controller` to `Done`.
-pub(super) async fn drive(
+pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     runner: &Runner,
     agent: &Agent,
     controller: &mut Controller,
     handle: &RunHandle,
-    sink: Sink<'_>,
+    sink: &mut S,
     streaming: bool,
 ) -> Result<RunResult, RunError> {
     let mut after_turn_sent = false;
@@ -64,7 +61,7 @@ pub(super) async fn drive(
 }
 
 /// Sends the controller's queued events to the sink.
-pub(super) fn forward(controller: &mut Controller, sink: Sink<'_>) {
+pub(super) fn forward<S: FnMut(RunEvent) + ?Sized>(controller: &mut Controller, sink: &mut S) {
     for event in controller.take_events() {
         sink(event);
     }
@@ -89,13 +86,13 @@ fn feed_model(controller: &mut Controller, outcome: ModelOutcome) -> Result<(), 
 
 /// One model call. Notices (rate-limit waits, retries) become events while it runs; a
 /// streamed call forwards text deltas (only for `answer` calls, not summaries).
-async fn call_model(
+async fn call_model<S: FnMut(RunEvent) + ?Sized>(
     model: &dyn Model,
     request: &ChatRequest,
     streaming: bool,
     answer: bool,
     cancel: &CancellationToken,
-    sink: Sink<'_>,
+    sink: &mut S,
 ) -> ModelOutcome {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let notices = Notices::new(tx);
@@ -158,7 +155,7 @@ async fn call_model(
     }
 }
 
-fn drain_notices(rx: &mut mpsc::UnboundedReceiver<LlmNotice>, sink: Sink<'_>) {
+fn drain_notices<S: FnMut(RunEvent) + ?Sized>(rx: &mut mpsc::UnboundedReceiver<LlmNotice>, sink: &mut S) {
     while let Ok(notice) = rx.try_recv() {
         sink(notice_event(notice));
     }

@@ -121,7 +121,7 @@ impl Runner {
         agent: &Agent,
         input: impl Into<String>,
         handle: &RunHandle,
-        mut on_event: impl FnMut(RunEvent) + Send,
+        mut on_event: impl FnMut(RunEvent),
     ) -> Result<RunResult, RunError> {
         let mut controller = agent.controller(input.into())?;
         drive::drive(self, agent, &mut controller, handle, &mut on_event, self.streaming).await

@@ -31,7 +31,7 @@ impl Session {
         &mut self,
         input: impl Into<String>,
         handle: &RunHandle,
-        mut on_event: impl FnMut(RunEvent) + Send,
+        mut on_event: impl FnMut(RunEvent),
     ) -> Result<RunResult, RunError> {
         let input = input.into();
         let controller = match &mut self.controller {

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::drive::{Sink, duration_ms, forward};
+use super::drive::{duration_ms, forward};
 use super::{Agent, RunError};
 use crate::controller::{Controller, PlannedCall, ToolFailure, ToolOutcome, ToolPlan, ToolUsage};
 use crate::events::RunEvent;
@@ -27,22 +27,22 @@ enum Flow {
     Stop,
 }
 
-struct Batch<'a> {
+struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
     set: JoinSet<ToolOutcome>,
     running: HashMap<Id, (String, String)>,
     controller: &'a mut Controller,
-    sink: Sink<'a>,
+    sink: &'a mut S,
     cancel: &'a CancellationToken,
 }
 
 /// Runs `plan` and feeds every outcome to `controller`.
-pub(super) async fn run_tools(
+pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     executor: &Executor,
     agent: &Agent,
     plan: ToolPlan,
     controller: &mut Controller,
     cancel: &CancellationToken,
-    sink: Sink<'_>,
+    sink: &mut S,
 ) -> Result<(), RunError> {
     let permits = Arc::new(Semaphore::new(plan.max_concurrency.max(1)));
     let mut batch = Batch {
@@ -69,7 +69,7 @@ pub(super) async fn run_tools(
     Ok(())
 }
 
-impl Batch<'_> {
+impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
     fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall, permits: Arc<Semaphore>) {
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
