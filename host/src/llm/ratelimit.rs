@@ -84,7 +84,11 @@ impl Buckets {
             return Err((Duration::from_secs_f64(secs), Cause::Requests));
         }
         // A request bigger than the whole budget would wait forever: clamp it to the budget.
-        let want = if self.limits.tpm > 0 { tokens.min(u64::from(self.limits.tpm)) } else { 0 };
+        let want = if self.limits.tpm > 0 {
+            tokens.min(u64::from(self.limits.tpm))
+        } else {
+            0
+        };
         if self.limits.tpm > 0 && self.tokens < want as f64 {
             let secs = (want as f64 - self.tokens) * 60.0 / f64::from(self.limits.tpm);
             return Err((Duration::from_secs_f64(secs), Cause::Tokens));
@@ -132,7 +136,9 @@ pub struct Reservation {
 impl Limiter {
     /// A limiter with full buckets.
     pub fn new(limits: RateLimits) -> Self {
-        Limiter { buckets: Mutex::new(Buckets::new(limits, Instant::now())) }
+        Limiter {
+            buckets: Mutex::new(Buckets::new(limits, Instant::now())),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {

@@ -110,7 +110,11 @@ impl Runner {
     }
 
     /// Runs `agent` on `input` to the end.
-    pub async fn run(&self, agent: &Agent, input: impl Into<String>) -> Result<RunResult, RunError> {
+    pub async fn run(
+        &self,
+        agent: &Agent,
+        input: impl Into<String>,
+    ) -> Result<RunResult, RunError> {
         self.run_with(agent, input, &RunHandle::new(), |_| {}).await
     }
 
@@ -124,7 +128,15 @@ impl Runner {
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<RunResult, RunError> {
         let mut controller = agent.controller(input.into())?;
-        drive::drive(self, agent, &mut controller, handle, &mut on_event, self.streaming).await
+        drive::drive(
+            self,
+            agent,
+            &mut controller,
+            handle,
+            &mut on_event,
+            self.streaming,
+        )
+        .await
     }
 
     /// Starts a run in a new task and returns its events as a stream (model calls are

@@ -69,8 +69,7 @@ pub(super) async fn probe(base_url: &str) -> Result<(), String> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| "the URL has no port".to_string())?;
-    match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await
-    {
+    match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await {
         Ok(Ok(_stream)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),
