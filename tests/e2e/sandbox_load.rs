@@ -34,12 +34,21 @@ async fn a_second_load_comes_from_the_disk_cache() {
     let first = Executor::new(config()).unwrap();
     let compiled: Arc<ToolSet> = first.load_bytes(&bytes).await.unwrap();
     assert!(!compiled.loaded_from_cache());
-    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
-    assert!(artifacts[0].starts_with(compiled.digest()) && artifacts[0].ends_with(".cwasm"));
+    files.sort();
+    // The compiled artifact and the validated tool list, both keyed by the component's digest.
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files.iter().all(|f| f.starts_with(compiled.digest())),
+        "{files:?}"
+    );
+    assert!(
+        files[0].ends_with(".cwasm") && files[1].ends_with(".tools.json"),
+        "{files:?}"
+    );
 
     let second = Executor::new(config()).unwrap();
     let cached = second.load_bytes(&bytes).await.unwrap();

@@ -15,6 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::error::LoadError;
+use super::tools::DescribedTool;
 
 /// Where compiled components live, and the engine part of their key.
 pub(crate) struct ArtifactCache {
@@ -54,6 +55,30 @@ impl ArtifactCache {
         Some(dir.join(format!("{digest}-{}.cwasm", self.engine_key)))
     }
 
+    fn described_path(&self, digest: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        Some(dir.join(format!("{digest}-{}.tools.json", self.engine_key)))
+    }
+
+    /// The validated `describe()` answer stored beside the artifact, if readable.
+    pub(crate) fn read_described(&self, digest: &str) -> Option<Vec<DescribedTool>> {
+        let text = std::fs::read(self.described_path(digest)?).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Stores a validated `describe()` answer beside the artifact (best effort).
+    pub(crate) fn write_described(&self, digest: &str, tools: &[DescribedTool]) {
+        let Some(path) = self.described_path(digest) else {
+            return;
+        };
+        let written = serde_json::to_vec(tools)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| write_atomically(&bytes, &path));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot cache the tool list");
+        }
+    }
+
     /// Deserializes the cached artifact of `bytes`, or compiles them (and caches the result).
     /// Returns the component and whether it came from the cache.
     pub(crate) fn load_or_compile(
@@ -81,7 +106,10 @@ impl ArtifactCache {
         let component =
             Component::new(engine, bytes).map_err(|e| LoadError::Compile(e.to_string()))?;
         if let Some(path) = &path
-            && let Err(e) = write_atomically(&component, path)
+            && let Err(e) = component
+                .serialize()
+                .map_err(|e| e.to_string())
+                .and_then(|artifact| write_atomically(&artifact, path))
         {
             tracing::warn!(path = %path.display(), error = %e, "cannot cache the compiled component");
         }
@@ -89,12 +117,11 @@ impl ArtifactCache {
     }
 }
 
-fn write_atomically(component: &Component, path: &Path) -> Result<(), String> {
-    let artifact = component.serialize().map_err(|e| e.to_string())?;
+fn write_atomically(bytes: &[u8], path: &Path) -> Result<(), String> {
     let dir = path.parent().ok_or("the cache path has no parent")?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let mut tmp = tempfile_in(dir)?;
-    tmp.1.write_all(&artifact).map_err(|e| e.to_string())?;
+    tmp.1.write_all(bytes).map_err(|e| e.to_string())?;
     tmp.1.sync_all().map_err(|e| e.to_string())?;
     drop(tmp.1);
     std::fs::rename(&tmp.0, path).map_err(|e| {

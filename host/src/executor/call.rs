@@ -25,8 +25,8 @@ pub(crate) async fn call(
     let bytes_in = (name.len() + args_json.len()) as u64;
     let checked = tools
         .compiled(name)
-        .and_then(|c| c.check_args(args_json).map(|()| c));
-    let compiled = match checked {
+        .and_then(|(info, c)| c.check_args(info, args_json).map(|()| (info, c)));
+    let (info, compiled) = match checked {
         Ok(compiled) => compiled,
         Err(err) => {
             let usage = CallUsage {
@@ -59,7 +59,7 @@ pub(crate) async fn call(
                     limit_bytes: policy.max_output_bytes,
                 })
             } else {
-                compiled.check_output(&output).map(|()| output)
+                compiled.check_output(info, &output).map(|()| output)
             }
         }
         Ok(Returned::Invoked(Err(guest_error))) => Err(match guest_error {

@@ -1,6 +1,8 @@
 //! Loading a tool component: check the bytes, compile or take the cached artifact, link,
 //! run `describe()` once in a strict sandbox, validate its answer, and keep everything a
-//! call needs ([`ToolSet`]): the pre-linked instance and the compiled schemas.
+//! call needs ([`ToolSet`]): the pre-linked instance and the compiled schemas. A cached
+//! artifact comes with the answer validated when it was first compiled, so a cached load
+//! neither runs `describe()` nor compiles schemas up front.
 //!
 //! Invariant: a [`ToolSet`] exists only for a component that links against warden's
 //! interfaces, exports `warden:tool/tool`, and described valid, unique tools.
@@ -15,7 +17,7 @@ use super::error::{LoadError, ToolCallError};
 use super::policy::ToolPolicy;
 use super::sandbox::{self, Action, Returned};
 use super::store::StoreState;
-use super::tools::{CompiledTool, ToolInfo, validate_described};
+use super::tools::{CompiledTool, DescribedTool, ToolInfo, validate_described};
 
 /// A loaded component: its tools and what is needed to run them. Cheap to share (`Arc`).
 pub struct ToolSet {
@@ -57,10 +59,10 @@ impl ToolSet {
         self.from_cache
     }
 
-    /// The compiled schemas of tool `name`, or the typed "unknown tool" error.
-    pub(crate) fn compiled(&self, name: &str) -> Result<&CompiledTool, ToolCallError> {
+    /// Tool `name` and its compiled schemas, or the typed "unknown tool" error.
+    pub(crate) fn compiled(&self, name: &str) -> Result<(&ToolInfo, &CompiledTool), ToolCallError> {
         match self.tools.iter().position(|t| t.name == name) {
-            Some(i) => Ok(&self.compiled[i]),
+            Some(i) => Ok((&self.tools[i], &self.compiled[i])),
             None => Err(ToolCallError::UnknownTool {
                 name: name.to_string(),
                 available: self.tools.iter().map(|t| t.name.clone()).collect(),
@@ -89,15 +91,21 @@ pub(crate) async fn load_bytes(inner: &Inner, bytes: &[u8]) -> Result<Arc<ToolSe
         .map_err(|e| LoadError::UnsupportedImports(e.to_string()))?;
     let pre =
         ToolboxPre::new(instance_pre).map_err(|e| LoadError::MissingExports(e.to_string()))?;
-    let policy = ToolPolicy::for_describe();
-    let described = match sandbox::run(inner, &pre, &policy, Action::Describe).await.0 {
-        Ok(Returned::Tools(tools)) => tools,
-        Ok(Returned::Invoked(_)) => {
-            return Err(LoadError::DescribeFailed("unexpected answer".into()));
-        }
-        Err(e) => return Err(LoadError::DescribeFailed(e.to_string())),
+    // A component this host loaded before: reuse the answer it validated then.
+    let cached = if from_cache {
+        inner.cache.read_described(&digest)
+    } else {
+        None
     };
-    let (tools, compiled) = validate_described(described)?;
+    let (tools, compiled) = match cached {
+        Some(described) => validate_described(described, false)?,
+        None => {
+            let described = describe(inner, &pre).await?;
+            let validated = validate_described(described.clone(), true)?;
+            inner.cache.write_described(&digest, &described);
+            validated
+        }
+    };
     Ok(Arc::new(ToolSet {
         digest,
         tools,
@@ -105,6 +113,19 @@ pub(crate) async fn load_bytes(inner: &Inner, bytes: &[u8]) -> Result<Arc<ToolSe
         pre,
         from_cache,
     }))
+}
+
+/// Runs `describe()` once in the strict load-time sandbox.
+async fn describe(
+    inner: &Inner,
+    pre: &ToolboxPre<StoreState>,
+) -> Result<Vec<DescribedTool>, LoadError> {
+    let policy = ToolPolicy::for_describe();
+    match sandbox::run(inner, pre, &policy, Action::Describe).await.0 {
+        Ok(Returned::Tools(tools)) => Ok(tools.into_iter().map(DescribedTool::from).collect()),
+        Ok(Returned::Invoked(_)) => Err(LoadError::DescribeFailed("unexpected answer".into())),
+        Err(e) => Err(LoadError::DescribeFailed(e.to_string())),
+    }
 }
 
 /// Rejects non-wasm files and core modules before handing bytes to the compiler, with a

@@ -2,15 +2,38 @@
 //! providers and unique, argument and output schemas that are JSON and compile. The
 //! compiled validators are kept so each call validates its arguments without re-parsing.
 //!
-//! Invariant: a [`CompiledTool`] exists only for a tool whose schemas compiled.
+//! Invariant: a [`CompiledTool`] exists only for a tool whose schemas were proven to compile:
+//! either just now (eager), or when this host first loaded the same component and cached the
+//! validated answer (lazy: compiled on first use, which keeps cached loads cheap).
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::bindings::GuestToolInfo;
 use super::error::{LoadError, ToolCallError};
+
+/// `describe()`'s answer for one tool, as cached next to the compiled component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DescribedTool {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) args_schema: String,
+    pub(crate) output_schema: Option<String>,
+}
+
+impl From<GuestToolInfo> for DescribedTool {
+    fn from(t: GuestToolInfo) -> Self {
+        Self {
+            name: t.name,
+            description: t.description,
+            args_schema: t.args_schema,
+            output_schema: t.output_schema,
+        }
+    }
+}
 
 /// One tool of a loaded component, as shown to a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,10 +48,12 @@ pub struct ToolInfo {
     pub output_schema: Option<Value>,
 }
 
-/// The compiled schemas of one tool.
+type Compiled = Result<jsonschema::Validator, String>;
+
+/// The compiled schemas of one tool (compiled at load, or on first use for cached loads).
 pub(crate) struct CompiledTool {
-    args: jsonschema::Validator,
-    output: Option<jsonschema::Validator>,
+    args: OnceLock<Compiled>,
+    output: OnceLock<Option<Compiled>>,
 }
 
 /// Whether `name` is a valid tool name for both OpenAI and Anthropic.
@@ -39,9 +64,11 @@ pub fn is_valid_tool_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Validates `describe()`'s answer and compiles every schema.
+/// Validates `describe()`'s answer. `eager`: compile every schema now (a fresh answer);
+/// otherwise (an answer this host validated before) only parse them and compile on first use.
 pub(crate) fn validate_described(
-    described: Vec<GuestToolInfo>,
+    described: Vec<DescribedTool>,
+    eager: bool,
 ) -> Result<(Vec<ToolInfo>, Vec<CompiledTool>), LoadError> {
     if described.is_empty() {
         return Err(LoadError::NoTools);
@@ -56,7 +83,7 @@ pub(crate) fn validate_described(
         if !seen.insert(tool.name.clone()) {
             return Err(LoadError::DuplicateToolName { name: tool.name });
         }
-        let (args_schema, args) = compile(&tool.name, "args", &tool.args_schema)?;
+        let (args_schema, args) = parse(&tool.name, "args", &tool.args_schema, eager)?;
         if args_schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err(LoadError::InvalidSchema {
                 tool: tool.name,
@@ -65,12 +92,19 @@ pub(crate) fn validate_described(
                     .into(),
             });
         }
-        let (output_schema, output) = match &tool.output_schema {
+        let output = OnceLock::new();
+        let output_schema = match &tool.output_schema {
             Some(text) => {
-                let (schema, validator) = compile(&tool.name, "output", text)?;
-                (Some(schema), Some(validator))
+                let (schema, validator) = parse(&tool.name, "output", text, eager)?;
+                if let Some(compiled) = validator.into_inner() {
+                    let _ = output.set(Some(compiled));
+                }
+                Some(schema)
             }
-            None => (None, None),
+            None => {
+                let _ = output.set(None);
+                None
+            }
         };
         infos.push(ToolInfo {
             name: tool.name,
@@ -83,11 +117,13 @@ pub(crate) fn validate_described(
     Ok((infos, compiled))
 }
 
-fn compile(
+/// Parses a schema and, if `eager`, compiles it (failing the load if it does not compile).
+fn parse(
     tool: &str,
     which: &'static str,
     text: &str,
-) -> Result<(Value, jsonschema::Validator), LoadError> {
+    eager: bool,
+) -> Result<(Value, OnceLock<Compiled>), LoadError> {
     let invalid = |message: String| LoadError::InvalidSchema {
         tool: tool.to_string(),
         which,
@@ -95,20 +131,41 @@ fn compile(
     };
     let schema: Value =
         serde_json::from_str(text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| invalid(format!("does not compile as JSON Schema: {e}")))?;
-    Ok((schema, validator))
+    let cell = OnceLock::new();
+    if eager {
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| invalid(format!("does not compile as JSON Schema: {e}")))?;
+        let _ = cell.set(Ok(validator));
+    }
+    Ok((schema, cell))
+}
+
+/// The validator in `cell`, compiling `schema` on first use.
+fn validator<'a>(
+    cell: &'a OnceLock<Compiled>,
+    schema: &Value,
+) -> Result<&'a jsonschema::Validator, ToolCallError> {
+    cell.get_or_init(|| jsonschema::validator_for(schema).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| ToolCallError::Internal {
+            message: format!("the tool's cached schema no longer compiles: {e}"),
+        })
 }
 
 impl CompiledTool {
-    /// Parses `args_json` and checks it against the arguments schema.
-    pub(crate) fn check_args(&self, args_json: &str) -> Result<(), ToolCallError> {
+    /// Parses `args_json` and checks it against the arguments schema of `info`.
+    pub(crate) fn check_args(&self, info: &ToolInfo, args_json: &str) -> Result<(), ToolCallError> {
         let args: Value =
             serde_json::from_str(args_json).map_err(|e| ToolCallError::InvalidArguments {
                 path: String::new(),
                 message: format!("the arguments are not valid JSON ({e}); send a JSON object"),
             })?;
-        match self.args.iter_errors(&args).next() {
+        let validator = validator(&self.args, &info.args_schema)?;
+        // The fast check first: building error values is the slow path.
+        if validator.is_valid(&args) {
+            return Ok(());
+        }
+        match validator.iter_errors(&args).next() {
             None => Ok(()),
             Some(error) => Err(ToolCallError::InvalidArguments {
                 path: error.instance_path().to_string(),
@@ -117,15 +174,26 @@ impl CompiledTool {
         }
     }
 
-    /// Checks that `output` is JSON and fits the output schema, if one is declared.
-    pub(crate) fn check_output(&self, output: &str) -> Result<(), ToolCallError> {
-        let value: Value =
-            serde_json::from_str(output).map_err(|e| ToolCallError::InvalidOutput {
-                message: format!("the output is not JSON: {e}"),
-            })?;
-        if let Some(validator) = &self.output
-            && let Some(error) = validator.iter_errors(&value).next()
-        {
+    /// Checks that `output` is JSON and fits the output schema of `info`, if it declares one.
+    pub(crate) fn check_output(&self, info: &ToolInfo, output: &str) -> Result<(), ToolCallError> {
+        let not_json = |e: serde_json::Error| ToolCallError::InvalidOutput {
+            message: format!("the output is not JSON: {e}"),
+        };
+        let Some(schema) = &info.output_schema else {
+            // Only well-formedness to check: skip building a value.
+            return serde_json::from_str::<serde::de::IgnoredAny>(output)
+                .map(|_| ())
+                .map_err(not_json);
+        };
+        let value: Value = serde_json::from_str(output).map_err(not_json)?;
+        let cell = self
+            .output
+            .get_or_init(|| Some(jsonschema::validator_for(schema).map_err(|e| e.to_string())));
+        let Some(compiled) = cell else { return Ok(()) };
+        let validator = compiled.as_ref().map_err(|e| ToolCallError::Internal {
+            message: format!("the tool's cached output schema no longer compiles: {e}"),
+        })?;
+        if let Some(error) = validator.iter_errors(&value).next() {
             return Err(ToolCallError::InvalidOutput {
                 message: format!(
                     "the output does not match its schema at {:?}: {error}",
@@ -142,8 +210,8 @@ impl CompiledTool {
 mod tests {
     use super::*;
 
-    fn info(name: &str, schema: &str) -> GuestToolInfo {
-        GuestToolInfo {
+    fn info(name: &str, schema: &str) -> DescribedTool {
+        DescribedTool {
             name: name.into(),
             description: "d".into(),
             args_schema: schema.into(),
@@ -159,27 +227,31 @@ mod tests {
         assert!(!is_valid_tool_name("has space"));
         assert!(!is_valid_tool_name(&"a".repeat(65)));
         assert!(!is_valid_tool_name(""));
-        let err = validate_described(vec![info("a.b", OBJ)]).err().unwrap();
+        let err = validate_described(vec![info("a.b", OBJ)], true)
+            .err()
+            .unwrap();
         assert!(matches!(err, LoadError::InvalidToolName { .. }));
-        let err = validate_described(vec![info("a", OBJ), info("a", OBJ)])
+        let err = validate_described(vec![info("a", OBJ), info("a", OBJ)], true)
             .err()
             .unwrap();
         assert!(matches!(err, LoadError::DuplicateToolName { name } if name == "a"));
         assert!(matches!(
-            validate_described(vec![]).err().unwrap(),
+            validate_described(vec![], true).err().unwrap(),
             LoadError::NoTools
         ));
     }
 
     #[test]
     fn schemas_must_be_json_compile_and_describe_an_object() {
-        let err = validate_described(vec![info("a", "{nope")]).err().unwrap();
+        let err = validate_described(vec![info("a", "{nope")], true)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("not valid JSON"), "{err}");
-        let err = validate_described(vec![info("a", r#"{"type": 12}"#)])
+        let err = validate_described(vec![info("a", r#"{"type": 12}"#)], true)
             .err()
             .unwrap();
         assert!(err.to_string().contains("does not compile"), "{err}");
-        let err = validate_described(vec![info("a", r#"{"type":"string"}"#)])
+        let err = validate_described(vec![info("a", r#"{"type":"string"}"#)], true)
             .err()
             .unwrap();
         assert!(err.to_string().contains("JSON object"), "{err}");
@@ -187,21 +259,34 @@ mod tests {
 
     #[test]
     fn argument_errors_carry_the_failing_path() {
-        let (_, compiled) = validate_described(vec![info("a", OBJ)]).unwrap();
-        assert!(compiled[0].check_args(r#"{"n": 3}"#).is_ok());
-        match compiled[0].check_args(r#"{"n": "three"}"#).unwrap_err() {
+        let (infos, compiled) = validate_described(vec![info("a", OBJ)], true).unwrap();
+        let (info, compiled) = (&infos[0], &compiled[0]);
+        assert!(compiled.check_args(info, r#"{"n": 3}"#).is_ok());
+        match compiled.check_args(info, r#"{"n": "three"}"#).unwrap_err() {
             ToolCallError::InvalidArguments { path, message } => {
                 assert_eq!(path, "/n");
                 assert!(message.contains("integer"), "{message}");
             }
             other => panic!("unexpected {other:?}"),
         }
-        match compiled[0].check_args("{not json").unwrap_err() {
+        match compiled.check_args(info, "{not json").unwrap_err() {
             ToolCallError::InvalidArguments { path, message } => {
                 assert_eq!(path, "");
                 assert!(message.contains("not valid JSON"), "{message}");
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn cached_answers_compile_their_schemas_on_first_use() {
+        let (infos, compiled) = validate_described(vec![info("a", OBJ)], false).unwrap();
+        assert!(compiled[0].args.get().is_none(), "compiled eagerly");
+        let err = compiled[0].check_args(&infos[0], r#"{}"#).unwrap_err();
+        assert!(
+            matches!(err, ToolCallError::InvalidArguments { .. }),
+            "{err:?}"
+        );
+        assert!(compiled[0].args.get().is_some());
     }
 }
