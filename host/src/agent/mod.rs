@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::Budget;
 use crate::context::models::Price;
-use crate::controller::{CompactionConfig, ErrorPolicy, LoopConfig};
+use crate::controller::{CompactionConfig, ErrorPolicy, LoopConfig, ToolCatalogEntry};
 pub use builder::AgentBuilder;
 pub use load::AgentError;
 
@@ -148,6 +148,24 @@ impl ToolDef {
             error_policy: ErrorPolicyName::ToModel,
             max_retries: default_retries(),
             tools: BTreeMap::new(),
+        }
+    }
+
+    /// The controller's view of `tool` of this component (as the component's `describe()`
+    /// reported it), with this definition's `sequential` flag and error policy applied.
+    pub fn catalog_entry(
+        &self,
+        tool: &str,
+        description: &str,
+        args_schema: serde_json::Value,
+    ) -> ToolCatalogEntry {
+        let (sequential, error_policy) = self.settings_for(tool);
+        ToolCatalogEntry {
+            name: tool.into(),
+            description: description.into(),
+            args_schema,
+            sequential,
+            error_policy,
         }
     }
 
