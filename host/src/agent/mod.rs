@@ -31,12 +31,18 @@ pub enum Provider {
     #[serde(rename = "openai")]
     OpenAi,
     Anthropic,
-    /// Any server speaking the OpenAI chat-completions format (Ollama, vLLM, llama.cpp).
-    #[serde(rename = "openai-compatible")]
+    /// Any server speaking the OpenAI chat-completions format (Ollama, vLLM, llama.cpp):
+    /// the OpenAI wire format at `base_url`, usually without a key.
+    #[serde(rename = "openai-compatible", alias = "ollama")]
     OpenAiCompatible,
 }
 
 impl Provider {
+    /// Whether requests use the OpenAI wire format (OpenAI and compatible servers).
+    pub fn openai_wire(self) -> bool {
+        matches!(self, Provider::OpenAi | Provider::OpenAiCompatible)
+    }
+
     /// The environment variable holding the API key by default (`None`: no key needed).
     pub fn default_api_key_env(self) -> Option<&'static str> {
         match self {
@@ -70,6 +76,14 @@ pub struct ModelSettings {
     /// Overrides the price table.
     #[serde(default)]
     pub price: Option<Price>,
+    /// The LLM interface's timeouts, retry policy and client-side rate limits, carried as
+    /// written and parsed by the LLM interface's own types (`llm::ProviderConfig`).
+    #[serde(default)]
+    pub timeouts: Option<toml::Table>,
+    #[serde(default)]
+    pub retry: Option<toml::Table>,
+    #[serde(default)]
+    pub rate_limits: Option<toml::Table>,
 }
 
 fn default_max_tokens() -> u32 {

@@ -17,6 +17,7 @@ max_tokens = 800
 temperature = 0.2
 context_window = 64000
 price = { input_per_mtok = 1.0, output_per_mtok = 2.0, cached_input_per_mtok = 0.5 }
+retry = { max_retries = 4 }
 
 [[tools]]
 component = "tools/fs.wasm"
@@ -50,6 +51,13 @@ fn full_agent_file_parses_into_the_loop_config() {
     let agent = AgentDef::from_toml_str(FULL, "agent.toml").unwrap();
     assert_eq!(agent.model.provider, Provider::OpenAi);
     assert_eq!(agent.model.api_key_env().as_deref(), Some("OPENAI_API_KEY"));
+    assert!(
+        agent
+            .model
+            .retry
+            .as_ref()
+            .is_some_and(|r| r.contains_key("max_retries"))
+    );
     assert!(
         matches!(&agent.tools[0].policy, Some(PolicyRef::Inline(t)) if t.contains_key("read_dirs"))
     );
@@ -128,7 +136,7 @@ fn values_that_cannot_work_are_rejected_with_their_key() {
         err.to_string(),
         "e.toml: `model.temperature`: must be between 0 and 2"
     );
-    let local = "name = \"a\"\n[model]\nprovider = \"openai-compatible\"\nname = \"llama3.1\"\n";
+    let local = "name = \"a\"\n[model]\nprovider = \"ollama\"\nname = \"llama3.1\"\n";
     let err = AgentDef::from_toml_str(local, "f.toml")
         .unwrap_err()
         .to_string();

@@ -74,7 +74,7 @@ impl TokenCounter {
             }
         };
         if text.len() < CACHE_MIN_BYTES {
-            return bpe.encode_ordinary(text).len() as u64;
+            return bpe.count_ordinary(text) as u64;
         }
         let mut hasher = DefaultHasher::new();
         text.hash(&mut hasher);
@@ -88,7 +88,7 @@ impl TokenCounter {
         {
             return n;
         }
-        let n = bpe.encode_ordinary(text).len() as u64;
+        let n = bpe.count_ordinary(text) as u64;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
