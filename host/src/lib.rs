@@ -14,4 +14,5 @@ pub mod executor;
 pub mod guests;
 pub mod llm;
 pub mod parser;
+pub mod runner;
 pub mod state;
