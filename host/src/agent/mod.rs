@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::budget::Budget;
 use crate::context::models::Price;
 use crate::controller::{CompactionConfig, ErrorPolicy, LoopConfig, ToolCatalogEntry};
+use crate::llm::{RateLimits, RetryPolicy, Timeouts};
 pub use builder::AgentBuilder;
 pub use load::AgentError;
 
@@ -76,14 +77,15 @@ pub struct ModelSettings {
     /// Overrides the price table.
     #[serde(default)]
     pub price: Option<Price>,
-    /// The LLM interface's timeouts, retry policy and client-side rate limits, carried as
-    /// written and parsed by the LLM interface's own types (`llm::ProviderConfig`).
+    /// Timeouts of the LLM interface (`connect_ms`, `request_ms`, `idle_ms`).
     #[serde(default)]
-    pub timeouts: Option<toml::Table>,
+    pub timeouts: Timeouts,
+    /// Retries of transient model-call failures (`max_attempts`, backoff...).
     #[serde(default)]
-    pub retry: Option<toml::Table>,
+    pub retry: RetryPolicy,
+    /// Client-side rate limits (`rpm`, `tpm`; 0 is unlimited).
     #[serde(default)]
-    pub rate_limits: Option<toml::Table>,
+    pub rate_limits: RateLimits,
 }
 
 fn default_max_tokens() -> u32 {
