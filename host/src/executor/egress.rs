@@ -50,6 +50,8 @@ pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     resolver: Arc<dyn Resolver>,
     stats: Arc<EgressStats>,
+    /// `None`: the process-wide config trusting the webpki (Mozilla) roots.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl EgressHooks {
@@ -59,7 +61,17 @@ impl EgressHooks {
             policy,
             resolver,
             stats: Arc::new(EgressStats::default()),
+            tls: None,
         }
+    }
+
+    /// Uses `config` for HTTPS instead of the default (webpki roots, ring provider), e.g. to
+    /// trust an operator's private CA. Certificates are still checked against the URL's host
+    /// name while the socket goes to the checked address.
+    #[must_use]
+    pub fn with_tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// The call's counters and denials; read them after the call with [`EgressStats::report`].
@@ -190,6 +202,14 @@ impl EgressHooks {
             },
             _ => None,
         };
+        let tls = match (&tls_name, &self.tls) {
+            (None, _) => None,
+            (Some(_), Some(config)) => Some(config.clone()),
+            (Some(_), None) => match transport::default_tls_config() {
+                Ok(config) => Some(config),
+                Err(err) => return Err(fail(body, err)),
+            },
+        };
 
         // hyper wants the origin form on the wire; the Host header carries the authority.
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -207,16 +227,11 @@ impl EgressHooks {
         let request = http::Request::from_parts(parts, body);
 
         self.stats.record_sent();
-        let head_deadline = match timeouts.first_byte {
-            Some(first_byte) => (started + first_byte).min(deadline),
-            None => deadline,
-        };
         let target = Target {
             addrs: &addrs,
-            tls_name,
+            tls: tls_name.zip(tls),
             connect_deadline: connect_deadline.min(deadline),
-            head_deadline,
-            head_deadline_is_first_byte: head_deadline < deadline,
+            first_byte: timeouts.first_byte,
             deadline,
         };
         let (response, driver) = transport::send(target, request).await?;
