@@ -1,1 +1,3 @@
 //! Shared helpers for warden's end-to-end tests.
+
+pub mod sandbox;

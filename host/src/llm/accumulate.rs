@@ -1,0 +1,208 @@
+//! Folding a stream of [`StreamEvent`]s into the [`ChatResponse`] it describes.
+//!
+//! Invariant: a response is only handed out as complete if the stream carried a finish
+//! event, and never with tool-call arguments cut by the token limit: both cases become
+//! [`LlmError::Truncated`]. Tool calls are assembled per index, so interleaved argument
+//! deltas of parallel calls land in the right call.
+
+use std::collections::BTreeMap;
+
+use super::error::LlmError;
+use super::types::{ChatResponse, FinishReason, StreamEvent, ToolCall, Usage};
+
+#[derive(Debug, Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// Accumulates stream events; call [`StreamAccumulator::finish`] at the end of the stream.
+#[derive(Debug, Default)]
+pub struct StreamAccumulator {
+    text: String,
+    saw_text: bool,
+    calls: BTreeMap<usize, PartialCall>,
+    usage: Usage,
+    finish: Option<FinishReason>,
+    model: String,
+}
+
+impl StreamAccumulator {
+    /// An empty accumulator; `model` is reported in the response.
+    pub fn new(model: impl Into<String>) -> Self {
+        StreamAccumulator { model: model.into(), ..Default::default() }
+    }
+
+    /// Adds one event.
+    pub fn push(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::TextDelta { text } => {
+                self.saw_text = true;
+                self.text.push_str(text);
+            }
+            StreamEvent::ToolCallStart { index, id, name } => {
+                let call = self.calls.entry(*index).or_default();
+                if !id.is_empty() {
+                    call.id.clone_from(id);
+                }
+                if !name.is_empty() {
+                    call.name.clone_from(name);
+                }
+            }
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                self.calls.entry(*index).or_default().arguments.push_str(arguments);
+            }
+            StreamEvent::ToolCallEnd { .. } => {}
+            // Usage events are cumulative snapshots (Anthropic sends input tokens first,
+            // output tokens at the end): keep the largest value seen per field.
+            StreamEvent::Usage { usage } => {
+                self.usage.input_tokens = self.usage.input_tokens.max(usage.input_tokens);
+                self.usage.output_tokens = self.usage.output_tokens.max(usage.output_tokens);
+                self.usage.cached_tokens = self.usage.cached_tokens.max(usage.cached_tokens);
+            }
+            StreamEvent::Finish { reason } => self.finish = Some(reason.clone()),
+        }
+    }
+
+    /// The response, or `Truncated` if the stream never finished or cut a tool call.
+    pub fn finish(self) -> Result<ChatResponse, LlmError> {
+        let Some(finish_reason) = self.finish else {
+            return Err(LlmError::Truncated {
+                detail: "the stream ended without a finish event".into(),
+            });
+        };
+        let mut tool_calls = Vec::with_capacity(self.calls.len());
+        for (index, call) in self.calls {
+            if call.name.is_empty() {
+                return Err(LlmError::Truncated {
+                    detail: format!("tool call #{index} never received its name"),
+                });
+            }
+            tool_calls.push(ToolCall { id: call.id, name: call.name, arguments: call.arguments });
+        }
+        let response = ChatResponse {
+            text: self.saw_text.then_some(self.text),
+            tool_calls,
+            finish_reason,
+            usage: self.usage,
+            model: self.model,
+            refusal: None,
+        };
+        check_truncation(&response)?;
+        Ok(response)
+    }
+}
+
+/// Refuses a response whose token limit cut a tool call's arguments (they are not valid
+/// JSON). Applies to streamed and non-streamed responses alike. Empty arguments count as
+/// an empty object, which some servers send for tools without parameters.
+pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
+    if response.finish_reason != FinishReason::Length {
+        return Ok(());
+    }
+    for call in &response.tool_calls {
+        let args = call.arguments.trim();
+        if !args.is_empty() && serde_json::from_str::<serde::de::IgnoredAny>(args).is_err() {
+            return Err(LlmError::Truncated {
+                detail: format!(
+                    "the model hit max_tokens while writing the arguments of tool call {:?} ({}); \
+                     raise max_tokens",
+                    call.id, call.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn start(index: usize, id: &str, name: &str) -> StreamEvent {
+        StreamEvent::ToolCallStart { index, id: id.into(), name: name.into() }
+    }
+    fn delta(index: usize, a: &str) -> StreamEvent {
+        StreamEvent::ToolCallDelta { index, arguments: a.into() }
+    }
+    fn finish(reason: FinishReason) -> StreamEvent {
+        StreamEvent::Finish { reason }
+    }
+
+    #[test]
+    fn interleaved_tool_calls_are_assembled_per_index() {
+        let mut acc = StreamAccumulator::new("m");
+        for e in [
+            start(0, "a", "add"),
+            start(1, "b", "mul"),
+            delta(1, "{\"x\":"),
+            delta(0, "{\"y\":"),
+            delta(0, "1}"),
+            delta(1, "2}"),
+            StreamEvent::ToolCallEnd { index: 0 },
+            StreamEvent::ToolCallEnd { index: 1 },
+            finish(FinishReason::ToolCalls),
+        ] {
+            acc.push(&e);
+        }
+        let r = acc.finish().unwrap();
+        assert_eq!(r.tool_calls.len(), 2);
+        assert_eq!(r.tool_calls[0], ToolCall { id: "a".into(), name: "add".into(), arguments: "{\"y\":1}".into() });
+        assert_eq!(r.tool_calls[1].arguments, "{\"x\":2}");
+        assert_eq!(r.text, None);
+    }
+
+    #[test]
+    fn text_and_usage_snapshots() {
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&StreamEvent::Usage { usage: Usage { input_tokens: 10, output_tokens: 1, cached_tokens: 4 } });
+        acc.push(&StreamEvent::TextDelta { text: "Hel".into() });
+        acc.push(&StreamEvent::TextDelta { text: "lo".into() });
+        acc.push(&finish(FinishReason::Stop));
+        acc.push(&StreamEvent::Usage { usage: Usage { input_tokens: 0, output_tokens: 7, cached_tokens: 0 } });
+        let r = acc.finish().unwrap();
+        assert_eq!(r.text.as_deref(), Some("Hello"));
+        assert_eq!(r.usage, Usage { input_tokens: 10, output_tokens: 7, cached_tokens: 4 });
+        assert_eq!(r.model, "m");
+    }
+
+    #[test]
+    fn no_finish_event_is_truncated() {
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&StreamEvent::TextDelta { text: "partial".into() });
+        assert!(matches!(acc.finish(), Err(LlmError::Truncated { .. })));
+    }
+
+    #[test]
+    fn length_with_cut_arguments_is_truncated() {
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&start(0, "a", "write"));
+        acc.push(&delta(0, "{\"text\": \"abc"));
+        acc.push(&finish(FinishReason::Length));
+        let err = acc.finish().unwrap_err();
+        assert!(err.to_string().contains("max_tokens"), "{err}");
+    }
+
+    #[test]
+    fn length_with_complete_arguments_or_text_only_is_passed_on() {
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&start(0, "a", "write"));
+        acc.push(&delta(0, "{}"));
+        acc.push(&finish(FinishReason::Length));
+        assert_eq!(acc.finish().unwrap().finish_reason, FinishReason::Length);
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&StreamEvent::TextDelta { text: "cut mid-sent".into() });
+        acc.push(&finish(FinishReason::Length));
+        assert_eq!(acc.finish().unwrap().finish_reason, FinishReason::Length);
+    }
+
+    #[test]
+    fn a_call_without_a_name_is_refused() {
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&delta(0, "{}"));
+        acc.push(&finish(FinishReason::ToolCalls));
+        assert!(acc.finish().is_err());
+    }
+}

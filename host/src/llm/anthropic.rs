@@ -1,0 +1,387 @@
+//! Anthropic Messages wire mapping.
+//!
+//! Only mapping lives here. The neutral history is folded into Anthropic's shape: system
+//! messages go to the top-level `system`, consecutive tool results and user text merge
+//! into one user turn (tool results first) so roles alternate, and tool calls become
+//! `tool_use` blocks. Thinking blocks and unknown event or block types are ignored.
+
+use std::collections::HashMap;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::config::ApiKey;
+use super::error::LlmError;
+use super::sse::SseEvent;
+use super::types::{ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, Usage};
+use super::wire::{Endpoint, Step, StreamDecoder, Wire, anthropic_finish, parse_json};
+
+/// The API version this mapping follows.
+pub(crate) const API_VERSION: &str = "2023-06-01";
+
+/// The Anthropic wire format.
+pub(crate) struct Anthropic;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<String>,
+    messages: Vec<Turn<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+}
+
+#[derive(Serialize)]
+struct Turn<'a> {
+    role: &'static str,
+    content: Vec<Block<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block<'a> {
+    Text { text: &'a str },
+    ToolUse { id: &'a str, name: &'a str, input: Value },
+    ToolResult {
+        tool_use_id: &'a str,
+        content: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+}
+
+/// Appends a block to the last turn if it has the same role, else starts a turn.
+fn push<'a>(out: &mut Vec<Turn<'a>>, role: &'static str, block: Block<'a>) {
+    match out.last_mut() {
+        Some(t) if t.role == role => t.content.push(block),
+        _ => out.push(Turn { role, content: vec![block] }),
+    }
+}
+
+/// Folds the neutral history into alternating user/assistant turns.
+fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
+    let mut out: Vec<Turn<'_>> = Vec::new();
+    let mut sys = Vec::new();
+    for m in messages {
+        match m {
+            Message::System { content } => sys.push(content.as_str()),
+            Message::User { content } => push(&mut out, "user", Block::Text { text: content }),
+            Message::Assistant { content, tool_calls } => {
+                if let Some(text) = content.as_deref().filter(|t| !t.is_empty()) {
+                    push(&mut out, "assistant", Block::Text { text });
+                }
+                for c in tool_calls {
+                    // The history holds the raw text the model produced; if it was not JSON
+                    // (the call was refused), keep it visible rather than dropping the call.
+                    let input = match serde_json::from_str::<Value>(&c.arguments) {
+                        Ok(v @ Value::Object(_)) => v,
+                        _ if c.arguments.trim().is_empty() => json!({}),
+                        _ => json!({"invalid_arguments": c.arguments}),
+                    };
+                    push(&mut out, "assistant", Block::ToolUse { id: &c.id, name: &c.name, input });
+                }
+            }
+            Message::Tool { call_id, content, is_error } => push(
+                &mut out,
+                "user",
+                Block::ToolResult { tool_use_id: call_id, content, is_error: *is_error },
+            ),
+        }
+    }
+    let system_text = (!sys.is_empty()).then(|| sys.join("\n\n"));
+    (system_text, out)
+}
+
+#[derive(Deserialize)]
+struct Response {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    content: Option<Vec<ResponseBlock>>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ResponseBlock {
+    Text { text: String },
+    ToolUse { id: String, name: String, #[serde(default)] input: Value },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// Anthropic's `input_tokens` excludes cached input: add it back so `input_tokens` is
+    /// the whole prompt, as with OpenAI.
+    fn to_usage(&self) -> Usage {
+        let cached = self.cache_read_input_tokens.unwrap_or(0);
+        let input = self.input_tokens.unwrap_or(0);
+        let input = if input == 0 && cached == 0 {
+            0
+        } else {
+            input + cached + self.cache_creation_input_tokens.unwrap_or(0)
+        };
+        Usage { input_tokens: input, output_tokens: self.output_tokens.unwrap_or(0), cached_tokens: cached }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn arguments_text(input: &Value) -> String {
+    match input {
+        Value::Null => "{}".to_string(),
+        v => v.to_string(),
+    }
+}
+
+impl Wire for Anthropic {
+    fn url(&self, base: &str) -> String {
+        format!("{base}/v1/messages")
+    }
+
+    fn headers(&self, key: &ApiKey) -> Result<HeaderMap, LlmError> {
+        let mut h = HeaderMap::new();
+        let mut value = HeaderValue::from_str(key.expose())
+            .map_err(|_| LlmError::Config("the API key contains characters not allowed in a header".into()))?;
+        value.set_sensitive(true);
+        h.insert(HeaderName::from_static("x-api-key"), value);
+        h.insert(HeaderName::from_static("anthropic-version"), HeaderValue::from_static(API_VERSION));
+        Ok(h)
+    }
+
+    fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
+        let s = &req.settings;
+        let (system, messages) = turns(&req.messages);
+        let has_tools = !req.tools.is_empty();
+        let tool_choice = has_tools.then(|| {
+            let mut choice = match &s.tool_choice {
+                ToolChoice::Auto => json!({"type": "auto"}),
+                ToolChoice::None => return json!({"type": "none"}),
+                ToolChoice::Required => json!({"type": "any"}),
+                ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
+            };
+            if !s.parallel_tool_calls {
+                choice["disable_parallel_tool_use"] = json!(true);
+            }
+            choice
+        });
+        let body = Body {
+            model,
+            max_tokens: s.max_tokens,
+            system,
+            messages,
+            temperature: s.temperature,
+            tools: req
+                .tools
+                .iter()
+                .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
+                .collect(),
+            tool_choice,
+            stream,
+        };
+        serde_json::to_vec(&body).map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
+    }
+
+    fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {
+        let r: Response = parse_json(body, ep, "messages body")?;
+        let Some(reason) = r.stop_reason else {
+            return Err(LlmError::Truncated { detail: "the response has no stop_reason".into() });
+        };
+        let Some(content) = r.content else {
+            return Err(ep.invalid("messages body", "the response has no content"));
+        };
+        let mut text: Option<String> = None;
+        let mut tool_calls = Vec::new();
+        for block in content {
+            match block {
+                ResponseBlock::Text { text: t } => text.get_or_insert_with(String::new).push_str(&t),
+                ResponseBlock::ToolUse { id, name, input } => {
+                    tool_calls.push(ToolCall { id, name, arguments: arguments_text(&input) })
+                }
+                ResponseBlock::Other => {}
+            }
+        }
+        Ok(ChatResponse {
+            text,
+            tool_calls,
+            finish_reason: anthropic_finish(&reason),
+            usage: r.usage.unwrap_or_default().to_usage(),
+            model: r.model.unwrap_or_default(),
+            refusal: None,
+        })
+    }
+
+    fn decoder(&self, ep: Endpoint) -> Box<dyn StreamDecoder> {
+        Box::new(Decoder { ep, tools: HashMap::new(), next_tool: 0, finished: false })
+    }
+
+    fn error_body(&self, body: &[u8]) -> Option<(String, String)> {
+        let e = serde_json::from_slice::<ErrorEnvelope>(body).ok()?.error;
+        Some((e.kind.unwrap_or_default(), e.message.unwrap_or_default()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Event {
+    MessageStart { message: StartMessage },
+    ContentBlockStart { index: usize, content_block: StartBlock },
+    ContentBlockDelta { index: usize, delta: BlockDelta },
+    ContentBlockStop { index: usize },
+    MessageDelta { #[serde(default)] delta: Option<MessageDelta>, #[serde(default)] usage: Option<WireUsage> },
+    MessageStop,
+    Ping,
+    Error { error: ErrorBody },
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Deserialize)]
+struct StartMessage {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StartBlock {
+    Text { #[serde(default)] text: String },
+    ToolUse { id: String, name: String },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BlockDelta {
+    TextDelta { text: String },
+    InputJsonDelta { partial_json: String },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct MessageDelta {
+    #[serde(default)]
+    stop_reason: Option<String>,
+}
+
+/// A tool-use block in progress: its tool-call index and whether any JSON arrived.
+struct OpenTool {
+    index: usize,
+    got_json: bool,
+}
+
+struct Decoder {
+    ep: Endpoint,
+    /// Content-block index → tool call.
+    tools: HashMap<usize, OpenTool>,
+    next_tool: usize,
+    finished: bool,
+}
+
+impl StreamDecoder for Decoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError> {
+        if event.data.trim().is_empty() {
+            return Ok(Step::Continue);
+        }
+        let ev: Event = parse_json(event.data.as_bytes(), &self.ep, "stream event")?;
+        match ev {
+            Event::MessageStart { message } => {
+                if let Some(u) = message.usage {
+                    out.push(StreamEvent::Usage { usage: u.to_usage() });
+                }
+            }
+            Event::ContentBlockStart { index, content_block } => match content_block {
+                StartBlock::Text { text } if !text.is_empty() => out.push(StreamEvent::TextDelta { text }),
+                StartBlock::ToolUse { id, name } => {
+                    let tool = self.next_tool;
+                    self.next_tool += 1;
+                    self.tools.insert(index, OpenTool { index: tool, got_json: false });
+                    out.push(StreamEvent::ToolCallStart { index: tool, id, name });
+                }
+                _ => {}
+            },
+            Event::ContentBlockDelta { index, delta } => match delta {
+                BlockDelta::TextDelta { text } if !text.is_empty() => out.push(StreamEvent::TextDelta { text }),
+                BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
+                    let Some(tool) = self.tools.get_mut(&index) else {
+                        return Err(self.ep.invalid("stream event", format!("input_json_delta for block {index}, which is not a tool_use block")));
+                    };
+                    tool.got_json = true;
+                    out.push(StreamEvent::ToolCallDelta { index: tool.index, arguments: partial_json });
+                }
+                _ => {}
+            },
+            Event::ContentBlockStop { index } => {
+                if let Some(tool) = self.tools.remove(&index) {
+                    // A tool without parameters streams no JSON at all: its input is {}.
+                    if !tool.got_json {
+                        out.push(StreamEvent::ToolCallDelta { index: tool.index, arguments: "{}".into() });
+                    }
+                    out.push(StreamEvent::ToolCallEnd { index: tool.index });
+                }
+            }
+            Event::MessageDelta { delta, usage } => {
+                if let Some(u) = usage {
+                    out.push(StreamEvent::Usage { usage: u.to_usage() });
+                }
+                if let Some(reason) = delta.and_then(|d| d.stop_reason) {
+                    out.push(StreamEvent::Finish { reason: anthropic_finish(&reason) });
+                    self.finished = true;
+                }
+            }
+            Event::MessageStop => return Ok(Step::Done),
+            Event::Ping | Event::Unknown => {}
+            Event::Error { error } => {
+                return Err(self
+                    .ep
+                    .provider_error(error.kind.as_deref().unwrap_or(""), error.message.as_deref().unwrap_or("")));
+            }
+        }
+        Ok(Step::Continue)
+    }
+
+    fn finished(&self) -> bool {
+        self.finished
+    }
+}
+
+#[cfg(test)]
+#[path = "anthropic_tests.rs"]
+mod tests;

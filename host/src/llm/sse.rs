@@ -1,0 +1,100 @@
+//! Server-sent events: the `eventsource-stream` parser over any byte stream, and a pure
+//! helper that decodes a whole recorded stream (used by tests and the benchmark).
+//!
+//! Invariant: the events produced do not depend on how the bytes are split into chunks;
+//! the parser buffers partial lines (and partial UTF-8 sequences) across chunks.
+
+use std::convert::Infallible;
+
+use futures::StreamExt;
+
+pub use eventsource_stream::Event as SseEvent;
+use eventsource_stream::Eventsource;
+
+use super::config::{ApiKey, ProviderKind};
+use super::error::LlmError;
+use super::types::StreamEvent;
+use super::wire::{Endpoint, Step, Wire};
+
+/// Decodes a recorded SSE body, delivered as `chunks`, with the given provider's mapping.
+/// Fails like a live stream would: on a provider error event, on malformed JSON, or with
+/// `StreamCut` if the bytes end before the provider's end marker or a finish event.
+pub fn decode_recorded<B: AsRef<[u8]>>(
+    kind: ProviderKind,
+    chunks: impl IntoIterator<Item = B>,
+) -> Result<Vec<StreamEvent>, LlmError> {
+    let wire: Box<dyn Wire> = match kind {
+        ProviderKind::Openai => Box::new(super::openai::OpenAi { official: false }),
+        ProviderKind::Anthropic => Box::new(super::anthropic::Anthropic),
+    };
+    let ep = Endpoint { url: "recorded".into(), env_var: "".into(), key: ApiKey::new("") };
+    let mut decoder = wire.decoder(ep);
+    let bytes: Vec<Result<B, Infallible>> = chunks.into_iter().map(Ok).collect();
+    let mut events = futures::stream::iter(bytes).eventsource();
+    let mut out = Vec::new();
+    futures::executor::block_on(async {
+        while let Some(event) = events.next().await {
+            let event = event.map_err(|e| LlmError::InvalidResponse {
+                url: "recorded".into(),
+                context: "SSE framing".into(),
+                detail: e.to_string(),
+            })?;
+            if decoder.decode(&event, &mut out)? == Step::Done {
+                return Ok(out);
+            }
+        }
+        if decoder.finished() {
+            Ok(out)
+        } else {
+            Err(LlmError::StreamCut { url: "recorded".into(), detail: "no end marker".into() })
+        }
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &[(ProviderKind, &[u8])] = &[
+        (ProviderKind::Openai, include_bytes!("fixtures/openai_text.sse")),
+        (ProviderKind::Openai, include_bytes!("fixtures/openai_tools.sse")),
+        (ProviderKind::Openai, include_bytes!("fixtures/openai_truncated.sse")),
+        (ProviderKind::Openai, include_bytes!("fixtures/openai_error.sse")),
+        (ProviderKind::Anthropic, include_bytes!("fixtures/anthropic_text.sse")),
+        (ProviderKind::Anthropic, include_bytes!("fixtures/anthropic_tools.sse")),
+        (ProviderKind::Anthropic, include_bytes!("fixtures/anthropic_error.sse")),
+    ];
+
+    /// The outcome as comparable text (errors included: they must not depend on splits).
+    fn outcome<B: AsRef<[u8]>>(kind: ProviderKind, chunks: Vec<B>) -> String {
+        format!("{:?}", decode_recorded(kind, chunks))
+    }
+
+    #[test]
+    fn every_two_way_split_gives_the_same_events() {
+        for (kind, bytes) in FIXTURES {
+            let whole = outcome(*kind, vec![*bytes]);
+            for at in 0..=bytes.len() {
+                let (a, b) = bytes.split_at(at);
+                assert_eq!(outcome(*kind, vec![a, b]), whole, "split at byte {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_byte_chunks_give_the_same_events() {
+        for (kind, bytes) in FIXTURES {
+            let whole = outcome(*kind, vec![*bytes]);
+            let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(outcome(*kind, singles), whole);
+        }
+    }
+
+    #[test]
+    fn a_cut_stream_is_reported_not_finished() {
+        let bytes = include_bytes!("fixtures/anthropic_text.sse");
+        let cut = &bytes[..bytes.len() / 2];
+        assert!(matches!(decode_recorded(ProviderKind::Anthropic, [cut]), Err(LlmError::StreamCut { .. })));
+    }
+}
