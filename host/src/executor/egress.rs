@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use addr::is_internal;
-pub use policy::{EgressPolicy, HostRule, PolicyError};
+pub use policy::{EgressPolicy, EgressPolicyError, HostRule};
 pub use resolver::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use stats::{Denial, DenialReason, EgressReport, EgressStats, MAX_RECORDED_DENIALS};
 
