@@ -32,22 +32,37 @@ pub enum Message {
 impl Message {
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Message::User { content: content.into() }
+        Message::User {
+            content: content.into(),
+        }
     }
 
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Message::System { content: content.into() }
+        Message::System {
+            content: content.into(),
+        }
     }
 
     /// An assistant message with text only.
     pub fn assistant_text(content: impl Into<String>) -> Self {
-        Message::Assistant { content: Some(content.into()), tool_calls: Vec::new() }
+        Message::Assistant {
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+        }
     }
 
     /// A tool result.
-    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>, is_error: bool) -> Self {
-        Message::Tool { call_id: call_id.into(), content: content.into(), is_error }
+    pub fn tool_result(
+        call_id: impl Into<String>,
+        content: impl Into<String>,
+        is_error: bool,
+    ) -> Self {
+        Message::Tool {
+            call_id: call_id.into(),
+            content: content.into(),
+            is_error,
+        }
     }
 }
 
@@ -166,7 +181,10 @@ pub struct ChatResponse {
 impl ChatResponse {
     /// The assistant message to append to the history for this response.
     pub fn to_message(&self) -> Message {
-        Message::Assistant { content: self.text.clone(), tool_calls: self.tool_calls.clone() }
+        Message::Assistant {
+            content: self.text.clone(),
+            tool_calls: self.tool_calls.clone(),
+        }
     }
 }
 
@@ -175,10 +193,25 @@ impl ChatResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
-    TextDelta { text: String },
-    ToolCallStart { index: usize, id: String, name: String },
-    ToolCallDelta { index: usize, arguments: String },
-    ToolCallEnd { index: usize },
-    Usage { usage: Usage },
-    Finish { reason: FinishReason },
+    TextDelta {
+        text: String,
+    },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    ToolCallDelta {
+        index: usize,
+        arguments: String,
+    },
+    ToolCallEnd {
+        index: usize,
+    },
+    Usage {
+        usage: Usage,
+    },
+    Finish {
+        reason: FinishReason,
+    },
 }
