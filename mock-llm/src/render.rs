@@ -48,7 +48,7 @@ fn openai_finish(neutral: &str) -> &str {
     neutral
 }
 
-fn anthropic_finish(neutral: &str) -> &str {
+pub(crate) fn anthropic_finish(neutral: &str) -> &str {
     match neutral {
         "stop" => "end_turn",
         "tool_calls" => "tool_use",
@@ -92,46 +92,6 @@ pub struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    /// The non-streaming body.
-    pub fn json(&self) -> Value {
-        let t = self.turn;
-        match self.format {
-            Format::OpenAi => {
-                let calls: Vec<Value> = t.tool_calls.iter().enumerate().map(|(i, c)| {
-                    json!({"id": call_id(self.format, self.turn_index, i), "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
-                }).collect();
-                let mut message = json!({"role": "assistant", "content": t.text, "refusal": null});
-                if !calls.is_empty() {
-                    message["tool_calls"] = Value::Array(calls);
-                }
-                let choices = if self.empty_choices {
-                    json!([])
-                } else {
-                    json!([{"index": 0, "message": message, "logprobs": null, "finish_reason": openai_finish(t.finish_reason())}])
-                };
-                json!({"id": format!("chatcmpl-mock-{}", self.serial), "object": "chat.completion", "created": 1_730_000_000,
-                       "model": self.model, "choices": choices, "usage": openai_usage(&self.usage), "system_fingerprint": "fp_mock"})
-            }
-            Format::Anthropic => {
-                let mut content = Vec::new();
-                if !self.empty_choices {
-                    if let Some(text) = &t.text {
-                        content.push(json!({"type": "text", "text": text}));
-                    }
-                    for (i, c) in t.tool_calls.iter().enumerate() {
-                        // Anthropic sends parsed input; arguments that are not JSON are sent as a string.
-                        let input = serde_json::from_str::<Value>(&c.arguments)
-                            .unwrap_or_else(|_| Value::String(c.arguments.clone()));
-                        content.push(json!({"type": "tool_use", "id": call_id(self.format, self.turn_index, i), "name": c.name, "input": input}));
-                    }
-                }
-                json!({"id": format!("msg_mock_{}", self.serial), "type": "message", "role": "assistant", "model": self.model,
-                       "content": content, "stop_reason": anthropic_finish(t.finish_reason()), "stop_sequence": null,
-                       "usage": anthropic_usage(&self.usage)})
-            }
-        }
-    }
-
     /// The stream, one SSE event per element.
     pub fn events(&self) -> Vec<Bytes> {
         match self.format {

@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,11 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let app = router_for(shared.clone());
+        // Stream events are small writes: without TCP_NODELAY, Nagle's algorithm and the
+        // peer's delayed ACK hold them back for tens of milliseconds.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("mock-llm stopped: {e}");
@@ -287,7 +293,12 @@ async fn chat(format: Format, s: Arc<Shared>, headers: HeaderMap, raw: Bytes) ->
         done: false,
     };
     if let Err(r) = check_auth(format, &s, &headers) {
-        s.stats.unauthorized.fetch_add(1, Relaxed);
+        let counter = if r.status() == StatusCode::UNAUTHORIZED {
+            &s.stats.unauthorized
+        } else {
+            &s.stats.invalid
+        };
+        counter.fetch_add(1, Relaxed);
         pending.done = true;
         return *r;
     }
@@ -438,7 +449,7 @@ fn estimate_usage(request_bytes: usize, turn: &Turn) -> ScriptUsage {
 }
 
 fn json_response(answer: &Answer<'_>, fault: Option<Fault>, s: Arc<Shared>) -> Response {
-    let mut bytes = serde_json::to_vec(&answer.json()).unwrap_or_default();
+    let mut bytes = answer.json_bytes();
     let plan = |pieces: VecDeque<Bytes>, gap, ending| Plan {
         pieces,
         gap,

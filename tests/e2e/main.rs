@@ -2,5 +2,6 @@
 
 mod llm_faults;
 mod llm_limits;
+mod llm_mock;
 mod llm_roundtrip;
 mod llm_secrets;
