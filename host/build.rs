@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("FS", "tool-fs", "fs"),
     ("HTTP", "tool-http", "http"),
     ("HOSTILE", "tool-hostile", "hostile"),
+    ("BAD_DESCRIBE", "tool-bad-describe", "bad-describe"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
@@ -32,14 +33,32 @@ fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
     let guest_ws = manifest_dir.join("../guest-tools");
-    let guest_ws = guest_ws
-        .canonicalize()
-        .map_err(|e| format!("cannot find the guest workspace at {}: {e}", guest_ws.display()))?;
+    let guest_ws = guest_ws.canonicalize().map_err(|e| {
+        format!(
+            "cannot find the guest workspace at {}: {e}",
+            guest_ws.display()
+        )
+    })?;
     let wit_dir = manifest_dir.join("../wit");
 
-    println!("cargo:rerun-if-changed={}", guest_ws.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", guest_ws.join("Cargo.lock").display());
-    for member in ["sdk", "macros", "calc", "text", "fs", "http", "hostile"] {
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest_ws.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest_ws.join("Cargo.lock").display()
+    );
+    for member in [
+        "sdk",
+        "macros",
+        "calc",
+        "text",
+        "fs",
+        "http",
+        "hostile",
+        "bad-describe",
+    ] {
         println!("cargo:rerun-if-changed={}", guest_ws.join(member).display());
     }
     println!("cargo:rerun-if-changed={}", wit_dir.display());
@@ -100,7 +119,10 @@ fn run() -> Result<(), String> {
             .join("release")
             .join(format!("{}.wasm", package.replace('-', "_")));
         if !file.exists() {
-            return Err(format!("the guest build did not produce {}", file.display()));
+            return Err(format!(
+                "the guest build did not produce {}",
+                file.display()
+            ));
         }
         generated.push_str(&format!(
             "/// Path of the `{package}` component built from `guest-tools/`.\npub const {constant}: &str = {:?};\n",
@@ -127,7 +149,9 @@ fn guest_target_dir(out_dir: &Path, guest_ws: &Path) -> PathBuf {
     let id: u32 = guest_ws
         .to_string_lossy()
         .bytes()
-        .fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+        .fold(2166136261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16777619)
+        });
     target_root.join(format!("wasm-guests-{id:08x}"))
 }
 
@@ -136,7 +160,9 @@ fn ensure_target() -> Result<(), String> {
     if target_installed() {
         return Ok(());
     }
-    println!("cargo:warning=the {TARGET} target is missing; adding it with `rustup target add {TARGET}`");
+    println!(
+        "cargo:warning=the {TARGET} target is missing; adding it with `rustup target add {TARGET}`"
+    );
     let status = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()

@@ -1,5 +1,7 @@
 //! Shared helpers for warden's end-to-end tests.
 
+pub mod sandbox;
+
 /// Helpers for the LLM interface tests (`e2e/llm*.rs`).
 pub mod llm {
     use std::time::Duration;

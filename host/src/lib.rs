@@ -5,6 +5,14 @@
 //! `parser` validates the reply, `executor` runs tool calls in sandboxes, `controller`
 //! decides the next step and `state` keeps the run. The sandbox knows nothing of LLMs.
 
+pub mod agent;
+pub mod budget;
+pub mod context;
+pub mod controller;
+pub mod events;
 pub mod executor;
-pub mod llm;
 pub mod guests;
+pub mod llm;
+pub mod parser;
+pub mod runner;
+pub mod state;

@@ -1,0 +1,264 @@
+//! `warden run <agent.toml> "<task>"`: runs an agent once. The answer streams to stdout;
+//! tool calls, usage, waits and the summary go to stderr (coloured only on a terminal and
+//! without `NO_COLOR`; a spinner while the model is thinking, only on a terminal).
+//! `--json` prints every event as one JSON line on stdout instead.
+//!
+//! Exit codes: 0 answered, 2 a budget or the turn limit was reached, 1 any error (the
+//! agent could not start, the model failed, a tool aborted the run, cancellation).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use warden::controller::RunResult;
+use warden::events::RunEvent;
+use warden::runner::{RunHandle, Runner, SetupError};
+
+/// `warden run <agent> <task>`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent file (TOML).
+    agent: PathBuf,
+    /// The task for the agent.
+    task: String,
+    /// Print the run's events as JSON lines on stdout (nothing on stderr).
+    #[arg(long)]
+    json: bool,
+    /// Do not use the provider's streaming API (the answer is printed when complete).
+    #[arg(long)]
+    no_stream: bool,
+}
+
+pub async fn run(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let mut view = Renderer::new(out, err, args.json);
+    let (runner, agent) = match Runner::from_file(&args.agent).await {
+        Ok(built) => built,
+        Err(e) => return view.setup_error(&e),
+    };
+    let runner = runner.streaming(!args.no_stream);
+    let handle = RunHandle::new();
+    let on_ctrl_c = handle.clone();
+    // Ctrl-C stops the run at once; the partial result and usage are still reported.
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let result = runner
+        .run_with(&agent, args.task, &handle, |event| view.event(&event))
+        .await;
+    watcher.abort();
+    match result {
+        Ok(result) => view.finish(&result),
+        Err(e) => view.error(&e.to_string()),
+    }
+}
+
+/// Renders events for humans (or as JSON lines).
+pub(super) struct Renderer<'a> {
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    json: bool,
+    color: bool,
+    spinner: Option<ProgressBar>,
+    interactive: bool,
+    /// Text of the current answer was printed on stdout (as deltas).
+    printed_text: bool,
+}
+
+impl<'a> Renderer<'a> {
+    pub(super) fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, json: bool) -> Self {
+        let interactive = std::io::stderr().is_terminal();
+        let color = interactive && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Self {
+            out,
+            err,
+            json,
+            color,
+            spinner: None,
+            interactive,
+            printed_text: false,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        self.stop_spinner();
+        let _ = writeln!(self.err, "{line}");
+    }
+
+    fn start_spinner(&mut self, message: String) {
+        if !self.interactive || self.json {
+            return;
+        }
+        self.stop_spinner();
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+            bar.set_style(style);
+        }
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        self.spinner = Some(bar);
+    }
+
+    fn stop_spinner(&mut self) {
+        if let Some(bar) = self.spinner.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Shows one event.
+    pub(super) fn event(&mut self, event: &RunEvent) {
+        if self.json {
+            let _ = writeln!(self.out, "{}", event.to_json_line());
+            let _ = self.out.flush();
+            return;
+        }
+        match event {
+            RunEvent::RunStarted { .. } => {}
+            RunEvent::ModelRequest { step, kind, .. } => {
+                self.start_spinner(format!("waiting for the model (step {step}, {kind:?})"));
+            }
+            RunEvent::TextDelta { text } => {
+                self.stop_spinner();
+                self.printed_text = true;
+                let _ = write!(self.out, "{text}");
+                let _ = self.out.flush();
+            }
+            RunEvent::ToolCallStarted {
+                name, arguments, ..
+            } => {
+                self.end_text_line();
+                let line = format!("{} {name} {arguments}", self.paint("36", "→"));
+                self.note(line);
+            }
+            RunEvent::ToolCallFinished {
+                name,
+                ok,
+                error_kind,
+                preview,
+                usage,
+                ..
+            } => {
+                let figures = format!(
+                    "{} ms, fuel {}, {} B out",
+                    usage.wall_ms, usage.fuel, usage.bytes_out
+                );
+                let line = if *ok {
+                    format!("  {} {name} ({figures})", self.paint("32", "✓"))
+                } else {
+                    let kind = error_kind.as_deref().unwrap_or("error");
+                    format!("  {} {name} {kind}: {preview} ({figures})", self.paint("31", "✗"))
+                };
+                self.note(line);
+            }
+            RunEvent::ToolCallRejected { name, reason, .. } => {
+                let line = format!("  {} rejected call to {name}: {reason}", self.paint("33", "✗"));
+                self.note(line);
+            }
+            RunEvent::Compaction {
+                summarized,
+                tokens_before,
+                tokens_after,
+                ..
+            } => {
+                let how = if *summarized { "summarised" } else { "trimmed" };
+                let line = format!("  context {how}: {tokens_before} → {tokens_after} tokens");
+                self.note(self.paint("2", &line));
+            }
+            RunEvent::BudgetWarning {
+                resource,
+                used,
+                limit,
+            } => {
+                let line = format!("  warning: {resource} at {used} of {limit}");
+                self.note(self.paint("33", &line));
+            }
+            RunEvent::RateLimitWait { wait_ms, message, .. } => {
+                let line = format!("  rate limit: waited {wait_ms} ms ({message})");
+                self.note(self.paint("33", &line));
+            }
+            RunEvent::Retry {
+                attempt,
+                wait_ms,
+                reason,
+            } => {
+                let line = format!("  retry after attempt {attempt} in {wait_ms} ms: {reason}");
+                self.note(self.paint("33", &line));
+            }
+            RunEvent::RunFinished { .. } => self.stop_spinner(),
+        }
+    }
+
+    fn end_text_line(&mut self) {
+        if self.printed_text {
+            let _ = writeln!(self.out);
+            self.printed_text = false;
+        }
+    }
+
+    /// Prints the answer (if it was not streamed) and the summary; returns the exit code.
+    pub(super) fn finish(&mut self, result: &RunResult) -> ExitCode {
+        self.stop_spinner();
+        let code = result.stop_reason.exit_code();
+        if self.json {
+            return exit(code);
+        }
+        match &result.output {
+            Some(output) if !self.printed_text => {
+                let _ = writeln!(self.out, "{}", output.text);
+            }
+            _ => self.end_text_line(),
+        }
+        let _ = self.out.flush();
+        let u = &result.usage;
+        let forced = if result.forced { ", forced final answer" } else { "" };
+        let summary = format!(
+            "{}{forced} · {} model calls · {} in / {} out tokens · ${:.4} · {} tool calls ({} rejected) · fuel {}",
+            result.stop_reason.describe(),
+            u.model_calls,
+            u.input_tokens,
+            u.output_tokens,
+            u.cost_usd,
+            u.tool_calls,
+            u.invalid_tool_calls,
+            u.fuel
+        );
+        let colour = if code == 0 { "32" } else { "31" };
+        let line = self.paint(colour, &summary);
+        self.note(line);
+        exit(code)
+    }
+
+    /// Reports an agent that could not start.
+    pub(super) fn setup_error(&mut self, e: &SetupError) -> ExitCode {
+        self.error(&e.to_string())
+    }
+
+    /// Reports an error; exit code 1.
+    pub(super) fn error(&mut self, message: &str) -> ExitCode {
+        self.stop_spinner();
+        if self.json {
+            let line = serde_json::json!({ "type": "error", "message": message });
+            let _ = writeln!(self.out, "{line}");
+        } else {
+            let line = format!("{} {message}", self.paint("31", "error:"));
+            let _ = writeln!(self.err, "{line}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -1,0 +1,291 @@
+//! `warden tool list` and `warden tool call`: inspect a component's tools and run one call
+//! in the sandbox, printing the output (stdout) and the usage (stderr, or all in `--json`).
+//!
+//! Exit codes: 0 success, 1 the call or the load failed (the structured error is printed).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use warden::executor::{CallOutcome, CallUsage, EngineConfig, Executor, ToolSet};
+
+use super::flags::PolicyFlags;
+
+/// `warden tool ...`
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// List the tools of a component with their schemas.
+    List {
+        /// The component (.wasm).
+        component: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one tool call in the sandbox.
+    Call(Box<CallArgs>),
+}
+
+/// `warden tool call <component> <tool> [json]`
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The component (.wasm).
+    component: PathBuf,
+    /// The tool to call.
+    tool: String,
+    /// The arguments as a JSON object.
+    #[arg(default_value = "{}")]
+    args: String,
+    #[command(flatten)]
+    policy: PolicyFlags,
+    /// Print one JSON object (output or error, plus usage) on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let json = match &cmd {
+        ToolCommand::List { json, .. } => *json,
+        ToolCommand::Call(args) => args.json,
+    };
+    let result = match cmd {
+        ToolCommand::List { component, json } => list(&component, json, out).await,
+        ToolCommand::Call(args) => call(*args, out, err).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // Load, policy and setup failures: structured in --json, one line otherwise.
+            let kind = e
+                .downcast_ref::<warden::executor::LoadError>()
+                .map(|l| l.kind())
+                .unwrap_or("error");
+            if json {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    json!({"ok": false, "error": {"kind": kind, "message": format!("{e:#}")}})
+                );
+            } else {
+                let _ = writeln!(err, "error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn executor() -> Result<Executor> {
+    Ok(Executor::new(EngineConfig {
+        max_concurrent_calls: 2,
+        ..EngineConfig::default()
+    })?)
+}
+
+async fn load(exec: &Executor, component: &PathBuf) -> Result<std::sync::Arc<ToolSet>> {
+    Ok(exec.load_file(component).await?)
+}
+
+async fn list(component: &PathBuf, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+    let exec = executor()?;
+    let set = load(&exec, component).await?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(set.tools())?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for tool in set.tools() {
+        writeln!(out, "{}\n  {}", tool.name, tool.description)?;
+        let schema = serde_json::to_string_pretty(&tool.args_schema)?;
+        writeln!(out, "  arguments: {}", schema.replace('\n', "\n  "))?;
+        if let Some(output) = &tool.output_schema {
+            let schema = serde_json::to_string_pretty(output)?;
+            writeln!(out, "  output: {}", schema.replace('\n', "\n  "))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn call(args: CallArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode> {
+    let policy = args.policy.resolve(&args.tool)?;
+    let exec = executor()?;
+    let set = load(&exec, &args.component).await?;
+    let outcome = exec.call(&set, &args.tool, &args.args, &policy).await;
+    if args.json {
+        writeln!(out, "{}", outcome_json(&outcome))?;
+    } else {
+        match &outcome.result {
+            Ok(output) => {
+                let pretty = serde_json::from_str::<Value>(output)
+                    .and_then(|v| serde_json::to_string_pretty(&v))
+                    .unwrap_or_else(|_| output.clone());
+                writeln!(out, "{pretty}")?;
+            }
+            Err(e) => writeln!(err, "error ({}): {}", e.kind(), e.message_for_model())?,
+        }
+        write_usage(&outcome.usage, err)?;
+    }
+    Ok(if outcome.result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `{"ok": true, "output": ..., "usage": ...}` or `{"ok": false, "error": {...}, "usage": ...}`.
+fn outcome_json(outcome: &CallOutcome) -> Value {
+    let usage = serde_json::to_value(&outcome.usage).unwrap_or(Value::Null);
+    match &outcome.result {
+        Ok(output) => {
+            let output =
+                serde_json::from_str(output).unwrap_or_else(|_| Value::String(output.clone()));
+            json!({"ok": true, "output": output, "usage": usage})
+        }
+        Err(e) => {
+            let mut error = serde_json::to_value(e).unwrap_or_else(|_| json!({"kind": e.kind()}));
+            if let Value::Object(map) = &mut error {
+                map.insert("message".into(), Value::String(e.message_for_model()));
+                map.insert("transient".into(), Value::Bool(e.is_transient()));
+            }
+            json!({"ok": false, "error": error, "usage": usage})
+        }
+    }
+}
+
+fn write_usage(usage: &CallUsage, err: &mut dyn Write) -> Result<()> {
+    writeln!(
+        err,
+        "usage: fuel {} units · {:.2} ms · peak memory {} KiB · in {} B · out {} B · http {} ({} denied)",
+        usage.fuel_consumed,
+        usage.wall_time.as_secs_f64() * 1000.0,
+        usage.peak_memory_bytes / 1024,
+        usage.bytes_in,
+        usage.bytes_out,
+        usage.http_requests,
+        usage.http_denied,
+    )
+    .context("writing usage")?;
+    for log in &usage.logs {
+        writeln!(err, "log [{}] {}", log.level, log.message)?;
+    }
+    if usage.dropped_logs > 0 {
+        writeln!(err, "({} more log messages dropped)", usage.dropped_logs)?;
+    }
+    for (name, text) in [("stdout", &usage.stdout), ("stderr", &usage.stderr)] {
+        if !text.is_empty() {
+            writeln!(err, "guest {name}:\n{}", text.trim_end())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, run};
+
+    /// Runs the CLI in-process and returns (exit code is success, stdout, stderr).
+    async fn warden(args: &[&str]) -> (bool, String, String) {
+        let cli =
+            Cli::try_parse_from(std::iter::once("warden").chain(args.iter().copied())).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(cli, &mut out, &mut err).await;
+        let ok = code == std::process::ExitCode::SUCCESS;
+        (
+            ok,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn tool_list_prints_names_and_schemas() {
+        let (ok, out, _) = warden(&["tool", "list", warden::guests::HOSTILE]).await;
+        assert!(ok);
+        assert!(
+            out.contains("echo\n  Returns its text argument unchanged."),
+            "{out}"
+        );
+        let (ok, out, _) = warden(&["tool", "list", "--json", warden::guests::HOSTILE]).await;
+        assert!(ok);
+        let tools: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(tools[0]["name"], "echo");
+        assert_eq!(tools[0]["args_schema"]["type"], "object");
+    }
+
+    #[tokio::test]
+    async fn tool_call_prints_output_and_usage() {
+        let (ok, out, err) = warden(&[
+            "tool",
+            "call",
+            warden::guests::HOSTILE,
+            "echo",
+            r#"{"text":"hi"}"#,
+        ])
+        .await;
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "{\n  \"text\": \"hi\"\n}");
+        assert!(err.contains("usage: fuel"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_exits_non_zero_with_a_structured_error() {
+        let args = [
+            "tool",
+            "call",
+            warden::guests::HOSTILE,
+            "spin",
+            "{}",
+            "--fuel",
+            "100000",
+            "--json",
+        ];
+        let (ok, out, _) = warden(&args).await;
+        assert!(!ok);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"]["kind"], "out_of_fuel");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("limit 100000 units")
+        );
+        assert!(v["usage"]["fuel_consumed"].as_u64().unwrap() >= 100_000);
+
+        let args = [
+            "tool",
+            "call",
+            warden::guests::HOSTILE,
+            "spin",
+            "{}",
+            "--no-fuel",
+            "--timeout",
+            "200ms",
+        ];
+        let (ok, _, err) = warden(&args).await;
+        assert!(!ok);
+        assert!(
+            err.contains("error (timeout): the tool did not finish within 200 ms"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn load_errors_are_structured_in_json_mode() {
+        let (ok, out, _) = warden(&["tool", "list", "--json", "/no/such.wasm"]).await;
+        assert!(!ok);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["error"]["kind"], "io");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/no/such.wasm")
+        );
+    }
+}

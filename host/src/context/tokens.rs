@@ -1,0 +1,170 @@
+//! Token counting for requests: exact BPE counts for OpenAI models (tiktoken), a
+//! characters-per-token estimate for the others, calibrated by the usage providers report.
+//!
+//! Invariant: counts are never zero for non-empty text and the calibrated ratio stays
+//! within sane bounds, so one odd usage report cannot make the assembler overfill a window.
+
+use super::models::{self, Tokenizer};
+use crate::llm::{ChatRequest, Message, ToolSpec};
+
+/// Tokens a provider adds around each message (role markers, separators).
+const PER_MESSAGE_OVERHEAD: u64 = 4;
+/// Tokens added per request (reply priming).
+const PER_REQUEST_OVERHEAD: u64 = 3;
+/// Starting estimate for models without a public tokenizer.
+const DEFAULT_CHARS_PER_TOKEN: f64 = 3.5;
+
+/// Counts tokens for one model. Cheap to clone; the tiktoken tables are process singletons.
+#[derive(Debug, Clone)]
+pub struct TokenCounter {
+    tokenizer: Tokenizer,
+    /// For `Estimate`: characters per token, adjusted by [`TokenCounter::calibrate`].
+    chars_per_token: f64,
+}
+
+impl TokenCounter {
+    /// The counter for `model`, chosen from the known-models table.
+    pub fn for_model(model: &str) -> Self {
+        Self::with_tokenizer(models::tokenizer(model))
+    }
+
+    /// A counter using `tokenizer`.
+    pub fn with_tokenizer(tokenizer: Tokenizer) -> Self {
+        Self {
+            tokenizer,
+            chars_per_token: DEFAULT_CHARS_PER_TOKEN,
+        }
+    }
+
+    /// The tokenizer in use.
+    pub fn tokenizer(&self) -> Tokenizer {
+        self.tokenizer
+    }
+
+    /// The current characters-per-token ratio of the estimate.
+    pub fn chars_per_token(&self) -> f64 {
+        self.chars_per_token
+    }
+
+    /// Tokens of a plain text.
+    pub fn count_text(&self, text: &str) -> u64 {
+        if text.is_empty() {
+            return 0;
+        }
+        match self.tokenizer {
+            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton()
+                .encode_ordinary(text)
+                .len() as u64,
+            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton()
+                .encode_ordinary(text)
+                .len() as u64,
+            Tokenizer::Estimate => {
+                let chars = text.chars().count() as f64;
+                ((chars / self.chars_per_token).ceil() as u64).max(1)
+            }
+        }
+    }
+
+    /// Tokens of one message, overhead included.
+    pub fn count_message(&self, message: &Message) -> u64 {
+        let body = match message {
+            Message::System { content } | Message::User { content } => self.count_text(content),
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
+                let text = content.as_deref().map_or(0, |c| self.count_text(c));
+                let calls: u64 = tool_calls
+                    .iter()
+                    .map(|c| self.count_text(&c.name) + self.count_text(&c.arguments) + 3)
+                    .sum();
+                text + calls
+            }
+            Message::Tool {
+                call_id, content, ..
+            } => self.count_text(call_id) + self.count_text(content),
+        };
+        body + PER_MESSAGE_OVERHEAD
+    }
+
+    /// Tokens of the tool specs as sent (name, description and schema).
+    pub fn count_tools(&self, tools: &[ToolSpec]) -> u64 {
+        tools
+            .iter()
+            .map(|t| {
+                self.count_text(&t.name)
+                    + self.count_text(&t.description)
+                    + self.count_text(&t.parameters.to_string())
+                    + 8
+            })
+            .sum()
+    }
+
+    /// Estimated input tokens of a whole request.
+    pub fn count_request(&self, request: &ChatRequest) -> u64 {
+        self.count_messages(&request.messages)
+            + self.count_tools(&request.tools)
+            + PER_REQUEST_OVERHEAD
+    }
+
+    /// Tokens of a list of messages.
+    pub fn count_messages(&self, messages: &[Message]) -> u64 {
+        messages.iter().map(|m| self.count_message(m)).sum()
+    }
+
+    /// Adjusts the estimate with the input tokens the provider reported for a request we
+    /// estimated at `estimated`. Exact tokenizers are left alone. The ratio moves half-way
+    /// towards the observed one and is clamped to 1..=8 characters per token.
+    pub fn calibrate(&mut self, estimated: u64, reported_input: u64) {
+        if self.tokenizer != Tokenizer::Estimate || estimated == 0 || reported_input == 0 {
+            return;
+        }
+        let observed = self.chars_per_token * estimated as f64 / reported_input as f64;
+        self.chars_per_token = ((self.chars_per_token + observed) / 2.0).clamp(1.0, 8.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_models_use_exact_bpe_counts() {
+        let counter = TokenCounter::for_model("gpt-4o-mini");
+        assert_eq!(counter.tokenizer(), Tokenizer::O200k);
+        // "hello world" is two tokens in o200k_base.
+        assert_eq!(counter.count_text("hello world"), 2);
+        let old = TokenCounter::for_model("gpt-4");
+        assert_eq!(old.tokenizer(), Tokenizer::Cl100k);
+        assert_eq!(old.count_text("hello world"), 2);
+    }
+
+    #[test]
+    fn estimate_is_calibrated_by_reported_usage() {
+        let mut counter = TokenCounter::for_model("claude-sonnet-4");
+        let text = "a".repeat(700);
+        assert_eq!(counter.count_text(&text), 200);
+        // The provider says the request we estimated at 200 tokens really had 100: text is
+        // denser than assumed, so the ratio moves up and later estimates shrink.
+        counter.calibrate(200, 100);
+        assert!(counter.chars_per_token() > DEFAULT_CHARS_PER_TOKEN);
+        assert!(counter.count_text(&text) < 200);
+    }
+
+    #[test]
+    fn calibration_is_clamped() {
+        let mut counter = TokenCounter::with_tokenizer(Tokenizer::Estimate);
+        for _ in 0..50 {
+            counter.calibrate(1_000_000, 1);
+        }
+        assert!(counter.chars_per_token() <= 8.0);
+        assert_eq!(counter.count_text("x"), 1);
+    }
+
+    #[test]
+    fn messages_carry_overhead() {
+        let counter = TokenCounter::with_tokenizer(Tokenizer::Estimate);
+        let empty_user = Message::user("");
+        assert_eq!(counter.count_message(&empty_user), PER_MESSAGE_OVERHEAD);
+    }
+}

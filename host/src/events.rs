@@ -1,0 +1,185 @@
+//! The typed events of a run, for `run_streamed` and `--json` (one JSON object per line,
+//! tagged by `type`).
+//!
+//! Who emits what: the controller queues the events that follow from its decisions
+//! (`RunStarted`, `ModelRequest`, `ToolCallRejected`, `Compaction`, `BudgetWarning`,
+//! `RunFinished`; take them with `Controller::take_events`). The driver emits the ones only
+//! IO can see (`TextDelta`, `ToolCallStarted`, `ToolCallFinished`, `RateLimitWait`,
+//! `Retry`), using the constructors below so both sides agree on the fields.
+//! Invariant: every variant round-trips through serde_json.
+
+use serde::{Deserialize, Serialize};
+
+use crate::budget::BudgetResource;
+use crate::controller::{PlannedCall, StopReason, ToolOutcome, ToolUsage};
+use crate::state::{ModelCallKind, UsageTotals};
+
+/// Longest tool output or error kept in a `ToolCallFinished` event, in characters.
+const PREVIEW_CHARS: usize = 200;
+
+/// One event of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    RunStarted {
+        agent: String,
+        model: String,
+        input: String,
+    },
+    ModelRequest {
+        step: usize,
+        kind: ModelCallKind,
+        messages: usize,
+        tools: usize,
+        estimated_input_tokens: u64,
+    },
+    TextDelta {
+        text: String,
+    },
+    ToolCallStarted {
+        call_id: String,
+        name: String,
+        arguments: serde_json::Value,
+        attempt: u32,
+    },
+    ToolCallFinished {
+        call_id: String,
+        name: String,
+        ok: bool,
+        error_kind: Option<String>,
+        preview: String,
+        usage: ToolUsage,
+    },
+    /// A call the parser rejected: never run, the model was told why.
+    ToolCallRejected {
+        call_id: String,
+        name: String,
+        reason: String,
+    },
+    /// Old context was summarised (`summarized`) or dropped/shrunk to fit the window.
+    Compaction {
+        summarized: bool,
+        messages_replaced: usize,
+        tool_outputs_shrunk: usize,
+        tokens_before: u64,
+        tokens_after: u64,
+    },
+    BudgetWarning {
+        resource: BudgetResource,
+        used: f64,
+        limit: f64,
+    },
+    RateLimitWait {
+        wait_ms: u64,
+        attempt: u32,
+        message: String,
+    },
+    Retry {
+        attempt: u32,
+        wait_ms: u64,
+        reason: String,
+    },
+    RunFinished {
+        stop_reason: StopReason,
+        forced: bool,
+        usage: UsageTotals,
+    },
+}
+
+impl RunEvent {
+    /// `ToolCallStarted` for a planned call.
+    pub fn tool_started(call: &PlannedCall) -> Self {
+        RunEvent::ToolCallStarted {
+            call_id: call.call_id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            attempt: call.attempt,
+        }
+    }
+
+    /// `ToolCallFinished` for an outcome, with a short preview of the output or error.
+    pub fn tool_finished(outcome: &ToolOutcome) -> Self {
+        let (ok, error_kind, text) = match &outcome.result {
+            Ok(output) => (true, None, output.as_str()),
+            Err(failure) => (false, Some(failure.kind.clone()), failure.message.as_str()),
+        };
+        let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
+        if text.chars().nth(PREVIEW_CHARS).is_some() {
+            preview.push('…');
+        }
+        RunEvent::ToolCallFinished {
+            call_id: outcome.call_id.clone(),
+            name: outcome.name.clone(),
+            ok,
+            error_kind,
+            preview,
+            usage: outcome.usage,
+        }
+    }
+
+    /// The event as one JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        // Serialising these plain data types cannot fail; fall back to a marker regardless.
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"type\":\"serialize_error\",\"error\":\"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::controller::ToolFailure;
+
+    #[test]
+    fn events_round_trip_as_tagged_json() {
+        let event = RunEvent::BudgetWarning {
+            resource: BudgetResource::CostUsd,
+            used: 0.8,
+            limit: 1.0,
+        };
+        let line = event.to_json_line();
+        assert!(line.starts_with("{\"type\":\"budget_warning\""), "{line}");
+        assert_eq!(serde_json::from_str::<RunEvent>(&line).unwrap(), event);
+        let finished = RunEvent::RunFinished {
+            stop_reason: StopReason::Completed,
+            forced: false,
+            usage: UsageTotals::default(),
+        };
+        assert_eq!(
+            serde_json::from_str::<RunEvent>(&finished.to_json_line()).unwrap(),
+            finished
+        );
+    }
+
+    #[test]
+    fn tool_finished_previews_long_output_and_errors() {
+        let outcome = ToolOutcome {
+            call_id: "c1".into(),
+            name: "fs".into(),
+            result: Err(ToolFailure {
+                kind: "denied".into(),
+                message: "x".repeat(500),
+                transient: false,
+            }),
+            usage: ToolUsage {
+                fuel: 7,
+                ..Default::default()
+            },
+        };
+        let RunEvent::ToolCallFinished {
+            ok,
+            error_kind,
+            preview,
+            usage,
+            ..
+        } = RunEvent::tool_finished(&outcome)
+        else {
+            panic!("wrong variant");
+        };
+        assert!(!ok);
+        assert_eq!(error_kind.as_deref(), Some("denied"));
+        assert_eq!(preview.chars().count(), PREVIEW_CHARS + 1);
+        assert_eq!(usage.fuel, 7);
+    }
+}

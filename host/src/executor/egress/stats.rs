@@ -1,0 +1,146 @@
+//! What one tool call did on the network: counters and the reasons for each denial, shared
+//! between the hooks (which write) and the executor (which reads after the call).
+//!
+//! Invariant: memory stays bounded whatever the guest does: counters are integers and at most
+//! [`MAX_RECORDED_DENIALS`] denials are kept (the count goes on).
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// How many denial records a call keeps; later denials are only counted.
+pub const MAX_RECORDED_DENIALS: usize = 32;
+
+/// Why the policy refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DenialReason {
+    /// The URL's scheme is neither http nor https.
+    #[error("scheme {scheme:?} is not allowed; only http and https are")]
+    Scheme {
+        /// The scheme the guest used.
+        scheme: String,
+    },
+    /// No `allowed_hosts` rule covers this host and port.
+    #[error("host not in the allow-list; ask the operator to add it to allowed_hosts")]
+    HostNotAllowed,
+    /// The host resolved to an internal address and its rule does not allow that.
+    #[error(
+        "it resolves to the internal address {ip}; ask the operator to set allow_private on \
+         this host's allowed_hosts entry if that is intended"
+    )]
+    InternalAddress {
+        /// The first internal address found.
+        ip: IpAddr,
+    },
+    /// The call already attempted `max_requests` requests.
+    #[error("the call already made its {limit} requests; ask the operator to raise max_requests")]
+    TooManyRequests {
+        /// The policy's `max_requests`.
+        limit: u32,
+    },
+}
+
+/// One refused request: where it was going and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP to {host} was denied: {reason}")]
+pub struct Denial {
+    /// The destination as `host` or `host:port` (port shown when not the scheme's default).
+    pub host: String,
+    /// Why it was refused.
+    pub reason: DenialReason,
+}
+
+/// A snapshot of a call's network activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressReport {
+    /// Requests that passed the policy and were sent (or a connection was attempted).
+    pub requests_sent: u32,
+    /// Requests the policy refused before any connection.
+    pub requests_denied: u32,
+    /// Response body bytes received from all requests.
+    pub bytes_received: u64,
+    /// The first [`MAX_RECORDED_DENIALS`] denials, in order.
+    pub denials: Vec<Denial>,
+}
+
+/// Live counters for one call. Held in an `Arc` by the hooks and by the executor.
+#[derive(Debug, Default)]
+pub struct EgressStats {
+    attempts: AtomicU32,
+    sent: AtomicU32,
+    denied: AtomicU32,
+    bytes_received: AtomicU64,
+    denials: Mutex<Vec<Denial>>,
+}
+
+impl EgressStats {
+    /// A snapshot of the counters and recorded denials.
+    pub fn report(&self) -> EgressReport {
+        EgressReport {
+            requests_sent: self.sent.load(Ordering::SeqCst),
+            requests_denied: self.denied.load(Ordering::SeqCst),
+            bytes_received: self.bytes_received.load(Ordering::SeqCst),
+            denials: self
+                .denials
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// Counts an attempt and returns how many were made, this one included.
+    pub(crate) fn next_attempt(&self) -> u32 {
+        self.attempts
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1)
+    }
+
+    pub(crate) fn record_sent(&self) {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn record_bytes(&self, n: u64) {
+        self.bytes_received.fetch_add(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn record_denial(&self, denial: Denial) {
+        tracing::info!(host = %denial.host, reason = %denial.reason, "outgoing HTTP denied");
+        self.denied.fetch_add(1, Ordering::SeqCst);
+        let mut denials = self.denials.lock().unwrap_or_else(PoisonError::into_inner);
+        if denials.len() < MAX_RECORDED_DENIALS {
+            denials.push(denial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denial_message_names_host_reason_and_remedy() {
+        let denial = Denial {
+            host: "evil.example".to_string(),
+            reason: DenialReason::HostNotAllowed,
+        };
+        assert_eq!(
+            denial.to_string(),
+            "HTTP to evil.example was denied: host not in the allow-list; \
+             ask the operator to add it to allowed_hosts"
+        );
+    }
+
+    #[test]
+    fn recorded_denials_are_bounded_but_all_are_counted() {
+        let stats = EgressStats::default();
+        for _ in 0..MAX_RECORDED_DENIALS + 5 {
+            stats.record_denial(Denial {
+                host: "a.example".to_string(),
+                reason: DenialReason::HostNotAllowed,
+            });
+        }
+        let report = stats.report();
+        assert_eq!(report.denials.len(), MAX_RECORDED_DENIALS);
+        assert_eq!(report.requests_denied as usize, MAX_RECORDED_DENIALS + 5);
+    }
+}

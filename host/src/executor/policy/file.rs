@@ -1,0 +1,331 @@
+//! The operator's policy file: `[defaults]` plus `[tools.<name>]` sections, each a
+//! [`PolicyOverride`]. A tool's policy is the built-in default, then `[defaults]`, then its
+//! own section; a key present in a later layer replaces the earlier value (lists and maps
+//! are replaced, not merged, so a tool section says exactly what that tool gets).
+//!
+//! Invariant: a file that parses is fully validated (every quantity parses, every granted
+//! directory exists), so resolving a policy for a call cannot fail later for a bad value.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::units::{parse_bytes, parse_duration, parse_fuel};
+use super::{GrantedDir, ToolPolicy};
+
+/// A policy file could not be read, parsed or validated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read the policy file {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        message: String,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("the policy file is not valid: {0}")]
+    Parse(String),
+    /// A value is out of range or names something that does not exist.
+    #[error("policy key `{key}`: {message}")]
+    Invalid {
+        /// Dotted key, e.g. `tools.fetch.timeout`.
+        key: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+/// A number or a string with a unit (`timeout = 2` or `timeout = "2s"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Quantity {
+    /// A bare number (seconds for durations, bytes for sizes, units for fuel).
+    Num(u64),
+    /// A number with a unit, or `off` for fuel.
+    Text(String),
+}
+
+impl Quantity {
+    fn text(&self) -> String {
+        match self {
+            Self::Num(n) => n.to_string(),
+            Self::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// One layer of a policy: every key optional. Used for `[defaults]` and `[tools.<name>]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    /// Fuel units, or `"off"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<Quantity>,
+    /// Deadline, e.g. `"2s"` or `"500ms"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Quantity>,
+    /// Memory cap, e.g. `"64MiB"`.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "max_memory_bytes")]
+    pub max_memory: Option<Quantity>,
+    /// Output cap, e.g. `"1MiB"`.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "max_output_bytes")]
+    pub max_output: Option<Quantity>,
+    /// Cap on data copied out of the guest per host call, e.g. `"4MiB"`.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "max_hostcall_bytes")]
+    pub max_hostcall: Option<Quantity>,
+    /// Cap on captured stdout and stderr (each), e.g. `"64KiB"`.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "max_stdio_bytes")]
+    pub max_stdio: Option<Quantity>,
+    /// Granted directories: `[{ host = "...", guest = "/data", mode = "ro" }]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirs: Option<Vec<GrantedDir>>,
+    /// Environment variables set in the guest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Values for `host.get-config`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, String>>,
+    /// Number of `host.log` messages kept per call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_log_messages: Option<u32>,
+}
+
+impl PolicyOverride {
+    /// Applies this layer on top of `base`; `key` names the section in errors.
+    pub fn apply(&self, base: &mut ToolPolicy, key: &str) -> Result<(), PolicyError> {
+        let invalid = |field: &str, message: String| PolicyError::Invalid {
+            key: format!("{key}.{field}"),
+            message,
+        };
+        if let Some(q) = &self.fuel {
+            base.fuel = parse_fuel(&q.text()).map_err(|m| invalid("fuel", m))?;
+        }
+        if let Some(q) = &self.timeout {
+            base.timeout = parse_duration(&q.text()).map_err(|m| invalid("timeout", m))?;
+        }
+        let sizes = [
+            ("max_memory", &self.max_memory, &mut base.max_memory_bytes),
+            ("max_output", &self.max_output, &mut base.max_output_bytes),
+            (
+                "max_hostcall",
+                &self.max_hostcall,
+                &mut base.max_hostcall_bytes,
+            ),
+            ("max_stdio", &self.max_stdio, &mut base.max_stdio_bytes),
+        ];
+        for (field, value, slot) in sizes {
+            if let Some(q) = value {
+                *slot = parse_bytes(&q.text()).map_err(|m| invalid(field, m))?;
+            }
+        }
+        if let Some(dirs) = &self.dirs {
+            base.dirs = dirs.clone();
+        }
+        if let Some(env) = &self.env {
+            base.env = env.clone();
+        }
+        if let Some(config) = &self.config {
+            base.config = config.clone();
+        }
+        if let Some(n) = self.max_log_messages {
+            base.max_log_messages = n;
+        }
+        base.validate(key)
+    }
+
+    /// Makes relative granted-directory paths relative to `dir` (the policy file's folder).
+    fn rebase_dirs(&mut self, dir: &Path) {
+        for granted in self.dirs.iter_mut().flatten() {
+            if granted.host.is_relative() {
+                granted.host = dir.join(&granted.host);
+            }
+        }
+    }
+}
+
+impl TryFrom<PolicyOverride> for ToolPolicy {
+    type Error = PolicyError;
+
+    fn try_from(layer: PolicyOverride) -> Result<Self, Self::Error> {
+        let mut policy = ToolPolicy::default();
+        layer.apply(&mut policy, "policy")?;
+        Ok(policy)
+    }
+}
+
+impl From<ToolPolicy> for PolicyOverride {
+    fn from(p: ToolPolicy) -> Self {
+        Self {
+            fuel: Some(match p.fuel {
+                Some(n) => Quantity::Num(n),
+                None => Quantity::Text("off".into()),
+            }),
+            timeout: Some(Quantity::Text(format!("{}ms", p.timeout.as_millis()))),
+            max_memory: Some(Quantity::Num(p.max_memory_bytes)),
+            max_output: Some(Quantity::Num(p.max_output_bytes)),
+            max_hostcall: Some(Quantity::Num(p.max_hostcall_bytes)),
+            max_stdio: Some(Quantity::Num(p.max_stdio_bytes)),
+            dirs: Some(p.dirs),
+            env: Some(p.env),
+            config: Some(p.config),
+            max_log_messages: Some(p.max_log_messages),
+        }
+    }
+}
+
+/// The operator's policy file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Applies to every tool.
+    #[serde(default)]
+    pub defaults: PolicyOverride,
+    /// Per-tool overrides, keyed by tool name.
+    #[serde(default)]
+    pub tools: BTreeMap<String, PolicyOverride>,
+}
+
+impl PolicyFile {
+    /// Parses and validates a policy; relative directory paths stay relative to the
+    /// current directory.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let file: Self = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        file.validate()?;
+        Ok(file)
+    }
+
+    /// Reads, parses and validates a policy file; relative directory paths are taken
+    /// relative to the file's folder.
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut file: Self =
+            toml::from_str(&text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let base = path.parent().map(PathBuf::from).unwrap_or_default();
+        file.defaults.rebase_dirs(&base);
+        for layer in file.tools.values_mut() {
+            layer.rebase_dirs(&base);
+        }
+        file.validate()?;
+        Ok(file)
+    }
+
+    /// The policy of tools without a section of their own.
+    pub fn defaults(&self) -> Result<ToolPolicy, PolicyError> {
+        let mut policy = ToolPolicy::default();
+        self.defaults.apply(&mut policy, "defaults")?;
+        Ok(policy)
+    }
+
+    /// The resolved policy of tool `name`: built-in defaults, `[defaults]`, `[tools.<name>]`.
+    pub fn policy_for(&self, name: &str) -> Result<ToolPolicy, PolicyError> {
+        let mut policy = self.defaults()?;
+        if let Some(layer) = self.tools.get(name) {
+            layer.apply(&mut policy, &format!("tools.{name}"))?;
+        }
+        Ok(policy)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        self.defaults()?;
+        for name in self.tools.keys() {
+            self.policy_for(name)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::executor::policy::DirMode;
+
+    #[test]
+    fn tool_sections_override_defaults_key_by_key() {
+        let file = PolicyFile::from_toml(
+            r#"
+            [defaults]
+            fuel = 1000
+            timeout = "2s"
+            env = { A = "1" }
+
+            [tools.slow]
+            timeout = "500ms"
+            fuel = "off"
+            "#,
+        )
+        .unwrap();
+        let slow = file.policy_for("slow").unwrap();
+        assert_eq!(slow.timeout, Duration::from_millis(500));
+        assert_eq!(slow.fuel, None);
+        assert_eq!(slow.env.get("A").map(String::as_str), Some("1"));
+        let other = file.policy_for("other").unwrap();
+        assert_eq!(other.fuel, Some(1000));
+        assert_eq!(other.timeout, Duration::from_secs(2));
+        assert_eq!(
+            other.max_memory_bytes,
+            ToolPolicy::default().max_memory_bytes
+        );
+    }
+
+    #[test]
+    fn a_missing_granted_dir_is_named_with_its_key() {
+        let err = PolicyFile::from_toml(
+            r#"
+            [tools.fs]
+            dirs = [{ host = "/definitely/not/here", guest = "/data", mode = "ro" }]
+            "#,
+        )
+        .unwrap_err();
+        match err {
+            PolicyError::Invalid { key, message } => {
+                assert_eq!(key, "tools.fs.dirs[0].host");
+                assert!(message.contains("/definitely/not/here"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_quantities_and_unknown_keys_are_rejected() {
+        let err = PolicyFile::from_toml("[defaults]\ntimeout = \"2 fortnights\"").unwrap_err();
+        assert!(matches!(&err, PolicyError::Invalid { key, .. } if key == "defaults.timeout"));
+        let err = PolicyFile::from_toml("[defaults]\nfuell = 3").unwrap_err();
+        assert!(matches!(err, PolicyError::Parse(m) if m.contains("fuell")));
+    }
+
+    #[test]
+    fn relative_dirs_are_relative_to_the_policy_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(
+            &path,
+            "[defaults]\ndirs = [{ host = \"data\", guest = \"/data\", mode = \"rw\" }]\n",
+        )
+        .unwrap();
+        let policy = PolicyFile::load(&path).unwrap().defaults().unwrap();
+        assert_eq!(policy.dirs[0].host, dir.path().join("data"));
+        assert_eq!(policy.dirs[0].mode, DirMode::ReadWrite);
+    }
+
+    #[test]
+    fn tool_policy_round_trips_through_toml() {
+        let policy = ToolPolicy {
+            fuel: None,
+            timeout: Duration::from_millis(750),
+            ..ToolPolicy::default()
+        };
+        let text = toml::to_string(&policy).unwrap();
+        let back: ToolPolicy = toml::from_str(&text).unwrap();
+        assert_eq!(back, policy);
+    }
+}

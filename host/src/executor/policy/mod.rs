@@ -1,0 +1,140 @@
+//! The operator's limits and grants for a tool call: [`ToolPolicy`] (one resolved policy)
+//! and [`PolicyFile`] (TOML: `[defaults]` plus `[tools.<name>]` overrides).
+//!
+//! Invariant: a policy only ever comes from the operator (a file or the embedding API);
+//! nothing a model or a guest sends can change it. Everything not granted here is denied.
+
+mod file;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use file::{PolicyError, PolicyFile, PolicyOverride};
+
+/// How a granted directory may be used by the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DirMode {
+    /// Read files and list directories only.
+    #[serde(rename = "ro", alias = "read-only")]
+    ReadOnly,
+    /// Also create, write and delete.
+    #[serde(rename = "rw", alias = "read-write")]
+    ReadWrite,
+}
+
+/// A host directory made visible to the guest (a WASI preopen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantedDir {
+    /// The directory on the host; must exist.
+    pub host: PathBuf,
+    /// Where the guest sees it (an absolute guest path such as `/data`).
+    pub guest: String,
+    /// Read-only or read-write.
+    pub mode: DirMode,
+}
+
+/// The resolved limits and grants of one tool. Defaults are deny-by-default for grants and
+/// moderate for limits; see [`ToolPolicy::default`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PolicyOverride", into = "PolicyOverride")]
+pub struct ToolPolicy {
+    /// Fuel budget (roughly, wasm instructions); `None` disables fuel (the deadline still holds).
+    pub fuel: Option<u64>,
+    /// Wall-clock deadline of the whole call, including time spent waiting on the host.
+    pub timeout: Duration,
+    /// Cap on the guest's linear memory.
+    pub max_memory_bytes: u64,
+    /// Cap on the output JSON returned by the tool.
+    pub max_output_bytes: u64,
+    /// Cap on the data copied out of the guest in one host call or return (hostcall fuel).
+    pub max_hostcall_bytes: u64,
+    /// Cap on captured stdout and on captured stderr (each); the rest is dropped silently.
+    pub max_stdio_bytes: u64,
+    /// Directories the guest may see.
+    pub dirs: Vec<GrantedDir>,
+    /// Environment variables the guest sees (nothing is inherited from the host).
+    pub env: BTreeMap<String, String>,
+    /// Values returned by the `host.get-config` import (never secrets).
+    pub config: BTreeMap<String, String>,
+    /// How many `host.log` messages are kept per call; the rest are counted and dropped.
+    pub max_log_messages: u32,
+}
+
+impl Default for ToolPolicy {
+    fn default() -> Self {
+        Self {
+            fuel: Some(5_000_000_000),
+            timeout: Duration::from_secs(10),
+            max_memory_bytes: 64 << 20,
+            max_output_bytes: 1 << 20,
+            max_hostcall_bytes: 4 << 20,
+            max_stdio_bytes: 64 << 10,
+            dirs: Vec::new(),
+            env: BTreeMap::new(),
+            config: BTreeMap::new(),
+            max_log_messages: 100,
+        }
+    }
+}
+
+impl ToolPolicy {
+    /// Checks what can only be checked against the host: granted dirs must exist. `key` names
+    /// the policy section in error messages (e.g. `tools.fetch`).
+    pub fn validate(&self, key: &str) -> Result<(), PolicyError> {
+        for (i, dir) in self.dirs.iter().enumerate() {
+            let at = format!("{key}.dirs[{i}]");
+            if !dir.host.is_dir() {
+                return Err(PolicyError::Invalid {
+                    key: format!("{at}.host"),
+                    message: format!(
+                        "the granted directory {} does not exist or is not a directory; create it or fix the path",
+                        dir.host.display()
+                    ),
+                });
+            }
+            if !dir.guest.starts_with('/') {
+                return Err(PolicyError::Invalid {
+                    key: format!("{at}.guest"),
+                    message: format!(
+                        "the guest path {:?} must be absolute (e.g. \"/data\")",
+                        dir.guest
+                    ),
+                });
+            }
+        }
+        for name in self.env.keys() {
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(PolicyError::Invalid {
+                    key: format!("{key}.env"),
+                    message: format!("invalid environment variable name {name:?}"),
+                });
+            }
+        }
+        if self.max_memory_bytes < 64 << 10 {
+            return Err(PolicyError::Invalid {
+                key: format!("{key}.max_memory"),
+                message: "must be at least 64KiB (one wasm page)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The strict sandbox `describe()` runs in at load time: no grants, small limits.
+    pub(crate) fn for_describe() -> Self {
+        Self {
+            fuel: Some(1_000_000_000),
+            timeout: Duration::from_secs(5),
+            max_memory_bytes: 64 << 20,
+            max_output_bytes: 1 << 20,
+            max_hostcall_bytes: 1 << 20,
+            max_stdio_bytes: 16 << 10,
+            max_log_messages: 20,
+            ..Self::default()
+        }
+    }
+}

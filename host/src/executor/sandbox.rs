@@ -1,0 +1,179 @@
+//! Runs one action (`describe` or `invoke`) in a fresh, limited instance and turns whatever
+//! stopped it into a typed [`ToolCallError`], collecting [`CallUsage`] on the way.
+//!
+//! Invariant: the instance slot (semaphore permit) is held exactly while a store exists, and
+//! the store is dropped before the permit is released, so the pool is never oversubscribed.
+
+use std::time::Instant;
+
+use wasmtime::Trap;
+use wasmtime::component::ResourceTableError;
+
+use super::Inner;
+use super::bindings::{GuestToolError, GuestToolInfo, ToolboxPre};
+use super::error::ToolCallError;
+use super::policy::ToolPolicy;
+use super::store::{StoreState, new_store};
+use super::usage::CallUsage;
+
+/// What to run in the instance.
+pub(crate) enum Action<'a> {
+    Describe,
+    Invoke { name: &'a str, args: &'a str },
+}
+
+/// What the guest returned.
+pub(crate) enum Returned {
+    Tools(Vec<GuestToolInfo>),
+    Invoked(Result<String, GuestToolError>),
+}
+
+/// The text wasmtime uses when hostcall fuel runs out (its error type is private).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// Runs `action` under `policy`; returns what the guest returned (or why it did not) and
+/// the usage, with HTTP denials still to be interpreted by the caller.
+pub(crate) async fn run(
+    inner: &Inner,
+    pre: &ToolboxPre<StoreState>,
+    policy: &ToolPolicy,
+    action: Action<'_>,
+) -> (Result<Returned, ToolCallError>, CallUsage, Option<String>) {
+    let mut usage = CallUsage::default();
+    let queued = Instant::now();
+    let permit = match inner.permits.acquire().await {
+        Ok(permit) => permit,
+        Err(_) => {
+            let err = ToolCallError::Internal {
+                message: "the executor is shutting down".into(),
+            };
+            return (Err(err), usage, None);
+        }
+    };
+    usage.queue_time = queued.elapsed();
+    let started = Instant::now();
+    let max_memory = policy.max_memory_bytes.min(inner.config.max_memory_bytes);
+    let mut store = match new_store(&inner.engine, policy, max_memory) {
+        Ok(store) => store,
+        Err(message) => return (Err(ToolCallError::Internal { message }), usage, None),
+    };
+    let fuel_budget = policy.fuel.unwrap_or(u64::MAX);
+
+    let work = async {
+        let toolbox = pre.instantiate_async(&mut store).await?;
+        let guest = toolbox.warden_tool_tool();
+        match action {
+            Action::Describe => guest.call_describe(&mut store).await.map(Returned::Tools),
+            Action::Invoke { name, args } => guest
+                .call_invoke(&mut store, name, args)
+                .await
+                .map(Returned::Invoked),
+        }
+    };
+    let outcome = tokio::time::timeout(policy.timeout, work).await;
+    usage.wall_time = started.elapsed();
+
+    let state = store.data();
+    let result = match outcome {
+        Err(_elapsed) => Err(ToolCallError::Timeout {
+            limit: policy.timeout,
+        }),
+        Ok(Ok(returned)) => Ok(returned),
+        Ok(Err(err)) => Err(classify(&err, state, policy, max_memory)),
+    };
+    usage.fuel_consumed = fuel_budget.saturating_sub(store.get_fuel().unwrap_or(0));
+    let state = store.data_mut();
+    usage.peak_memory_bytes = state.limiter.peak_memory as u64;
+    usage.http_requests = state.hooks.requests;
+    usage.http_denied = state.hooks.denied;
+    usage.logs = std::mem::take(&mut state.host.logs);
+    usage.dropped_logs = state.host.dropped_logs;
+    let (stdout, dropped_out) = state.stdout.contents();
+    let (stderr, dropped_err) = state.stderr.contents();
+    usage.stdout = stdout;
+    usage.stderr = stderr;
+    usage.dropped_stdio_bytes = dropped_out + dropped_err;
+    let denial = state.hooks.last_denial.take();
+    // Return the instance to the pool before letting the next call in.
+    drop(store);
+    drop(permit);
+    (result, usage, denial)
+}
+
+/// Maps a wasmtime error (trap or host error) to the typed error a model sees.
+fn classify(
+    err: &wasmtime::Error,
+    state: &StoreState,
+    policy: &ToolPolicy,
+    max_memory: u64,
+) -> ToolCallError {
+    if state.limiter.memory_exceeded {
+        return ToolCallError::MemoryLimit {
+            limit_bytes: max_memory,
+        };
+    }
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::OutOfFuel => ToolCallError::OutOfFuel {
+                limit: policy.fuel.unwrap_or(u64::MAX),
+            },
+            Trap::StackOverflow => ToolCallError::StackOverflow,
+            Trap::Interrupt => ToolCallError::Timeout {
+                limit: policy.timeout,
+            },
+            other => ToolCallError::Trap {
+                message: with_stderr_hint(other.to_string(), state),
+            },
+        };
+    }
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return ToolCallError::Trap {
+            message: with_stderr_hint(format!("the tool exited with status {}", exit.0), state),
+        };
+    }
+    let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+    if chain.iter().any(|m| m.contains(HOSTCALL_FUEL_EXHAUSTED)) {
+        return ToolCallError::OutputTooLarge {
+            limit_bytes: policy.max_hostcall_bytes,
+        };
+    }
+    if err.downcast_ref::<ResourceTableError>().is_some() {
+        return ToolCallError::Trap {
+            message: "the tool used a host resource incorrectly".into(),
+        };
+    }
+    // Anything else is a host-side error (e.g. instantiation); keep only the first line of
+    // the outermost message so no host detail beyond it leaks.
+    let first = chain.first().map(String::as_str).unwrap_or("unknown error");
+    ToolCallError::Internal {
+        message: truncate(first.lines().next().unwrap_or(first), 300),
+    }
+}
+
+/// Adds the last line the guest wrote to stderr (e.g. its panic message) to a trap message.
+fn with_stderr_hint(message: String, state: &StoreState) -> String {
+    let (stderr, _) = state.stderr.contents();
+    // Skip Rust's trailing "note: run with RUST_BACKTRACE=1" line to reach the message.
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("note: "));
+    match last {
+        Some(line) => format!(
+            "{message}; the tool's last stderr line: {}",
+            truncate(line.trim(), 300)
+        ),
+        None => message,
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}

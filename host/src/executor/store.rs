@@ -1,0 +1,143 @@
+//! The per-call sandbox: [`StoreState`] (WASI context, resource table, wasi-http context and
+//! hooks, memory limiter, `host` import state) and [`new_store`], which builds a fresh
+//! [`Store`] from a [`ToolPolicy`].
+//!
+//! Invariant: a store starts with nothing from the host — no env, args, stdin, preopens,
+//! sockets or name lookups — and gets only what the policy grants. Stores are never reused.
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::host_iface::HostState;
+use super::http::DenyAllHttp;
+use super::pipe::CappedPipe;
+use super::policy::{DirMode, ToolPolicy};
+
+/// Everything one call's store holds.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    pub(crate) hooks: DenyAllHttp,
+    pub(crate) limiter: CallLimiter,
+    pub(crate) host: HostState,
+    pub(crate) stdout: CappedPipe,
+    pub(crate) stderr: CappedPipe,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Caps linear memory growth (growth past the cap traps) and remembers the peak.
+#[derive(Debug)]
+pub(crate) struct CallLimiter {
+    max_memory: usize,
+    pub(crate) peak_memory: usize,
+    pub(crate) memory_exceeded: bool,
+}
+
+impl ResourceLimiter for CallLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.memory_exceeded = true;
+            // An error (rather than `Ok(false)`) traps at once: a guest allocator that sees
+            // a failed grow would abort with a generic `unreachable` instead.
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.max_memory);
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Builds a fresh store for one call (or for `describe` at load time).
+pub(crate) fn new_store(
+    engine: &Engine,
+    policy: &ToolPolicy,
+    max_memory: u64,
+) -> Result<Store<StoreState>, String> {
+    let stdio_cap = usize::try_from(policy.max_stdio_bytes).unwrap_or(usize::MAX);
+    let stdout = CappedPipe::new(stdio_cap);
+    let stderr = CappedPipe::new(stdio_cap);
+    let mut wasi = WasiCtxBuilder::new();
+    // The builder starts empty (no inherited env, args, stdio or preopens); spell out the
+    // network denials so a future default change cannot open them.
+    wasi.stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    for (k, v) in &policy.env {
+        wasi.env(k, v);
+    }
+    for dir in &policy.dirs {
+        let perms = match dir.mode {
+            DirMode::ReadOnly => FsPerms::ReadOnly,
+            DirMode::ReadWrite => FsPerms::ReadWrite,
+        };
+        wasi.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| format!("cannot open the granted directory for {}: {e}", dir.guest))?;
+    }
+    let state = StoreState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        http: WasiHttpCtx::new(),
+        hooks: DenyAllHttp::default(),
+        limiter: CallLimiter {
+            max_memory: usize::try_from(max_memory).unwrap_or(usize::MAX),
+            peak_memory: 0,
+            memory_exceeded: false,
+        },
+        host: HostState {
+            config: policy.config.clone(),
+            logs: Vec::new(),
+            max_logs: usize::try_from(policy.max_log_messages).unwrap_or(usize::MAX),
+            dropped_logs: 0,
+        },
+        stdout,
+        stderr,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    // Fuel is always on in the engine; "no fuel" is an unreachable budget.
+    store
+        .set_fuel(policy.fuel.unwrap_or(u64::MAX))
+        .map_err(|e| e.to_string())?;
+    store.set_epoch_deadline(1);
+    // Yield to the executor at every tick so the outer timeout can fire even while the guest
+    // computes without calling the host.
+    store.epoch_deadline_async_yield_and_update(1);
+    store.set_hostcall_fuel(usize::try_from(policy.max_hostcall_bytes).unwrap_or(usize::MAX));
+    Ok(store)
+}

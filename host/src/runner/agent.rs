@@ -1,0 +1,208 @@
+//! [`Agent`]: an agent ready to run — its loop settings, the tool catalog the controller
+//! sees, and for each tool the loaded component and the sandbox policy its calls run under.
+//!
+//! Invariant: every catalog entry has exactly one binding (component + policy), tool names
+//! are unique, every policy has passed `ToolPolicy::validate`, and the settings have been
+//! accepted by a dry-run `Controller::new`, so a run can only fail for run-time reasons.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::error::{RunError, SetupError};
+use crate::agent::{AgentDef, PolicyRef};
+use crate::controller::{Controller, LoopConfig, ToolCatalogEntry};
+use crate::executor::{Executor, PolicyFile, ToolPolicy, ToolSet};
+
+/// Where a tool's calls run: its component and its policy.
+#[derive(Clone)]
+pub(super) struct Binding {
+    pub(super) set: Arc<ToolSet>,
+    pub(super) policy: Arc<ToolPolicy>,
+}
+
+/// An agent ready to run. Cheap to clone.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    config: LoopConfig,
+    catalog: Vec<ToolCatalogEntry>,
+    bindings: HashMap<String, Binding>,
+}
+
+impl Agent {
+    /// An agent with `config` and no tools yet (add them with [`Agent::with_tools`]).
+    pub fn new(config: LoopConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                catalog: Vec::new(),
+                bindings: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Adds every tool of `set` (concurrent, errors to the model), calls running under
+    /// `policy`. Fails if a tool name is taken or the policy is invalid.
+    pub fn with_tools(self, set: Arc<ToolSet>, policy: ToolPolicy) -> Result<Self, SetupError> {
+        let entries: Vec<ToolCatalogEntry> = set
+            .tools()
+            .iter()
+            .map(|t| ToolCatalogEntry::new(&t.name, &t.description, t.args_schema.clone()))
+            .collect();
+        let policy = Arc::new(policy);
+        entries.into_iter().try_fold(self, |agent, entry| {
+            agent.with_tool(entry, set.clone(), policy.clone())
+        })
+    }
+
+    /// Adds one tool: how the controller sees it (`entry`: sequential flag, error policy),
+    /// and the component and policy its calls run with.
+    pub fn with_tool(
+        mut self,
+        entry: ToolCatalogEntry,
+        set: Arc<ToolSet>,
+        policy: Arc<ToolPolicy>,
+    ) -> Result<Self, SetupError> {
+        let file = self.inner.config.agent_name.clone();
+        policy
+            .validate(&format!("tools.{}", entry.name))
+            .map_err(|source| SetupError::Policy {
+                file: file.clone(),
+                key: format!("tools.{}", entry.name),
+                source,
+            })?;
+        if self.inner.bindings.contains_key(&entry.name) {
+            return Err(SetupError::DuplicateTool {
+                file,
+                name: entry.name.clone(),
+                first: "an earlier component".into(),
+                second: set.digest().into(),
+            });
+        }
+        let inner = Arc::make_mut(&mut self.inner);
+        inner
+            .bindings
+            .insert(entry.name.clone(), Binding { set, policy });
+        inner.catalog.push(entry);
+        Ok(self)
+    }
+
+    /// Loads an agent definition: each component with `executor` (validated), each tool's
+    /// policy (file or inline table, `[defaults]` plus `[tools.<name>]`), the per-tool
+    /// settings. Fails on the first problem with a message naming the file and key.
+    pub async fn load(def: &AgentDef, executor: &Executor) -> Result<Agent, SetupError> {
+        let file = def
+            .source
+            .as_ref()
+            .map_or_else(|| def.name.clone(), |p| p.display().to_string());
+        def.check_files().map_err(SetupError::Agent)?;
+        let mut inner = Inner {
+            config: def.loop_config(),
+            catalog: Vec::new(),
+            bindings: HashMap::new(),
+        };
+        let mut owner: HashMap<String, String> = HashMap::new();
+        for (i, tool) in def.tools.iter().enumerate() {
+            let key = format!("tools[{i}]");
+            let set = executor
+                .load_file(&tool.component)
+                .await
+                .map_err(|source| SetupError::Load {
+                    file: file.clone(),
+                    key: format!("{key}.component"),
+                    path: tool.component.clone(),
+                    source,
+                })?;
+            let policy_err = |source| SetupError::Policy {
+                file: file.clone(),
+                key: format!("{key}.policy"),
+                source,
+            };
+            let policies = match &tool.policy {
+                None => PolicyFile::default(),
+                Some(PolicyRef::File(path)) => PolicyFile::load(path).map_err(policy_err)?,
+                Some(PolicyRef::Inline(table)) => {
+                    PolicyFile::from_toml(&table.to_string()).map_err(policy_err)?
+                }
+            };
+            let names: Vec<&str> = set.tools().iter().map(|t| t.name.as_str()).collect();
+            if let Some(unknown) = tool.tools.keys().find(|n| !names.contains(&n.as_str())) {
+                return Err(SetupError::UnknownToolSetting {
+                    file,
+                    key: format!("{key}.tools.{unknown}"),
+                    name: unknown.clone(),
+                    available: names.join(", "),
+                });
+            }
+            for info in set.tools() {
+                let component = tool.component.display().to_string();
+                if let Some(first) = owner.insert(info.name.clone(), component.clone()) {
+                    return Err(SetupError::DuplicateTool {
+                        file,
+                        name: info.name.clone(),
+                        first,
+                        second: component,
+                    });
+                }
+                let policy = policies.policy_for(&info.name).map_err(policy_err)?;
+                policy
+                    .validate(&format!("tools.{}", info.name))
+                    .map_err(policy_err)?;
+                let (sequential, error_policy) = tool.settings_for(&info.name);
+                inner.catalog.push(ToolCatalogEntry {
+                    name: info.name.clone(),
+                    description: info.description.clone(),
+                    args_schema: info.args_schema.clone(),
+                    sequential,
+                    error_policy,
+                });
+                inner.bindings.insert(
+                    info.name.clone(),
+                    Binding {
+                        set: set.clone(),
+                        policy: Arc::new(policy),
+                    },
+                );
+            }
+        }
+        // A dry run: schemas compile and stop tools exist, or the agent never starts.
+        Controller::new(inner.config.clone(), inner.catalog.clone(), "")
+            .map_err(|source| SetupError::Loop { file, source })?;
+        Ok(Agent {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The loop settings.
+    pub fn config(&self) -> &LoopConfig {
+        &self.inner.config
+    }
+
+    /// Changes the loop settings (budgets, instructions...) of this agent.
+    pub fn with_config(mut self, config: LoopConfig) -> Self {
+        Arc::make_mut(&mut self.inner).config = config;
+        self
+    }
+
+    /// The tools offered to the model.
+    pub fn tools(&self) -> &[ToolCatalogEntry] {
+        &self.inner.catalog
+    }
+
+    pub(super) fn binding(&self, tool: &str) -> Option<&Binding> {
+        self.inner.bindings.get(tool)
+    }
+
+    /// A controller for a new run of this agent starting with `input`.
+    pub(super) fn controller(&self, input: String) -> Result<Controller, RunError> {
+        Ok(Controller::new(
+            self.inner.config.clone(),
+            self.inner.catalog.clone(),
+            input,
+        )?)
+    }
+}

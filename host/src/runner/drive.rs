@@ -1,0 +1,186 @@
+//! The drive loop: ask the controller for the next step, do its IO, feed the outcome back,
+//! forward events. Model calls live here (streamed or not, with notices turned into events);
+//! tool calls are in `tools`.
+//!
+//! Invariant: the controller's queued events are forwarded before each step is executed
+//! and once more at the end, so the order of events is the order of decisions; an
+//! immediate cancellation is fed to the controller as soon as it is seen.
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::tools::run_tools;
+use super::{Agent, RunError, RunHandle, Runner};
+use crate::controller::{CancelMode, Controller, RunResult, Step};
+use crate::events::RunEvent;
+use crate::llm::{ChatRequest, ChatResponse, LlmError, LlmNotice, Model, Notices, StreamAccumulator, StreamEvent};
+
+/// Drives `controller` to `Done`.
+pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
+    runner: &Runner,
+    agent: &Agent,
+    controller: &mut Controller,
+    handle: &RunHandle,
+    sink: &mut S,
+    streaming: bool,
+) -> Result<RunResult, RunError> {
+    let mut after_turn_sent = false;
+    loop {
+        forward(controller, sink);
+        if handle.is_cancelled() && controller.result().is_none() {
+            controller.cancel(CancelMode::Immediate);
+            continue;
+        }
+        if !after_turn_sent && handle.after_turn_requested() {
+            controller.cancel(CancelMode::AfterTurn);
+            after_turn_sent = true;
+        }
+        match controller.next_step() {
+            Step::Done(result) => {
+                forward(controller, sink);
+                return Ok(result);
+            }
+            Step::CallModel(request) => {
+                let outcome =
+                    call_model(runner.model.as_ref(), &request, streaming, true, handle.token(), sink)
+                        .await;
+                feed_model(controller, outcome)?;
+            }
+            Step::Summarize(request) => {
+                let outcome =
+                    call_model(runner.model.as_ref(), &request, streaming, false, handle.token(), sink)
+                        .await;
+                feed_model(controller, outcome)?;
+            }
+            Step::RunTools(plan) => {
+                run_tools(&runner.executor, agent, plan, controller, handle.token(), sink).await?;
+            }
+        }
+    }
+}
+
+/// Sends the controller's queued events to the sink.
+pub(super) fn forward<S: FnMut(RunEvent) + ?Sized>(controller: &mut Controller, sink: &mut S) {
+    for event in controller.take_events() {
+        sink(event);
+    }
+}
+
+/// How a model call ended.
+enum ModelOutcome {
+    Response(ChatResponse),
+    Failed(LlmError),
+    Cancelled,
+}
+
+fn feed_model(controller: &mut Controller, outcome: ModelOutcome) -> Result<(), RunError> {
+    match outcome {
+        ModelOutcome::Response(response) => controller.on_model_response(response)?,
+        ModelOutcome::Failed(error) => controller.on_model_error(error)?,
+        // The next loop iteration sees the cancelled handle and stops the controller.
+        ModelOutcome::Cancelled => {}
+    }
+    Ok(())
+}
+
+/// One model call. Notices (rate-limit waits, retries) become events while it runs; a
+/// streamed call forwards text deltas (only for `answer` calls, not summaries).
+async fn call_model<S: FnMut(RunEvent) + ?Sized>(
+    model: &dyn Model,
+    request: &ChatRequest,
+    streaming: bool,
+    answer: bool,
+    cancel: &CancellationToken,
+    sink: &mut S,
+) -> ModelOutcome {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let notices = Notices::new(tx);
+    if !streaming {
+        let call = model.complete(request, &notices);
+        tokio::pin!(call);
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return ModelOutcome::Cancelled,
+                Some(notice) = rx.recv() => sink(notice_event(notice)),
+                result = &mut call => break result,
+            }
+        };
+        drain_notices(&mut rx, sink);
+        return match result {
+            Ok(response) => ModelOutcome::Response(response),
+            Err(e) => ModelOutcome::Failed(e),
+        };
+    }
+    let open = model.stream(request, &notices);
+    tokio::pin!(open);
+    let opened = loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return ModelOutcome::Cancelled,
+            Some(notice) = rx.recv() => sink(notice_event(notice)),
+            opened = &mut open => break opened,
+        }
+    };
+    drain_notices(&mut rx, sink);
+    let mut stream = match opened {
+        Ok(stream) => stream,
+        Err(e) => return ModelOutcome::Failed(e),
+    };
+    let mut acc = StreamAccumulator::new(model.model_name());
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return ModelOutcome::Cancelled,
+            next = stream.next() => next,
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => return ModelOutcome::Failed(e),
+            Some(Ok(event)) => {
+                if answer
+                    && let StreamEvent::TextDelta { text } = &event
+                    && !text.is_empty()
+                {
+                    sink(RunEvent::TextDelta { text: text.clone() });
+                }
+                acc.push(&event);
+            }
+        }
+    }
+    match acc.finish() {
+        Ok(response) => ModelOutcome::Response(response),
+        Err(e) => ModelOutcome::Failed(e),
+    }
+}
+
+fn drain_notices<S: FnMut(RunEvent) + ?Sized>(rx: &mut mpsc::UnboundedReceiver<LlmNotice>, sink: &mut S) {
+    while let Ok(notice) = rx.try_recv() {
+        sink(notice_event(notice));
+    }
+}
+
+/// The run event for an LLM notice.
+fn notice_event(notice: LlmNotice) -> RunEvent {
+    match notice {
+        LlmNotice::RateLimitWait { waited, reason } => RunEvent::RateLimitWait {
+            wait_ms: duration_ms(waited),
+            attempt: 1,
+            message: reason,
+        },
+        LlmNotice::Retry {
+            attempt,
+            delay,
+            cause,
+        } => RunEvent::Retry {
+            attempt,
+            wait_ms: duration_ms(delay),
+            reason: cause,
+        },
+    }
+}
+
+pub(super) fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

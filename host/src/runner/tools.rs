@@ -1,0 +1,171 @@
+//! Running one `RunTools` step: the calls of a turn run concurrently as tokio tasks (at
+//! most `max_concurrency` sandboxes at a time, a `sequential` call alone), each outcome fed
+//! to the controller as it completes.
+//!
+//! Invariant: every started call gets a `ToolCallFinished` event and its outcome is fed,
+//! unless the run is cancelled or aborted first — then the tasks still running are
+//! aborted (their stores dropped) before this returns, and the controller closes their
+//! slots. The controller appends results in call order whatever the completion order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::{Id, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::drive::{duration_ms, forward};
+use super::{Agent, RunError};
+use crate::controller::{Controller, PlannedCall, ToolFailure, ToolOutcome, ToolPlan, ToolUsage};
+use crate::events::RunEvent;
+use crate::executor::{CallOutcome, Executor};
+
+/// Whether to go on with the turn.
+enum Flow {
+    Continue,
+    /// Cancelled, or the controller finished the run (an `abort` policy).
+    Stop,
+}
+
+struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
+    set: JoinSet<ToolOutcome>,
+    running: HashMap<Id, (String, String)>,
+    controller: &'a mut Controller,
+    sink: &'a mut S,
+    cancel: &'a CancellationToken,
+}
+
+/// Runs `plan` and feeds every outcome to `controller`.
+pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
+    executor: &Executor,
+    agent: &Agent,
+    plan: ToolPlan,
+    controller: &mut Controller,
+    cancel: &CancellationToken,
+    sink: &mut S,
+) -> Result<(), RunError> {
+    let permits = Arc::new(Semaphore::new(plan.max_concurrency.max(1)));
+    let mut batch = Batch {
+        set: JoinSet::new(),
+        running: HashMap::new(),
+        controller,
+        sink,
+        cancel,
+    };
+    for call in plan.calls {
+        if call.sequential && matches!(batch.drain().await?, Flow::Stop) {
+            return Ok(());
+        }
+        if batch.cancel.is_cancelled() {
+            return Ok(());
+        }
+        let sequential = call.sequential;
+        batch.start(executor, agent, call, permits.clone());
+        if sequential && matches!(batch.drain().await?, Flow::Stop) {
+            return Ok(());
+        }
+    }
+    batch.drain().await?;
+    Ok(())
+}
+
+impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
+    fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall, permits: Arc<Semaphore>) {
+        (self.sink)(RunEvent::tool_started(&call));
+        let binding = agent.binding(&call.name).cloned();
+        let executor = executor.clone();
+        let ids = (call.call_id.clone(), call.name.clone());
+        let handle = self.set.spawn(async move {
+            let Some(binding) = binding else {
+                return failed(&call, "unknown_tool", format!("no tool named `{}` is loaded", call.name));
+            };
+            // A closed semaphore cannot happen (it is never closed); run unthrottled if so.
+            let _permit = permits.acquire_owned().await.ok();
+            let args = call.arguments.to_string();
+            let outcome = executor
+                .call(&binding.set, &call.name, &args, &binding.policy)
+                .await;
+            map_outcome(&call, outcome)
+        });
+        self.running.insert(handle.id(), ids);
+    }
+
+    /// Waits for every started call, feeding each outcome as it comes.
+    async fn drain(&mut self) -> Result<Flow, RunError> {
+        loop {
+            let joined = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => {
+                    self.set.abort_all();
+                    return Ok(Flow::Stop);
+                }
+                joined = self.set.join_next_with_id() => joined,
+            };
+            let outcome = match joined {
+                None => return Ok(Flow::Continue),
+                Some(Ok((id, outcome))) => {
+                    self.running.remove(&id);
+                    outcome
+                }
+                Some(Err(e)) => {
+                    let Some((call_id, name)) = self.running.remove(&e.id()) else {
+                        continue;
+                    };
+                    ToolOutcome {
+                        call_id,
+                        name,
+                        result: Err(ToolFailure {
+                            kind: "internal".into(),
+                            message: "the tool call's task failed in the host".into(),
+                            transient: false,
+                        }),
+                        usage: ToolUsage::default(),
+                    }
+                }
+            };
+            (self.sink)(RunEvent::tool_finished(&outcome));
+            self.controller.on_tool_results(vec![outcome])?;
+            forward(&mut *self.controller, &mut *self.sink);
+            if self.controller.result().is_some() {
+                self.set.abort_all();
+                return Ok(Flow::Stop);
+            }
+        }
+    }
+}
+
+fn failed(call: &PlannedCall, kind: &str, message: String) -> ToolOutcome {
+    ToolOutcome {
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        result: Err(ToolFailure {
+            kind: kind.into(),
+            message,
+            transient: false,
+        }),
+        usage: ToolUsage::default(),
+    }
+}
+
+/// The controller's view of an executor outcome.
+fn map_outcome(call: &PlannedCall, outcome: CallOutcome) -> ToolOutcome {
+    let u = &outcome.usage;
+    let usage = ToolUsage {
+        fuel: u.fuel_consumed,
+        wall_ms: duration_ms(u.wall_time),
+        peak_memory: u.peak_memory_bytes,
+        bytes_in: u.bytes_in,
+        bytes_out: u.bytes_out,
+        http_requests: u64::from(u.http_requests),
+    };
+    ToolOutcome {
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        result: outcome.result.map_err(|e| ToolFailure {
+            kind: e.kind().into(),
+            message: e.message_for_model(),
+            transient: e.is_transient(),
+        }),
+        usage,
+    }
+}

@@ -1,0 +1,151 @@
+//! Loading components: the precompiled cache, and every kind of bad component ending in
+//! its typed `LoadError`.
+
+use std::sync::Arc;
+
+use warden::executor::{CacheDir, EngineConfig, Executor, LoadError, ToolSet};
+use warden_e2e::sandbox::{assert_echo_works, executor, hostile};
+
+async fn load_error(bytes: &[u8]) -> LoadError {
+    match executor().load_bytes(bytes).await {
+        Err(e) => e,
+        Ok(set) => panic!("loaded a bad component: {set:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_hostile_component_lists_its_tools_with_schemas() {
+    let set = hostile().await;
+    let echo = set.tool("echo").expect("echo tool");
+    assert_eq!(echo.args_schema["required"][0], "text");
+    assert!(set.tools().iter().any(|t| t.name == "spin"));
+    assert_eq!(set.digest().len(), 64);
+}
+
+#[tokio::test]
+async fn a_second_load_comes_from_the_disk_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || EngineConfig {
+        cache_dir: CacheDir::Path(dir.path().to_path_buf()),
+        max_concurrent_calls: 2,
+        ..EngineConfig::default()
+    };
+    let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
+    let first = Executor::new(config()).unwrap();
+    let compiled: Arc<ToolSet> = first.load_bytes(&bytes).await.unwrap();
+    assert!(!compiled.loaded_from_cache());
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(artifacts[0].starts_with(compiled.digest()) && artifacts[0].ends_with(".cwasm"));
+
+    let second = Executor::new(config()).unwrap();
+    let cached = second.load_bytes(&bytes).await.unwrap();
+    assert!(cached.loaded_from_cache());
+    assert_eq!(cached.tools(), compiled.tools());
+    assert_echo_works(&second, &cached).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_cached_artifact_is_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        cache_dir: CacheDir::Path(dir.path().to_path_buf()),
+        max_concurrent_calls: 2,
+        ..EngineConfig::default()
+    };
+    let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
+    let exec = Executor::new(config).unwrap();
+    let set = exec.load_bytes(&bytes).await.unwrap();
+    let artifact = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&artifact, b"garbage").unwrap();
+    let again = exec.load_bytes(&bytes).await.unwrap();
+    assert!(!again.loaded_from_cache());
+    assert_eq!(again.tools(), set.tools());
+}
+
+#[tokio::test]
+async fn a_component_that_traps_in_describe_is_a_load_error() {
+    let err = match executor().load_file(warden::guests::BAD_DESCRIBE).await {
+        Err(e) => e,
+        Ok(set) => panic!("loaded {set:?}"),
+    };
+    match &err {
+        LoadError::DescribeFailed(message) => {
+            assert!(message.contains("crashed"), "{message}");
+            assert!(message.contains("describe crashed on purpose"), "{message}");
+        }
+        other => panic!("expected describe_failed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_wasm_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tool.wasm");
+    std::fs::write(&path, "#!/bin/sh\necho hi\n").unwrap();
+    let err = executor().load_file(&path).await.unwrap_err();
+    assert!(matches!(err, LoadError::NotWasm), "{err:?}");
+    assert!(err.to_string().contains("wasm32-wasip2"));
+}
+
+#[tokio::test]
+async fn a_missing_file_names_the_path() {
+    let err = executor()
+        .load_file("/no/such/tool.wasm")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Io { path, .. } if path == "/no/such/tool.wasm"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_core_module_is_not_a_component() {
+    let module = wat::parse_str(r#"(module (func (export "run")))"#).unwrap();
+    let err = load_error(&module).await;
+    assert!(matches!(err, LoadError::CoreModule), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_component_without_the_tool_exports_is_rejected() {
+    let component = wat::parse_str("(component)").unwrap();
+    let err = load_error(&component).await;
+    match &err {
+        LoadError::MissingExports(message) => {
+            assert!(message.contains("warden:tool/tool"), "{message}")
+        }
+        other => panic!("expected missing_exports, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_component_importing_unknown_interfaces_is_rejected() {
+    let component = wat::parse_str(
+        r#"(component (import "evil:net/raw-socket@1.0.0" (instance (export "connect" (func)))))"#,
+    )
+    .unwrap();
+    let err = load_error(&component).await;
+    match &err {
+        LoadError::UnsupportedImports(message) => {
+            assert!(message.contains("evil:net/raw-socket"), "{message}")
+        }
+        other => panic!("expected unsupported_imports, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invalid_component_bytes_do_not_compile() {
+    let mut bytes = wat::parse_str("(component)").unwrap();
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff]);
+    let err = load_error(&bytes).await;
+    assert!(matches!(err, LoadError::Compile(_)), "{err:?}");
+}
