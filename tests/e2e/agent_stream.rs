@@ -115,14 +115,17 @@ async fn cancelling_after_the_turn_lets_its_tools_finish() {
         streaming: false,
     };
     let turns = vec![
-        Turn::call("echo", r#"{"text":"one"}"#),
+        Turn::call("sleep", r#"{"ms":1000}"#),
         Turn::text("never asked"),
     ];
     let env = start(w, turns, &hostile_tool("")).await;
     let (mut stream, handle) = env.runner.run_streamed(&env.agent, "x");
-    // Asked before the first turn: the turn (model call and its tools) completes, then stop.
-    handle.cancel_after_turn();
-    while stream.next().await.is_some() {}
+    while let Some(event) = stream.next().await {
+        // Asked while the turn's tool runs: the tool completes, no further model call.
+        if matches!(event, RunEvent::ToolCallStarted { .. }) {
+            handle.cancel_after_turn();
+        }
+    }
     let result = stream.result().await.unwrap();
     assert_eq!(
         result.stop_reason,
