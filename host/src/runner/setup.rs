@@ -24,6 +24,9 @@ pub fn provider_config(def: &AgentDef) -> ProviderConfig {
     };
     let mut config = ProviderConfig::new(kind, &m.name);
     config.base_url = m.base_url.clone();
+    config.timeouts = m.timeouts;
+    config.retry = m.retry;
+    config.rate_limits = m.rate_limits;
     match m.api_key_env() {
         Some(var) => config.api_key_env = Some(var),
         // Local OpenAI-compatible servers take no key; the header carries a placeholder.
