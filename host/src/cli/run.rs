@@ -158,6 +158,8 @@ impl<'a> Renderer<'a> {
                     format!("  {} {name} ({figures})", self.paint("32", "✓"))
                 } else {
                     let kind = error_kind.as_deref().unwrap_or("error");
+                    // One line per call: the model sees the full text, the operator a gist.
+                    let preview = preview.split_whitespace().collect::<Vec<_>>().join(" ");
                     format!(
                         "  {} {name} {kind}: {preview} ({figures})",
                         self.paint("31", "✗")

@@ -105,8 +105,8 @@ impl StreamAccumulator {
     }
 }
 
-/// Refuses a response whose token limit cut a tool call's arguments (they are not valid
-/// JSON). Applies to streamed and non-streamed responses alike. Empty arguments count as
+/// Refuses a response whose token limit cut a tool call's arguments (they are not a JSON
+/// object). Applies to streamed and non-streamed responses alike. Empty arguments count as
 /// an empty object, which some servers send for tools without parameters.
 pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
     if response.finish_reason != FinishReason::Length {
@@ -114,7 +114,9 @@ pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
     }
     for call in &response.tool_calls {
         let args = call.arguments.trim();
-        if !args.is_empty() && serde_json::from_str::<serde::de::IgnoredAny>(args).is_err() {
+        let is_object = args.is_empty()
+            || serde_json::from_str::<serde_json::Value>(args).is_ok_and(|v| v.is_object());
+        if !is_object {
             return Err(LlmError::Truncated {
                 detail: format!(
                     "the model hit max_tokens while writing the arguments of tool call {:?} ({}); \

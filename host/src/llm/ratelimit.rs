@@ -125,6 +125,8 @@ impl Buckets {
 #[derive(Debug)]
 pub struct Limiter {
     buckets: Mutex<Buckets>,
+    /// Wakes waiters when a settlement returns tokens, so they need not sleep out a refill.
+    freed: tokio::sync::Notify,
 }
 
 /// Tokens reserved for one request; hand it back to [`Limiter::settle`].
@@ -138,6 +140,7 @@ impl Limiter {
     pub fn new(limits: RateLimits) -> Self {
         Limiter {
             buckets: Mutex::new(Buckets::new(limits, Instant::now())),
+            freed: tokio::sync::Notify::new(),
         }
     }
 
@@ -152,6 +155,8 @@ impl Limiter {
         let start = Instant::now();
         let mut cause = None;
         loop {
+            // Created before the check: a settlement between check and wait still wakes us.
+            let freed = self.freed.notified();
             let attempt = self.lock().try_acquire(tokens, Instant::now());
             match attempt {
                 Ok(reserved) => {
@@ -166,7 +171,10 @@ impl Limiter {
                 }
                 Err((wait, why)) => {
                     cause = Some(why);
-                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
+                        _ = freed => {}
+                    }
                 }
             }
         }
@@ -175,6 +183,9 @@ impl Limiter {
     /// Corrects a reservation to the tokens actually used (0 when the request failed).
     pub fn settle(&self, reservation: Reservation, actual_tokens: u64) {
         self.lock().settle(reservation.tokens, actual_tokens);
+        if actual_tokens < reservation.tokens {
+            self.freed.notify_waiters();
+        }
     }
 
     /// A 429 arrived: pause all callers and halve the request rate for a while.

@@ -38,11 +38,11 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             controller.cancel(CancelMode::AfterTurn);
             after_turn_sent = true;
         }
-        match controller.next_step() {
-            Step::Done(result) => {
-                forward(controller, sink);
-                return Ok(result);
-            }
+        let step = controller.next_step();
+        // Planning queues events (model request, compaction): they precede the step's IO.
+        forward(controller, sink);
+        match step {
+            Step::Done(result) => return Ok(result),
             Step::CallModel(request) => {
                 let outcome = call_model(
                     runner.model.as_ref(),

@@ -75,13 +75,14 @@ impl Runner {
     /// Loads the agent file at `path` and builds the runner and the agent: see
     /// [`Runner::from_def_with`]. Uses a new executor with the default engine settings.
     pub async fn from_file(path: impl AsRef<Path>) -> Result<(Runner, Agent), SetupError> {
-        let def = AgentDef::load(path).map_err(SetupError::Agent)?;
+        let def = AgentDef::load(path).map_err(|e| SetupError::Agent(Box::new(e)))?;
         Self::from_def(&def).await
     }
 
     /// [`Runner::from_def_with`] a new executor with the default engine settings.
     pub async fn from_def(def: &AgentDef) -> Result<(Runner, Agent), SetupError> {
-        let executor = Executor::new(EngineConfig::default()).map_err(SetupError::Executor)?;
+        let executor = Executor::new(EngineConfig::default())
+            .map_err(|e| SetupError::Executor(Box::new(e)))?;
         Self::from_def_with(def, executor).await
     }
 
@@ -209,4 +210,5 @@ impl RunHandle {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
