@@ -18,7 +18,7 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
     assert!(report.parallel_turns >= 2, "{report:#?}");
 
     // Refused by the sandbox: the file outside the grant (by the fs tool) and the web host
-    // (by the host, before any connection: no HTTP request was made).
+    // (by the host's outgoing-HTTP hook, which answers before any connection is made).
     let kinds: Vec<(&str, &str)> = report
         .refused
         .iter()
@@ -30,7 +30,12 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
         "{report:#?}"
     );
     assert!(report.refused[0].message.contains("outside every directory granted"));
-    assert_eq!(report.result.usage.http_requests, 0);
+    assert!(
+        report.refused[1]
+            .message
+            .contains("outgoing HTTP to wiki.lighthouse.example is not allowed"),
+        "{report:#?}"
+    );
     assert!(report.recovered());
 
     // The budget stop and the forced answer, built from the real tool results.
