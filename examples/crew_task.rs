@@ -30,7 +30,9 @@ pub fn expected_output() -> Value {
 }
 
 pub fn task() -> String {
-    format!("Write a title, the word count and the key points of this article as JSON.\n\n{ARTICLE}")
+    format!(
+        "Write a title, the word count and the key points of this article as JSON.\n\n{ARTICLE}"
+    )
 }
 
 /// What the mock model answers: a measurement, an answer missing a field, the fixed answer.

@@ -19,27 +19,51 @@ pub fn script() -> Vec<Turn> {
 }
 
 /// Asks `model` about `task` with the calc tool until it answers (at most 8 turns).
-pub async fn run(model: &dyn Model, name: &str, executor: &Executor, task: &str) -> anyhow::Result<String> {
+pub async fn run(
+    model: &dyn Model,
+    name: &str,
+    executor: &Executor,
+    task: &str,
+) -> anyhow::Result<String> {
     let tools = executor.load_file(warden::guests::CALC).await?;
     let policy = ToolPolicy::default();
     let specs: Vec<ToolSpec> = (tools.tools().iter())
-        .map(|t| ToolSpec { name: t.name.clone(), description: t.description.clone(), parameters: t.args_schema.clone() })
+        .map(|t| ToolSpec {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters: t.args_schema.clone(),
+        })
         .collect();
-    let mut messages = vec![Message::system("Use calc for arithmetic."), Message::user(task)];
+    let mut messages = vec![
+        Message::system("Use calc for arithmetic."),
+        Message::user(task),
+    ];
     for _turn in 0..8 {
         let settings = RequestSettings {
-            model: name.into(), max_tokens: 512, temperature: None,
-            tool_choice: ToolChoice::Auto, parallel_tool_calls: true,
+            model: name.into(),
+            max_tokens: 512,
+            temperature: None,
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: true,
         };
-        let request = ChatRequest { settings, messages: messages.clone(), tools: specs.clone() };
+        let request = ChatRequest {
+            settings,
+            messages: messages.clone(),
+            tools: specs.clone(),
+        };
         let response = model.complete(&request, &Notices::none()).await?;
         if response.tool_calls.is_empty() {
             return Ok(response.text.unwrap_or_default());
         }
-        messages.push(Message::Assistant { content: response.text, tool_calls: response.tool_calls.clone() });
+        messages.push(Message::Assistant {
+            content: response.text,
+            tool_calls: response.tool_calls.clone(),
+        });
         for call in response.tool_calls {
             // Each call runs in a fresh sandbox; errors go back to the model as text.
-            let outcome = executor.call(&tools, &call.name, &call.arguments, &policy).await;
+            let outcome = executor
+                .call(&tools, &call.name, &call.arguments, &policy)
+                .await;
             let (content, is_error) = match outcome.result {
                 Ok(output) => (output, false),
                 Err(e) => (e.message_for_model(), true),

@@ -28,16 +28,28 @@ pub fn script() -> Vec<Turn> {
     let text = serde_json::to_string(LOG).unwrap_or_default();
     vec![
         calls(&[
-            ("regex_search", &format!(r#"{{"pattern":"error: .*","text":{text}}}"#)),
+            (
+                "regex_search",
+                &format!(r#"{{"pattern":"error: .*","text":{text}}}"#),
+            ),
             ("text_stats", &format!(r#"{{"text":{text}}}"#)),
         ]),
-        Turn::text("2 of the 5 lines are errors: the disk quota (line 2) and the failed upload (line 4)."),
+        Turn::text(
+            "2 of the 5 lines are errors: the disk quota (line 2) and the failed upload (line 4).",
+        ),
     ]
 }
 
 /// One tool call in its sandbox, as the controller wants it back.
-async fn run_call(executor: &Executor, set: &ToolSet, policy: &ToolPolicy, call: &PlannedCall) -> ToolOutcome {
-    let outcome = executor.call(set, &call.name, &call.arguments.to_string(), policy).await;
+async fn run_call(
+    executor: &Executor,
+    set: &ToolSet,
+    policy: &ToolPolicy,
+    call: &PlannedCall,
+) -> ToolOutcome {
+    let outcome = executor
+        .call(set, &call.name, &call.arguments.to_string(), policy)
+        .await;
     let u = &outcome.usage;
     ToolOutcome {
         call_id: call.call_id.clone(),
@@ -59,7 +71,11 @@ async fn run_call(executor: &Executor, set: &ToolSet, policy: &ToolPolicy, call:
 }
 
 /// Drives the controller to the end; returns the result and the route taken.
-pub async fn run(model: &dyn Model, name: &str, executor: &Executor) -> anyhow::Result<(RunResult, Vec<String>)> {
+pub async fn run(
+    model: &dyn Model,
+    name: &str,
+    executor: &Executor,
+) -> anyhow::Result<(RunResult, Vec<String>)> {
     let set = executor.load_file(warden::guests::TEXT).await?;
     let policy = ToolPolicy::default();
     let catalog: Vec<ToolCatalogEntry> = (set.tools().iter())
@@ -79,10 +95,18 @@ pub async fn run(model: &dyn Model, name: &str, executor: &Executor) -> anyhow::
             }
             // Node "tools": the calls of one turn, concurrently; results in any order.
             Step::RunTools(plan) => {
-                anyhow::ensure!(route.last().map(String::as_str) == Some("model"), "two tools steps in a row");
+                anyhow::ensure!(
+                    route.last().map(String::as_str) == Some("model"),
+                    "two tools steps in a row"
+                );
                 let names: Vec<&str> = plan.calls.iter().map(|c| c.name.as_str()).collect();
                 route.push(format!("tools[{}]", names.join(",")));
-                let outcomes = join_all(plan.calls.iter().map(|c| run_call(executor, &set, &policy, c))).await;
+                let outcomes = join_all(
+                    plan.calls
+                        .iter()
+                        .map(|c| run_call(executor, &set, &policy, c)),
+                )
+                .await;
                 controller.on_tool_results(outcomes)?;
             }
             Step::Done(result) => return Ok((result, route)),
@@ -98,6 +122,10 @@ async fn main() -> anyhow::Result<()> {
     let (result, route) = run(backend.model.as_ref(), &backend.model_name, &executor).await?;
     println!("route: {}", route.join(" → "));
     println!("{}", result.output.map(|o| o.text).unwrap_or_default());
-    println!("{} · {} tool calls", result.stop_reason.describe(), result.usage.tool_calls);
+    println!(
+        "{} · {} tool calls",
+        result.stop_reason.describe(),
+        result.usage.tool_calls
+    );
     Ok(())
 }

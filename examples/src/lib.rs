@@ -26,7 +26,11 @@ pub struct Backend {
 pub async fn backend(script: Vec<Turn>) -> anyhow::Result<Backend> {
     let real = [
         ("OPENAI_API_KEY", ProviderKind::Openai, "gpt-4o-mini"),
-        ("ANTHROPIC_API_KEY", ProviderKind::Anthropic, "claude-sonnet-4-5"),
+        (
+            "ANTHROPIC_API_KEY",
+            ProviderKind::Anthropic,
+            "claude-sonnet-4-5",
+        ),
     ];
     for (var, kind, name) in real {
         if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {

@@ -44,8 +44,16 @@ fn runner_example_answers_with_run_and_with_run_sync() {
     }
     // The real calc and text tools computed what the model was given, in both runs.
     let results = tool_results(&backend);
-    assert_eq!(results.iter().filter(|r| r.contains("391")).count(), 2, "{results:?}");
-    assert_eq!(results.iter().filter(|r| r.contains("\"words\":4")).count(), 2, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.contains("391")).count(),
+        2,
+        "{results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|r| r.contains("\"words\":4")).count(),
+        2,
+        "{results:?}"
+    );
 }
 
 #[tokio::test]
@@ -77,7 +85,10 @@ async fn crew_task_example_retries_until_the_output_matches_the_schema() {
     let messages = requests[2].body["messages"].as_array().unwrap().clone();
     let feedback = messages.last().unwrap();
     assert_eq!(feedback["role"], "user", "{feedback}");
-    assert!(feedback["content"].as_str().unwrap().contains("word_count"), "{feedback}");
+    assert!(
+        feedback["content"].as_str().unwrap().contains("word_count"),
+        "{feedback}"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +112,11 @@ fn agent_files_parse_with_the_real_loader() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("agents");
     let expect = [
         ("openai.toml", Provider::OpenAi, Some("OPENAI_API_KEY")),
-        ("anthropic.toml", Provider::Anthropic, Some("ANTHROPIC_API_KEY")),
+        (
+            "anthropic.toml",
+            Provider::Anthropic,
+            Some("ANTHROPIC_API_KEY"),
+        ),
         ("ollama.toml", Provider::OpenAiCompatible, None),
     ];
     for (file, provider, key) in expect {

@@ -26,10 +26,17 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
         .collect();
     assert_eq!(
         kinds,
-        [("fs_read", "tool_failed"), ("http_fetch", "capability_denied")],
+        [
+            ("fs_read", "tool_failed"),
+            ("http_fetch", "capability_denied")
+        ],
         "{report:#?}"
     );
-    assert!(report.refused[0].message.contains("outside every directory granted"));
+    assert!(
+        report.refused[0]
+            .message
+            .contains("outside every directory granted")
+    );
     assert!(
         report.refused[1]
             .message
@@ -41,13 +48,22 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
     // The budget stop and the forced answer, built from the real tool results.
     assert_eq!(
         report.budget_stop().map(|(r, _, limit)| (r, limit)),
-        Some((BudgetResource::ToolCalls, f64::from(warden::demo::MAX_TOOL_CALLS)))
+        Some((
+            BudgetResource::ToolCalls,
+            f64::from(warden::demo::MAX_TOOL_CALLS)
+        ))
     );
     assert!(report.result.forced);
     let answer = &report.result.output.as_ref().unwrap().text;
     assert!(answer.contains("Open action items (5)"), "{answer}");
-    assert!(answer.contains("12 + 6 + 4.5 + 3 + 2.5 = 28 hours"), "{answer}");
-    assert!(answer.contains("Triage the flaky login test (owner: chloe)"), "{answer}");
+    assert!(
+        answer.contains("12 + 6 + 4.5 + 3 + 2.5 = 28 hours"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("Triage the flaky login test (owner: chloe)"),
+        "{answer}"
+    );
 
     // The sandbox measured every call.
     assert_eq!(report.tool_calls, warden::demo::MAX_TOOL_CALLS);

@@ -190,7 +190,12 @@ fn read_all(seen: &[Seen<'_>]) -> Vec<(&'static str, Value)> {
         .flat_map(|entries| entries.as_array().cloned().unwrap_or_default())
         .filter(|e| e.get("kind").and_then(Value::as_str) == Some("file"))
         .filter_map(|e| e.get("name").and_then(Value::as_str).map(String::from))
-        .map(|name| ("fs_read", json!({ "path": format!("{GUEST_NOTES}/{name}") })))
+        .map(|name| {
+            (
+                "fs_read",
+                json!({ "path": format!("{GUEST_NOTES}/{name}") }),
+            )
+        })
         .collect()
 }
 
@@ -207,7 +212,10 @@ fn follow_links(seen: &[Seen<'_>]) -> Vec<(&'static str, Value)> {
         json!({ "pattern": OPEN_ITEM, "text": text, "max_matches": 50 }),
     )];
     if let Some(path) = word("../") {
-        calls.push(("fs_read", json!({ "path": format!("{GUEST_NOTES}/{path}") })));
+        calls.push((
+            "fs_read",
+            json!({ "path": format!("{GUEST_NOTES}/{path}") }),
+        ));
     }
     if let Some(url) = word("https://") {
         calls.push(("http_fetch", json!({ "url": url })));
@@ -269,7 +277,12 @@ fn final_answer(seen: &[Seen<'_>]) -> String {
     let items: Vec<(String, String)> = outputs(seen, "regex_search")
         .into_iter()
         .filter(|(args, _)| args.get("pattern").and_then(Value::as_str) == Some(OPEN_ITEM))
-        .flat_map(|(_, v)| v.get("matches").and_then(Value::as_array).cloned().unwrap_or_default())
+        .flat_map(|(_, v)| {
+            v.get("matches")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|m| {
             let groups = m.get("groups")?.as_array()?;
             Some((
@@ -332,8 +345,10 @@ impl Model for DemoModel {
         _notices: &'a Notices,
     ) -> BoxFuture<'a, Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError>> {
         Box::pin(async move {
-            let events: Vec<Result<StreamEvent, LlmError>> =
-                stream_events(&self.respond(req)).into_iter().map(Ok).collect();
+            let events: Vec<Result<StreamEvent, LlmError>> = stream_events(&self.respond(req))
+                .into_iter()
+                .map(Ok)
+                .collect();
             let boxed: BoxStream<'static, _> = Box::pin(stream::iter(events));
             Ok(boxed)
         })

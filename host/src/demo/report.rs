@@ -189,7 +189,11 @@ impl fmt::Display for DemoReport {
             mib(self.peak_memory),
             mib(MEMORY_PER_CALL)
         )?;
-        writeln!(f, "  granted      {} as /notes, read-only; no network", self.granted_dir)?;
+        writeln!(
+            f,
+            "  granted      {} as /notes, read-only; no network",
+            self.granted_dir
+        )?;
         for (i, r) in self.refused.iter().enumerate() {
             let label = if i == 0 { "refused" } else { "" };
             writeln!(f, "  {label:<12} {} {} → {}", r.tool, r.target, r.kind)?;

@@ -75,10 +75,7 @@ impl Workspace {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let root = std::env::temp_dir().join(format!(
-            "warden-demo-{}-{nanos}",
-            std::process::id()
-        ));
+        let root = std::env::temp_dir().join(format!("warden-demo-{}-{nanos}", std::process::id()));
         std::fs::create_dir(&root)?;
         // From here on the guard exists, so a failure below still cleans up.
         let workspace = Self { root };

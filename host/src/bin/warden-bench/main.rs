@@ -104,7 +104,10 @@ fn runner(executor: &Executor, format: Format, base_url: &str) -> anyhow::Result
 
 /// The start-up child: engine, cached component, model, one run.
 async fn child(args: &Args) -> anyhow::Result<()> {
-    let base_url = args.base_url.clone().context("the child needs --base-url")?;
+    let base_url = args
+        .base_url
+        .clone()
+        .context("the child needs --base-url")?;
     let executor = Executor::new(EngineConfig::default())?;
     let agent = agent(&executor, 5).await?;
     runner(&executor, args.format, &base_url)?
@@ -268,7 +271,10 @@ async fn send_raw(
     let response = raw_request(client, format, base_url, body).send().await?;
     let status = response.status();
     let bytes = response.bytes().await?;
-    anyhow::ensure!(status.is_success(), "raw request failed: {status}: {bytes:?}");
+    anyhow::ensure!(
+        status.is_success(),
+        "raw request failed: {status}: {bytes:?}"
+    );
     Ok(())
 }
 
@@ -309,7 +315,13 @@ async fn startup(server: &Arc<Server>, args: &Args, base_url: &str) -> anyhow::R
         };
         let t0 = Instant::now();
         let mut child = tokio::process::Command::new(&exe)
-            .args(["--child", "--base-url", base_url, "--format", args.format.as_str()])
+            .args([
+                "--child",
+                "--base-url",
+                base_url,
+                "--format",
+                args.format.as_str(),
+            ])
             .kill_on_drop(true)
             .spawn()?;
         let seen = loop {

@@ -25,7 +25,10 @@ impl Format {
 
 pub enum Server {
     InProcess(MockHandle),
-    External { base_url: String, client: reqwest::Client },
+    External {
+        base_url: String,
+        client: reqwest::Client,
+    },
 }
 
 impl Server {
