@@ -30,7 +30,7 @@ pub fn script() -> Vec<Turn> {
         calls(&[
             (
                 "regex_search",
-                &format!(r#"{{"pattern":"error: .*","text":{text}}}"#),
+                &format!(r#"{{"pattern":"error: (.*)","text":{text}}}"#),
             ),
             ("text_stats", &format!(r#"{{"text":{text}}}"#)),
         ]),

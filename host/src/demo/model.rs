@@ -265,7 +265,7 @@ fn risk_checks(seen: &[Seen<'_>]) -> Vec<(&'static str, Value)> {
         .map(|(_, content)| {
             (
                 "regex_search",
-                json!({ "pattern": "(?i)risk|blocker", "text": content }),
+                json!({ "pattern": "(?i)(risk|blocker)", "text": content }),
             )
         })
         .collect()
