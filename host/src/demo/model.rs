@@ -391,3 +391,70 @@ fn stream_events(response: &ChatResponse) -> Vec<StreamEvent> {
     });
     events
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::llm::RequestSettings;
+
+    fn request(messages: Vec<Message>, choice: ToolChoice) -> ChatRequest {
+        ChatRequest {
+            settings: RequestSettings {
+                model: String::new(),
+                max_tokens: 100,
+                temperature: None,
+                tool_choice: choice,
+                parallel_tool_calls: true,
+            },
+            messages,
+            tools: vec![crate::llm::ToolSpec {
+                name: "fs_read".into(),
+                description: String::new(),
+                parameters: json!({}),
+            }],
+        }
+    }
+
+    fn listing() -> Vec<Message> {
+        let listing = json!({ "path": "/notes", "entries": [
+            { "name": "a.md", "kind": "file", "size": 1 },
+            { "name": "sub", "kind": "dir", "size": null },
+            { "name": "b.csv", "kind": "file", "size": 1 },
+        ]});
+        vec![
+            Message::user("go"),
+            Message::Assistant {
+                content: None,
+                tool_calls: vec![ToolCall {
+                    id: "c0".into(),
+                    name: "fs_list".into(),
+                    arguments: r#"{"path":"/notes"}"#.into(),
+                }],
+            },
+            Message::tool_result("c0", listing.to_string(), false),
+        ]
+    }
+
+    #[test]
+    fn reads_every_listed_file_in_one_turn() {
+        let response = DemoModel.respond(&request(listing(), ToolChoice::Auto));
+        let paths: Vec<String> = response
+            .tool_calls
+            .iter()
+            .map(|c| c.arguments.clone())
+            .collect();
+        assert_eq!(
+            paths,
+            [r#"{"path":"/notes/a.md"}"#, r#"{"path":"/notes/b.csv"}"#]
+        );
+        assert_eq!(response.finish_reason, FinishReason::ToolCalls);
+    }
+
+    #[test]
+    fn tools_disabled_always_gets_the_final_answer() {
+        let response = DemoModel.respond(&request(listing(), ToolChoice::None));
+        assert!(response.tool_calls.is_empty());
+        assert!(response.text.unwrap().contains("Open action items (0)"));
+    }
+}
