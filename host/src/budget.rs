@@ -99,6 +99,26 @@ pub struct Exhausted {
     pub limit: f64,
 }
 
+impl Exhausted {
+    /// E.g. "turn limit (3 of 3)", "cost budget ($0.5120 of $0.5000)".
+    pub fn describe(&self) -> String {
+        let (used, limit) = match self.resource {
+            BudgetResource::CostUsd => {
+                (format!("${:.4}", self.used), format!("${:.4}", self.limit))
+            }
+            BudgetResource::WallTime => (
+                format!("{:.1} s", self.used),
+                format!("{:.1} s", self.limit),
+            ),
+            _ => (
+                format!("{}", self.used.round()),
+                format!("{}", self.limit.round()),
+            ),
+        };
+        format!("{} ({used} of {limit})", self.resource)
+    }
+}
+
 /// A resource past the warning ratio.
 pub type BudgetWarning = Exhausted;
 
@@ -337,6 +357,22 @@ mod tests {
                 .resource,
             BudgetResource::Turns
         );
+    }
+
+    #[test]
+    fn exhaustion_reads_well() {
+        let cost = Exhausted {
+            resource: BudgetResource::CostUsd,
+            used: 0.51234,
+            limit: 0.5,
+        };
+        assert_eq!(cost.describe(), "cost budget ($0.5123 of $0.5000)");
+        let turns = Exhausted {
+            resource: BudgetResource::Turns,
+            used: 3.0,
+            limit: 3.0,
+        };
+        assert_eq!(turns.describe(), "turn limit (3 of 3)");
     }
 
     #[test]

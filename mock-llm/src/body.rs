@@ -59,7 +59,15 @@ struct State {
 /// A body that follows the plan.
 pub fn body(plan: Plan, shared: Arc<Shared>) -> Body {
     let is_stream = plan.is_stream;
-    let state = State { plan, sent: 0, guard: Guard { shared, is_stream, ended: false } };
+    let state = State {
+        plan,
+        sent: 0,
+        guard: Guard {
+            shared,
+            is_stream,
+            ended: false,
+        },
+    };
     let stream = futures::stream::unfold(state, |mut s| async move {
         if s.guard.ended {
             return None;
@@ -73,13 +81,18 @@ pub fn body(plan: Plan, shared: Arc<Shared>) -> Body {
                     }
                     None
                 }
-                Ending::Break => Some((Err(std::io::Error::other("mock-llm cut the connection")), s)),
+                Ending::Break => {
+                    // hyper drops its unflushed write buffer when a body fails: pause first so
+                    // the pieces before the cut really reach the client.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Some((Err(std::io::Error::other("mock-llm cut the connection")), s))
+                }
             };
         };
-        if let Some((at, pause)) = s.plan.stall {
-            if at == s.sent {
-                tokio::time::sleep(pause).await;
-            }
+        if let Some((at, pause)) = s.plan.stall
+            && at == s.sent
+        {
+            tokio::time::sleep(pause).await;
         }
         if let Some(gap) = s.plan.gap.filter(|_| s.sent > 0) {
             tokio::time::sleep(gap).await;

@@ -15,7 +15,12 @@ pub enum Fault {
     /// Answer this status with the provider's error body and optional Retry-After headers
     /// (seconds, milliseconds, or an HTTP date this many seconds ahead). Streaming requests
     /// get the same plain JSON error.
-    Status { status: u16, retry_after: Option<u64>, retry_after_ms: Option<u64>, retry_after_date: Option<u64> },
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        retry_after_ms: Option<u64>,
+        retry_after_date: Option<u64>,
+    },
     /// Wait this many ms before answering.
     Latency { ms: u64 },
     /// Send the body in pieces (stream events, or slices of a JSON body) this many ms apart.
@@ -36,7 +41,9 @@ pub enum Fault {
 
 /// A fault string that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad fault {input:?}: {why}; expected e.g. status:429:retry-after=2, latency:200, trickle:20, cut:3, stall:2:ms=5000, malformed, empty-choices, truncated-args, error-event:overloaded_error")]
+#[error(
+    "bad fault {input:?}: {why}; expected e.g. status:429:retry-after=2, latency:200, trickle:20, cut:3, stall:2:ms=5000, malformed, empty-choices, truncated-args, error-event:overloaded_error"
+)]
 pub struct FaultParseError {
     input: String,
     why: String,
@@ -63,7 +70,10 @@ impl FromStr for Fault {
     type Err = FaultParseError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |why: &str| FaultParseError { input: input.to_string(), why: why.to_string() };
+        let err = |why: &str| FaultParseError {
+            input: input.to_string(),
+            why: why.to_string(),
+        };
         let mut parts = input.trim().split(':');
         let name = parts.next().unwrap_or_default();
         let mut value: Option<&str> = None;
@@ -72,14 +82,27 @@ impl FromStr for Fault {
             match part.split_once('=') {
                 Some(kv) => options.push(kv),
                 None if value.is_none() && options.is_empty() => value = Some(part),
-                None => return Err(err("only the first part after the name may be a bare value")),
+                None => {
+                    return Err(err(
+                        "only the first part after the name may be a bare value",
+                    ));
+                }
             }
         }
         let number = |v: Option<&str>, what: &str| -> Result<u64, FaultParseError> {
-            v.ok_or_else(|| err(&format!("{what} is missing")))?.parse().map_err(|_| err(&format!("{what} must be a number")))
+            v.ok_or_else(|| err(&format!("{what} is missing")))?
+                .parse()
+                .map_err(|_| err(&format!("{what} must be a number")))
         };
         let option = |key: &str| -> Result<Option<u64>, FaultParseError> {
-            options.iter().find(|(k, _)| *k == key).map(|(_, v)| v.parse().map_err(|_| err(&format!("{key} must be a number")))).transpose()
+            options
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| {
+                    v.parse()
+                        .map_err(|_| err(&format!("{key} must be a number")))
+                })
+                .transpose()
         };
         let known = |keys: &[&str]| -> Result<(), FaultParseError> {
             match options.iter().find(|(k, _)| !keys.contains(k)) {
@@ -101,17 +124,28 @@ impl FromStr for Fault {
                     retry_after_date: option("retry-after-date")?,
                 }
             }
-            "latency" => Fault::Latency { ms: number(value, "the latency in ms")? },
-            "trickle" => Fault::Trickle { ms: number(value, "the gap in ms")? },
-            "cut" => Fault::Cut { after_events: number(value, "the number of events")? as usize },
+            "latency" => Fault::Latency {
+                ms: number(value, "the latency in ms")?,
+            },
+            "trickle" => Fault::Trickle {
+                ms: number(value, "the gap in ms")?,
+            },
+            "cut" => Fault::Cut {
+                after_events: number(value, "the number of events")? as usize,
+            },
             "stall" => {
                 known(&["ms"])?;
-                Fault::Stall { after_events: number(value, "the number of events")? as usize, ms: option("ms")?.unwrap_or(60_000) }
+                Fault::Stall {
+                    after_events: number(value, "the number of events")? as usize,
+                    ms: option("ms")?.unwrap_or(60_000),
+                }
             }
             "malformed" => Fault::Malformed,
             "empty-choices" => Fault::EmptyChoices,
             "truncated-args" => Fault::TruncatedArgs,
-            "error-event" => Fault::ErrorEvent { kind: value.unwrap_or("overloaded_error").to_string() },
+            "error-event" => Fault::ErrorEvent {
+                kind: value.unwrap_or("overloaded_error").to_string(),
+            },
             _ => return Err(err("unknown fault name")),
         };
         if !matches!(fault, Fault::Status { .. } | Fault::Stall { .. }) && !options.is_empty() {
@@ -124,7 +158,12 @@ impl FromStr for Fault {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Fault::Status { status, retry_after, retry_after_ms, retry_after_date } => {
+            Fault::Status {
+                status,
+                retry_after,
+                retry_after_ms,
+                retry_after_date,
+            } => {
                 write!(f, "status:{status}")?;
                 if let Some(s) = retry_after {
                     write!(f, ":retry-after={s}")?;
@@ -177,10 +216,40 @@ mod tests {
 
     #[test]
     fn bad_faults_say_what_is_wrong() {
-        assert!("status".parse::<Fault>().unwrap_err().to_string().contains("status is missing"));
-        assert!("status:700".parse::<Fault>().unwrap_err().to_string().contains("between 100 and 599"));
-        assert!("status:429:retry=1".parse::<Fault>().unwrap_err().to_string().contains("unknown option"));
-        assert!("explode".parse::<Fault>().unwrap_err().to_string().contains("unknown fault name"));
-        assert!("latency:soon".parse::<Fault>().unwrap_err().to_string().contains("number"));
+        assert!(
+            "status"
+                .parse::<Fault>()
+                .unwrap_err()
+                .to_string()
+                .contains("status is missing")
+        );
+        assert!(
+            "status:700"
+                .parse::<Fault>()
+                .unwrap_err()
+                .to_string()
+                .contains("between 100 and 599")
+        );
+        assert!(
+            "status:429:retry=1"
+                .parse::<Fault>()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown option")
+        );
+        assert!(
+            "explode"
+                .parse::<Fault>()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown fault name")
+        );
+        assert!(
+            "latency:soon"
+                .parse::<Fault>()
+                .unwrap_err()
+                .to_string()
+                .contains("number")
+        );
     }
 }

@@ -21,6 +21,7 @@
 //! ```
 
 mod body;
+mod complete;
 pub mod fault;
 mod render;
 pub mod script;

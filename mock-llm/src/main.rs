@@ -32,26 +32,49 @@ struct Args {
 
 fn behaviour(args: &Args) -> anyhow::Result<Behaviour> {
     if let Some(path) = &args.script {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return serde_json::from_str(&text).with_context(|| format!("{} is not a behaviour (see --help)", path.display()));
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a behaviour (see --help)", path.display()));
     }
     if let Some(spec) = &args.tool_loop {
         let mut parts = spec.splitn(3, ':');
         let tool = parts.next().unwrap_or_default().to_string();
-        let times = parts.next().context("--tool-loop wants NAME:K[:ANSWER]")?.parse().context("K must be a number")?;
+        let times = parts
+            .next()
+            .context("--tool-loop wants NAME:K[:ANSWER]")?
+            .parse()
+            .context("K must be a number")?;
         let answer = parts.next().unwrap_or("done").to_string();
-        return Ok(Behaviour::ToolLoop { tool, arguments: "{}".into(), times, answer });
+        return Ok(Behaviour::ToolLoop {
+            tool,
+            arguments: "{}".into(),
+            times,
+            answer,
+        });
     }
     Ok(Behaviour::Echo)
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
-    let config = MockConfig { behaviour: behaviour(&args)?, api_key: args.key.clone(), record_requests: false, faults: args.fault.clone() };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
+    let config = MockConfig {
+        behaviour: behaviour(&args)?,
+        api_key: args.key.clone(),
+        record_requests: false,
+        faults: args.fault.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
-        let mock = MockServer::start_on(args.listen, config).await.context("binding the listen address")?;
+        let mock = MockServer::start_on(args.listen, config)
+            .await
+            .context("binding the listen address")?;
         println!("mock-llm listening on {}", mock.base_url());
         println!("  OpenAI base URL:    {}", mock.openai_base_url());
         println!("  Anthropic base URL: {}", mock.base_url());

@@ -48,7 +48,7 @@ fn openai_finish(neutral: &str) -> &str {
     neutral
 }
 
-fn anthropic_finish(neutral: &str) -> &str {
+pub(crate) fn anthropic_finish(neutral: &str) -> &str {
     match neutral {
         "stop" => "end_turn",
         "tool_calls" => "tool_use",
@@ -92,45 +92,6 @@ pub struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    /// The non-streaming body.
-    pub fn json(&self) -> Value {
-        let t = self.turn;
-        match self.format {
-            Format::OpenAi => {
-                let calls: Vec<Value> = t.tool_calls.iter().enumerate().map(|(i, c)| {
-                    json!({"id": call_id(self.format, self.turn_index, i), "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
-                }).collect();
-                let mut message = json!({"role": "assistant", "content": t.text, "refusal": null});
-                if !calls.is_empty() {
-                    message["tool_calls"] = Value::Array(calls);
-                }
-                let choices = if self.empty_choices {
-                    json!([])
-                } else {
-                    json!([{"index": 0, "message": message, "logprobs": null, "finish_reason": openai_finish(t.finish_reason())}])
-                };
-                json!({"id": format!("chatcmpl-mock-{}", self.serial), "object": "chat.completion", "created": 1_730_000_000,
-                       "model": self.model, "choices": choices, "usage": openai_usage(&self.usage), "system_fingerprint": "fp_mock"})
-            }
-            Format::Anthropic => {
-                let mut content = Vec::new();
-                if !self.empty_choices {
-                    if let Some(text) = &t.text {
-                        content.push(json!({"type": "text", "text": text}));
-                    }
-                    for (i, c) in t.tool_calls.iter().enumerate() {
-                        // Anthropic sends parsed input; arguments that are not JSON are sent as a string.
-                        let input = serde_json::from_str::<Value>(&c.arguments).unwrap_or_else(|_| Value::String(c.arguments.clone()));
-                        content.push(json!({"type": "tool_use", "id": call_id(self.format, self.turn_index, i), "name": c.name, "input": input}));
-                    }
-                }
-                json!({"id": format!("msg_mock_{}", self.serial), "type": "message", "role": "assistant", "model": self.model,
-                       "content": content, "stop_reason": anthropic_finish(t.finish_reason()), "stop_sequence": null,
-                       "usage": anthropic_usage(&self.usage)})
-            }
-        }
-    }
-
     /// The stream, one SSE event per element.
     pub fn events(&self) -> Vec<Bytes> {
         match self.format {
@@ -143,24 +104,38 @@ impl Answer<'_> {
         let t = self.turn;
         let id = format!("chatcmpl-mock-{}", self.serial);
         let chunk = |choices: Value, usage: Value| {
-            sse_data(&json!({"id": id, "object": "chat.completion.chunk", "created": 1_730_000_000, "model": self.model,
-                             "system_fingerprint": "fp_mock", "choices": choices, "usage": usage}))
+            sse_data(
+                &json!({"id": id, "object": "chat.completion.chunk", "created": 1_730_000_000, "model": self.model,
+                             "system_fingerprint": "fp_mock", "choices": choices, "usage": usage}),
+            )
         };
         let delta = |d: Value, finish: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": finish}]);
         let mut out = Vec::new();
         if !self.empty_choices {
             out.push(chunk(delta(json!({"role": "assistant", "content": if t.tool_calls.is_empty() { json!("") } else { Value::Null }, "refusal": null}), Value::Null), Value::Null));
             for piece in t.text.as_deref().map(|s| pieces(s, 16)).unwrap_or_default() {
-                out.push(chunk(delta(json!({"content": piece}), Value::Null), Value::Null));
+                out.push(chunk(
+                    delta(json!({"content": piece}), Value::Null),
+                    Value::Null,
+                ));
             }
             for (i, c) in t.tool_calls.iter().enumerate() {
                 let head = json!({"tool_calls": [{"index": i, "id": call_id(self.format, self.turn_index, i), "type": "function", "function": {"name": c.name, "arguments": ""}}]});
                 out.push(chunk(delta(head, Value::Null), Value::Null));
                 for piece in pieces(&c.arguments, 10) {
-                    out.push(chunk(delta(json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}), Value::Null), Value::Null));
+                    out.push(chunk(
+                        delta(
+                            json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                            Value::Null,
+                        ),
+                        Value::Null,
+                    ));
                 }
             }
-            out.push(chunk(delta(json!({}), json!(openai_finish(t.finish_reason()))), Value::Null));
+            out.push(chunk(
+                delta(json!({}), json!(openai_finish(t.finish_reason()))),
+                Value::Null,
+            ));
         }
         if self.include_usage {
             out.push(chunk(json!([]), openai_usage(&self.usage)));
@@ -173,9 +148,12 @@ impl Answer<'_> {
         let t = self.turn;
         let mut start_usage = anthropic_usage(&self.usage);
         start_usage["output_tokens"] = json!(1);
-        let mut out = vec![sse_event("message_start", &json!({"type": "message_start", "message": {
+        let mut out = vec![sse_event(
+            "message_start",
+            &json!({"type": "message_start", "message": {
             "id": format!("msg_mock_{}", self.serial), "type": "message", "role": "assistant", "content": [],
-            "model": self.model, "stop_reason": null, "stop_sequence": null, "usage": start_usage}}))];
+            "model": self.model, "stop_reason": null, "stop_sequence": null, "usage": start_usage}}),
+        )];
         let mut index = 0;
         if let Some(text) = t.text.as_deref().filter(|_| !self.empty_choices) {
             out.push(sse_event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})));
@@ -183,21 +161,35 @@ impl Answer<'_> {
             for piece in pieces(text, 16) {
                 out.push(sse_event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}})));
             }
-            out.push(sse_event("content_block_stop", &json!({"type": "content_block_stop", "index": index})));
+            out.push(sse_event(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            ));
             index += 1;
         }
-        for (i, c) in t.tool_calls.iter().enumerate().filter(|_| !self.empty_choices) {
+        for (i, c) in t
+            .tool_calls
+            .iter()
+            .enumerate()
+            .filter(|_| !self.empty_choices)
+        {
             out.push(sse_event("content_block_start", &json!({"type": "content_block_start", "index": index,
                 "content_block": {"type": "tool_use", "id": call_id(self.format, self.turn_index, i), "name": c.name, "input": {}}})));
             for piece in pieces(&c.arguments, 10) {
                 out.push(sse_event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})));
             }
-            out.push(sse_event("content_block_stop", &json!({"type": "content_block_stop", "index": index})));
+            out.push(sse_event(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            ));
             index += 1;
         }
-        out.push(sse_event("message_delta", &json!({"type": "message_delta",
+        out.push(sse_event(
+            "message_delta",
+            &json!({"type": "message_delta",
             "delta": {"stop_reason": anthropic_finish(t.finish_reason()), "stop_sequence": null},
-            "usage": {"output_tokens": self.usage.output_tokens}})));
+            "usage": {"output_tokens": self.usage.output_tokens}}),
+        ));
         out.push(sse_event("message_stop", &json!({"type": "message_stop"})));
         out
     }
@@ -206,8 +198,13 @@ impl Answer<'_> {
 /// A mid-stream provider error event of this type.
 pub fn error_event(format: Format, kind: &str) -> Bytes {
     match format {
-        Format::OpenAi => sse_data(&json!({"error": {"message": format!("mock-llm injected {kind}"), "type": kind, "param": null, "code": null}})),
-        Format::Anthropic => sse_event("error", &json!({"type": "error", "error": {"type": kind, "message": format!("mock-llm injected {kind}")}})),
+        Format::OpenAi => sse_data(
+            &json!({"error": {"message": format!("mock-llm injected {kind}"), "type": kind, "param": null, "code": null}}),
+        ),
+        Format::Anthropic => sse_event(
+            "error",
+            &json!({"type": "error", "error": {"type": kind, "message": format!("mock-llm injected {kind}")}}),
+        ),
     }
 }
 
@@ -254,9 +251,26 @@ mod tests {
     #[test]
     fn openai_stream_ends_with_usage_then_done() {
         let turn = Turn::text("hi there");
-        let a = Answer { format: Format::OpenAi, turn: &turn, turn_index: 0, model: "m", usage: ScriptUsage { input_tokens: 3, output_tokens: 2, cached_tokens: 0 }, serial: 1, include_usage: true, empty_choices: false };
+        let a = Answer {
+            format: Format::OpenAi,
+            turn: &turn,
+            turn_index: 0,
+            model: "m",
+            usage: ScriptUsage {
+                input_tokens: 3,
+                output_tokens: 2,
+                cached_tokens: 0,
+            },
+            serial: 1,
+            include_usage: true,
+            empty_choices: false,
+        };
         let ev = a.events();
-        assert!(std::str::from_utf8(&ev[ev.len() - 2]).unwrap().contains("\"choices\":[]"));
+        assert!(
+            std::str::from_utf8(&ev[ev.len() - 2])
+                .unwrap()
+                .contains("\"choices\":[]")
+        );
         assert_eq!(&ev[ev.len() - 1][..], b"data: [DONE]\n\n");
     }
 }

@@ -46,12 +46,21 @@ pub struct Turn {
 impl Turn {
     /// A text answer.
     pub fn text(text: impl Into<String>) -> Self {
-        Turn { text: Some(text.into()), ..Default::default() }
+        Turn {
+            text: Some(text.into()),
+            ..Default::default()
+        }
     }
 
     /// One tool call.
     pub fn call(name: impl Into<String>, arguments: impl Into<String>) -> Self {
-        Turn { tool_calls: vec![ScriptCall { name: name.into(), arguments: arguments.into() }], ..Default::default() }
+        Turn {
+            tool_calls: vec![ScriptCall {
+                name: name.into(),
+                arguments: arguments.into(),
+            }],
+            ..Default::default()
+        }
     }
 
     /// The neutral finish reason.
@@ -65,22 +74,22 @@ impl Turn {
 }
 
 /// How the mock answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Behaviour {
     /// Turn `n` answers the request whose history holds `n` assistant messages. A request
     /// past the end is refused with 400 (a test asked more than it scripted).
     Script { turns: Vec<Turn> },
     /// Calls `tool` with `arguments` `times` times, then answers `answer`.
-    ToolLoop { tool: String, arguments: String, times: usize, answer: String },
+    ToolLoop {
+        tool: String,
+        arguments: String,
+        times: usize,
+        answer: String,
+    },
     /// Answers with the text of the last user message or tool result (for benchmarks).
+    #[default]
     Echo,
-}
-
-impl Default for Behaviour {
-    fn default() -> Self {
-        Behaviour::Echo
-    }
 }
 
 /// What the request needs from the script, extracted by each wire format.
@@ -120,8 +129,13 @@ mod tests {
 
     #[test]
     fn script_picks_the_turn_by_assistant_count_and_refuses_past_the_end() {
-        let b = Behaviour::Script { turns: vec![Turn::call("t", "{}"), Turn::text("done")] };
-        let conv = |n| Conversation { assistant_turns: n, last_input: "" };
+        let b = Behaviour::Script {
+            turns: vec![Turn::call("t", "{}"), Turn::text("done")],
+        };
+        let conv = |n| Conversation {
+            assistant_turns: n,
+            last_input: "",
+        };
         assert_eq!(b.turn_for(&conv(0)).unwrap().finish_reason(), "tool_calls");
         assert_eq!(b.turn_for(&conv(1)).unwrap().text.as_deref(), Some("done"));
         assert!(b.turn_for(&conv(2)).unwrap_err().contains("2 turn(s)"));
@@ -129,17 +143,42 @@ mod tests {
 
     #[test]
     fn tool_loop_calls_k_times_then_answers() {
-        let b = Behaviour::ToolLoop { tool: "x".into(), arguments: "{}".into(), times: 2, answer: "ok".into() };
+        let b = Behaviour::ToolLoop {
+            tool: "x".into(),
+            arguments: "{}".into(),
+            times: 2,
+            answer: "ok".into(),
+        };
         for n in 0..2 {
-            assert_eq!(b.turn_for(&Conversation { assistant_turns: n, last_input: "" }).unwrap().tool_calls[0].name, "x");
+            assert_eq!(
+                b.turn_for(&Conversation {
+                    assistant_turns: n,
+                    last_input: ""
+                })
+                .unwrap()
+                .tool_calls[0]
+                    .name,
+                "x"
+            );
         }
-        assert_eq!(b.turn_for(&Conversation { assistant_turns: 2, last_input: "" }).unwrap().text.as_deref(), Some("ok"));
+        assert_eq!(
+            b.turn_for(&Conversation {
+                assistant_turns: 2,
+                last_input: ""
+            })
+            .unwrap()
+            .text
+            .as_deref(),
+            Some("ok")
+        );
     }
 
     #[test]
     fn behaviour_from_json() {
         let b: Behaviour = serde_json::from_str(r#"{"kind":"script","turns":[{"text":"hi","usage":{"input_tokens":3,"output_tokens":1}}]}"#).unwrap();
-        let Behaviour::Script { turns } = b else { panic!() };
+        let Behaviour::Script { turns } = b else {
+            panic!()
+        };
         assert_eq!(turns[0].usage.unwrap().input_tokens, 3);
     }
 }

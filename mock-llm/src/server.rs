@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,10 @@ impl Shared {
     }
 
     fn behaviour(&self) -> Arc<Behaviour> {
-        self.behaviour.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.behaviour
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -114,6 +118,11 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let app = router_for(shared.clone());
+        // Stream events are small writes: without TCP_NODELAY, Nagle's algorithm and the
+        // peer's delayed ACK hold them back for tens of milliseconds.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("mock-llm stopped: {e}");
@@ -159,11 +168,19 @@ impl MockHandle {
         self.shared.push_faults(faults);
     }
     pub fn set_behaviour(&self, behaviour: Behaviour) {
-        *self.shared.behaviour.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(behaviour);
+        *self
+            .shared
+            .behaviour
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(behaviour);
     }
     /// The chat requests received so far (with `record_requests`).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.recorded.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -248,13 +265,13 @@ fn error(format: Format, status: u16, message: &str, param: Option<&str>) -> Res
     (code, Json(error_body(format, status, message, param))).into_response()
 }
 
-fn check_auth(format: Format, s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+fn check_auth(format: Format, s: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let given = match format {
         Format::OpenAi => get("authorization").and_then(|v| v.strip_prefix("Bearer ")),
         Format::Anthropic => get("x-api-key"),
     };
-    let refuse = |message: String| Err(error(format, 401, &message, None));
+    let refuse = |message: String| Err(Box::new(error(format, 401, &message, None)));
     match (given, &s.api_key) {
         (None, _) if format == Format::Anthropic => refuse("x-api-key header is required".into()),
         (None, Some(_)) => refuse("You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).".into()),
@@ -262,7 +279,7 @@ fn check_auth(format: Format, s: &Shared, headers: &HeaderMap) -> Result<(), Res
         (Some(k), Some(want)) if k != want => refuse(format!("Incorrect API key provided: {k}.")),
         _ => {
             if format == Format::Anthropic && get("anthropic-version").is_none() {
-                return Err(error(format, 400, "anthropic-version: header is required", None));
+                return Err(Box::new(error(format, 400, "anthropic-version: header is required", None)));
             }
             Ok(())
         }
@@ -271,11 +288,19 @@ fn check_auth(format: Format, s: &Shared, headers: &HeaderMap) -> Result<(), Res
 
 async fn chat(format: Format, s: Arc<Shared>, headers: HeaderMap, raw: Bytes) -> Response {
     s.stats.requests.fetch_add(1, Relaxed);
-    let mut pending = Pending { stats: &s.stats, done: false };
+    let mut pending = Pending {
+        stats: &s.stats,
+        done: false,
+    };
     if let Err(r) = check_auth(format, &s, &headers) {
-        s.stats.unauthorized.fetch_add(1, Relaxed);
+        let counter = if r.status() == StatusCode::UNAUTHORIZED {
+            &s.stats.unauthorized
+        } else {
+            &s.stats.invalid
+        };
+        counter.fetch_add(1, Relaxed);
         pending.done = true;
-        return r;
+        return *r;
     }
     let response = answer(format, &s, &headers, &raw).await;
     pending.done = true;
@@ -285,7 +310,12 @@ async fn chat(format: Format, s: Arc<Shared>, headers: HeaderMap, raw: Bytes) ->
 async fn answer(format: Format, s: &Arc<Shared>, headers: &HeaderMap, raw: &[u8]) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(raw) else {
         s.stats.invalid.fetch_add(1, Relaxed);
-        return error(format, 400, "We could not parse the JSON body of your request. Expected valid JSON.", None);
+        return error(
+            format,
+            400,
+            "We could not parse the JSON body of your request. Expected valid JSON.",
+            None,
+        );
     };
     let parsed = match format {
         Format::OpenAi => validate::openai(&body),
@@ -302,10 +332,23 @@ async fn answer(format: Format, s: &Arc<Shared>, headers: &HeaderMap, raw: &[u8]
         s.stats.streaming.fetch_add(1, Relaxed);
     }
     if s.record {
-        let format = if format == Format::OpenAi { "openai" } else { "anthropic" };
-        s.recorded.lock().unwrap_or_else(|e| e.into_inner()).push(RecordedRequest { format: format.into(), body: body.clone() });
+        let format = if format == Format::OpenAi {
+            "openai"
+        } else {
+            "anthropic"
+        };
+        s.recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(RecordedRequest {
+                format: format.into(),
+                body: body.clone(),
+            });
     }
-    let fault = match headers.get("x-mock-fault").map(|v| v.to_str().unwrap_or("").parse::<Fault>()) {
+    let fault = match headers
+        .get("x-mock-fault")
+        .map(|v| v.to_str().unwrap_or("").parse::<Fault>())
+    {
         Some(Ok(f)) => Some(f),
         Some(Err(e)) => return error(format, 400, &e.to_string(), None),
         None => s.next_fault(),
@@ -314,8 +357,18 @@ async fn answer(format: Format, s: &Arc<Shared>, headers: &HeaderMap, raw: &[u8]
         s.stats.fault(f.name());
     }
     match &fault {
-        Some(Fault::Status { status, retry_after, retry_after_ms, retry_after_date }) => {
-            let mut r = error(format, *status, &format!("mock-llm injected status {status}"), None);
+        Some(Fault::Status {
+            status,
+            retry_after,
+            retry_after_ms,
+            retry_after_date,
+        }) => {
+            let mut r = error(
+                format,
+                *status,
+                &format!("mock-llm injected status {status}"),
+                None,
+            );
             let h = r.headers_mut();
             if let Some(secs) = retry_after {
                 h.insert("retry-after", HeaderValue::from(*secs));
@@ -342,7 +395,9 @@ async fn answer(format: Format, s: &Arc<Shared>, headers: &HeaderMap, raw: &[u8]
     if fault == Some(Fault::TruncatedArgs) {
         truncate_args(&mut turn);
     }
-    let usage = turn.usage.unwrap_or_else(|| estimate_usage(raw.len(), &turn));
+    let usage = turn
+        .usage
+        .unwrap_or_else(|| estimate_usage(raw.len(), &turn));
     let answer = Answer {
         format,
         turn: &turn,
@@ -354,27 +409,54 @@ async fn answer(format: Format, s: &Arc<Shared>, headers: &HeaderMap, raw: &[u8]
         empty_choices: fault == Some(Fault::EmptyChoices),
     };
     s.stats.ok.fetch_add(1, Relaxed);
-    if parsed.stream { stream_response(format, &answer, fault, s.clone()) } else { json_response(&answer, fault, s.clone()) }
+    if parsed.stream {
+        stream_response(format, &answer, fault, s.clone())
+    } else {
+        json_response(&answer, fault, s.clone())
+    }
 }
 
 fn truncate_args(turn: &mut Turn) {
     if turn.tool_calls.is_empty() {
-        turn.tool_calls.push(ScriptCall { name: "write".into(), arguments: "{\"text\": \"a long text that\"}".into() });
+        turn.tool_calls.push(ScriptCall {
+            name: "write".into(),
+            arguments: "{\"text\": \"a long text that\"}".into(),
+        });
     }
     let args = &mut turn.tool_calls[0].arguments;
-    let cut = args.char_indices().nth(args.chars().count() / 2).map_or(0, |(i, _)| i).max(1).min(args.len());
+    let cut = args
+        .char_indices()
+        .nth(args.chars().count() / 2)
+        .map_or(0, |(i, _)| i)
+        .max(1)
+        .min(args.len());
     args.truncate(cut);
     turn.finish = Some("length".into());
 }
 
 fn estimate_usage(request_bytes: usize, turn: &Turn) -> ScriptUsage {
-    let out = turn.text.as_ref().map_or(0, String::len) + turn.tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
-    ScriptUsage { input_tokens: (request_bytes / 4) as u64 + 1, output_tokens: (out / 4) as u64 + 1, cached_tokens: 0 }
+    let out = turn.text.as_ref().map_or(0, String::len)
+        + turn
+            .tool_calls
+            .iter()
+            .map(|c| c.name.len() + c.arguments.len())
+            .sum::<usize>();
+    ScriptUsage {
+        input_tokens: (request_bytes / 4) as u64 + 1,
+        output_tokens: (out / 4) as u64 + 1,
+        cached_tokens: 0,
+    }
 }
 
 fn json_response(answer: &Answer<'_>, fault: Option<Fault>, s: Arc<Shared>) -> Response {
-    let mut bytes = serde_json::to_vec(&answer.json()).unwrap_or_default();
-    let plan = |pieces: VecDeque<Bytes>, gap, ending| Plan { pieces, gap, stall: None, ending, is_stream: false };
+    let mut bytes = answer.json_bytes();
+    let plan = |pieces: VecDeque<Bytes>, gap, ending| Plan {
+        pieces,
+        gap,
+        stall: None,
+        ending,
+        is_stream: false,
+    };
     let body = match fault {
         Some(Fault::Malformed) => {
             bytes.truncate(bytes.len() / 2);
@@ -387,17 +469,34 @@ fn json_response(answer: &Answer<'_>, fault: Option<Fault>, s: Arc<Shared>) -> R
         Some(Fault::Trickle { ms }) => {
             let bytes = Bytes::from(bytes);
             let step = bytes.len().div_ceil(8).max(1);
-            let pieces = (0..bytes.len()).step_by(step).map(|i| bytes.slice(i..(i + step).min(bytes.len()))).collect();
-            body(plan(pieces, Some(Duration::from_millis(ms)), Ending::Complete), s)
+            let pieces = (0..bytes.len())
+                .step_by(step)
+                .map(|i| bytes.slice(i..(i + step).min(bytes.len())))
+                .collect();
+            body(
+                plan(pieces, Some(Duration::from_millis(ms)), Ending::Complete),
+                s,
+            )
         }
         _ => Body::from(bytes),
     };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn stream_response(format: Format, answer: &Answer<'_>, fault: Option<Fault>, s: Arc<Shared>) -> Response {
+fn stream_response(
+    format: Format,
+    answer: &Answer<'_>,
+    fault: Option<Fault>,
+    s: Arc<Shared>,
+) -> Response {
     let mut events: VecDeque<Bytes> = answer.events().into();
-    let mut plan = Plan { pieces: VecDeque::new(), gap: None, stall: None, ending: Ending::Complete, is_stream: true };
+    let mut plan = Plan {
+        pieces: VecDeque::new(),
+        gap: None,
+        stall: None,
+        ending: Ending::Complete,
+        is_stream: true,
+    };
     match fault {
         Some(Fault::Cut { after_events }) => {
             events.truncate(after_events);
@@ -405,19 +504,25 @@ fn stream_response(format: Format, answer: &Answer<'_>, fault: Option<Fault>, s:
         }
         Some(Fault::Malformed) => {
             let at = 1.min(events.len().saturating_sub(1));
-            events[at] = Bytes::from_static(b"data: {\"choices\": [{\"delta\": {\"content\": \"oops\"\n\n");
+            events[at] =
+                Bytes::from_static(b"data: {\"choices\": [{\"delta\": {\"content\": \"oops\"\n\n");
         }
         Some(Fault::ErrorEvent { kind }) => {
             events.truncate(2);
             events.push_back(error_event(format, &kind));
         }
         Some(Fault::Trickle { ms }) => plan.gap = Some(Duration::from_millis(ms)),
-        Some(Fault::Stall { after_events, ms }) => plan.stall = Some((after_events, Duration::from_millis(ms))),
+        Some(Fault::Stall { after_events, ms }) => {
+            plan.stall = Some((after_events, Duration::from_millis(ms)))
+        }
         _ => {}
     }
     plan.pieces = events;
     (
-        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         body(plan, s),
     )
         .into_response()

@@ -51,7 +51,12 @@ pub struct StatsSnapshot {
 
 impl Stats {
     pub fn fault(&self, name: String) {
-        *self.faults.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_default() += 1;
+        *self
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name)
+            .or_default() += 1;
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -63,7 +68,11 @@ impl Stats {
             ok_responses: self.ok.load(Relaxed),
             validation_errors: self.invalid.load(Relaxed),
             auth_failures: self.unauthorized.load(Relaxed),
-            faults: self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            faults: self
+                .faults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             streams_completed: self.streams_completed.load(Relaxed),
             streams_aborted: self.streams_aborted.load(Relaxed),
             requests_cancelled: self.cancelled.load(Relaxed),
@@ -85,6 +94,9 @@ impl Stats {
         ] {
             c.store(0, Relaxed);
         }
-        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }

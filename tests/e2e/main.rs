@@ -1,7 +1,17 @@
 //! warden's end-to-end tests: one integration test binary.
 #![allow(clippy::unwrap_used)]
 
+mod agent_budget;
+mod agent_loop;
+mod agent_setup;
+mod agent_stream;
+mod agent_support;
 mod demo;
+mod llm_faults;
+mod llm_limits;
+mod llm_mock;
+mod llm_roundtrip;
+mod llm_secrets;
 mod sandbox_concurrency;
 mod sandbox_hostile;
 mod sandbox_load;

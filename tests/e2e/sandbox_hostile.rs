@@ -390,3 +390,43 @@ async fn config_values_come_only_from_the_policy() {
         .await;
     assert_eq!(missing.result.as_deref(), Ok(r#"{"value":null}"#));
 }
+
+/// A one-shot HTTP server on loopback answering 200 to the first request; returns its
+/// address and a handle yielding whether a request arrived.
+fn one_shot_http_server() -> (std::net::SocketAddr, std::thread::JoinHandle<bool>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return false;
+        };
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        buf[..n].starts_with(b"GET / HTTP/1.1")
+    });
+    (addr, handle)
+}
+
+#[tokio::test]
+async fn http_to_an_allowed_loopback_host_goes_through() {
+    let (addr, server) = one_shot_http_server();
+    let policy = ToolPolicy {
+        egress: warden::executor::egress::EgressPolicy::from_toml(&format!(
+            "allowed_hosts = [{{ host = \"{addr}\", allow_private = true }}]"
+        ))
+        .unwrap(),
+        ..quick_policy()
+    };
+    let set = hostile().await;
+    let args = format!(r#"{{"authority": "{addr}"}}"#);
+    let outcome = executor().call(&set, "http_get", &args, &policy).await;
+    assert_eq!(outcome.result.as_deref(), Ok(r#"{"status":200}"#));
+    assert_eq!(
+        (outcome.usage.http_requests, outcome.usage.http_denied),
+        (1, 0)
+    );
+    assert!(server.join().unwrap(), "the server did not see the GET");
+}

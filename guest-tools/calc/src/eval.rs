@@ -25,7 +25,10 @@ pub struct EvalError {
 
 impl EvalError {
     fn at(offset: usize, message: impl Into<String>) -> Self {
-        EvalError { message: message.into(), offset }
+        EvalError {
+            message: message.into(),
+            offset,
+        }
     }
 
     /// A message for the model: the problem, its 1-based column, and the expression with a
@@ -45,7 +48,11 @@ impl EvalError {
 
 /// Evaluates `expression`.
 pub fn evaluate(expression: &str) -> Result<f64, EvalError> {
-    let mut parser = Parser { src: expression, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        src: expression,
+        pos: 0,
+        depth: 0,
+    };
     parser.skip_space();
     if parser.pos == expression.len() {
         return Err(EvalError::at(0, "the expression is empty"));
@@ -92,7 +99,10 @@ impl Parser<'_> {
     fn enter(&mut self) -> Result<(), EvalError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(EvalError::at(self.pos, format!("the expression nests deeper than {MAX_DEPTH} levels")));
+            return Err(EvalError::at(
+                self.pos,
+                format!("the expression nests deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -197,8 +207,14 @@ impl Parser<'_> {
                 }
                 Ok(value)
             }
-            Some(c) => Err(EvalError::at(start, format!("unexpected {c:?}: expected a number, a name or '('"))),
-            None => Err(EvalError::at(start, "the expression ends too early: expected a number, a name or '('")),
+            Some(c) => Err(EvalError::at(
+                start,
+                format!("unexpected {c:?}: expected a number, a name or '('"),
+            )),
+            None => Err(EvalError::at(
+                start,
+                "the expression ends too early: expected a number, a name or '('",
+            )),
         }
     }
 
@@ -274,7 +290,10 @@ fn finite(value: f64, at: usize, what: &str) -> Result<f64, EvalError> {
     } else if value.is_nan() {
         Err(EvalError::at(at, format!("{what} is not a number (NaN)")))
     } else {
-        Err(EvalError::at(at, format!("{what} is too large for a 64-bit float")))
+        Err(EvalError::at(
+            at,
+            format!("{what} is too large for a 64-bit float"),
+        ))
     }
 }
 

@@ -37,9 +37,12 @@ pub struct CalcOutput {
 /// finite number (division by zero, sqrt of a negative) is an error saying where.
 #[tool(output)]
 pub fn calc(args: CalcArgs) -> Result<CalcOutput, ToolError> {
-    let value =
-        eval::evaluate(&args.expression).map_err(|e| ToolError::invalid_args(e.describe(&args.expression)))?;
-    Ok(CalcOutput { value, text: format_number(value) })
+    let value = eval::evaluate(&args.expression)
+        .map_err(|e| ToolError::invalid_args(e.describe(&args.expression)))?;
+    Ok(CalcOutput {
+        value,
+        text: format_number(value),
+    })
 }
 
 warden_tool::export_tools!(calc);
@@ -75,13 +78,25 @@ mod tests {
 
     #[test]
     fn the_tool_returns_value_and_text() {
-        let out = calc(CalcArgs { expression: "2 * (3 + 4)".into() }).unwrap();
-        assert_eq!(out, CalcOutput { value: 14.0, text: "14".into() });
+        let out = calc(CalcArgs {
+            expression: "2 * (3 + 4)".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            CalcOutput {
+                value: 14.0,
+                text: "14".into()
+            }
+        );
     }
 
     #[test]
     fn a_bad_expression_is_invalid_args_with_the_column() {
-        let err = calc(CalcArgs { expression: "2 + * 3".into() }).unwrap_err();
+        let err = calc(CalcArgs {
+            expression: "2 + * 3".into(),
+        })
+        .unwrap_err();
         match err {
             ToolError::InvalidArgs(m) => assert!(m.contains("column 5"), "{m}"),
             other => panic!("expected invalid args, got {other:?}"),
@@ -92,10 +107,14 @@ mod tests {
     fn the_generated_tool_describes_itself_with_both_schemas() {
         let info = <calc as Tool>::info();
         assert_eq!(info.name, "calc");
-        assert!(info.description.starts_with("Evaluates an arithmetic expression"));
+        assert!(
+            info.description
+                .starts_with("Evaluates an arithmetic expression")
+        );
         let args: serde_json::Value = serde_json::from_str(&info.args_schema).unwrap();
         assert_eq!(args["properties"]["expression"]["type"], "string");
-        let output: serde_json::Value = serde_json::from_str(info.output_schema.as_deref().unwrap()).unwrap();
+        let output: serde_json::Value =
+            serde_json::from_str(info.output_schema.as_deref().unwrap()).unwrap();
         assert_eq!(output["properties"]["value"]["type"], "number");
     }
 

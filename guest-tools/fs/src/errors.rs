@@ -33,7 +33,11 @@ pub fn io_error(op: Op, at: &Resolved<'_>, error: &Error) -> ToolError {
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => format!(
             "cannot {verb} {path}: permission denied; this directory was not granted to the tool \
              for {} (or the file is protected)",
-            if op == Op::Write { "writing" } else { "reading" }
+            if op == Op::Write {
+                "writing"
+            } else {
+                "reading"
+            }
         ),
         ErrorKind::AlreadyExists => format!(
             "{path} already exists; use mode \"overwrite\" to replace it or \"append\" to add to it"

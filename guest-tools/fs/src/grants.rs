@@ -86,7 +86,10 @@ impl Grants {
             first.path.join(requested_path)
         };
         let path = normalize(&joined).map_err(|()| {
-            ToolError::invalid_args(format!("{requested:?} goes above the root directory; {}", self.listing()))
+            ToolError::invalid_args(format!(
+                "{requested:?} goes above the root directory; {}",
+                self.listing()
+            ))
         })?;
         // The deepest grant holding the path decides (a writable grant may sit inside a
         // read-only one, or the other way round).
@@ -120,7 +123,11 @@ impl Grants {
             .grants
             .iter()
             .map(|g| {
-                let access = if g.writable { "read-write" } else { "read-only" };
+                let access = if g.writable {
+                    "read-write"
+                } else {
+                    "read-only"
+                };
                 match g.path.as_os_str().is_empty() {
                     true => format!(". ({access})"),
                     false => format!("{} ({access})", g.path.display()),
@@ -162,9 +169,18 @@ mod tests {
 
     fn grants() -> Grants {
         Grants::new(vec![
-            Grant { path: "/work".into(), writable: true },
-            Grant { path: "/docs/".into(), writable: false },
-            Grant { path: "/docs/drafts".into(), writable: true },
+            Grant {
+                path: "/work".into(),
+                writable: true,
+            },
+            Grant {
+                path: "/docs/".into(),
+                writable: false,
+            },
+            Grant {
+                path: "/docs/drafts".into(),
+                writable: true,
+            },
         ])
     }
 
@@ -180,15 +196,26 @@ mod tests {
     fn dot_dot_is_applied_before_the_grant_check() {
         let g = grants();
         let err = g.resolve("/work/../etc/passwd", false).unwrap_err();
-        assert!(matches!(&err, ToolError::Failed(m) if m.starts_with("/etc/passwd is outside every directory granted")), "{err:?}");
+        assert!(
+            matches!(&err, ToolError::Failed(m) if m.starts_with("/etc/passwd is outside every directory granted")),
+            "{err:?}"
+        );
         let err = g.resolve("../../x", false).unwrap_err();
-        assert!(matches!(&err, ToolError::InvalidArgs(m) if m.contains("goes above the root")), "{err:?}");
+        assert!(
+            matches!(&err, ToolError::InvalidArgs(m) if m.contains("goes above the root")),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_path_outside_every_grant_lists_the_grants() {
         let err = grants().resolve("/etc/passwd", false).unwrap_err();
-        assert!(err.message().ends_with("granted: /work (read-write), /docs (read-only), /docs/drafts (read-write)"), "{err:?}");
+        assert!(
+            err.message().ends_with(
+                "granted: /work (read-write), /docs (read-only), /docs/drafts (read-write)"
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -201,7 +228,11 @@ mod tests {
         let g = grants();
         assert!(g.resolve("/docs/readme.md", false).is_ok());
         let err = g.resolve("/docs/readme.md", true).unwrap_err();
-        assert!(err.message().contains("the directory /docs was granted read-only"), "{err:?}");
+        assert!(
+            err.message()
+                .contains("the directory /docs was granted read-only"),
+            "{err:?}"
+        );
         // The deeper, writable grant wins.
         assert!(g.resolve("/docs/drafts/new.md", true).is_ok());
     }
@@ -214,8 +245,14 @@ mod tests {
 
     #[test]
     fn a_relative_grant_holds_relative_paths() {
-        let g = Grants::new(vec![Grant { path: ".".into(), writable: false }]);
-        assert_eq!(g.resolve("./a/b.txt", false).unwrap().path, PathBuf::from("a/b.txt"));
+        let g = Grants::new(vec![Grant {
+            path: ".".into(),
+            writable: false,
+        }]);
+        assert_eq!(
+            g.resolve("./a/b.txt", false).unwrap().path,
+            PathBuf::from("a/b.txt")
+        );
         assert!(g.resolve("/a", false).is_err());
     }
 }

@@ -154,12 +154,21 @@ pub fn list(grants: &Grants, args: ListArgs) -> Result<ListOutput, ToolError> {
         } else {
             ("other", None)
         };
-        entries.push(Entry { name: item.file_name().to_string_lossy().into_owned(), kind: kind.into(), size });
+        entries.push(Entry {
+            name: item.file_name().to_string_lossy().into_owned(),
+            kind: kind.into(),
+            size,
+        });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     let total = entries.len();
     entries.truncate(args.max_entries);
-    Ok(ListOutput { path: at.path.display().to_string(), entries, total, truncated: total > args.max_entries })
+    Ok(ListOutput {
+        path: at.path.display().to_string(),
+        entries,
+        total,
+        truncated: total > args.max_entries,
+    })
 }
 
 /// Reads up to `args.max_bytes` of the text file `args.path` from `args.offset`.
@@ -174,7 +183,10 @@ pub fn read(grants: &Grants, args: ReadArgs) -> Result<ReadOutput, ToolError> {
     let mut file = fs::File::open(&at.path).map_err(|e| io_error(Op::Read, &at, &e))?;
     let meta = file.metadata().map_err(|e| io_error(Op::Read, &at, &e))?;
     if meta.is_dir() {
-        return Err(ToolError::failed(format!("{} is a directory; use fs_list to see its entries", at.path.display())));
+        return Err(ToolError::failed(format!(
+            "{} is a directory; use fs_list to see its entries",
+            at.path.display()
+        )));
     }
     let size = meta.len();
     if args.offset > size {
@@ -184,7 +196,8 @@ pub fn read(grants: &Grants, args: ReadArgs) -> Result<ReadOutput, ToolError> {
             at.path.display()
         )));
     }
-    file.seek(SeekFrom::Start(args.offset)).map_err(|e| io_error(Op::Read, &at, &e))?;
+    file.seek(SeekFrom::Start(args.offset))
+        .map_err(|e| io_error(Op::Read, &at, &e))?;
     let mut bytes = Vec::new();
     file.take(args.max_bytes)
         .read_to_end(&mut bytes)
@@ -232,11 +245,21 @@ pub fn write(grants: &Grants, args: WriteArgs) -> Result<WriteOutput, ToolError>
         WriteMode::Overwrite => options.write(true).create(true).truncate(true),
         WriteMode::Append => options.append(true).create(true),
     };
-    let mut file = options.open(&at.path).map_err(|e| io_error(Op::Write, &at, &e))?;
-    file.write_all(args.content.as_bytes()).map_err(|e| io_error(Op::Write, &at, &e))?;
+    let mut file = options
+        .open(&at.path)
+        .map_err(|e| io_error(Op::Write, &at, &e))?;
+    file.write_all(args.content.as_bytes())
+        .map_err(|e| io_error(Op::Write, &at, &e))?;
     file.flush().map_err(|e| io_error(Op::Write, &at, &e))?;
-    let size = file.metadata().map_err(|e| io_error(Op::Write, &at, &e))?.len();
-    Ok(WriteOutput { path: at.path.display().to_string(), bytes_written: args.content.len() as u64, size })
+    let size = file
+        .metadata()
+        .map_err(|e| io_error(Op::Write, &at, &e))?
+        .len();
+    Ok(WriteOutput {
+        path: at.path.display().to_string(),
+        bytes_written: args.content.len() as u64,
+        size,
+    })
 }
 
 #[cfg(test)]

@@ -68,12 +68,18 @@ mod tests {
 
     #[test]
     fn a_short_body_is_whole() {
-        assert_eq!(read_capped(10, chunks(&["ab", "cd"])), (b"abcd".to_vec(), false));
+        assert_eq!(
+            read_capped(10, chunks(&["ab", "cd"])),
+            (b"abcd".to_vec(), false)
+        );
     }
 
     #[test]
     fn a_body_exactly_at_the_cap_is_not_truncated() {
-        assert_eq!(read_capped(4, chunks(&["ab", "cd"])), (b"abcd".to_vec(), false));
+        assert_eq!(
+            read_capped(4, chunks(&["ab", "cd"])),
+            (b"abcd".to_vec(), false)
+        );
     }
 
     #[test]

@@ -43,6 +43,16 @@ pub enum Method {
     Post,
 }
 
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
 /// Arguments of `http_fetch`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +101,16 @@ pub struct FetchOutput {
 #[tool(output)]
 pub fn http_fetch(args: FetchArgs) -> Result<FetchOutput, ToolError> {
     let request = transport::Request::from_args(&args)?;
-    transport::send(&request)
+    let output = transport::send(&request)?;
+    warden_tool::log::debug!(
+        "{} {} -> {} ({} body bytes{})",
+        args.method.as_str(),
+        args.url,
+        output.status,
+        output.body.len(),
+        if output.truncated { ", truncated" } else { "" }
+    );
+    Ok(output)
 }
 
 warden_tool::export_tools!(http_fetch);
@@ -110,7 +129,9 @@ fn check_limits(args: &FetchArgs) -> Result<(), ToolError> {
         )));
     }
     if args.method == Method::Get && args.body.is_some() {
-        return Err(ToolError::invalid_args("a GET request has no body; use method \"POST\" to send one"));
+        return Err(ToolError::invalid_args(
+            "a GET request has no body; use method \"POST\" to send one",
+        ));
     }
     Ok(())
 }
@@ -135,8 +156,14 @@ mod tests {
 
     #[test]
     fn methods_accept_either_case() {
-        assert_eq!(args(r#"{"url":"http://h/","method":"post"}"#).method, Method::Post);
-        assert_eq!(args(r#"{"url":"http://h/","method":"POST"}"#).method, Method::Post);
+        assert_eq!(
+            args(r#"{"url":"http://h/","method":"post"}"#).method,
+            Method::Post
+        );
+        assert_eq!(
+            args(r#"{"url":"http://h/","method":"POST"}"#).method,
+            Method::Post
+        );
     }
 
     #[test]

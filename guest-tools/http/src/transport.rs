@@ -10,13 +10,13 @@ use crate::body::{read_capped, select_headers, to_text};
 use crate::errors::from_code;
 use crate::url::{Target, parse};
 use crate::{FetchArgs, FetchOutput, Method, check_limits};
+use warden_tool::ToolError;
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
-    ErrorCode, Fields, HeaderError, IncomingResponse, Method as WasiMethod, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    ErrorCode, Fields, HeaderError, IncomingResponse, Method as WasiMethod, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use wasi::io::streams::StreamError;
-use warden_tool::ToolError;
 
 /// Most bytes given to one `blocking-write-and-flush` (the WASI limit is 4096).
 const WRITE_CHUNK: usize = 4096;
@@ -38,8 +38,11 @@ impl Request {
     pub fn from_args(args: &FetchArgs) -> Result<Self, ToolError> {
         check_limits(args)?;
         let target = parse(&args.url).map_err(ToolError::invalid_args)?;
-        let mut headers: Vec<(String, Vec<u8>)> =
-            args.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+        let mut headers: Vec<(String, Vec<u8>)> = args
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+            .collect();
         let body = match args.method {
             Method::Get => None,
             Method::Post => Some(args.body.clone().unwrap_or_default().into_bytes()),
@@ -63,23 +66,38 @@ impl Request {
 /// Sends `request` and reads the response.
 pub fn send(request: &Request) -> Result<FetchOutput, ToolError> {
     let fail = |code: &ErrorCode| from_code(code, &request.target.host, &request.target.authority);
-    let headers = Fields::from_list(&request.headers).map_err(|e| header_error(e, &request.headers))?;
+    let headers =
+        Fields::from_list(&request.headers).map_err(|e| header_error(e, &request.headers))?;
     let outgoing = OutgoingRequest::new(headers);
     let method = match request.method {
         Method::Get => WasiMethod::Get,
         Method::Post => WasiMethod::Post,
     };
-    let scheme = if request.target.https { Scheme::Https } else { Scheme::Http };
+    let scheme = if request.target.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     let parts_ok = outgoing.set_method(&method).is_ok()
         && outgoing.set_scheme(Some(&scheme)).is_ok()
-        && outgoing.set_authority(Some(&request.target.authority)).is_ok()
-        && outgoing.set_path_with_query(Some(&request.target.path_with_query)).is_ok();
+        && outgoing
+            .set_authority(Some(&request.target.authority))
+            .is_ok()
+        && outgoing
+            .set_path_with_query(Some(&request.target.path_with_query))
+            .is_ok();
     if !parts_ok {
-        return Err(ToolError::invalid_args("the host refused the URL's parts as invalid"));
+        return Err(ToolError::invalid_args(
+            "the host refused the URL's parts as invalid",
+        ));
     }
     // Taken before `handle` consumes the request; only when there is a body to send.
     let outgoing_body = match &request.body {
-        Some(_) => Some(outgoing.body().map_err(|()| ToolError::failed("the request body was already taken"))?),
+        Some(_) => Some(
+            outgoing
+                .body()
+                .map_err(|()| ToolError::failed("the request body was already taken"))?,
+        ),
         None => None,
     };
 
@@ -99,7 +117,11 @@ pub fn send(request: &Request) -> Result<FetchOutput, ToolError> {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(code))) => return Err(fail(&code)),
         Some(Err(())) => return Err(ToolError::failed("the response was already taken")),
-        None => return Err(ToolError::failed("the response was not ready after waiting for it")),
+        None => {
+            return Err(ToolError::failed(
+                "the response was not ready after waiting for it",
+            ));
+        }
     };
     read_response(response, request).map_err(|code| fail(&code))
 }
@@ -126,7 +148,12 @@ fn read_response(response: IncomingResponse, request: &Request) -> Result<FetchO
     let status = response.status();
     let headers = select_headers(&response.headers().entries(), &request.return_headers);
     let Ok(body) = response.consume() else {
-        return Ok(FetchOutput { status, headers, body: String::new(), truncated: false });
+        return Ok(FetchOutput {
+            status,
+            headers,
+            body: String::new(),
+            truncated: false,
+        });
     };
     let mut failure = None;
     let (bytes, truncated) = match body.stream() {
@@ -153,7 +180,12 @@ fn read_response(response: IncomingResponse, request: &Request) -> Result<FetchO
         return Err(ErrorCode::InternalError(Some(error.to_debug_string())));
     }
     drop(body);
-    Ok(FetchOutput { status, headers, body: to_text(bytes, truncated), truncated })
+    Ok(FetchOutput {
+        status,
+        headers,
+        body: to_text(bytes, truncated),
+        truncated,
+    })
 }
 
 fn header_error(error: HeaderError, headers: &[(String, Vec<u8>)]) -> ToolError {

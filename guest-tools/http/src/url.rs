@@ -22,13 +22,17 @@ pub struct Target {
 /// Splits `url` into a `Target`, or says what is wrong with it.
 pub fn parse(url: &str) -> Result<Target, String> {
     let url = url.trim();
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("{url:?} is not an absolute URL; write it as http://host/path or https://host/path"))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        format!("{url:?} is not an absolute URL; write it as http://host/path or https://host/path")
+    })?;
     let https = match scheme.to_ascii_lowercase().as_str() {
         "http" => false,
         "https" => true,
-        other => return Err(format!("the scheme {other:?} is not supported; use http or https")),
+        other => {
+            return Err(format!(
+                "the scheme {other:?} is not supported; use http or https"
+            ));
+        }
     };
     let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -39,7 +43,10 @@ pub fn parse(url: &str) -> Result<Target, String> {
     if authority.is_empty() {
         return Err(format!("{url:?} has no host"));
     }
-    if authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(format!("the host in {url:?} contains whitespace"));
     }
     let host = host_of(authority)?;
@@ -48,11 +55,21 @@ pub fn parse(url: &str) -> Result<Target, String> {
         t if t.starts_with('?') => format!("/{t}"),
         t => t.to_string(),
     };
-    if path_with_query.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("the URL's path contains whitespace; percent-encode it (a space is %20)".into());
+    if path_with_query
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(
+            "the URL's path contains whitespace; percent-encode it (a space is %20)".into(),
+        );
     }
     let authority = authority.to_ascii_lowercase();
-    Ok(Target { https, host: host.to_ascii_lowercase(), authority, path_with_query })
+    Ok(Target {
+        https,
+        host: host.to_ascii_lowercase(),
+        authority,
+        path_with_query,
+    })
 }
 
 /// The host part of `host[:port]` or `[v6]:port`, with the port checked.
@@ -107,16 +124,31 @@ mod tests {
     #[test]
     fn ipv6_hosts_lose_their_brackets_in_host_only() {
         let t = parse("http://[::1]:9000/a").unwrap();
-        assert_eq!((t.host.as_str(), t.authority.as_str()), ("::1", "[::1]:9000"));
+        assert_eq!(
+            (t.host.as_str(), t.authority.as_str()),
+            ("::1", "[::1]:9000")
+        );
     }
 
     #[test]
     fn unsupported_or_malformed_urls_are_refused_with_a_reason() {
         assert!(parse("ftp://x/").unwrap_err().contains("use http or https"));
-        assert!(parse("example.com/a").unwrap_err().contains("not an absolute URL"));
-        assert!(parse("http://user:pw@h/").unwrap_err().contains("credentials"));
+        assert!(
+            parse("example.com/a")
+                .unwrap_err()
+                .contains("not an absolute URL")
+        );
+        assert!(
+            parse("http://user:pw@h/")
+                .unwrap_err()
+                .contains("credentials")
+        );
         assert!(parse("http:///a").unwrap_err().contains("has no host"));
-        assert!(parse("http://h:99999/").unwrap_err().contains("from 1 to 65535"));
+        assert!(
+            parse("http://h:99999/")
+                .unwrap_err()
+                .contains("from 1 to 65535")
+        );
         assert!(parse("http://h/a b").unwrap_err().contains("%20"));
     }
 }

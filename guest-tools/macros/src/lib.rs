@@ -75,7 +75,10 @@ fn expand(options: Options, function: ItemFn) -> syn::Result<proc_macro2::TokenS
         None => (ident.to_string(), ident.span()),
     };
     if let Err(problem) = check_name(&name) {
-        return Err(syn::Error::new(name_span, format!("invalid tool name {name:?}: {problem}")));
+        return Err(syn::Error::new(
+            name_span,
+            format!("invalid tool name {name:?}: {problem}"),
+        ));
     }
     let description = doc_comment(&function.attrs).ok_or_else(|| {
         syn::Error::new(
@@ -100,7 +103,8 @@ fn expand(options: Options, function: ItemFn) -> syn::Result<proc_macro2::TokenS
         quote! { ::std::option::Option::None }
     };
     let vis = &function.vis;
-    let args_schema = quote_spanned! {args_ty.span()=> ::warden_tool::__rt::schema_of::<#args_ty>() };
+    let args_schema =
+        quote_spanned! {args_ty.span()=> ::warden_tool::__rt::schema_of::<#args_ty>() };
     let parse = quote_spanned! {args_ty.span()=>
         let args: #args_ty = ::warden_tool::__rt::parse_args(args_json)?;
     };
@@ -138,7 +142,11 @@ fn single_argument(function: &ItemFn) -> syn::Result<&Type> {
     let inputs = &function.sig.inputs;
     let wrong = || {
         syn::Error::new(
-            if inputs.is_empty() { function.sig.ident.span() } else { inputs.span() },
+            if inputs.is_empty() {
+                function.sig.ident.span()
+            } else {
+                inputs.span()
+            },
             "a tool function takes exactly one argument, its arguments struct: \
              `fn name(args: Args) -> Result<Out, ToolError>` with \
              `#[derive(Deserialize, JsonSchema)] struct Args { ... }`",
@@ -194,7 +202,10 @@ fn doc_comment(attrs: &[Attribute]) -> Option<String> {
             continue;
         }
         if let Meta::NameValue(nv) = &attr.meta
-            && let Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) = &nv.value
+            && let Expr::Lit(ExprLit {
+                lit: Lit::Str(text),
+                ..
+            }) = &nv.value
         {
             let value = text.value();
             // An empty `///` line is a paragraph break; `lines()` of "" yields nothing.
@@ -203,20 +214,55 @@ fn doc_comment(attrs: &[Attribute]) -> Option<String> {
                 continue;
             }
             for line in value.lines() {
-                lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_string());
+                lines.push(
+                    line.strip_prefix(' ')
+                        .unwrap_or(line)
+                        .trim_end()
+                        .to_string(),
+                );
             }
         }
     }
-    let text = lines.join("\n").trim().to_string();
-    (!text.is_empty()).then_some(text)
+    Some(reflow(&lines)).filter(|text| !text.is_empty())
+}
+
+/// Joins the lines of a doc comment the way Markdown reads them: lines wrapped inside a
+/// paragraph become one line, blank lines stay paragraph breaks, list items start a line.
+fn reflow(lines: &[String]) -> String {
+    let mut text = String::new();
+    let mut blank = false;
+    for line in lines {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            blank = !text.is_empty();
+            continue;
+        }
+        let list_item = trimmed.starts_with("- ") || trimmed.starts_with("* ");
+        if blank {
+            text.push_str("\n\n");
+        } else if list_item && !text.is_empty() {
+            text.push('\n');
+        } else if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(line.trim_end());
+        blank = false;
+    }
+    text
 }
 
 /// Checks `^[a-zA-Z0-9_-]{1,64}$` (valid for both OpenAI and Anthropic tool names).
 fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
-        return Err(format!("a name has 1 to 64 characters, this one has {}", name.len()));
+        return Err(format!(
+            "a name has 1 to 64 characters, this one has {}",
+            name.len()
+        ));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
         return Err(format!(
             "{bad:?} is not allowed; use only ASCII letters, digits, `_` and `-`"
         ));
@@ -243,30 +289,53 @@ mod tests {
     #[test]
     fn the_doc_comment_becomes_the_description() {
         let f: ItemFn = syn::parse_quote! {
-            /// Counts words.
+            /// Counts words
+            /// in a text.
             ///
-            /// Use it on plain text.
+            /// Use it on plain text:
+            /// - prose
+            /// - code
             fn word_count(args: Args) -> Result<u32, ToolError> { todo!() }
         };
-        assert_eq!(doc_comment(&f.attrs).unwrap(), "Counts words.\n\nUse it on plain text.");
+        assert_eq!(
+            doc_comment(&f.attrs).unwrap(),
+            "Counts words in a text.\n\nUse it on plain text:\n- prose\n- code"
+        );
     }
 
     #[test]
     fn misuse_is_a_clear_error() {
         let cases: [(ItemFn, &str); 5] = [
-            (syn::parse_quote! { /// d
-                fn a(x: A, y: B) -> Result<u32, ToolError> { todo!() } }, "exactly one argument"),
-            (syn::parse_quote! { /// d
-                fn a(x: A) -> u32 { todo!() } }, "returns `Result<Out"),
-            (syn::parse_quote! { /// d
-                async fn a(x: A) -> Result<u32, ToolError> { todo!() } }, "cannot be async"),
-            (syn::parse_quote! { /// d
-                fn a<T>(x: T) -> Result<u32, ToolError> { todo!() } }, "cannot be generic"),
-            (syn::parse_quote! {
-                fn a(x: A) -> Result<u32, ToolError> { todo!() } }, "needs a doc comment"),
+            (
+                syn::parse_quote! { /// d
+                fn a(x: A, y: B) -> Result<u32, ToolError> { todo!() } },
+                "exactly one argument",
+            ),
+            (
+                syn::parse_quote! { /// d
+                fn a(x: A) -> u32 { todo!() } },
+                "returns `Result<Out",
+            ),
+            (
+                syn::parse_quote! { /// d
+                async fn a(x: A) -> Result<u32, ToolError> { todo!() } },
+                "cannot be async",
+            ),
+            (
+                syn::parse_quote! { /// d
+                fn a<T>(x: T) -> Result<u32, ToolError> { todo!() } },
+                "cannot be generic",
+            ),
+            (
+                syn::parse_quote! {
+                fn a(x: A) -> Result<u32, ToolError> { todo!() } },
+                "needs a doc comment",
+            ),
         ];
         for (function, expected) in cases {
-            let err = expand(Options::default(), function).unwrap_err().to_string();
+            let err = expand(Options::default(), function)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(expected), "{err} should contain {expected}");
         }
     }
@@ -277,7 +346,15 @@ mod tests {
             /// d
             fn a(x: A) -> Result<impl Serialize, ToolError> { todo!() }
         };
-        let options = Options { name: None, output: true };
-        assert!(expand(options, f).unwrap_err().to_string().contains("concrete output type"));
+        let options = Options {
+            name: None,
+            output: true,
+        };
+        assert!(
+            expand(options, f)
+                .unwrap_err()
+                .to_string()
+                .contains("concrete output type")
+        );
     }
 }

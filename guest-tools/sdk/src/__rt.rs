@@ -38,7 +38,9 @@ pub const fn assert_unique_names(names: &[&str]) {
         let mut j = i + 1;
         while j < names.len() {
             if str_eq(names[i], names[j]) {
-                panic!("export_tools!: two tools have the same name; rename one with #[tool(name = \"...\")]");
+                panic!(
+                    "export_tools!: two tools have the same name; rename one with #[tool(name = \"...\")]"
+                );
             }
             j += 1;
         }
@@ -81,7 +83,9 @@ pub fn describe(tools: &[Entry]) -> Vec<wit::ToolInfo> {
 pub fn invoke(tools: &[Entry], name: &str, args_json: &str) -> Result<String, wit::ToolError> {
     match tools.iter().find(|entry| entry.name == name) {
         Some(entry) => (entry.invoke)(args_json).map_err(wit::ToolError::from),
-        None => Err(wit::ToolError::UnknownTool(unknown_tool_message(tools, name))),
+        None => Err(wit::ToolError::UnknownTool(unknown_tool_message(
+            tools, name,
+        ))),
     }
 }
 
@@ -112,8 +116,11 @@ pub fn parse_args<A: DeserializeOwned>(args_json: &str) -> Result<A, ToolError> 
 /// Serializes a tool's output, passing its error through.
 pub fn finish<T: Serialize>(result: Result<T, ToolError>) -> Result<String, ToolError> {
     let output = result?;
-    serde_json::to_string(&output)
-        .map_err(|e| ToolError::Failed(format!("the tool's output could not be serialized as JSON: {e}")))
+    serde_json::to_string(&output).map_err(|e| {
+        ToolError::Failed(format!(
+            "the tool's output could not be serialized as JSON: {e}"
+        ))
+    })
 }
 
 /// The JSON Schema of `T` as JSON text.
@@ -159,7 +166,10 @@ mod tests {
 
     #[test]
     fn invoke_runs_the_named_tool_and_serializes_its_output() {
-        assert_eq!(invoke(TOOLS, "echo", r#"{"text":"hi"}"#).unwrap(), r#""hi""#);
+        assert_eq!(
+            invoke(TOOLS, "echo", r#"{"text":"hi"}"#).unwrap(),
+            r#""hi""#
+        );
     }
 
     #[test]
@@ -176,7 +186,9 @@ mod tests {
     #[test]
     fn a_missing_field_is_invalid_args() {
         let err = invoke(TOOLS, "echo", "{}").unwrap_err();
-        assert!(matches!(err, wit::ToolError::InvalidArgs(m) if m.contains("missing field `text`")));
+        assert!(
+            matches!(err, wit::ToolError::InvalidArgs(m) if m.contains("missing field `text`"))
+        );
     }
 
     #[test]

@@ -109,9 +109,15 @@ mod tests {
     #[test]
     fn context_prefixes_what_the_tool_was_doing() {
         let r: Result<(), &str> = Err("boom");
-        assert_eq!(r.context("writing out.txt").unwrap_err(), ToolError::Failed("writing out.txt: boom".into()));
+        assert_eq!(
+            r.context("writing out.txt").unwrap_err(),
+            ToolError::Failed("writing out.txt: boom".into())
+        );
         let r: Result<(), &str> = Err("not a number");
-        assert_eq!(r.invalid_args("field `n`").unwrap_err(), ToolError::InvalidArgs("field `n`: not a number".into()));
+        assert_eq!(
+            r.invalid_args("field `n`").unwrap_err(),
+            ToolError::InvalidArgs("field `n`: not a number".into())
+        );
     }
 
     #[derive(Debug)]

@@ -8,11 +8,11 @@
 
 extern crate self as warden_tool;
 
+#[doc(hidden)]
+pub mod __rt;
 mod config;
 mod error;
 pub mod log;
-#[doc(hidden)]
-pub mod __rt;
 
 pub use config::{config, config_keys};
 pub use error::{Context, ToolError};

@@ -79,9 +79,16 @@ pub fn json_query(args: JsonQueryArgs) -> Result<JsonQueryOutput, ToolError> {
     let matches = located
         .into_iter()
         .take(args.max_matches)
-        .map(|node| JsonMatch { path: node.location().to_string(), value: node.node().clone() })
+        .map(|node| JsonMatch {
+            path: node.location().to_string(),
+            value: node.node().clone(),
+        })
         .collect();
-    Ok(JsonQueryOutput { matches, total, truncated: total > args.max_matches })
+    Ok(JsonQueryOutput {
+        matches,
+        total,
+        truncated: total > args.max_matches,
+    })
 }
 
 #[cfg(test)]
@@ -97,7 +104,11 @@ mod tests {
     ]}}"#;
 
     fn query(q: &str, max_matches: usize) -> Result<JsonQueryOutput, ToolError> {
-        json_query(JsonQueryArgs { document: STORE.into(), query: q.into(), max_matches })
+        json_query(JsonQueryArgs {
+            document: STORE.into(),
+            query: q.into(),
+            max_matches,
+        })
     }
 
     #[test]
@@ -106,8 +117,14 @@ mod tests {
         assert_eq!(
             out.matches,
             vec![
-                JsonMatch { path: "$['store']['book'][0]['title']".into(), value: json!("Sayings") },
-                JsonMatch { path: "$['store']['book'][2]['title']".into(), value: json!("Moby Dick") },
+                JsonMatch {
+                    path: "$['store']['book'][0]['title']".into(),
+                    value: json!("Sayings")
+                },
+                JsonMatch {
+                    path: "$['store']['book'][2]['title']".into(),
+                    value: json!("Moby Dick")
+                },
             ]
         );
         assert_eq!((out.total, out.truncated), (2, false));
@@ -115,17 +132,29 @@ mod tests {
 
     #[test]
     fn descendants_and_functions_work() {
-        assert_eq!(query("$..isbn", 100).unwrap().matches[0].value, json!("0-553"));
+        assert_eq!(
+            query("$..isbn", 100).unwrap().matches[0].value,
+            json!("0-553")
+        );
         let out = query("$.store[?length(@) == 3]", 100).unwrap();
         assert_eq!(out.total, 1);
         let out = query("$.store.book[?count(@.*) == 2].price", 100).unwrap();
-        assert_eq!(out.matches.iter().map(|m| m.value.clone()).collect::<Vec<_>>(), vec![json!(8.95), json!(12.99)]);
+        assert_eq!(
+            out.matches
+                .iter()
+                .map(|m| m.value.clone())
+                .collect::<Vec<_>>(),
+            vec![json!(8.95), json!(12.99)]
+        );
     }
 
     #[test]
     fn regex_functions_are_refused_with_a_way_out() {
         let err = query(r#"$.store.book[?match(@.title, "S.*")]"#, 100).unwrap_err();
-        assert!(matches!(&err, ToolError::InvalidArgs(m) if m.contains("use regex_search")), "{err:?}");
+        assert!(
+            matches!(&err, ToolError::InvalidArgs(m) if m.contains("use regex_search")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -145,13 +174,23 @@ mod tests {
     #[test]
     fn an_invalid_query_is_invalid_args() {
         let err = query("$.store[", 100).unwrap_err();
-        assert!(matches!(&err, ToolError::InvalidArgs(m) if m.contains("not a valid JSONPath")), "{err:?}");
+        assert!(
+            matches!(&err, ToolError::InvalidArgs(m) if m.contains("not a valid JSONPath")),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn an_invalid_document_is_invalid_args_with_the_position() {
-        let err = json_query(JsonQueryArgs { document: "{\"a\": }".into(), query: "$".into(), max_matches: 10 })
-            .unwrap_err();
-        assert!(matches!(&err, ToolError::InvalidArgs(m) if m.contains("not valid JSON") && m.contains("column 7")), "{err:?}");
+        let err = json_query(JsonQueryArgs {
+            document: "{\"a\": }".into(),
+            query: "$".into(),
+            max_matches: 10,
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::InvalidArgs(m) if m.contains("not valid JSON") && m.contains("column 7")),
+            "{err:?}"
+        );
     }
 }

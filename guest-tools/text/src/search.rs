@@ -87,7 +87,9 @@ pub fn regex_search(args: RegexArgs) -> Result<RegexOutput, ToolError> {
             truncated = true;
             break;
         }
-        let Some(whole) = captures.get(0) else { continue };
+        let Some(whole) = captures.get(0) else {
+            continue;
+        };
         let (line, column) = lines.locate(&args.text, whole.start());
         let groups = captures
             .iter()
@@ -122,7 +124,10 @@ impl LineIndex {
     fn locate(&self, text: &str, offset: usize) -> (usize, usize) {
         let line = self.starts.partition_point(|&start| start <= offset);
         let line_start = self.starts[line - 1];
-        let column = text.get(line_start..offset).map_or(0, |s| s.chars().count()) + 1;
+        let column = text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
         (line, column)
     }
 }
@@ -143,13 +148,32 @@ mod tests {
 
     #[test]
     fn matches_carry_line_column_span_and_groups() {
-        let out = search(r"(?m)^fn (\w+)", "use x;\nfn main() {}\n  fn no() {}\nfn hé() {}", 10).unwrap();
+        let out = search(
+            r"(?m)^fn (\w+)",
+            "use x;\nfn main() {}\n  fn no() {}\nfn hé() {}",
+            10,
+        )
+        .unwrap();
         assert!(!out.truncated);
         assert_eq!(
             out.matches,
             vec![
-                Match { line: 2, column: 1, start: 7, end: 14, text: "fn main".into(), groups: vec![Some("main".into())] },
-                Match { line: 4, column: 1, start: 33, end: 39, text: "fn hé".into(), groups: vec![Some("hé".into())] },
+                Match {
+                    line: 2,
+                    column: 1,
+                    start: 7,
+                    end: 14,
+                    text: "fn main".into(),
+                    groups: vec![Some("main".into())]
+                },
+                Match {
+                    line: 4,
+                    column: 1,
+                    start: 33,
+                    end: 39,
+                    text: "fn hé".into(),
+                    groups: vec![Some("hé".into())]
+                },
             ]
         );
     }
@@ -157,7 +181,14 @@ mod tests {
     #[test]
     fn columns_count_characters() {
         let out = search("x", "ééx", 10).unwrap();
-        assert_eq!((out.matches[0].line, out.matches[0].column, out.matches[0].start), (1, 3, 4));
+        assert_eq!(
+            (
+                out.matches[0].line,
+                out.matches[0].column,
+                out.matches[0].start
+            ),
+            (1, 3, 4)
+        );
     }
 
     #[test]
@@ -198,7 +229,9 @@ mod tests {
 
     #[test]
     fn max_matches_out_of_range_is_invalid_args() {
-        assert!(matches!(search("a", "a", 0).unwrap_err(), ToolError::InvalidArgs(m) if m.contains("from 1 to 10000")));
+        assert!(
+            matches!(search("a", "a", 0).unwrap_err(), ToolError::InvalidArgs(m) if m.contains("from 1 to 10000"))
+        );
     }
 
     #[test]

@@ -40,7 +40,13 @@ pub fn text_stats(args: StatsArgs) -> Result<Stats, ToolError> {
 
 /// The statistics of `text`.
 pub fn measure(text: &str) -> Stats {
-    let mut stats = Stats { lines: 0, blank_lines: 0, words: 0, chars: text.chars().count(), bytes: text.len() };
+    let mut stats = Stats {
+        lines: 0,
+        blank_lines: 0,
+        words: 0,
+        chars: text.chars().count(),
+        bytes: text.len(),
+    };
     for line in text.lines() {
         stats.lines += 1;
         if line.trim().is_empty() {
@@ -58,7 +64,16 @@ mod tests {
     #[test]
     fn counts_lines_words_chars_and_bytes() {
         let s = measure("hello world\n\n  déjà vu \n");
-        assert_eq!(s, Stats { lines: 3, blank_lines: 1, words: 4, chars: 24, bytes: 26 });
+        assert_eq!(
+            s,
+            Stats {
+                lines: 3,
+                blank_lines: 1,
+                words: 4,
+                chars: 24,
+                bytes: 26
+            }
+        );
     }
 
     #[test]
@@ -69,6 +84,15 @@ mod tests {
 
     #[test]
     fn empty_text_is_all_zero() {
-        assert_eq!(measure(""), Stats { lines: 0, blank_lines: 0, words: 0, chars: 0, bytes: 0 });
+        assert_eq!(
+            measure(""),
+            Stats {
+                lines: 0,
+                blank_lines: 0,
+                words: 0,
+                chars: 0,
+                bytes: 0
+            }
+        );
     }
 }

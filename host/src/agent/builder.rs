@@ -7,6 +7,7 @@ use super::{
 };
 use crate::budget::Budget;
 use crate::context::models::Price;
+use crate::llm::{RateLimits, RetryPolicy, Timeouts};
 
 /// Builds an [`AgentDef`]; start with [`AgentDef::builder`].
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ impl AgentBuilder {
                     temperature: None,
                     context_window: None,
                     price: None,
+                    timeouts: Timeouts::default(),
+                    retry: RetryPolicy::default(),
+                    rate_limits: RateLimits::default(),
                 },
                 tools: Vec::new(),
                 budget: Budget::default(),

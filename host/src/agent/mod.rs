@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::Budget;
 use crate::context::models::Price;
-use crate::controller::{CompactionConfig, ErrorPolicy, LoopConfig};
+use crate::controller::{CompactionConfig, ErrorPolicy, LoopConfig, ToolCatalogEntry};
+use crate::llm::{RateLimits, RetryPolicy, Timeouts};
 pub use builder::AgentBuilder;
 pub use load::AgentError;
 
@@ -31,12 +32,18 @@ pub enum Provider {
     #[serde(rename = "openai")]
     OpenAi,
     Anthropic,
-    /// Any server speaking the OpenAI chat-completions format (Ollama, vLLM, llama.cpp).
-    #[serde(rename = "openai-compatible")]
+    /// Any server speaking the OpenAI chat-completions format (Ollama, vLLM, llama.cpp):
+    /// the OpenAI wire format at `base_url`, usually without a key.
+    #[serde(rename = "openai-compatible", alias = "ollama")]
     OpenAiCompatible,
 }
 
 impl Provider {
+    /// Whether requests use the OpenAI wire format (OpenAI and compatible servers).
+    pub fn openai_wire(self) -> bool {
+        matches!(self, Provider::OpenAi | Provider::OpenAiCompatible)
+    }
+
     /// The environment variable holding the API key by default (`None`: no key needed).
     pub fn default_api_key_env(self) -> Option<&'static str> {
         match self {
@@ -70,6 +77,15 @@ pub struct ModelSettings {
     /// Overrides the price table.
     #[serde(default)]
     pub price: Option<Price>,
+    /// Timeouts of the LLM interface (`connect_ms`, `request_ms`, `idle_ms`).
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Retries of transient model-call failures (`max_attempts`, backoff...).
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Client-side rate limits (`rpm`, `tpm`; 0 is unlimited).
+    #[serde(default)]
+    pub rate_limits: RateLimits,
 }
 
 fn default_max_tokens() -> u32 {
@@ -148,6 +164,24 @@ impl ToolDef {
             error_policy: ErrorPolicyName::ToModel,
             max_retries: default_retries(),
             tools: BTreeMap::new(),
+        }
+    }
+
+    /// The controller's view of `tool` of this component (as the component's `describe()`
+    /// reported it), with this definition's `sequential` flag and error policy applied.
+    pub fn catalog_entry(
+        &self,
+        tool: &str,
+        description: &str,
+        args_schema: serde_json::Value,
+    ) -> ToolCatalogEntry {
+        let (sequential, error_policy) = self.settings_for(tool);
+        ToolCatalogEntry {
+            name: tool.into(),
+            description: description.into(),
+            args_schema,
+            sequential,
+            error_policy,
         }
     }
 

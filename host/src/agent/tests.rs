@@ -17,6 +17,8 @@ max_tokens = 800
 temperature = 0.2
 context_window = 64000
 price = { input_per_mtok = 1.0, output_per_mtok = 2.0, cached_input_per_mtok = 0.5 }
+retry = { max_attempts = 4 }
+rate_limits = { rpm = 60 }
 
 [[tools]]
 component = "tools/fs.wasm"
@@ -50,6 +52,11 @@ fn full_agent_file_parses_into_the_loop_config() {
     let agent = AgentDef::from_toml_str(FULL, "agent.toml").unwrap();
     assert_eq!(agent.model.provider, Provider::OpenAi);
     assert_eq!(agent.model.api_key_env().as_deref(), Some("OPENAI_API_KEY"));
+    assert_eq!(
+        (agent.model.retry.max_attempts, agent.model.rate_limits.rpm),
+        (4, 60)
+    );
+    assert_eq!(agent.model.timeouts, crate::llm::Timeouts::default());
     assert!(
         matches!(&agent.tools[0].policy, Some(PolicyRef::Inline(t)) if t.contains_key("read_dirs"))
     );
@@ -102,6 +109,16 @@ fn unknown_key_is_reported_with_line_column_and_key() {
 }
 
 #[test]
+fn llm_settings_are_checked_with_their_location() {
+    let text = "name = \"a\"\n[model]\nprovider = \"openai\"\nname = \"gpt-4o\"\n[model.retry]\nmax_atempts = 2\n";
+    let err = AgentDef::from_toml_str(text, "r.toml").unwrap_err();
+    assert!(
+        matches!(&err, AgentError::Parse { line: 6, key: Some(k), .. } if k == "max_atempts"),
+        "{err}"
+    );
+}
+
+#[test]
 fn syntax_errors_and_missing_model_are_located() {
     let err = AgentDef::from_toml_str("name = \"a\"\nmodel = [\n", "b.toml").unwrap_err();
     assert!(matches!(err, AgentError::Parse { line: 2.., .. }), "{err}");
@@ -128,7 +145,7 @@ fn values_that_cannot_work_are_rejected_with_their_key() {
         err.to_string(),
         "e.toml: `model.temperature`: must be between 0 and 2"
     );
-    let local = "name = \"a\"\n[model]\nprovider = \"openai-compatible\"\nname = \"llama3.1\"\n";
+    let local = "name = \"a\"\n[model]\nprovider = \"ollama\"\nname = \"llama3.1\"\n";
     let err = AgentDef::from_toml_str(local, "f.toml")
         .unwrap_err()
         .to_string();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use warden::executor::egress::HostRule;
 use warden::executor::policy::units::{parse_bytes, parse_duration, parse_fuel};
 use warden::executor::{DirMode, GrantedDir, PolicyFile, ToolPolicy};
 
@@ -33,7 +34,9 @@ pub struct PolicyFlags {
     /// the host path). Repeatable.
     #[arg(long = "dir", value_name = "HOST[:GUEST][:ro|rw]")]
     pub dirs: Vec<String>,
-    /// Allow outgoing HTTP to this host. Repeatable.
+    /// Allow outgoing HTTP to this host (`api.example.com`, `*.example.com`,
+    /// `localhost:8080`, an IP). Internal addresses stay blocked unless the policy file's
+    /// rule sets allow_private. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
     /// Set an environment variable in the guest: KEY=VALUE. Repeatable.
@@ -85,10 +88,9 @@ impl PolicyFlags {
             let (k, v) = parse_key_value(kv).context("--config")?;
             policy.config.insert(k, v);
         }
-        if !self.allow_hosts.is_empty() {
-            bail!(
-                "--allow-host: outgoing HTTP is not available in this build yet; every request is denied"
-            );
+        for host in &self.allow_hosts {
+            let rule = HostRule::parse(host).with_context(|| format!("--allow-host {host:?}"))?;
+            policy.egress = policy.egress.clone().allow(rule);
         }
         policy.validate("flags")?;
         Ok(policy)
@@ -186,6 +188,20 @@ mod tests {
             ..PolicyFlags::default()
         };
         assert!(format!("{:#}", bad.resolve("echo").unwrap_err()).contains("KEY=VALUE"));
+    }
+
+    #[test]
+    fn allowed_hosts_become_egress_rules() {
+        let flags = PolicyFlags {
+            allow_hosts: vec!["api.example.com".into(), "*.example.org".into()],
+            ..PolicyFlags::default()
+        };
+        assert_eq!(flags.resolve("x").unwrap().egress.rules().len(), 2);
+        let bad = PolicyFlags {
+            allow_hosts: vec!["not a host".into()],
+            ..PolicyFlags::default()
+        };
+        assert!(format!("{:#}", bad.resolve("x").unwrap_err()).contains("--allow-host"));
     }
 
     #[test]

@@ -158,12 +158,20 @@ impl<'a> Renderer<'a> {
                     format!("  {} {name} ({figures})", self.paint("32", "✓"))
                 } else {
                     let kind = error_kind.as_deref().unwrap_or("error");
-                    format!("  {} {name} {kind}: {preview} ({figures})", self.paint("31", "✗"))
+                    // One line per call: the model sees the full text, the operator a gist.
+                    let preview = preview.split_whitespace().collect::<Vec<_>>().join(" ");
+                    format!(
+                        "  {} {name} {kind}: {preview} ({figures})",
+                        self.paint("31", "✗")
+                    )
                 };
                 self.note(line);
             }
             RunEvent::ToolCallRejected { name, reason, .. } => {
-                let line = format!("  {} rejected call to {name}: {reason}", self.paint("33", "✗"));
+                let line = format!(
+                    "  {} rejected call to {name}: {reason}",
+                    self.paint("33", "✗")
+                );
                 self.note(line);
             }
             RunEvent::Compaction {
@@ -184,7 +192,9 @@ impl<'a> Renderer<'a> {
                 let line = format!("  warning: {resource} at {used} of {limit}");
                 self.note(self.paint("33", &line));
             }
-            RunEvent::RateLimitWait { wait_ms, message, .. } => {
+            RunEvent::RateLimitWait {
+                wait_ms, message, ..
+            } => {
                 let line = format!("  rate limit: waited {wait_ms} ms ({message})");
                 self.note(self.paint("33", &line));
             }
@@ -222,7 +232,11 @@ impl<'a> Renderer<'a> {
         }
         let _ = self.out.flush();
         let u = &result.usage;
-        let forced = if result.forced { ", forced final answer" } else { "" };
+        let forced = if result.forced {
+            ", forced final answer"
+        } else {
+            ""
+        };
         let summary = format!(
             "{}{forced} · {} model calls · {} in / {} out tokens · ${:.4} · {} tool calls ({} rejected) · fuel {}",
             result.stop_reason.describe(),

@@ -176,6 +176,15 @@ fn consecutive_roles_are_merged_and_system_lifted() {
 }
 
 #[test]
+fn blank_user_messages_get_placeholder_text() {
+    let history = vec![Message::user("  "), Message::assistant_text("hm")];
+    assert_eq!(issues(&history), vec![HistoryIssue::EmptyUser { index: 0 }]);
+    let (fixed, repairs) = repair(history);
+    assert_eq!(fixed[0], Message::user(validate::EMPTY_USER_TEXT));
+    assert_eq!(repairs, vec![Repair::FilledEmptyUser]);
+}
+
+#[test]
 fn history_not_starting_with_user_gets_a_start() {
     let history = vec![Message::assistant_text("hello")];
     assert_eq!(

@@ -4,6 +4,10 @@
 //! Invariant: counts are never zero for non-empty text and the calibrated ratio stays
 //! within sane bounds, so one odd usage report cannot make the assembler overfill a window.
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
 use super::models::{self, Tokenizer};
 use crate::llm::{ChatRequest, Message, ToolSpec};
 
@@ -14,12 +18,21 @@ const PER_REQUEST_OVERHEAD: u64 = 3;
 /// Starting estimate for models without a public tokenizer.
 const DEFAULT_CHARS_PER_TOKEN: f64 = 3.5;
 
-/// Counts tokens for one model. Cheap to clone; the tiktoken tables are process singletons.
+/// Texts shorter than this are encoded every time (hashing would cost about as much).
+const CACHE_MIN_BYTES: usize = 256;
+/// The cache is cleared when it holds this many entries.
+const CACHE_MAX_ENTRIES: usize = 4096;
+
+/// Counts tokens for one model. Cheap to clone (clones share the cache); the tiktoken
+/// tables are process singletons.
 #[derive(Debug, Clone)]
 pub struct TokenCounter {
     tokenizer: Tokenizer,
     /// For `Estimate`: characters per token, adjusted by [`TokenCounter::calibrate`].
     chars_per_token: f64,
+    /// Exact counts of long texts by hash: each request re-counts the whole history, and
+    /// BPE-encoding it again every turn would dominate the loop's own overhead.
+    cache: Arc<Mutex<HashMap<u64, u64>>>,
 }
 
 impl TokenCounter {
@@ -33,6 +46,7 @@ impl TokenCounter {
         Self {
             tokenizer,
             chars_per_token: DEFAULT_CHARS_PER_TOKEN,
+            cache: Arc::default(),
         }
     }
 
@@ -51,18 +65,36 @@ impl TokenCounter {
         if text.is_empty() {
             return 0;
         }
-        match self.tokenizer {
-            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton()
-                .encode_ordinary(text)
-                .len() as u64,
-            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton()
-                .encode_ordinary(text)
-                .len() as u64,
+        let bpe = match self.tokenizer {
+            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton(),
+            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton(),
             Tokenizer::Estimate => {
                 let chars = text.chars().count() as f64;
-                ((chars / self.chars_per_token).ceil() as u64).max(1)
+                return ((chars / self.chars_per_token).ceil() as u64).max(1);
             }
+        };
+        if text.len() < CACHE_MIN_BYTES {
+            return bpe.count_ordinary(text) as u64;
         }
+        let mut hasher = DefaultHasher::new();
+        text.hash(&mut hasher);
+        let key = hasher.finish();
+        // A poisoned lock only means another thread panicked mid-insert: the map is still usable.
+        if let Some(&n) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return n;
+        }
+        let n = bpe.count_ordinary(text) as u64;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, n);
+        n
     }
 
     /// Tokens of one message, overhead included.
@@ -125,6 +157,7 @@ impl TokenCounter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -159,6 +192,18 @@ mod tests {
         }
         assert!(counter.chars_per_token() <= 8.0);
         assert_eq!(counter.count_text("x"), 1);
+    }
+
+    #[test]
+    fn cached_counts_match_fresh_ones() {
+        let counter = TokenCounter::for_model("gpt-4o");
+        let text = "The quick brown fox jumps over the lazy dog. ".repeat(40);
+        let fresh = tiktoken_rs::o200k_base_singleton()
+            .encode_ordinary(&text)
+            .len() as u64;
+        assert_eq!(counter.count_text(&text), fresh);
+        assert_eq!(counter.count_text(&text), fresh);
+        assert_eq!(counter.cache.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! A valid history is: system messages only at the start; then a user message first; no two
 //! user or two assistant messages in a row (Anthropic rejects them; the adapters lift the
-//! system prompt out); no empty assistant message; every tool call id unique; and directly
-//! after an assistant message with tool calls, exactly one result per call, in call order.
+//! system prompt out); no empty assistant or blank user message; every tool call id unique;
+//! and directly after an assistant message with tool calls, exactly one result per call, in
+//! call order.
 //! Invariant: the output of [`repair`] always passes [`validate`] unless it has no message
 //! besides the system prompt.
 
@@ -30,6 +31,8 @@ pub enum HistoryIssue {
     FirstNotUser { index: usize },
     #[error("message {index}: two {role} messages in a row")]
     ConsecutiveRole { index: usize, role: &'static str },
+    #[error("message {index}: a user message without text")]
+    EmptyUser { index: usize },
     #[error("message {index}: an assistant message with neither text nor tool calls")]
     EmptyAssistant { index: usize },
     #[error("message {index}: tool call id `{call_id}` is used twice")]
@@ -65,7 +68,11 @@ pub enum Repair {
     AddedMissingResult { call_id: String },
     MergedConsecutive { role: &'static str },
     InsertedUserStart,
+    FilledEmptyUser,
 }
+
+/// Text put into a user message that has none (Anthropic rejects empty text blocks).
+pub const EMPTY_USER_TEXT: &str = "(no text)";
 
 /// The role name of a message, as used in issues.
 pub fn role(message: &Message) -> &'static str {
@@ -117,6 +124,9 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
         }
         prev = Some(this);
         match message {
+            Message::User { content } if content.trim().is_empty() => {
+                issues.push(HistoryIssue::EmptyUser { index });
+            }
             Message::Assistant { tool_calls, .. } => {
                 if is_empty_assistant(message) {
                     issues.push(HistoryIssue::EmptyAssistant { index });
@@ -177,7 +187,8 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
 /// Repairs `messages` into a valid history: system messages merged at the front, orphan
 /// and duplicate results dropped, misplaced results moved after their call, an error result
 /// added for each call without one, consecutive user/assistant messages merged, empty
-/// assistant messages dropped, a user message inserted if the history does not start with one.
+/// assistant messages dropped, a user message inserted if the history does not start with one,
+/// blank user messages given a placeholder text.
 pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
     let mut repairs = Vec::new();
     let mut system_parts = Vec::new();
@@ -232,6 +243,14 @@ pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
                 calls_a.extend(calls_b);
             }
             (_, message) => out.push(message),
+        }
+    }
+    for message in &mut out {
+        if let Message::User { content } = message
+            && content.trim().is_empty()
+        {
+            *content = EMPTY_USER_TEXT.into();
+            repairs.push(Repair::FilledEmptyUser);
         }
     }
     (out, repairs)

@@ -8,6 +8,42 @@
 //! Invariants: the live history is valid after every feed (each tool call gets exactly one
 //! result, appended in call order, even when calls are invalid, skipped, aborted or
 //! cancelled); a run always ends (turn budget, invalid-turn budget, output-retry budget).
+//!
+//! A caller-driven loop (the driver owns the routing between "model" and "tools"):
+//!
+//! ```
+//! use warden::controller::{Controller, LoopConfig, Step, ToolCatalogEntry, ToolOutcome, ToolUsage};
+//! use warden::controller::scripted::ScriptedModel;
+//!
+//! let tools = vec![ToolCatalogEntry::new("echo", "Echoes its input", serde_json::json!({"type": "object"}))];
+//! let mut controller = Controller::new(LoopConfig::new("gpt-4o-mini"), tools, "Say hi via echo")?;
+//! let mut model = ScriptedModel::new([
+//!     ScriptedModel::calls(&[("c1", "echo", r#"{"text": "hi"}"#)]),
+//!     ScriptedModel::text("The tool said hi."),
+//! ]);
+//! let result = loop {
+//!     match controller.next_step() {
+//!         Step::CallModel(request) | Step::Summarize(request) => {
+//!             controller.on_model_response(model.respond(&request)?)?;
+//!         }
+//!         Step::RunTools(plan) => {
+//!             let outcomes = plan.calls.iter().map(|call| ToolOutcome {
+//!                 call_id: call.call_id.clone(),
+//!                 name: call.name.clone(),
+//!                 result: Ok(call.arguments["text"].to_string()),
+//!                 usage: ToolUsage::default(),
+//!             });
+//!             controller.on_tool_results(outcomes.collect())?;
+//!         }
+//!         Step::Done(result) => break result,
+//!     }
+//!     for event in controller.take_events() {
+//!         eprintln!("{}", event.to_json_line());
+//!     }
+//! };
+//! assert_eq!(result.output.map(|o| o.text).as_deref(), Some("The tool said hi."));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod config;
 mod requests;

@@ -3,6 +3,7 @@
 //!
 //! Invariant: every request goes through the assembler, so its messages validate and fit.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::{Controller, FinalOutput, Phase, Step, StopReason};
@@ -61,14 +62,19 @@ impl Controller {
     /// Assembles the history (plus the forced-answer note if `forced`); ends the run on a
     /// context error and returns `None`.
     fn assemble(&mut self, forced: bool) -> Option<(Assembled, Vec<ToolSpec>)> {
-        let mut history = self.state.live().to_vec();
-        if let Some(ex) = self.exhausted.filter(|_| forced) {
-            history.push(Message::user(format!(
-                "You have reached the {} ({} of {}). You cannot call tools any more. Using only what you \
-                 know from this conversation, give your best final answer now, and say briefly what remains uncertain.",
-                ex.resource, ex.used, ex.limit
-            )));
-        }
+        // Only the forced call adds a message: the normal turn sends the live history as is.
+        let history: Cow<'_, [Message]> = match self.exhausted.filter(|_| forced) {
+            Some(ex) => {
+                let mut h = self.state.live().to_vec();
+                h.push(Message::user(format!(
+                    "You have reached the {}. You cannot call tools any more. Using only what you know \
+                     from this conversation, give your best final answer now, and say briefly what remains uncertain.",
+                    ex.describe()
+                )));
+                Cow::Owned(h)
+            }
+            None => Cow::Borrowed(self.state.live()),
+        };
         // Anthropic rejects tool blocks in a history without tool definitions, so a forced call
         // keeps the specs when the history has tool calls and disables them by tool_choice.
         let has_calls = history
@@ -79,7 +85,14 @@ impl Controller {
         } else {
             self.specs.clone()
         };
-        let assembled = match self.assembler.assemble(&self.system, &history, &tools) {
+        let assembled = self.assembler.assemble(&self.system, &history, &tools);
+        let fit = assembled
+            .as_ref()
+            .map_or((0, 0), |a| (a.dropped_messages, a.shrunk_outputs));
+        let tokens_before = (fit != (0, 0) && fit != self.last_fit)
+            .then(|| self.assembler.estimate(&self.system, &history, &tools));
+        drop(history);
+        let assembled = match assembled {
             Ok(a) => a,
             Err(e) => {
                 self.finish(
@@ -92,13 +105,12 @@ impl Controller {
                 return None;
             }
         };
-        let fit = (assembled.dropped_messages, assembled.shrunk_outputs);
-        if fit != (0, 0) && fit != self.last_fit {
+        if let Some(tokens_before) = tokens_before {
             self.events.push(RunEvent::Compaction {
                 summarized: false,
                 messages_replaced: assembled.dropped_messages,
                 tool_outputs_shrunk: assembled.shrunk_outputs,
-                tokens_before: self.assembler.estimate(&self.system, &history, &tools),
+                tokens_before,
                 tokens_after: assembled.estimated_tokens,
             });
         }

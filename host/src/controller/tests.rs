@@ -507,6 +507,28 @@ fn events_come_in_run_order_and_feeds_in_the_wrong_phase_are_errors() {
 }
 
 #[test]
+fn controller_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Controller>();
+    assert_send::<RunResult>();
+}
+
+#[test]
+fn stop_reasons_map_to_exit_codes_and_read_well() {
+    let budget = StopReason::Budget {
+        resource: crate::budget::BudgetResource::Turns,
+        used: 5.0,
+        limit: 5.0,
+    };
+    assert_eq!(
+        (budget.exit_code(), budget.describe().as_str()),
+        (2, "turn limit (5 of 5) reached")
+    );
+    assert_eq!(StopReason::Completed.exit_code(), 0);
+    assert_eq!(StopReason::ContentFiltered.exit_code(), 1);
+}
+
+#[test]
 fn chat_continues_with_the_history() {
     let mut c = Controller::new(config(), vec![], "hi").unwrap();
     let mut model = ScriptedModel::new([ScriptedModel::text("hello"), ScriptedModel::text("bye")]);

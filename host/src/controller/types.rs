@@ -185,7 +185,14 @@ impl StopReason {
                 resource,
                 used,
                 limit,
-            } => format!("{resource} reached ({used} of {limit})"),
+            } => {
+                let ex = crate::budget::Exhausted {
+                    resource: *resource,
+                    used: *used,
+                    limit: *limit,
+                };
+                format!("{} reached", ex.describe())
+            }
             Self::ToolAborted {
                 tool,
                 kind,
@@ -211,7 +218,7 @@ pub struct FinalOutput {
     pub text: String,
     /// The parsed and validated JSON, when the agent has an output schema.
     pub json: Option<serde_json::Value>,
-    /// The answer was cut by the output-token limit.
+    /// The answer was cut short (output-token limit, or the provider's content filter).
     pub truncated: bool,
 }
 

@@ -2,7 +2,10 @@
 //! (per-call limits live in [`ToolPolicy`](super::ToolPolicy) instead).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::egress::{Resolver, SystemResolver};
 
 /// Where precompiled components are cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +57,9 @@ pub struct EngineConfig {
     pub epoch_tick: Duration,
     /// Precompiled-artifact cache.
     pub cache_dir: CacheDir,
+    /// Resolves host names for outgoing HTTP (tests map names to addresses with a
+    /// `StaticResolver`); every resolved address is checked against the egress policy.
+    pub resolver: Arc<dyn Resolver>,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +71,7 @@ impl Default for EngineConfig {
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(10),
             cache_dir: CacheDir::Default,
+            resolver: Arc::new(SystemResolver),
         }
     }
 }

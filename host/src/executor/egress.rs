@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use addr::is_internal;
-pub use policy::{EgressPolicy, HostRule, PolicyError};
+pub use policy::{EgressPolicy, EgressPolicyError, HostRule};
 pub use resolver::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use stats::{Denial, DenialReason, EgressReport, EgressStats, MAX_RECORDED_DENIALS};
 
@@ -50,6 +50,8 @@ pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     resolver: Arc<dyn Resolver>,
     stats: Arc<EgressStats>,
+    /// `None`: the process-wide config trusting the webpki (Mozilla) roots.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl EgressHooks {
@@ -59,7 +61,17 @@ impl EgressHooks {
             policy,
             resolver,
             stats: Arc::new(EgressStats::default()),
+            tls: None,
         }
+    }
+
+    /// Uses `config` for HTTPS instead of the default (webpki roots, ring provider), e.g. to
+    /// trust an operator's private CA. Certificates are still checked against the URL's host
+    /// name while the socket goes to the checked address.
+    #[must_use]
+    pub fn with_tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// The call's counters and denials; read them after the call with [`EgressStats::report`].
@@ -111,19 +123,21 @@ impl Timeouts {
     }
 }
 
-impl EgressHooks {
-    /// Refuses a request: records why, keeps the guest's body writable, returns the error code.
-    fn deny(&self, host: String, reason: DenialReason, body: WasiBody) -> Error {
-        let code = match reason {
-            DenialReason::Scheme { .. } | DenialReason::HostNotAllowed => Error::HttpRequestDenied,
-            DenialReason::InternalAddress { .. } => Error::DestinationIpProhibited,
-            DenialReason::TooManyRequests { .. } => Error::ConnectionLimitReached,
-        };
-        self.stats.record_denial(Denial { host, reason });
-        body::drain_in_background(body);
-        code
-    }
+/// Why a request did not get past the checks.
+enum Refusal {
+    /// The policy refused it: recorded as a denial for the executor's report.
+    Denied { host: String, reason: DenialReason },
+    /// It failed for another reason (bad URL, name not found...).
+    Failed(Error),
+}
 
+/// A request that passed every check: where and how to connect.
+struct Approved {
+    addrs: Vec<SocketAddr>,
+    tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
+}
+
+impl EgressHooks {
     async fn send(
         &self,
         request: http::Request<WasiBody>,
@@ -132,66 +146,20 @@ impl EgressHooks {
         let started = Instant::now();
         let timeouts = Timeouts::effective(&self.policy, options.as_ref());
         let deadline = started + timeouts.total;
+        let connect_deadline = (started + timeouts.connect).min(deadline);
         let (mut parts, body) = request.into_parts();
-        let uri = parts.uri.clone();
-        let host_text = uri.host().unwrap_or_default();
-        let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
-        let default_port: u16 = if scheme == "https" { 443 } else { 80 };
-        let port = uri.port_u16().unwrap_or(default_port);
-        let shown = shown_host(host_text, port, default_port);
 
-        // 1. The call's request budget.
-        if self.stats.next_attempt() > self.policy.max_requests {
-            let limit = self.policy.max_requests;
-            return Err(self.deny(shown, DenialReason::TooManyRequests { limit }, body));
-        }
-        // 2. Scheme.
-        if scheme != "http" && scheme != "https" {
-            return Err(self.deny(shown, DenialReason::Scheme { scheme }, body));
-        }
-        if host_text.is_empty() {
-            return Err(fail(body, Error::HttpRequestUriInvalid));
-        }
-        // 3. Host and port against the allow-list.
-        let host = RequestHost::parse(host_text);
-        let Some(allow_private) = self.policy.lookup(&host, port, default_port) else {
-            return Err(self.deny(shown, DenialReason::HostNotAllowed, body));
-        };
-        // 4. Resolve (IP literals are their own address).
-        let connect_deadline = started + timeouts.connect;
-        let ips = match &host {
-            RequestHost::Ip(ip) => vec![*ip],
-            RequestHost::Name(name) => {
-                let lookup = self.resolver.resolve(name, port);
-                match tokio::time::timeout_at(connect_deadline, lookup).await {
-                    Err(_) => return Err(fail(body, Error::DnsTimeout)),
-                    Ok(Err(err)) => {
-                        let code = Error::DnsError {
-                            rcode: Some(err.to_string()),
-                            info_code: None,
-                        };
-                        return Err(fail(body, code));
-                    }
-                    Ok(Ok(ips)) => ips,
-                }
+        let approved = match self.check(&parts.uri, connect_deadline).await {
+            Ok(approved) => approved,
+            Err(refusal) => {
+                // Keep the guest's body writable so it sees this error, not a reset.
+                body::drain_in_background(body);
+                return Err(self.refuse(refusal));
             }
-        };
-        // 5. Every address must be public unless the host's rule allows internal ones.
-        if !allow_private && let Some(ip) = ips.iter().copied().find(|ip| is_internal(*ip)) {
-            return Err(self.deny(shown, DenialReason::InternalAddress { ip }, body));
-        }
-        let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
-
-        let tls_name = match (scheme.as_str(), &host) {
-            ("https", RequestHost::Ip(ip)) => Some(ServerName::from(*ip)),
-            ("https", RequestHost::Name(name)) => match ServerName::try_from(name.clone()) {
-                Ok(name) => Some(name),
-                Err(_) => return Err(fail(body, Error::HttpRequestUriInvalid)),
-            },
-            _ => None,
         };
 
         // hyper wants the origin form on the wire; the Host header carries the authority.
+        let uri = std::mem::take(&mut parts.uri);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = match http::Uri::try_from(path) {
             Ok(origin) => origin,
@@ -207,16 +175,11 @@ impl EgressHooks {
         let request = http::Request::from_parts(parts, body);
 
         self.stats.record_sent();
-        let head_deadline = match timeouts.first_byte {
-            Some(first_byte) => (started + first_byte).min(deadline),
-            None => deadline,
-        };
         let target = Target {
-            addrs: &addrs,
-            tls_name,
-            connect_deadline: connect_deadline.min(deadline),
-            head_deadline,
-            head_deadline_is_first_byte: head_deadline < deadline,
+            addrs: &approved.addrs,
+            tls: approved.tls,
+            connect_deadline,
+            first_byte: timeouts.first_byte,
             deadline,
         };
         let (response, driver) = transport::send(target, request).await?;
@@ -227,6 +190,93 @@ impl EgressHooks {
                 .boxed_unsync()
         });
         Ok((response, driver))
+    }
+
+    /// Every check, in order; no socket exists before they all pass.
+    async fn check(&self, uri: &http::Uri, dns_deadline: Instant) -> Result<Approved, Refusal> {
+        let host_text = uri.host().unwrap_or_default();
+        let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
+        let default_port: u16 = if scheme == "https" { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        let denied = |reason| Refusal::Denied {
+            host: shown_host(host_text, port, default_port),
+            reason,
+        };
+
+        // 1. The call's request budget.
+        if self.stats.next_attempt() > self.policy.max_requests {
+            let limit = self.policy.max_requests;
+            return Err(denied(DenialReason::TooManyRequests { limit }));
+        }
+        // 2. Scheme.
+        if scheme != "http" && scheme != "https" {
+            return Err(denied(DenialReason::Scheme { scheme }));
+        }
+        if host_text.is_empty() {
+            return Err(Refusal::Failed(Error::HttpRequestUriInvalid));
+        }
+        // 3. Host and port against the allow-list; nothing is looked up for other names.
+        let host = RequestHost::parse(host_text);
+        let Some(allow_private) = self.policy.lookup(&host, port, default_port) else {
+            return Err(denied(DenialReason::HostNotAllowed));
+        };
+        // 4. Resolve (IP literals are their own address).
+        let ips = match &host {
+            RequestHost::Ip(ip) => vec![*ip],
+            RequestHost::Name(name) => {
+                let lookup = self.resolver.resolve(name, port);
+                match tokio::time::timeout_at(dns_deadline, lookup).await {
+                    Err(_) => return Err(Refusal::Failed(Error::DnsTimeout)),
+                    Ok(Err(err)) => {
+                        return Err(Refusal::Failed(Error::DnsError {
+                            rcode: Some(err.to_string()),
+                            info_code: None,
+                        }));
+                    }
+                    Ok(Ok(ips)) => ips,
+                }
+            }
+        };
+        // 5. Every address must be public unless the host's rule allows internal ones.
+        if !allow_private && let Some(ip) = ips.iter().copied().find(|ip| is_internal(*ip)) {
+            return Err(denied(DenialReason::InternalAddress { ip }));
+        }
+        let tls = if scheme == "https" {
+            let name = match &host {
+                RequestHost::Ip(ip) => ServerName::from(*ip),
+                RequestHost::Name(name) => ServerName::try_from(name.clone())
+                    .map_err(|_| Refusal::Failed(Error::HttpRequestUriInvalid))?,
+            };
+            let config = match &self.tls {
+                Some(config) => config.clone(),
+                None => transport::default_tls_config().map_err(Refusal::Failed)?,
+            };
+            Some((name, config))
+        } else {
+            None
+        };
+        Ok(Approved {
+            addrs: ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+            tls,
+        })
+    }
+
+    /// Turns a refusal into the guest's error code, recording denials for the report.
+    fn refuse(&self, refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::Failed(code) => code,
+            Refusal::Denied { host, reason } => {
+                let code = match reason {
+                    DenialReason::Scheme { .. } | DenialReason::HostNotAllowed => {
+                        Error::HttpRequestDenied
+                    }
+                    DenialReason::InternalAddress { .. } => Error::DestinationIpProhibited,
+                    DenialReason::TooManyRequests { .. } => Error::ConnectionLimitReached,
+                };
+                self.stats.record_denial(Denial { host, reason });
+                code
+            }
+        }
     }
 }
 

@@ -19,7 +19,6 @@ pub mod egress;
 mod engine;
 mod error;
 mod host_iface;
-mod http;
 mod loader;
 mod pipe;
 pub mod policy;

@@ -53,7 +53,7 @@ pub(crate) async fn run(
     usage.queue_time = queued.elapsed();
     let started = Instant::now();
     let max_memory = policy.max_memory_bytes.min(inner.config.max_memory_bytes);
-    let mut store = match new_store(&inner.engine, policy, max_memory) {
+    let mut store = match new_store(&inner.engine, policy, max_memory, &inner.config.resolver) {
         Ok(store) => store,
         Err(message) => return (Err(ToolCallError::Internal { message }), usage, None),
     };
@@ -84,8 +84,10 @@ pub(crate) async fn run(
     usage.fuel_consumed = fuel_budget.saturating_sub(store.get_fuel().unwrap_or(0));
     let state = store.data_mut();
     usage.peak_memory_bytes = state.limiter.peak_memory as u64;
-    usage.http_requests = state.hooks.requests;
-    usage.http_denied = state.hooks.denied;
+    let egress = state.egress.stats().report();
+    usage.http_requests = egress.requests_sent + egress.requests_denied;
+    usage.http_denied = egress.requests_denied;
+    usage.http_bytes_received = egress.bytes_received;
     usage.logs = std::mem::take(&mut state.host.logs);
     usage.dropped_logs = state.host.dropped_logs;
     let (stdout, dropped_out) = state.stdout.contents();
@@ -93,7 +95,7 @@ pub(crate) async fn run(
     usage.stdout = stdout;
     usage.stderr = stderr;
     usage.dropped_stdio_bytes = dropped_out + dropped_err;
-    let denial = state.hooks.last_denial.take();
+    let denial = egress.denials.first().map(ToString::to_string);
     // Return the instance to the pool before letting the next call in.
     drop(store);
     drop(permit);

@@ -10,8 +10,10 @@ use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use std::sync::Arc;
+
+use super::egress::{EgressHooks, Resolver};
 use super::host_iface::HostState;
-use super::http::DenyAllHttp;
 use super::pipe::CappedPipe;
 use super::policy::{DirMode, ToolPolicy};
 
@@ -20,7 +22,7 @@ pub(crate) struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
-    pub(crate) hooks: DenyAllHttp,
+    pub(crate) egress: EgressHooks,
     pub(crate) limiter: CallLimiter,
     pub(crate) host: HostState,
     pub(crate) stdout: CappedPipe,
@@ -41,7 +43,7 @@ impl WasiHttpView for StoreState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.hooks,
+            hooks: &mut self.egress,
         }
     }
 }
@@ -86,6 +88,7 @@ pub(crate) fn new_store(
     engine: &Engine,
     policy: &ToolPolicy,
     max_memory: u64,
+    resolver: &Arc<dyn Resolver>,
 ) -> Result<Store<StoreState>, String> {
     let stdio_cap = usize::try_from(policy.max_stdio_bytes).unwrap_or(usize::MAX);
     let stdout = CappedPipe::new(stdio_cap);
@@ -113,7 +116,7 @@ pub(crate) fn new_store(
         wasi: wasi.build(),
         table: ResourceTable::new(),
         http: WasiHttpCtx::new(),
-        hooks: DenyAllHttp::default(),
+        egress: EgressHooks::new(Arc::new(policy.egress.clone()), resolver.clone()),
         limiter: CallLimiter {
             max_memory: usize::try_from(max_memory).unwrap_or(usize::MAX),
             peak_memory: 0,

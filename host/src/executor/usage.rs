@@ -35,8 +35,10 @@ pub struct CallUsage {
     pub bytes_out: u64,
     /// Outgoing HTTP requests the guest attempted (allowed or not).
     pub http_requests: u32,
-    /// Of those, how many the policy denied.
+    /// Of those, how many the policy denied (before any connection).
     pub http_denied: u32,
+    /// Response body bytes received over HTTP.
+    pub http_bytes_received: u64,
     /// `host.log` messages, in order (capped by the policy).
     pub logs: Vec<LogRecord>,
     /// Log messages dropped past the cap.

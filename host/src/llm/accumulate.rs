@@ -31,7 +31,10 @@ pub struct StreamAccumulator {
 impl StreamAccumulator {
     /// An empty accumulator; `model` is reported in the response.
     pub fn new(model: impl Into<String>) -> Self {
-        StreamAccumulator { model: model.into(), ..Default::default() }
+        StreamAccumulator {
+            model: model.into(),
+            ..Default::default()
+        }
     }
 
     /// Adds one event.
@@ -51,7 +54,11 @@ impl StreamAccumulator {
                 }
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
-                self.calls.entry(*index).or_default().arguments.push_str(arguments);
+                self.calls
+                    .entry(*index)
+                    .or_default()
+                    .arguments
+                    .push_str(arguments);
             }
             StreamEvent::ToolCallEnd { .. } => {}
             // Usage events are cumulative snapshots (Anthropic sends input tokens first,
@@ -79,7 +86,11 @@ impl StreamAccumulator {
                     detail: format!("tool call #{index} never received its name"),
                 });
             }
-            tool_calls.push(ToolCall { id: call.id, name: call.name, arguments: call.arguments });
+            tool_calls.push(ToolCall {
+                id: call.id,
+                name: call.name,
+                arguments: call.arguments,
+            });
         }
         let response = ChatResponse {
             text: self.saw_text.then_some(self.text),
@@ -94,8 +105,8 @@ impl StreamAccumulator {
     }
 }
 
-/// Refuses a response whose token limit cut a tool call's arguments (they are not valid
-/// JSON). Applies to streamed and non-streamed responses alike. Empty arguments count as
+/// Refuses a response whose token limit cut a tool call's arguments (they are not a JSON
+/// object). Applies to streamed and non-streamed responses alike. Empty arguments count as
 /// an empty object, which some servers send for tools without parameters.
 pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
     if response.finish_reason != FinishReason::Length {
@@ -103,7 +114,9 @@ pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
     }
     for call in &response.tool_calls {
         let args = call.arguments.trim();
-        if !args.is_empty() && serde_json::from_str::<serde::de::IgnoredAny>(args).is_err() {
+        let is_object = args.is_empty()
+            || serde_json::from_str::<serde_json::Value>(args).is_ok_and(|v| v.is_object());
+        if !is_object {
             return Err(LlmError::Truncated {
                 detail: format!(
                     "the model hit max_tokens while writing the arguments of tool call {:?} ({}); \
@@ -122,10 +135,17 @@ mod tests {
     use super::*;
 
     fn start(index: usize, id: &str, name: &str) -> StreamEvent {
-        StreamEvent::ToolCallStart { index, id: id.into(), name: name.into() }
+        StreamEvent::ToolCallStart {
+            index,
+            id: id.into(),
+            name: name.into(),
+        }
     }
     fn delta(index: usize, a: &str) -> StreamEvent {
-        StreamEvent::ToolCallDelta { index, arguments: a.into() }
+        StreamEvent::ToolCallDelta {
+            index,
+            arguments: a.into(),
+        }
     }
     fn finish(reason: FinishReason) -> StreamEvent {
         StreamEvent::Finish { reason }
@@ -149,7 +169,14 @@ mod tests {
         }
         let r = acc.finish().unwrap();
         assert_eq!(r.tool_calls.len(), 2);
-        assert_eq!(r.tool_calls[0], ToolCall { id: "a".into(), name: "add".into(), arguments: "{\"y\":1}".into() });
+        assert_eq!(
+            r.tool_calls[0],
+            ToolCall {
+                id: "a".into(),
+                name: "add".into(),
+                arguments: "{\"y\":1}".into()
+            }
+        );
         assert_eq!(r.tool_calls[1].arguments, "{\"x\":2}");
         assert_eq!(r.text, None);
     }
@@ -157,21 +184,42 @@ mod tests {
     #[test]
     fn text_and_usage_snapshots() {
         let mut acc = StreamAccumulator::new("m");
-        acc.push(&StreamEvent::Usage { usage: Usage { input_tokens: 10, output_tokens: 1, cached_tokens: 4 } });
+        acc.push(&StreamEvent::Usage {
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 1,
+                cached_tokens: 4,
+            },
+        });
         acc.push(&StreamEvent::TextDelta { text: "Hel".into() });
         acc.push(&StreamEvent::TextDelta { text: "lo".into() });
         acc.push(&finish(FinishReason::Stop));
-        acc.push(&StreamEvent::Usage { usage: Usage { input_tokens: 0, output_tokens: 7, cached_tokens: 0 } });
+        acc.push(&StreamEvent::Usage {
+            usage: Usage {
+                input_tokens: 0,
+                output_tokens: 7,
+                cached_tokens: 0,
+            },
+        });
         let r = acc.finish().unwrap();
         assert_eq!(r.text.as_deref(), Some("Hello"));
-        assert_eq!(r.usage, Usage { input_tokens: 10, output_tokens: 7, cached_tokens: 4 });
+        assert_eq!(
+            r.usage,
+            Usage {
+                input_tokens: 10,
+                output_tokens: 7,
+                cached_tokens: 4
+            }
+        );
         assert_eq!(r.model, "m");
     }
 
     #[test]
     fn no_finish_event_is_truncated() {
         let mut acc = StreamAccumulator::new("m");
-        acc.push(&StreamEvent::TextDelta { text: "partial".into() });
+        acc.push(&StreamEvent::TextDelta {
+            text: "partial".into(),
+        });
         assert!(matches!(acc.finish(), Err(LlmError::Truncated { .. })));
     }
 
@@ -193,7 +241,9 @@ mod tests {
         acc.push(&finish(FinishReason::Length));
         assert_eq!(acc.finish().unwrap().finish_reason, FinishReason::Length);
         let mut acc = StreamAccumulator::new("m");
-        acc.push(&StreamEvent::TextDelta { text: "cut mid-sent".into() });
+        acc.push(&StreamEvent::TextDelta {
+            text: "cut mid-sent".into(),
+        });
         acc.push(&finish(FinishReason::Length));
         assert_eq!(acc.finish().unwrap().finish_reason, FinishReason::Length);
     }

@@ -49,8 +49,14 @@ struct Turn<'a> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Block<'a> {
-    Text { text: &'a str },
-    ToolUse { id: &'a str, name: &'a str, input: Value },
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: Value,
+    },
     ToolResult {
         tool_use_id: &'a str,
         content: &'a str,
@@ -63,7 +69,10 @@ enum Block<'a> {
 fn push<'a>(out: &mut Vec<Turn<'a>>, role: &'static str, block: Block<'a>) {
     match out.last_mut() {
         Some(t) if t.role == role => t.content.push(block),
-        _ => out.push(Turn { role, content: vec![block] }),
+        _ => out.push(Turn {
+            role,
+            content: vec![block],
+        }),
     }
 }
 
@@ -75,7 +84,10 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
         match m {
             Message::System { content } => sys.push(content.as_str()),
             Message::User { content } => push(&mut out, "user", Block::Text { text: content }),
-            Message::Assistant { content, tool_calls } => {
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
                 if let Some(text) = content.as_deref().filter(|t| !t.is_empty()) {
                     push(&mut out, "assistant", Block::Text { text });
                 }
@@ -87,13 +99,29 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                         _ if c.arguments.trim().is_empty() => json!({}),
                         _ => json!({"invalid_arguments": c.arguments}),
                     };
-                    push(&mut out, "assistant", Block::ToolUse { id: &c.id, name: &c.name, input });
+                    push(
+                        &mut out,
+                        "assistant",
+                        Block::ToolUse {
+                            id: &c.id,
+                            name: &c.name,
+                            input,
+                        },
+                    );
                 }
             }
-            Message::Tool { call_id, content, is_error } => push(
+            Message::Tool {
+                call_id,
+                content,
+                is_error,
+            } => push(
                 &mut out,
                 "user",
-                Block::ToolResult { tool_use_id: call_id, content, is_error: *is_error },
+                Block::ToolResult {
+                    tool_use_id: call_id,
+                    content,
+                    is_error: *is_error,
+                },
             ),
         }
     }
@@ -116,8 +144,15 @@ struct Response {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ResponseBlock {
-    Text { text: String },
-    ToolUse { id: String, name: String, #[serde(default)] input: Value },
+    Text {
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
     #[serde(other)]
     Other,
 }
@@ -145,7 +180,11 @@ impl WireUsage {
         } else {
             input + cached + self.cache_creation_input_tokens.unwrap_or(0)
         };
-        Usage { input_tokens: input, output_tokens: self.output_tokens.unwrap_or(0), cached_tokens: cached }
+        Usage {
+            input_tokens: input,
+            output_tokens: self.output_tokens.unwrap_or(0),
+            cached_tokens: cached,
+        }
     }
 }
 
@@ -176,11 +215,15 @@ impl Wire for Anthropic {
 
     fn headers(&self, key: &ApiKey) -> Result<HeaderMap, LlmError> {
         let mut h = HeaderMap::new();
-        let mut value = HeaderValue::from_str(key.expose())
-            .map_err(|_| LlmError::Config("the API key contains characters not allowed in a header".into()))?;
+        let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
+            LlmError::Config("the API key contains characters not allowed in a header".into())
+        })?;
         value.set_sensitive(true);
         h.insert(HeaderName::from_static("x-api-key"), value);
-        h.insert(HeaderName::from_static("anthropic-version"), HeaderValue::from_static(API_VERSION));
+        h.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(API_VERSION),
+        );
         Ok(h)
     }
 
@@ -214,13 +257,16 @@ impl Wire for Anthropic {
             tool_choice,
             stream,
         };
-        serde_json::to_vec(&body).map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
+        serde_json::to_vec(&body)
+            .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
     }
 
     fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {
         let r: Response = parse_json(body, ep, "messages body")?;
         let Some(reason) = r.stop_reason else {
-            return Err(LlmError::Truncated { detail: "the response has no stop_reason".into() });
+            return Err(LlmError::Truncated {
+                detail: "the response has no stop_reason".into(),
+            });
         };
         let Some(content) = r.content else {
             return Err(ep.invalid("messages body", "the response has no content"));
@@ -229,10 +275,14 @@ impl Wire for Anthropic {
         let mut tool_calls = Vec::new();
         for block in content {
             match block {
-                ResponseBlock::Text { text: t } => text.get_or_insert_with(String::new).push_str(&t),
-                ResponseBlock::ToolUse { id, name, input } => {
-                    tool_calls.push(ToolCall { id, name, arguments: arguments_text(&input) })
+                ResponseBlock::Text { text: t } => {
+                    text.get_or_insert_with(String::new).push_str(&t)
                 }
+                ResponseBlock::ToolUse { id, name, input } => tool_calls.push(ToolCall {
+                    id,
+                    name,
+                    arguments: arguments_text(&input),
+                }),
                 ResponseBlock::Other => {}
             }
         }
@@ -247,7 +297,12 @@ impl Wire for Anthropic {
     }
 
     fn decoder(&self, ep: Endpoint) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder { ep, tools: HashMap::new(), next_tool: 0, finished: false })
+        Box::new(Decoder {
+            ep,
+            tools: HashMap::new(),
+            next_tool: 0,
+            finished: false,
+        })
     }
 
     fn error_body(&self, body: &[u8]) -> Option<(String, String)> {
@@ -259,14 +314,31 @@ impl Wire for Anthropic {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Event {
-    MessageStart { message: StartMessage },
-    ContentBlockStart { index: usize, content_block: StartBlock },
-    ContentBlockDelta { index: usize, delta: BlockDelta },
-    ContentBlockStop { index: usize },
-    MessageDelta { #[serde(default)] delta: Option<MessageDelta>, #[serde(default)] usage: Option<WireUsage> },
+    MessageStart {
+        message: StartMessage,
+    },
+    ContentBlockStart {
+        index: usize,
+        content_block: StartBlock,
+    },
+    ContentBlockDelta {
+        index: usize,
+        delta: BlockDelta,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        #[serde(default)]
+        delta: Option<MessageDelta>,
+        #[serde(default)]
+        usage: Option<WireUsage>,
+    },
     MessageStop,
     Ping,
-    Error { error: ErrorBody },
+    Error {
+        error: ErrorBody,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -280,8 +352,14 @@ struct StartMessage {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum StartBlock {
-    Text { #[serde(default)] text: String },
-    ToolUse { id: String, name: String },
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -289,8 +367,12 @@ enum StartBlock {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum BlockDelta {
-    TextDelta { text: String },
-    InputJsonDelta { partial_json: String },
+    TextDelta {
+        text: String,
+    },
+    InputJsonDelta {
+        partial_json: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -324,54 +406,86 @@ impl StreamDecoder for Decoder {
         match ev {
             Event::MessageStart { message } => {
                 if let Some(u) = message.usage {
-                    out.push(StreamEvent::Usage { usage: u.to_usage() });
+                    out.push(StreamEvent::Usage {
+                        usage: u.to_usage(),
+                    });
                 }
             }
-            Event::ContentBlockStart { index, content_block } => match content_block {
-                StartBlock::Text { text } if !text.is_empty() => out.push(StreamEvent::TextDelta { text }),
+            Event::ContentBlockStart {
+                index,
+                content_block,
+            } => match content_block {
+                StartBlock::Text { text } if !text.is_empty() => {
+                    out.push(StreamEvent::TextDelta { text })
+                }
                 StartBlock::ToolUse { id, name } => {
                     let tool = self.next_tool;
                     self.next_tool += 1;
-                    self.tools.insert(index, OpenTool { index: tool, got_json: false });
-                    out.push(StreamEvent::ToolCallStart { index: tool, id, name });
+                    self.tools.insert(
+                        index,
+                        OpenTool {
+                            index: tool,
+                            got_json: false,
+                        },
+                    );
+                    out.push(StreamEvent::ToolCallStart {
+                        index: tool,
+                        id,
+                        name,
+                    });
                 }
                 _ => {}
             },
-            Event::ContentBlockDelta { index, delta } => match delta {
-                BlockDelta::TextDelta { text } if !text.is_empty() => out.push(StreamEvent::TextDelta { text }),
-                BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
-                    let Some(tool) = self.tools.get_mut(&index) else {
-                        return Err(self.ep.invalid("stream event", format!("input_json_delta for block {index}, which is not a tool_use block")));
-                    };
-                    tool.got_json = true;
-                    out.push(StreamEvent::ToolCallDelta { index: tool.index, arguments: partial_json });
+            Event::ContentBlockDelta { index, delta } => {
+                match delta {
+                    BlockDelta::TextDelta { text } if !text.is_empty() => {
+                        out.push(StreamEvent::TextDelta { text })
+                    }
+                    BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
+                        let Some(tool) = self.tools.get_mut(&index) else {
+                            return Err(self.ep.invalid("stream event", format!("input_json_delta for block {index}, which is not a tool_use block")));
+                        };
+                        tool.got_json = true;
+                        out.push(StreamEvent::ToolCallDelta {
+                            index: tool.index,
+                            arguments: partial_json,
+                        });
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             Event::ContentBlockStop { index } => {
                 if let Some(tool) = self.tools.remove(&index) {
                     // A tool without parameters streams no JSON at all: its input is {}.
                     if !tool.got_json {
-                        out.push(StreamEvent::ToolCallDelta { index: tool.index, arguments: "{}".into() });
+                        out.push(StreamEvent::ToolCallDelta {
+                            index: tool.index,
+                            arguments: "{}".into(),
+                        });
                     }
                     out.push(StreamEvent::ToolCallEnd { index: tool.index });
                 }
             }
             Event::MessageDelta { delta, usage } => {
                 if let Some(u) = usage {
-                    out.push(StreamEvent::Usage { usage: u.to_usage() });
+                    out.push(StreamEvent::Usage {
+                        usage: u.to_usage(),
+                    });
                 }
                 if let Some(reason) = delta.and_then(|d| d.stop_reason) {
-                    out.push(StreamEvent::Finish { reason: anthropic_finish(&reason) });
+                    out.push(StreamEvent::Finish {
+                        reason: anthropic_finish(&reason),
+                    });
                     self.finished = true;
                 }
             }
             Event::MessageStop => return Ok(Step::Done),
             Event::Ping | Event::Unknown => {}
             Event::Error { error } => {
-                return Err(self
-                    .ep
-                    .provider_error(error.kind.as_deref().unwrap_or(""), error.message.as_deref().unwrap_or("")));
+                return Err(self.ep.provider_error(
+                    error.kind.as_deref().unwrap_or(""),
+                    error.message.as_deref().unwrap_or(""),
+                ));
             }
         }
         Ok(Step::Continue)

@@ -9,11 +9,21 @@ use crate::llm::sse::decode_recorded;
 use crate::llm::types::{FinishReason, RequestSettings, ToolSpec};
 
 fn ep() -> Endpoint {
-    Endpoint { url: "http://127.0.0.1/v1/messages".into(), env_var: "ANTHROPIC_API_KEY".into(), key: ApiKey::new("sk-ant-secret") }
+    Endpoint {
+        url: "http://127.0.0.1/v1/messages".into(),
+        env_var: "ANTHROPIC_API_KEY".into(),
+        key: ApiKey::new("sk-ant-secret"),
+    }
 }
 
 fn settings(choice: ToolChoice, parallel: bool) -> RequestSettings {
-    RequestSettings { model: "claude".into(), max_tokens: 512, temperature: None, tool_choice: choice, parallel_tool_calls: parallel }
+    RequestSettings {
+        model: "claude".into(),
+        max_tokens: 512,
+        temperature: None,
+        tool_choice: choice,
+        parallel_tool_calls: parallel,
+    }
 }
 
 fn history() -> Vec<Message> {
@@ -23,8 +33,16 @@ fn history() -> Vec<Message> {
         Message::Assistant {
             content: Some("on it".into()),
             tool_calls: vec![
-                ToolCall { id: "toolu_a".into(), name: "add".into(), arguments: "{\"a\":1}".into() },
-                ToolCall { id: "toolu_b".into(), name: "now".into(), arguments: String::new() },
+                ToolCall {
+                    id: "toolu_a".into(),
+                    name: "add".into(),
+                    arguments: "{\"a\":1}".into(),
+                },
+                ToolCall {
+                    id: "toolu_b".into(),
+                    name: "now".into(),
+                    arguments: String::new(),
+                },
             ],
         },
         Message::tool_result("toolu_a", "2", false),
@@ -39,32 +57,61 @@ fn history_folds_into_alternating_turns_with_system_lifted() {
     let req = ChatRequest {
         settings: settings(ToolChoice::Required, false),
         messages: history(),
-        tools: vec![ToolSpec { name: "add".into(), description: "adds".into(), parameters: json!({"type": "object"}) }],
+        tools: vec![ToolSpec {
+            name: "add".into(),
+            description: "adds".into(),
+            parameters: json!({"type": "object"}),
+        }],
     };
-    let body: Value = serde_json::from_slice(&Anthropic.body(&req, "claude", true).unwrap()).unwrap();
+    let body: Value =
+        serde_json::from_slice(&Anthropic.body(&req, "claude", true).unwrap()).unwrap();
     assert_eq!(body["system"], "rule one\n\nrule two");
     assert_eq!(body["max_tokens"], 512);
     assert_eq!(body["stream"], true);
-    assert_eq!(body["tool_choice"], json!({"type": "any", "disable_parallel_tool_use": true}));
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "any", "disable_parallel_tool_use": true})
+    );
     assert_eq!(body["tools"][0]["input_schema"], json!({"type": "object"}));
     let m = body["messages"].as_array().unwrap();
     let roles: Vec<&str> = m.iter().map(|t| t["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["user", "assistant", "user"]);
     assert_eq!(m[1]["content"][0], json!({"type": "text", "text": "on it"}));
-    assert_eq!(m[1]["content"][1], json!({"type": "tool_use", "id": "toolu_a", "name": "add", "input": {"a": 1}}));
+    assert_eq!(
+        m[1]["content"][1],
+        json!({"type": "tool_use", "id": "toolu_a", "name": "add", "input": {"a": 1}})
+    );
     assert_eq!(m[1]["content"][2]["input"], json!({}));
     // Tool results first, then the user's text, in one user turn.
-    assert_eq!(m[2]["content"][0], json!({"type": "tool_result", "tool_use_id": "toolu_a", "content": "2"}));
+    assert_eq!(
+        m[2]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": "toolu_a", "content": "2"})
+    );
     assert_eq!(m[2]["content"][1]["is_error"], true);
-    assert_eq!(m[2]["content"][2], json!({"type": "text", "text": "thanks"}));
+    assert_eq!(
+        m[2]["content"][2],
+        json!({"type": "text", "text": "thanks"})
+    );
 }
 
 #[test]
 fn tool_choice_none_and_no_tools() {
-    let mut req = ChatRequest { settings: settings(ToolChoice::None, true), messages: vec![Message::user("hi")], tools: vec![] };
+    let mut req = ChatRequest {
+        settings: settings(ToolChoice::None, true),
+        messages: vec![Message::user("hi")],
+        tools: vec![],
+    };
     let body: Value = serde_json::from_slice(&Anthropic.body(&req, "c", false).unwrap()).unwrap();
-    assert!(body.get("tool_choice").is_none() && body.get("tools").is_none() && body.get("system").is_none());
-    req.tools.push(ToolSpec { name: "t".into(), description: "d".into(), parameters: json!({}) });
+    assert!(
+        body.get("tool_choice").is_none()
+            && body.get("tools").is_none()
+            && body.get("system").is_none()
+    );
+    req.tools.push(ToolSpec {
+        name: "t".into(),
+        description: "d".into(),
+        parameters: json!({}),
+    });
     let body: Value = serde_json::from_slice(&Anthropic.body(&req, "c", false).unwrap()).unwrap();
     assert_eq!(body["tool_choice"], json!({"type": "none"}));
 }
@@ -88,9 +135,23 @@ fn response_with_thinking_text_and_tool_use() {
       "usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":30,"service_tier":"standard"}}"#;
     let r = Anthropic.parse_response(body, &ep()).unwrap();
     assert_eq!(r.text.as_deref(), Some("Adding."));
-    assert_eq!(r.tool_calls, vec![ToolCall { id: "toolu_1".into(), name: "add".into(), arguments: "{\"a\":1,\"b\":2}".into() }]);
+    assert_eq!(
+        r.tool_calls,
+        vec![ToolCall {
+            id: "toolu_1".into(),
+            name: "add".into(),
+            arguments: "{\"a\":1,\"b\":2}".into()
+        }]
+    );
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);
-    assert_eq!(r.usage, Usage { input_tokens: 115, output_tokens: 30, cached_tokens: 100 });
+    assert_eq!(
+        r.usage,
+        Usage {
+            input_tokens: 115,
+            output_tokens: 30,
+            cached_tokens: 100
+        }
+    );
 }
 
 #[test]
@@ -102,34 +163,72 @@ fn stop_reasons_map() {
         ("pause_turn", FinishReason::Other("pause_turn".into())),
     ] {
         let body = format!(r#"{{"content":[],"stop_reason":"{wire}"}}"#);
-        assert_eq!(Anthropic.parse_response(body.as_bytes(), &ep()).unwrap().finish_reason, neutral);
+        assert_eq!(
+            Anthropic
+                .parse_response(body.as_bytes(), &ep())
+                .unwrap()
+                .finish_reason,
+            neutral
+        );
     }
 }
 
 #[test]
 fn error_body_shape() {
     let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: roles must alternate"},"request_id":"req_1"}"#;
-    assert_eq!(Anthropic.error_body(body), Some(("invalid_request_error".into(), "messages: roles must alternate".into())));
+    assert_eq!(
+        Anthropic.error_body(body),
+        Some((
+            "invalid_request_error".into(),
+            "messages: roles must alternate".into()
+        ))
+    );
 }
 
 #[test]
 fn text_stream_with_ping_and_cached_usage() {
-    let events = decode_recorded(ProviderKind::Anthropic, [include_bytes!("fixtures/anthropic_text.sse").as_slice()]).unwrap();
+    let events = decode_recorded(
+        ProviderKind::Anthropic,
+        [include_bytes!("fixtures/anthropic_text.sse").as_slice()],
+    )
+    .unwrap();
     assert_eq!(
         events,
         vec![
-            StreamEvent::Usage { usage: Usage { input_tokens: 35, output_tokens: 1, cached_tokens: 10 } },
-            StreamEvent::TextDelta { text: "Hello".into() },
-            StreamEvent::TextDelta { text: ", wörld ✓".into() },
-            StreamEvent::Usage { usage: Usage { input_tokens: 0, output_tokens: 15, cached_tokens: 0 } },
-            StreamEvent::Finish { reason: FinishReason::Stop },
+            StreamEvent::Usage {
+                usage: Usage {
+                    input_tokens: 35,
+                    output_tokens: 1,
+                    cached_tokens: 10
+                }
+            },
+            StreamEvent::TextDelta {
+                text: "Hello".into()
+            },
+            StreamEvent::TextDelta {
+                text: ", wörld ✓".into()
+            },
+            StreamEvent::Usage {
+                usage: Usage {
+                    input_tokens: 0,
+                    output_tokens: 15,
+                    cached_tokens: 0
+                }
+            },
+            StreamEvent::Finish {
+                reason: FinishReason::Stop
+            },
         ]
     );
 }
 
 #[test]
 fn tool_stream_skips_thinking_and_assembles_json_deltas() {
-    let events = decode_recorded(ProviderKind::Anthropic, [include_bytes!("fixtures/anthropic_tools.sse").as_slice()]).unwrap();
+    let events = decode_recorded(
+        ProviderKind::Anthropic,
+        [include_bytes!("fixtures/anthropic_tools.sse").as_slice()],
+    )
+    .unwrap();
     let mut acc = crate::llm::StreamAccumulator::new("m");
     events.iter().for_each(|e| acc.push(e));
     let r = acc.finish().unwrap();
@@ -137,8 +236,16 @@ fn tool_stream_skips_thinking_and_assembles_json_deltas() {
     assert_eq!(
         r.tool_calls,
         vec![
-            ToolCall { id: "toolu_01".into(), name: "add".into(), arguments: "{\"a\": 1, \"b\": 2}".into() },
-            ToolCall { id: "toolu_02".into(), name: "now".into(), arguments: "{}".into() },
+            ToolCall {
+                id: "toolu_01".into(),
+                name: "add".into(),
+                arguments: "{\"a\": 1, \"b\": 2}".into()
+            },
+            ToolCall {
+                id: "toolu_02".into(),
+                name: "now".into(),
+                arguments: "{}".into()
+            },
         ]
     );
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);
@@ -147,7 +254,11 @@ fn tool_stream_skips_thinking_and_assembles_json_deltas() {
 
 #[test]
 fn error_event_mid_stream_is_overloaded() {
-    let e = decode_recorded(ProviderKind::Anthropic, [include_bytes!("fixtures/anthropic_error.sse").as_slice()]).unwrap_err();
+    let e = decode_recorded(
+        ProviderKind::Anthropic,
+        [include_bytes!("fixtures/anthropic_error.sse").as_slice()],
+    )
+    .unwrap_err();
     assert!(matches!(e, LlmError::Server { status: 529, .. }), "{e:?}");
     assert!(e.is_retryable());
 }
@@ -158,5 +269,10 @@ fn unknown_event_types_are_ignored() {
         data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"}}\n\n\
         data: {\"type\":\"message_stop\"}\n\n";
     let events = decode_recorded(ProviderKind::Anthropic, [stream.as_bytes()]).unwrap();
-    assert_eq!(events, vec![StreamEvent::Finish { reason: FinishReason::Stop }]);
+    assert_eq!(
+        events,
+        vec![StreamEvent::Finish {
+            reason: FinishReason::Stop
+        }]
+    );
 }

@@ -91,7 +91,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect_ms: 10_000, request_ms: 600_000, idle_ms: 120_000 }
+        Timeouts {
+            connect_ms: 10_000,
+            request_ms: 600_000,
+            idle_ms: 120_000,
+        }
     }
 }
 
@@ -187,12 +191,17 @@ impl ProviderConfig {
 
     /// The base URL without a trailing slash.
     pub fn base_url(&self) -> &str {
-        self.base_url.as_deref().unwrap_or(self.kind.default_base_url()).trim_end_matches('/')
+        self.base_url
+            .as_deref()
+            .unwrap_or(self.kind.default_base_url())
+            .trim_end_matches('/')
     }
 
     /// The environment variable the key comes from.
     pub fn key_env(&self) -> &str {
-        self.api_key_env.as_deref().unwrap_or(self.kind.default_key_env())
+        self.api_key_env
+            .as_deref()
+            .unwrap_or(self.kind.default_key_env())
     }
 
     /// The configured key, else the one in the environment variable.
@@ -218,13 +227,22 @@ impl ProviderConfig {
             )));
         }
         if self.retry.max_attempts == 0 {
-            return Err(LlmError::Config("retry.max_attempts must be at least 1".into()));
+            return Err(LlmError::Config(
+                "retry.max_attempts must be at least 1".into(),
+            ));
         }
         if !(self.retry.multiplier >= 1.0 && self.retry.multiplier.is_finite()) {
-            return Err(LlmError::Config("retry.multiplier must be a number >= 1".into()));
+            return Err(LlmError::Config(
+                "retry.multiplier must be a number >= 1".into(),
+            ));
         }
-        if self.timeouts.connect_ms == 0 || self.timeouts.request_ms == 0 || self.timeouts.idle_ms == 0 {
-            return Err(LlmError::Config("timeouts must be greater than 0 ms".into()));
+        if self.timeouts.connect_ms == 0
+            || self.timeouts.request_ms == 0
+            || self.timeouts.idle_ms == 0
+        {
+            return Err(LlmError::Config(
+                "timeouts must be greater than 0 ms".into(),
+            ));
         }
         Ok(())
     }
@@ -246,10 +264,9 @@ mod tests {
 
     #[test]
     fn toml_config_with_defaults() {
-        let cfg: ProviderConfig = toml::from_str(
-            "kind = \"anthropic\"\nmodel = \"claude\"\n[rate_limits]\nrpm = 50\n",
-        )
-        .unwrap();
+        let cfg: ProviderConfig =
+            toml::from_str("kind = \"anthropic\"\nmodel = \"claude\"\n[rate_limits]\nrpm = 50\n")
+                .unwrap();
         assert_eq!(cfg.base_url(), "https://api.anthropic.com");
         assert_eq!(cfg.key_env(), "ANTHROPIC_API_KEY");
         assert_eq!(cfg.rate_limits.rpm, 50);
@@ -262,7 +279,10 @@ mod tests {
         let mut cfg = ProviderConfig::new(ProviderKind::Openai, "gpt");
         cfg.api_key_env = Some("WARDEN_TEST_SURELY_UNSET_KEY".into());
         let err = cfg.resolve_key().unwrap_err();
-        assert!(err.to_string().contains("WARDEN_TEST_SURELY_UNSET_KEY"), "{err}");
+        assert!(
+            err.to_string().contains("WARDEN_TEST_SURELY_UNSET_KEY"),
+            "{err}"
+        );
     }
 
     #[test]

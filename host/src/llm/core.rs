@@ -18,6 +18,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
+use super::accumulate::check_truncation;
 use super::client::shared_client;
 use super::config::ProviderConfig;
 use super::error::{LlmError, TimeoutPhase};
@@ -28,7 +29,6 @@ use super::retry::{backoff, is_retryable_status, may_retry, parse_retry_after};
 use super::sse::SseEvent;
 use super::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, response_as_events};
-use super::accumulate::check_truncation;
 
 /// Most of an error body we read to find the provider's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -42,18 +42,31 @@ struct Failure {
 
 impl Failure {
     fn fatal(error: LlmError) -> Self {
-        Failure { error, retry: false, retry_after: None }
+        Failure {
+            error,
+            retry: false,
+            retry_after: None,
+        }
     }
     fn transient(error: LlmError) -> Self {
-        Failure { error, retry: true, retry_after: None }
+        Failure {
+            error,
+            retry: true,
+            retry_after: None,
+        }
     }
     fn from_error(error: LlmError) -> Self {
         let retry = error.is_retryable();
-        Failure { error, retry, retry_after: None }
+        Failure {
+            error,
+            retry,
+            retry_after: None,
+        }
     }
 }
 
-type SseStream = Pin<Box<dyn Stream<Item = Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>>;
+type SseStream =
+    Pin<Box<dyn Stream<Item = Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>>;
 
 /// One provider endpoint with one wire format.
 pub(crate) struct Adapter<W: Wire> {
@@ -90,8 +103,19 @@ impl<W: Wire> Adapter<W> {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let client = shared_client(config.timeouts.connect())?;
         let limiter = ratelimit::shared(&url, &config.model, config.rate_limits);
-        let ep = Endpoint { url: url.into(), env_var: config.key_env().into(), key };
-        Ok(Adapter { wire, config: config.clone(), client, headers, ep, limiter })
+        let ep = Endpoint {
+            url: url.into(),
+            env_var: config.key_env().into(),
+            key,
+        };
+        Ok(Adapter {
+            wire,
+            config: config.clone(),
+            client,
+            headers,
+            ep,
+            limiter,
+        })
     }
 
     pub(crate) fn config(&self) -> &ProviderConfig {
@@ -99,7 +123,11 @@ impl<W: Wire> Adapter<W> {
     }
 
     fn model_for<'r>(&'r self, req: &'r ChatRequest) -> &'r str {
-        if req.settings.model.is_empty() { &self.config.model } else { &req.settings.model }
+        if req.settings.model.is_empty() {
+            &self.config.model
+        } else {
+            &req.settings.model
+        }
     }
 
     fn limiter_for(&self, model: &str) -> Arc<Limiter> {
@@ -113,17 +141,33 @@ impl<W: Wire> Adapter<W> {
     async fn reserve(&self, req: &ChatRequest, model: &str, notices: &Notices) -> Settle {
         let limiter = self.limiter_for(model);
         let limits = self.config.rate_limits;
-        let estimate = if limits.tpm > 0 { estimate_tokens(req) } else { 0 };
+        let estimate = if limits.tpm > 0 {
+            estimate_tokens(req)
+        } else {
+            0
+        };
         let reservation = limiter.acquire(estimate, notices).await;
-        Settle { limiter, reservation, actual: None }
+        Settle {
+            limiter,
+            reservation,
+            actual: None,
+        }
     }
 
     /// A non-streaming request, retried per the policy.
-    pub(crate) async fn complete(&self, req: &ChatRequest, notices: &Notices) -> Result<ChatResponse, LlmError> {
+    pub(crate) async fn complete(
+        &self,
+        req: &ChatRequest,
+        notices: &Notices,
+    ) -> Result<ChatResponse, LlmError> {
         let model = self.model_for(req);
         let body = Bytes::from(self.wire.body(req, model, false)?);
         let mut settle = self.reserve(req, model, notices).await;
-        let bytes = self.with_retries(&settle.limiter, notices, || self.attempt_complete(body.clone())).await?;
+        let bytes = self
+            .with_retries(&settle.limiter, notices, || {
+                self.attempt_complete(body.clone())
+            })
+            .await?;
         let response = self.wire.parse_response(&bytes, &self.ep)?;
         settle.actual = Some(response.usage.total());
         check_truncation(&response)?;
@@ -140,12 +184,25 @@ impl<W: Wire> Adapter<W> {
         let model = self.model_for(req);
         let body = Bytes::from(self.wire.body(req, model, true)?);
         let settle = self.reserve(req, model, notices).await;
-        let (live, first) = self.with_retries(&settle.limiter, notices, || self.attempt_stream(body.clone())).await?;
-        let state = Live { pending: first.into(), settle: Some(settle), ..live };
+        let (live, first) = self
+            .with_retries(&settle.limiter, notices, || {
+                self.attempt_stream(body.clone())
+            })
+            .await?;
+        let state = Live {
+            pending: first.into(),
+            settle: Some(settle),
+            ..live
+        };
         Ok(futures::stream::unfold(state, Live::next_item).boxed())
     }
 
-    async fn with_retries<T, F, Fut>(&self, limiter: &Limiter, notices: &Notices, mut attempt: F) -> Result<T, LlmError>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        limiter: &Limiter,
+        notices: &Notices,
+        mut attempt: F,
+    ) -> Result<T, LlmError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -162,43 +219,70 @@ impl<W: Wire> Adapter<W> {
             if failure.error.status() == Some(429) {
                 limiter.penalize(failure.retry_after);
             }
-            let delay = failure.retry_after.unwrap_or_else(|| backoff(policy, attempts, rand::random::<f64>()));
+            let delay = failure
+                .retry_after
+                .unwrap_or_else(|| backoff(policy, attempts, rand::random::<f64>()));
             if !failure.retry || !may_retry(policy, attempts, start.elapsed(), delay) {
                 return Err(with_attempts(failure.error, attempts));
             }
             tracing::warn!(attempt = attempts, ?delay, error = %failure.error, "LLM request failed; retrying");
-            notices.emit(LlmNotice::Retry { attempt: attempts, delay, cause: failure.error.to_string() });
+            notices.emit(LlmNotice::Retry {
+                attempt: attempts,
+                delay,
+                cause: failure.error.to_string(),
+            });
             tokio::time::sleep(delay).await;
         }
     }
 
     fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
-        self.client.post(&*self.ep.url).headers(self.headers.clone()).body(body)
+        self.client
+            .post(&*self.ep.url)
+            .headers(self.headers.clone())
+            .body(body)
     }
 
     async fn attempt_complete(&self, body: Bytes) -> Result<Bytes, Failure> {
         let exchange = async {
-            let resp = self.post(body).send().await.map_err(|e| self.transport(e))?;
+            let resp = self
+                .post(body)
+                .send()
+                .await
+                .map_err(|e| self.transport(e))?;
             if !resp.status().is_success() {
                 return Err(self.status_failure(resp).await);
             }
             resp.bytes().await.map_err(|e| self.transport(e))
         };
         let limit = self.config.timeouts.request();
-        tokio::time::timeout(limit, exchange).await.unwrap_or_else(|_| {
-            Err(Failure::transient(LlmError::Timeout { phase: TimeoutPhase::Request, url: self.ep.url.to_string(), after: limit }))
-        })
+        tokio::time::timeout(limit, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::transient(LlmError::Timeout {
+                    phase: TimeoutPhase::Request,
+                    url: self.ep.url.to_string(),
+                    after: limit,
+                }))
+            })
     }
 
     async fn attempt_stream(&self, body: Bytes) -> Result<(Live, Vec<StreamEvent>), Failure> {
         let limit = self.config.timeouts.request();
-        let timeout = || Failure::transient(LlmError::Timeout { phase: TimeoutPhase::Request, url: self.ep.url.to_string(), after: limit });
+        let timeout = || {
+            Failure::transient(LlmError::Timeout {
+                phase: TimeoutPhase::Request,
+                url: self.ep.url.to_string(),
+                after: limit,
+            })
+        };
         let resp = tokio::time::timeout(limit, self.post(body).send())
             .await
             .map_err(|_| timeout())?
             .map_err(|e| self.transport(e))?;
         if !resp.status().is_success() {
-            return tokio::time::timeout(limit, self.status_failure(resp)).await.map_or_else(|_| Err(timeout()), Err);
+            return tokio::time::timeout(limit, self.status_failure(resp))
+                .await
+                .map_or_else(|_| Err(timeout()), Err);
         }
         let is_json = resp
             .headers()
@@ -217,11 +301,17 @@ impl<W: Wire> Adapter<W> {
         };
         if is_json {
             // A server that ignores `stream: true` (or answers an error as plain JSON).
-            let bytes = tokio::time::timeout(limit, resp.bytes()).await.map_err(|_| timeout())?.map_err(|e| self.transport(e))?;
+            let bytes = tokio::time::timeout(limit, resp.bytes())
+                .await
+                .map_err(|_| timeout())?
+                .map_err(|e| self.transport(e))?;
             if let Some((kind, message)) = self.wire.error_body(&bytes) {
                 return Err(Failure::from_error(self.ep.provider_error(&kind, &message)));
             }
-            let response = self.wire.parse_response(&bytes, &self.ep).map_err(Failure::fatal)?;
+            let response = self
+                .wire
+                .parse_response(&bytes, &self.ep)
+                .map_err(Failure::fatal)?;
             live.over = true;
             return Ok((live, response_as_events(&response)));
         }
@@ -231,7 +321,9 @@ impl<W: Wire> Adapter<W> {
         let mut held = Vec::new();
         loop {
             match live.next_batch(&mut held).await {
-                Ok(true) if held.iter().any(|e| !matches!(e, StreamEvent::Usage { .. })) => return Ok((live, held)),
+                Ok(true) if held.iter().any(|e| !matches!(e, StreamEvent::Usage { .. })) => {
+                    return Ok((live, held));
+                }
                 Ok(true) => continue,
                 Ok(false) => return Ok((live, held)),
                 Err(e) => return Err(Failure::from_error(e)),
@@ -243,8 +335,16 @@ impl<W: Wire> Adapter<W> {
         let url = self.ep.url.to_string();
         let detail = self.ep.scrub(&error_chain(&e));
         let error = if e.is_timeout() {
-            let phase = if e.is_connect() { TimeoutPhase::Connect } else { TimeoutPhase::Request };
-            let after = if e.is_connect() { self.config.timeouts.connect() } else { self.config.timeouts.request() };
+            let phase = if e.is_connect() {
+                TimeoutPhase::Connect
+            } else {
+                TimeoutPhase::Request
+            };
+            let after = if e.is_connect() {
+                self.config.timeouts.connect()
+            } else {
+                self.config.timeouts.request()
+            };
             LlmError::Timeout { phase, url, after }
         } else {
             LlmError::Connection { url, detail }
@@ -254,12 +354,23 @@ impl<W: Wire> Adapter<W> {
 
     async fn status_failure(&self, resp: reqwest::Response) -> Failure {
         let status = resp.status().as_u16();
-        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let retry_after = parse_retry_after(header("retry-after-ms").as_deref(), header("retry-after").as_deref(), SystemTime::now());
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = parse_retry_after(
+            header("retry-after-ms").as_deref(),
+            header("retry-after").as_deref(),
+            SystemTime::now(),
+        );
         let body = read_limited(resp, ERROR_BODY_LIMIT).await;
         let message = match self.wire.error_body(&body) {
             Some((_, m)) if !m.is_empty() => m,
-            _ => String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string(),
+            _ => String::from_utf8_lossy(&body[..body.len().min(300)])
+                .trim()
+                .to_string(),
         };
         let message = self.ep.scrub(&message);
         let url = self.ep.url.to_string();
@@ -270,11 +381,29 @@ impl<W: Wire> Adapter<W> {
                 env_var: self.ep.env_var.to_string(),
                 message: (!message.is_empty()).then_some(message),
             },
-            429 => LlmError::RateLimited { url, attempts: 1, retry_after, message },
-            s if is_retryable_status(s) || s >= 500 => LlmError::Server { status, url, attempts: 1, message },
-            _ => LlmError::BadRequest { status, url, message },
+            429 => LlmError::RateLimited {
+                url,
+                attempts: 1,
+                retry_after,
+                message,
+            },
+            s if is_retryable_status(s) || s >= 500 => LlmError::Server {
+                status,
+                url,
+                attempts: 1,
+                message,
+            },
+            _ => LlmError::BadRequest {
+                status,
+                url,
+                message,
+            },
         };
-        Failure { error, retry: is_retryable_status(status), retry_after }
+        Failure {
+            error,
+            retry: is_retryable_status(status),
+            retry_after,
+        }
     }
 }
 
@@ -331,11 +460,13 @@ impl Live {
         let Some(events) = self.events.as_mut().filter(|_| !self.over) else {
             return Ok(false);
         };
-        let next = tokio::time::timeout(self.idle, events.next()).await.map_err(|_| LlmError::Timeout {
-            phase: TimeoutPhase::Idle,
-            url: self.url.to_string(),
-            after: self.idle,
-        })?;
+        let next = tokio::time::timeout(self.idle, events.next())
+            .await
+            .map_err(|_| LlmError::Timeout {
+                phase: TimeoutPhase::Idle,
+                url: self.url.to_string(),
+                after: self.idle,
+            })?;
         match next {
             Some(Ok(event)) => {
                 if self.decoder.decode(&event, out)? == Step::Done {
@@ -343,9 +474,10 @@ impl Live {
                 }
                 Ok(true)
             }
-            Some(Err(EventStreamError::Transport(e))) => {
-                Err(LlmError::StreamCut { url: self.url.to_string(), detail: error_chain(&e) })
-            }
+            Some(Err(EventStreamError::Transport(e))) => Err(LlmError::StreamCut {
+                url: self.url.to_string(),
+                detail: error_chain(&e),
+            }),
             Some(Err(e)) => Err(LlmError::InvalidResponse {
                 url: self.url.to_string(),
                 context: "SSE framing".into(),

@@ -32,26 +32,49 @@ impl std::fmt::Display for TimeoutPhase {
 pub enum LlmError {
     /// 401/403: the key is missing, wrong or lacks permission. Never retried.
     #[error("{status} from {url}: the API key was rejected; set {env_var}{}", provider_suffix(.message))]
-    Auth { status: u16, url: String, env_var: String, message: Option<String> },
+    Auth {
+        status: u16,
+        url: String,
+        env_var: String,
+        message: Option<String>,
+    },
 
     /// 400/404/422 (and other 4xx not listed as transient): the request itself is wrong.
     /// Never retried: sending it again gives the same answer.
     #[error("{status} from {url}: the provider rejected the request: {message}")]
-    BadRequest { status: u16, url: String, message: String },
+    BadRequest {
+        status: u16,
+        url: String,
+        message: String,
+    },
 
     /// 429 still answered after the retry policy was exhausted (or a rate-limit error event).
     /// The core has already retried; the caller may try again later.
     #[error("429 from {url}: rate limited after {attempts} attempt(s){}: {message}", retry_after_suffix(.retry_after))]
-    RateLimited { url: String, attempts: u32, retry_after: Option<Duration>, message: String },
+    RateLimited {
+        url: String,
+        attempts: u32,
+        retry_after: Option<Duration>,
+        message: String,
+    },
 
     /// 5xx, 408, 409 or 529 (overloaded) after the retry policy was exhausted, or a
     /// server-side error event in a stream. Retried by the core while the policy allows.
     #[error("{status} from {url}: server error after {attempts} attempt(s): {message}")]
-    Server { status: u16, url: String, attempts: u32, message: String },
+    Server {
+        status: u16,
+        url: String,
+        attempts: u32,
+        message: String,
+    },
 
     /// A timeout fired. Retried by the core (streams: only before any event reached the caller).
     #[error("{phase} timeout after {after:?} talking to {url}")]
-    Timeout { phase: TimeoutPhase, url: String, after: Duration },
+    Timeout {
+        phase: TimeoutPhase,
+        url: String,
+        after: Duration,
+    },
 
     /// The connection could not be made or broke before a response. Retried by the core.
     #[error("connection to {url} failed: {detail}")]
@@ -65,7 +88,11 @@ pub enum LlmError {
     /// The provider answered something we cannot read (malformed JSON, missing fields,
     /// no choices). Not retried.
     #[error("invalid response from {url} ({context}): {detail}")]
-    InvalidResponse { url: String, context: String, detail: String },
+    InvalidResponse {
+        url: String,
+        context: String,
+        detail: String,
+    },
 
     /// The output was cut: the stream ended without a finish event, or the model hit its
     /// token limit while a tool call's arguments were incomplete. Not retried by the core
@@ -144,9 +171,17 @@ mod tests {
 
     #[test]
     fn transient_errors_are_retryable_and_client_errors_are_not() {
-        let t = LlmError::Timeout { phase: TimeoutPhase::Idle, url: "u".into(), after: Duration::from_secs(1) };
+        let t = LlmError::Timeout {
+            phase: TimeoutPhase::Idle,
+            url: "u".into(),
+            after: Duration::from_secs(1),
+        };
         assert!(t.is_retryable());
-        let b = LlmError::BadRequest { status: 400, url: "u".into(), message: "bad".into() };
+        let b = LlmError::BadRequest {
+            status: 400,
+            url: "u".into(),
+            message: "bad".into(),
+        };
         assert!(!b.is_retryable());
         assert_eq!(b.status(), Some(400));
         assert!(!LlmError::Truncated { detail: "x".into() }.is_retryable());

@@ -18,9 +18,15 @@ pub fn estimate_tokens(req: &ChatRequest) -> u64 {
         total += PER_MESSAGE;
         total += match m {
             Message::System { content } | Message::User { content } => count(content),
-            Message::Assistant { content, tool_calls } => {
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
                 content.as_deref().map_or(0, count)
-                    + tool_calls.iter().map(|c| count(&c.name) + count(&c.arguments)).sum::<u64>()
+                    + tool_calls
+                        .iter()
+                        .map(|c| count(&c.name) + count(&c.arguments))
+                        .sum::<u64>()
             }
             Message::Tool { content, .. } => count(content),
         };

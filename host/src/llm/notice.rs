@@ -14,7 +14,11 @@ pub enum LlmNotice {
     RateLimitWait { waited: Duration, reason: String },
     /// An attempt failed with a transient error; another starts after `delay`.
     /// `attempt` is the number of the attempt that failed (1-based).
-    Retry { attempt: u32, delay: Duration, cause: String },
+    Retry {
+        attempt: u32,
+        delay: Duration,
+        cause: String,
+    },
 }
 
 /// Where notices go: an optional unbounded channel.

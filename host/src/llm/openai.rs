@@ -4,8 +4,8 @@
 //! Unknown fields are ignored everywhere; `null` is accepted wherever the API documents it
 //! (e.g. `content: null` beside tool calls, `choices: []` in the usage-only final chunk).
 
-use std::collections::BTreeSet;
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -51,10 +51,21 @@ struct Body<'a> {
 #[derive(Serialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 enum WireMessage<'a> {
-    System { content: &'a str },
-    User { content: &'a str },
-    Assistant { content: Option<&'a str>, #[serde(skip_serializing_if = "Vec::is_empty")] tool_calls: Vec<Value> },
-    Tool { tool_call_id: &'a str, content: Cow<'a, str> },
+    System {
+        content: &'a str,
+    },
+    User {
+        content: &'a str,
+    },
+    Assistant {
+        content: Option<&'a str>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<Value>,
+    },
+    Tool {
+        tool_call_id: &'a str,
+        content: Cow<'a, str>,
+    },
 }
 
 fn wire_message(m: &Message) -> WireMessage<'_> {
@@ -137,7 +148,11 @@ impl WireUsage {
         Usage {
             input_tokens: self.prompt_tokens.unwrap_or(0),
             output_tokens: self.completion_tokens.unwrap_or(0),
-            cached_tokens: self.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
+            cached_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
         }
     }
 }
@@ -175,8 +190,10 @@ impl Wire for OpenAi {
 
     fn headers(&self, key: &ApiKey) -> Result<HeaderMap, LlmError> {
         let mut h = HeaderMap::new();
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-            .map_err(|_| LlmError::Config("the API key contains characters not allowed in a header".into()))?;
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                LlmError::Config("the API key contains characters not allowed in a header".into())
+            })?;
         value.set_sensitive(true);
         h.insert(AUTHORIZATION, value);
         Ok(h)
@@ -207,12 +224,17 @@ impl Wire for OpenAi {
             stream,
             stream_options: stream.then(|| json!({"include_usage": true})),
         };
-        serde_json::to_vec(&body).map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
+        serde_json::to_vec(&body)
+            .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
     }
 
     fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {
         let r: Response = parse_json(body, ep, "chat completion body")?;
-        let usage = r.usage.as_ref().map(WireUsage::to_usage).unwrap_or_default();
+        let usage = r
+            .usage
+            .as_ref()
+            .map(WireUsage::to_usage)
+            .unwrap_or_default();
         let Some(choice) = r.choices.and_then(|c| c.into_iter().next()) else {
             return Err(ep.invalid("chat completion body", "the response has no choices"));
         };
@@ -221,10 +243,16 @@ impl Wire for OpenAi {
             .tool_calls
             .unwrap_or_default()
             .into_iter()
-            .map(|c| ToolCall { id: c.id, name: c.function.name, arguments: c.function.arguments.unwrap_or_default() })
+            .map(|c| ToolCall {
+                id: c.id,
+                name: c.function.name,
+                arguments: c.function.arguments.unwrap_or_default(),
+            })
             .collect();
         let Some(reason) = choice.finish_reason else {
-            return Err(LlmError::Truncated { detail: "the response has no finish_reason".into() });
+            return Err(LlmError::Truncated {
+                detail: "the response has no finish_reason".into(),
+            });
         };
         Ok(ChatResponse {
             text: m.content,
@@ -237,11 +265,17 @@ impl Wire for OpenAi {
     }
 
     fn decoder(&self, ep: Endpoint) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder { ep, started: BTreeSet::new(), finished: false })
+        Box::new(Decoder {
+            ep,
+            started: BTreeSet::new(),
+            finished: false,
+        })
     }
 
     fn error_body(&self, body: &[u8]) -> Option<(String, String)> {
-        serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error.kind_and_message())
+        serde_json::from_slice::<ErrorEnvelope>(body)
+            .ok()
+            .map(|e| e.error.kind_and_message())
     }
 }
 
@@ -314,14 +348,20 @@ impl StreamDecoder for Decoder {
             return Err(self.ep.provider_error(&kind, &message));
         }
         // Only the first choice is used (n = 1); others would be other completions.
-        for choice in chunk.choices.unwrap_or_default().into_iter().filter(|c| c.index.unwrap_or(0) == 0) {
+        for choice in chunk
+            .choices
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.index.unwrap_or(0) == 0)
+        {
             if let Some(delta) = choice.delta {
                 for text in [delta.content, delta.refusal].into_iter().flatten() {
                     if !text.is_empty() {
                         out.push(StreamEvent::TextDelta { text });
                     }
                 }
-                for (position, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate() {
+                for (position, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate()
+                {
                     let index = call.index.unwrap_or(position);
                     let (name, arguments) = match call.function {
                         Some(f) => (f.name, f.arguments),
@@ -343,12 +383,16 @@ impl StreamDecoder for Decoder {
                 for index in std::mem::take(&mut self.started) {
                     out.push(StreamEvent::ToolCallEnd { index });
                 }
-                out.push(StreamEvent::Finish { reason: openai_finish(&reason) });
+                out.push(StreamEvent::Finish {
+                    reason: openai_finish(&reason),
+                });
                 self.finished = true;
             }
         }
         if let Some(usage) = chunk.usage {
-            out.push(StreamEvent::Usage { usage: usage.to_usage() });
+            out.push(StreamEvent::Usage {
+                usage: usage.to_usage(),
+            });
         }
         Ok(Step::Continue)
     }

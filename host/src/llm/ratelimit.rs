@@ -84,7 +84,11 @@ impl Buckets {
             return Err((Duration::from_secs_f64(secs), Cause::Requests));
         }
         // A request bigger than the whole budget would wait forever: clamp it to the budget.
-        let want = if self.limits.tpm > 0 { tokens.min(u64::from(self.limits.tpm)) } else { 0 };
+        let want = if self.limits.tpm > 0 {
+            tokens.min(u64::from(self.limits.tpm))
+        } else {
+            0
+        };
         if self.limits.tpm > 0 && self.tokens < want as f64 {
             let secs = (want as f64 - self.tokens) * 60.0 / f64::from(self.limits.tpm);
             return Err((Duration::from_secs_f64(secs), Cause::Tokens));
@@ -121,6 +125,8 @@ impl Buckets {
 #[derive(Debug)]
 pub struct Limiter {
     buckets: Mutex<Buckets>,
+    /// Wakes waiters when a settlement returns tokens, so they need not sleep out a refill.
+    freed: tokio::sync::Notify,
 }
 
 /// Tokens reserved for one request; hand it back to [`Limiter::settle`].
@@ -132,7 +138,10 @@ pub struct Reservation {
 impl Limiter {
     /// A limiter with full buckets.
     pub fn new(limits: RateLimits) -> Self {
-        Limiter { buckets: Mutex::new(Buckets::new(limits, Instant::now())) }
+        Limiter {
+            buckets: Mutex::new(Buckets::new(limits, Instant::now())),
+            freed: tokio::sync::Notify::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
@@ -146,6 +155,8 @@ impl Limiter {
         let start = Instant::now();
         let mut cause = None;
         loop {
+            // Created before the check: a settlement between check and wait still wakes us.
+            let freed = self.freed.notified();
             let attempt = self.lock().try_acquire(tokens, Instant::now());
             match attempt {
                 Ok(reserved) => {
@@ -160,7 +171,10 @@ impl Limiter {
                 }
                 Err((wait, why)) => {
                     cause = Some(why);
-                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
+                        _ = freed => {}
+                    }
                 }
             }
         }
@@ -169,6 +183,9 @@ impl Limiter {
     /// Corrects a reservation to the tokens actually used (0 when the request failed).
     pub fn settle(&self, reservation: Reservation, actual_tokens: u64) {
         self.lock().settle(reservation.tokens, actual_tokens);
+        if actual_tokens < reservation.tokens {
+            self.freed.notify_waiters();
+        }
     }
 
     /// A 429 arrived: pause all callers and halve the request rate for a while.

@@ -17,7 +17,9 @@ pub fn is_retryable_status(status: u16) -> bool {
 /// the policy. `jitter` in [0, 1) picks a point in the upper half of the window ("equal
 /// jitter"), so concurrent clients spread out but never retry at once.
 pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
-    let exp = policy.multiplier.powi(attempt.saturating_sub(1).min(64) as i32);
+    let exp = policy
+        .multiplier
+        .powi(attempt.saturating_sub(1).min(64) as i32);
     let base_ms = (policy.initial_backoff_ms as f64 * exp).min(policy.max_backoff_ms as f64);
     let jitter = jitter.clamp(0.0, 1.0);
     Duration::from_secs_f64(base_ms * (0.5 + 0.5 * jitter) / 1000.0)
@@ -30,10 +32,11 @@ pub fn parse_retry_after(
     retry_after: Option<&str>,
     now: SystemTime,
 ) -> Option<Duration> {
-    if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+    if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
     }
     let value = retry_after?.trim();
     if let Ok(secs) = value.parse::<f64>() {
@@ -46,7 +49,12 @@ pub fn parse_retry_after(
 
 /// Whether another attempt may start: attempts left and the total-time cap not reached
 /// once the delay has passed.
-pub fn may_retry(policy: &RetryPolicy, attempts_made: u32, elapsed: Duration, delay: Duration) -> bool {
+pub fn may_retry(
+    policy: &RetryPolicy,
+    attempts_made: u32,
+    elapsed: Duration,
+    delay: Duration,
+) -> bool {
     attempts_made < policy.max_attempts
         && elapsed + delay <= Duration::from_millis(policy.max_total_ms)
 }
@@ -56,7 +64,13 @@ mod tests {
     use super::*;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy { max_attempts: 4, initial_backoff_ms: 100, max_backoff_ms: 1000, multiplier: 2.0, max_total_ms: 5000 }
+        RetryPolicy {
+            max_attempts: 4,
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1000,
+            multiplier: 2.0,
+            max_total_ms: 5000,
+        }
     }
 
     #[test]
@@ -80,12 +94,24 @@ mod tests {
     #[test]
     fn retry_after_seconds_ms_and_date() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_retry_after(None, Some("2"), now), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(Some("150"), Some("2"), now), Some(Duration::from_millis(150)));
+        assert_eq!(
+            parse_retry_after(None, Some("2"), now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_retry_after(Some("150"), Some("2"), now),
+            Some(Duration::from_millis(150))
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
-        assert_eq!(parse_retry_after(None, Some(&date), now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(None, Some(&date), now),
+            Some(Duration::from_secs(7))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
-        assert_eq!(parse_retry_after(None, Some(&past), now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after(None, Some(&past), now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after(None, Some("soon"), now), None);
         assert_eq!(parse_retry_after(Some("x"), None, now), None);
         assert_eq!(parse_retry_after(None, Some("-3"), now), None);
@@ -106,6 +132,11 @@ mod tests {
         let p = policy();
         assert!(may_retry(&p, 3, Duration::ZERO, Duration::from_millis(10)));
         assert!(!may_retry(&p, 4, Duration::ZERO, Duration::from_millis(10)));
-        assert!(!may_retry(&p, 1, Duration::from_millis(4990), Duration::from_millis(20)));
+        assert!(!may_retry(
+            &p,
+            1,
+            Duration::from_millis(4990),
+            Duration::from_millis(20)
+        ));
     }
 }

@@ -27,7 +27,11 @@ pub fn decode_recorded<B: AsRef<[u8]>>(
         ProviderKind::Openai => Box::new(super::openai::OpenAi { official: false }),
         ProviderKind::Anthropic => Box::new(super::anthropic::Anthropic),
     };
-    let ep = Endpoint { url: "recorded".into(), env_var: "".into(), key: ApiKey::new("") };
+    let ep = Endpoint {
+        url: "recorded".into(),
+        env_var: "".into(),
+        key: ApiKey::new(""),
+    };
     let mut decoder = wire.decoder(ep);
     let bytes: Vec<Result<B, Infallible>> = chunks.into_iter().map(Ok).collect();
     let mut events = futures::stream::iter(bytes).eventsource();
@@ -46,7 +50,10 @@ pub fn decode_recorded<B: AsRef<[u8]>>(
         if decoder.finished() {
             Ok(out)
         } else {
-            Err(LlmError::StreamCut { url: "recorded".into(), detail: "no end marker".into() })
+            Err(LlmError::StreamCut {
+                url: "recorded".into(),
+                detail: "no end marker".into(),
+            })
         }
     })
 }
@@ -57,13 +64,34 @@ mod tests {
     use super::*;
 
     const FIXTURES: &[(ProviderKind, &[u8])] = &[
-        (ProviderKind::Openai, include_bytes!("fixtures/openai_text.sse")),
-        (ProviderKind::Openai, include_bytes!("fixtures/openai_tools.sse")),
-        (ProviderKind::Openai, include_bytes!("fixtures/openai_truncated.sse")),
-        (ProviderKind::Openai, include_bytes!("fixtures/openai_error.sse")),
-        (ProviderKind::Anthropic, include_bytes!("fixtures/anthropic_text.sse")),
-        (ProviderKind::Anthropic, include_bytes!("fixtures/anthropic_tools.sse")),
-        (ProviderKind::Anthropic, include_bytes!("fixtures/anthropic_error.sse")),
+        (
+            ProviderKind::Openai,
+            include_bytes!("fixtures/openai_text.sse"),
+        ),
+        (
+            ProviderKind::Openai,
+            include_bytes!("fixtures/openai_tools.sse"),
+        ),
+        (
+            ProviderKind::Openai,
+            include_bytes!("fixtures/openai_truncated.sse"),
+        ),
+        (
+            ProviderKind::Openai,
+            include_bytes!("fixtures/openai_error.sse"),
+        ),
+        (
+            ProviderKind::Anthropic,
+            include_bytes!("fixtures/anthropic_text.sse"),
+        ),
+        (
+            ProviderKind::Anthropic,
+            include_bytes!("fixtures/anthropic_tools.sse"),
+        ),
+        (
+            ProviderKind::Anthropic,
+            include_bytes!("fixtures/anthropic_error.sse"),
+        ),
     ];
 
     /// The outcome as comparable text (errors included: they must not depend on splits).
@@ -95,6 +123,9 @@ mod tests {
     fn a_cut_stream_is_reported_not_finished() {
         let bytes = include_bytes!("fixtures/anthropic_text.sse");
         let cut = &bytes[..bytes.len() / 2];
-        assert!(matches!(decode_recorded(ProviderKind::Anthropic, [cut]), Err(LlmError::StreamCut { .. })));
+        assert!(matches!(
+            decode_recorded(ProviderKind::Anthropic, [cut]),
+            Err(LlmError::StreamCut { .. })
+        ));
     }
 }

@@ -28,7 +28,11 @@ impl Endpoint {
     /// Removes the key from a provider-supplied text before it goes into an error.
     pub fn scrub(&self, text: &str) -> String {
         let key = self.key.expose();
-        if key.len() >= 4 && text.contains(key) { text.replace(key, "[redacted]") } else { text.to_string() }
+        if key.len() >= 4 && text.contains(key) {
+            text.replace(key, "[redacted]")
+        } else {
+            text.to_string()
+        }
     }
 
     /// An `InvalidResponse` error for this endpoint.
@@ -52,14 +56,35 @@ impl Endpoint {
                 env_var: self.env_var.to_string(),
                 message: Some(message),
             },
-            "rate_limit_error" | "rate_limit_exceeded" | "insufficient_quota" | "tokens" | "requests" => {
-                LlmError::RateLimited { url, attempts: 1, retry_after: None, message }
-            }
+            "rate_limit_error"
+            | "rate_limit_exceeded"
+            | "insufficient_quota"
+            | "tokens"
+            | "requests" => LlmError::RateLimited {
+                url,
+                attempts: 1,
+                retry_after: None,
+                message,
+            },
             "invalid_request_error" | "not_found_error" | "request_too_large" => {
-                LlmError::BadRequest { status: 400, url, message }
+                LlmError::BadRequest {
+                    status: 400,
+                    url,
+                    message,
+                }
             }
-            "overloaded_error" => LlmError::Server { status: 529, url, attempts: 1, message },
-            _ => LlmError::Server { status: 500, url, attempts: 1, message },
+            "overloaded_error" => LlmError::Server {
+                status: 529,
+                url,
+                attempts: 1,
+                message,
+            },
+            _ => LlmError::Server {
+                status: 500,
+                url,
+                attempts: 1,
+                message,
+            },
         }
     }
 }
@@ -106,11 +131,20 @@ pub(crate) fn response_as_events(r: &ChatResponse) -> Vec<StreamEvent> {
         out.push(StreamEvent::TextDelta { text: text.clone() });
     }
     for (index, call) in r.tool_calls.iter().enumerate() {
-        out.push(StreamEvent::ToolCallStart { index, id: call.id.clone(), name: call.name.clone() });
-        out.push(StreamEvent::ToolCallDelta { index, arguments: call.arguments.clone() });
+        out.push(StreamEvent::ToolCallStart {
+            index,
+            id: call.id.clone(),
+            name: call.name.clone(),
+        });
+        out.push(StreamEvent::ToolCallDelta {
+            index,
+            arguments: call.arguments.clone(),
+        });
         out.push(StreamEvent::ToolCallEnd { index });
     }
-    out.push(StreamEvent::Finish { reason: r.finish_reason.clone() });
+    out.push(StreamEvent::Finish {
+        reason: r.finish_reason.clone(),
+    });
     out
 }
 

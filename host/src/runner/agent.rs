@@ -73,7 +73,7 @@ impl Agent {
             .map_err(|source| SetupError::Policy {
                 file: file.clone(),
                 key: format!("tools.{}", entry.name),
-                source,
+                source: Box::new(source),
             })?;
         if self.inner.bindings.contains_key(&entry.name) {
             return Err(SetupError::DuplicateTool {
@@ -99,7 +99,8 @@ impl Agent {
             .source
             .as_ref()
             .map_or_else(|| def.name.clone(), |p| p.display().to_string());
-        def.check_files().map_err(SetupError::Agent)?;
+        def.check_files()
+            .map_err(|e| SetupError::Agent(Box::new(e)))?;
         let mut inner = Inner {
             config: def.loop_config(),
             catalog: Vec::new(),
@@ -115,12 +116,12 @@ impl Agent {
                     file: file.clone(),
                     key: format!("{key}.component"),
                     path: tool.component.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             let policy_err = |source| SetupError::Policy {
                 file: file.clone(),
                 key: format!("{key}.policy"),
-                source,
+                source: Box::new(source),
             };
             let policies = match &tool.policy {
                 None => PolicyFile::default(),
@@ -170,8 +171,12 @@ impl Agent {
             }
         }
         // A dry run: schemas compile and stop tools exist, or the agent never starts.
-        Controller::new(inner.config.clone(), inner.catalog.clone(), "")
-            .map_err(|source| SetupError::Loop { file, source })?;
+        Controller::new(inner.config.clone(), inner.catalog.clone(), "").map_err(|source| {
+            SetupError::Loop {
+                file,
+                source: Box::new(source),
+            }
+        })?;
         Ok(Agent {
             inner: Arc::new(inner),
         })

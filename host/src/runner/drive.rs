@@ -14,7 +14,9 @@ use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
 use crate::controller::{CancelMode, Controller, RunResult, Step};
 use crate::events::RunEvent;
-use crate::llm::{ChatRequest, ChatResponse, LlmError, LlmNotice, Model, Notices, StreamAccumulator, StreamEvent};
+use crate::llm::{
+    ChatRequest, ChatResponse, LlmError, LlmNotice, Model, Notices, StreamAccumulator, StreamEvent,
+};
 
 /// Drives `controller` to `Done`.
 pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
@@ -36,25 +38,45 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             controller.cancel(CancelMode::AfterTurn);
             after_turn_sent = true;
         }
-        match controller.next_step() {
-            Step::Done(result) => {
-                forward(controller, sink);
-                return Ok(result);
-            }
+        let step = controller.next_step();
+        // Planning queues events (model request, compaction): they precede the step's IO.
+        forward(controller, sink);
+        match step {
+            Step::Done(result) => return Ok(result),
             Step::CallModel(request) => {
-                let outcome =
-                    call_model(runner.model.as_ref(), &request, streaming, true, handle.token(), sink)
-                        .await;
+                let outcome = call_model(
+                    runner.model.as_ref(),
+                    &request,
+                    streaming,
+                    true,
+                    handle.token(),
+                    sink,
+                )
+                .await;
                 feed_model(controller, outcome)?;
             }
             Step::Summarize(request) => {
-                let outcome =
-                    call_model(runner.model.as_ref(), &request, streaming, false, handle.token(), sink)
-                        .await;
+                let outcome = call_model(
+                    runner.model.as_ref(),
+                    &request,
+                    streaming,
+                    false,
+                    handle.token(),
+                    sink,
+                )
+                .await;
                 feed_model(controller, outcome)?;
             }
             Step::RunTools(plan) => {
-                run_tools(&runner.executor, agent, plan, controller, handle.token(), sink).await?;
+                run_tools(
+                    &runner.executor,
+                    agent,
+                    plan,
+                    controller,
+                    handle.token(),
+                    sink,
+                )
+                .await?;
             }
         }
     }
@@ -155,7 +177,10 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
     }
 }
 
-fn drain_notices<S: FnMut(RunEvent) + ?Sized>(rx: &mut mpsc::UnboundedReceiver<LlmNotice>, sink: &mut S) {
+fn drain_notices<S: FnMut(RunEvent) + ?Sized>(
+    rx: &mut mpsc::UnboundedReceiver<LlmNotice>,
+    sink: &mut S,
+) {
     while let Ok(notice) = rx.try_recv() {
         sink(notice_event(notice));
     }

@@ -17,24 +17,24 @@ use crate::llm::LlmError;
 pub enum SetupError {
     /// The agent file does not parse, has an invalid value, or names a missing file.
     #[error(transparent)]
-    Agent(AgentError),
+    Agent(Box<AgentError>),
     /// The wasm engine could not be built.
     #[error(transparent)]
-    Executor(ExecutorError),
+    Executor(Box<ExecutorError>),
     /// A tool component does not load.
     #[error("{file}: `{key}`: the component {} does not load: {source}", path.display())]
     Load {
         file: String,
         key: String,
         path: PathBuf,
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// A tool's sandbox policy is invalid (including a granted directory that does not exist).
     #[error("{file}: `{key}`: {source}")]
     Policy {
         file: String,
         key: String,
-        source: PolicyError,
+        source: Box<PolicyError>,
     },
     /// Two components provide a tool of the same name.
     #[error(
@@ -59,14 +59,20 @@ pub enum SetupError {
     #[error("{file}: {source}")]
     Loop {
         file: String,
-        source: ControllerError,
+        source: Box<ControllerError>,
     },
-    /// The model cannot be used: missing API key, invalid provider settings.
+    /// The provider needs an API key and its environment variable is not set.
+    #[error(
+        "{file}: `model`: no API key: set the environment variable {env_var} (or name another \
+         variable with `model.api_key_env`)"
+    )]
+    MissingKey { file: String, env_var: String },
+    /// The model cannot be used: invalid provider settings.
     #[error("{file}: `{key}`: {source}")]
     Model {
         file: String,
         key: String,
-        source: LlmError,
+        source: Box<LlmError>,
     },
     /// The model's base URL does not accept connections.
     #[error(
@@ -85,7 +91,7 @@ pub enum SetupError {
 pub enum RunError {
     /// The agent cannot start.
     #[error(transparent)]
-    Setup(#[from] SetupError),
+    Setup(#[from] Box<SetupError>),
     /// The controller refused the configuration or a feed (the latter is a driver bug).
     #[error(transparent)]
     Controller(#[from] ControllerError),

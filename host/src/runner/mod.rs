@@ -75,13 +75,14 @@ impl Runner {
     /// Loads the agent file at `path` and builds the runner and the agent: see
     /// [`Runner::from_def_with`]. Uses a new executor with the default engine settings.
     pub async fn from_file(path: impl AsRef<Path>) -> Result<(Runner, Agent), SetupError> {
-        let def = AgentDef::load(path).map_err(SetupError::Agent)?;
+        let def = AgentDef::load(path).map_err(|e| SetupError::Agent(Box::new(e)))?;
         Self::from_def(&def).await
     }
 
     /// [`Runner::from_def_with`] a new executor with the default engine settings.
     pub async fn from_def(def: &AgentDef) -> Result<(Runner, Agent), SetupError> {
-        let executor = Executor::new(EngineConfig::default()).map_err(SetupError::Executor)?;
+        let executor = Executor::new(EngineConfig::default())
+            .map_err(|e| SetupError::Executor(Box::new(e)))?;
         Self::from_def_with(def, executor).await
     }
 
@@ -110,7 +111,11 @@ impl Runner {
     }
 
     /// Runs `agent` on `input` to the end.
-    pub async fn run(&self, agent: &Agent, input: impl Into<String>) -> Result<RunResult, RunError> {
+    pub async fn run(
+        &self,
+        agent: &Agent,
+        input: impl Into<String>,
+    ) -> Result<RunResult, RunError> {
         self.run_with(agent, input, &RunHandle::new(), |_| {}).await
     }
 
@@ -124,7 +129,15 @@ impl Runner {
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<RunResult, RunError> {
         let mut controller = agent.controller(input.into())?;
-        drive::drive(self, agent, &mut controller, handle, &mut on_event, self.streaming).await
+        drive::drive(
+            self,
+            agent,
+            &mut controller,
+            handle,
+            &mut on_event,
+            self.streaming,
+        )
+        .await
     }
 
     /// Starts a run in a new task and returns its events as a stream (model calls are
@@ -197,4 +210,5 @@ impl RunHandle {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

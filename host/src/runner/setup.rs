@@ -24,6 +24,9 @@ pub fn provider_config(def: &AgentDef) -> ProviderConfig {
     };
     let mut config = ProviderConfig::new(kind, &m.name);
     config.base_url = m.base_url.clone();
+    config.timeouts = m.timeouts;
+    config.retry = m.retry;
+    config.rate_limits = m.rate_limits;
     match m.api_key_env() {
         Some(var) => config.api_key_env = Some(var),
         // Local OpenAI-compatible servers take no key; the header carries a placeholder.
@@ -39,13 +42,16 @@ pub(super) async fn connect_model(def: &AgentDef) -> Result<Arc<dyn Model>, Setu
         .as_ref()
         .map_or_else(|| def.name.clone(), |p| p.display().to_string());
     let config = provider_config(def);
-    let model = llm::connect(&config).map_err(|source| SetupError::Model {
-        file: file.clone(),
-        key: match &source {
-            llm::LlmError::MissingKey { .. } => "model.api_key_env".into(),
-            _ => "model".into(),
+    let model = llm::connect(&config).map_err(|source| match source {
+        llm::LlmError::MissingKey { env_var, .. } => SetupError::MissingKey {
+            file: file.clone(),
+            env_var,
         },
-        source,
+        source => SetupError::Model {
+            file: file.clone(),
+            key: "model".into(),
+            source: Box::new(source),
+        },
     })?;
     probe(config.base_url())
         .await
@@ -69,8 +75,7 @@ pub(super) async fn probe(base_url: &str) -> Result<(), String> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| "the URL has no port".to_string())?;
-    match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await
-    {
+    match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await {
         Ok(Ok(_stream)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),

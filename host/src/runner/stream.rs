@@ -24,9 +24,7 @@ pub struct RunStream {
 impl RunStream {
     /// Waits for the run to end and returns its result. Events not read yet are dropped.
     pub async fn result(self) -> Result<RunResult, RunError> {
-        self.task
-            .await
-            .map_err(|e| RunError::Task(e.to_string()))?
+        self.task.await.map_err(|e| RunError::Task(e.to_string()))?
     }
 }
 
@@ -49,7 +47,15 @@ pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, 
         let mut sink = move |event: RunEvent| {
             let _ = tx.unbounded_send(event);
         };
-        drive::drive(&runner, &agent, &mut controller, &run_handle, &mut sink, true).await
+        drive::drive(
+            &runner,
+            &agent,
+            &mut controller,
+            &run_handle,
+            &mut sink,
+            true,
+        )
+        .await
     });
     (RunStream { events: rx, task }, handle)
 }

@@ -70,14 +70,24 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
 }
 
 impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
-    fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall, permits: Arc<Semaphore>) {
+    fn start(
+        &mut self,
+        executor: &Executor,
+        agent: &Agent,
+        call: PlannedCall,
+        permits: Arc<Semaphore>,
+    ) {
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
         let executor = executor.clone();
         let ids = (call.call_id.clone(), call.name.clone());
         let handle = self.set.spawn(async move {
             let Some(binding) = binding else {
-                return failed(&call, "unknown_tool", format!("no tool named `{}` is loaded", call.name));
+                return failed(
+                    &call,
+                    "unknown_tool",
+                    format!("no tool named `{}` is loaded", call.name),
+                );
             };
             // A closed semaphore cannot happen (it is never closed); run unthrottled if so.
             let _permit = permits.acquire_owned().await.ok();

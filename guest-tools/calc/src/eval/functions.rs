@@ -53,7 +53,9 @@ pub fn call(name: &str, args: &[f64]) -> Result<f64, String> {
             [x] => x.round(),
             [x, digits] => {
                 if digits.fract() != 0.0 || digits.abs() > 15.0 {
-                    return Err(format!("round's digits must be a whole number from -15 to 15, got {digits}"));
+                    return Err(format!(
+                        "round's digits must be a whole number from -15 to 15, got {digits}"
+                    ));
                 }
                 let scale = 10f64.powi(*digits as i32);
                 (x * scale).round() / scale
@@ -64,13 +66,23 @@ pub fn call(name: &str, args: &[f64]) -> Result<f64, String> {
             let x = one(name, args)?;
             if x == 0.0 { 0.0 } else { x.signum() }
         }
-        "min" => many(name, args)?.iter().copied().fold(f64::INFINITY, f64::min),
-        "max" => many(name, args)?.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "min" => many(name, args)?
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min),
+        "max" => many(name, args)?
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max),
         "hypot" => {
             let (a, b) = two(name, args)?;
             a.hypot(b)
         }
-        _ => return Err(format!("unknown function {name:?}; the functions are: {NAMES}")),
+        _ => {
+            return Err(format!(
+                "unknown function {name:?}; the functions are: {NAMES}"
+            ));
+        }
     };
     if value.is_finite() {
         Ok(value)
@@ -119,5 +131,8 @@ fn arity(name: &str, expected: &str, got: usize) -> String {
 }
 
 fn list(args: &[f64]) -> String {
-    args.iter().map(f64::to_string).collect::<Vec<_>>().join(", ")
+    args.iter()
+        .map(f64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

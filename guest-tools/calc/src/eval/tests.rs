@@ -58,13 +58,20 @@ fn a_syntax_error_says_where_and_what_was_expected() {
     let e = err("2 + * 3");
     assert_eq!(e.offset, 4);
     assert!(e.message.contains("unexpected '*'"), "{}", e.message);
-    assert_eq!(e.describe("2 + * 3"), format!("{} at column 5\n  2 + * 3\n      ^", e.message));
+    assert_eq!(
+        e.describe("2 + * 3"),
+        format!("{} at column 5\n  2 + * 3\n      ^", e.message)
+    );
 }
 
 #[test]
 fn an_unclosed_parenthesis_names_the_opening_column() {
     let e = err("(1 + 2");
-    assert!(e.message.contains("')' to close the '(' at column 1"), "{}", e.message);
+    assert!(
+        e.message.contains("')' to close the '(' at column 1"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("the expression ended"), "{}", e.message);
 }
 
@@ -77,16 +84,28 @@ fn trailing_input_is_an_error() {
 
 #[test]
 fn unknown_names_and_functions_are_errors_listing_the_known_ones() {
-    assert!(err("x + 1").message.contains("the constants are pi, e and tau"));
+    assert!(
+        err("x + 1")
+            .message
+            .contains("the constants are pi, e and tau")
+    );
     assert!(err("foo(1)").message.contains("the functions are: sqrt"));
 }
 
 #[test]
 fn domain_and_arity_errors() {
-    assert!(err("sqrt(-1)").message.contains("sqrt of a negative number"));
+    assert!(
+        err("sqrt(-1)")
+            .message
+            .contains("sqrt of a negative number")
+    );
     assert!(err("ln(0)").message.contains("positive"));
     assert!(err("asin(2)").message.contains("from -1 to 1"));
-    assert!(err("sqrt(1, 2)").message.contains("takes 1 argument(s), got 2"));
+    assert!(
+        err("sqrt(1, 2)")
+            .message
+            .contains("takes 1 argument(s), got 2")
+    );
     assert!(err("max()").message.contains("at least 1"));
 }
 

@@ -9,18 +9,33 @@ fn setup() -> (TempDir, TempDir, Grants) {
     let rw = TempDir::new().unwrap();
     let ro = TempDir::new().unwrap();
     let grants = Grants::new(vec![
-        Grant { path: rw.path().to_path_buf(), writable: true },
-        Grant { path: ro.path().to_path_buf(), writable: false },
+        Grant {
+            path: rw.path().to_path_buf(),
+            writable: true,
+        },
+        Grant {
+            path: ro.path().to_path_buf(),
+            writable: false,
+        },
     ]);
     (rw, ro, grants)
 }
 
 fn write_args(path: &str, content: &str, mode: WriteMode) -> WriteArgs {
-    WriteArgs { path: path.into(), content: content.into(), mode, create_dirs: false }
+    WriteArgs {
+        path: path.into(),
+        content: content.into(),
+        mode,
+        create_dirs: false,
+    }
 }
 
 fn read_args(path: &str, offset: u64, max_bytes: u64) -> ReadArgs {
-    ReadArgs { path: path.into(), offset, max_bytes }
+    ReadArgs {
+        path: path.into(),
+        offset,
+        max_bytes,
+    }
 }
 
 #[test]
@@ -28,13 +43,28 @@ fn list_gives_sorted_entries_with_kind_and_size() {
     let (rw, _ro, g) = setup();
     fs::write(rw.path().join("b.txt"), "hello").unwrap();
     fs::create_dir(rw.path().join("a")).unwrap();
-    let out = list(&g, ListArgs { path: ".".into(), max_entries: 10 }).unwrap();
+    let out = list(
+        &g,
+        ListArgs {
+            path: ".".into(),
+            max_entries: 10,
+        },
+    )
+    .unwrap();
     assert_eq!(out.path, rw.path().display().to_string());
     assert_eq!(
         out.entries,
         vec![
-            Entry { name: "a".into(), kind: "dir".into(), size: None },
-            Entry { name: "b.txt".into(), kind: "file".into(), size: Some(5) },
+            Entry {
+                name: "a".into(),
+                kind: "dir".into(),
+                size: None
+            },
+            Entry {
+                name: "b.txt".into(),
+                kind: "file".into(),
+                size: Some(5)
+            },
         ]
     );
     assert!(!out.truncated);
@@ -46,7 +76,14 @@ fn list_truncates_to_max_entries() {
     for name in ["x", "y", "z"] {
         fs::write(rw.path().join(name), "").unwrap();
     }
-    let out = list(&g, ListArgs { path: ".".into(), max_entries: 2 }).unwrap();
+    let out = list(
+        &g,
+        ListArgs {
+            path: ".".into(),
+            max_entries: 2,
+        },
+    )
+    .unwrap();
     assert_eq!(out.entries.len(), 2);
     assert_eq!((out.total, out.truncated), (3, true));
 }
@@ -54,11 +91,32 @@ fn list_truncates_to_max_entries() {
 #[test]
 fn listing_a_missing_directory_or_a_file_says_so() {
     let (rw, _ro, g) = setup();
-    let err = list(&g, ListArgs { path: "nope".into(), max_entries: 10 }).unwrap_err();
-    assert!(err.message().ends_with("nope does not exist; list its parent directory to see what is there"), "{err:?}");
+    let err = list(
+        &g,
+        ListArgs {
+            path: "nope".into(),
+            max_entries: 10,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.message()
+            .ends_with("nope does not exist; list its parent directory to see what is there"),
+        "{err:?}"
+    );
     fs::write(rw.path().join("f"), "").unwrap();
-    let err = list(&g, ListArgs { path: "f".into(), max_entries: 10 }).unwrap_err();
-    assert!(err.message().contains("is a file, not a directory"), "{err:?}");
+    let err = list(
+        &g,
+        ListArgs {
+            path: "f".into(),
+            max_entries: 10,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.message().contains("is a file, not a directory"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -76,11 +134,18 @@ fn create_refuses_an_existing_file_and_overwrite_or_append_change_it() {
     let (_rw, _ro, g) = setup();
     write(&g, write_args("f.txt", "one", WriteMode::Create)).unwrap();
     let err = write(&g, write_args("f.txt", "two", WriteMode::Create)).unwrap_err();
-    assert!(err.message().contains("already exists; use mode \"overwrite\""), "{err:?}");
+    assert!(
+        err.message()
+            .contains("already exists; use mode \"overwrite\""),
+        "{err:?}"
+    );
     write(&g, write_args("f.txt", "two", WriteMode::Overwrite)).unwrap();
     let out = write(&g, write_args("f.txt", "+3", WriteMode::Append)).unwrap();
     assert_eq!(out.size, 5);
-    assert_eq!(read(&g, read_args("f.txt", 0, 100)).unwrap().content, "two+3");
+    assert_eq!(
+        read(&g, read_args("f.txt", 0, 100)).unwrap().content,
+        "two+3"
+    );
 }
 
 #[test]
@@ -91,14 +156,21 @@ fn a_missing_parent_needs_create_dirs() {
     let mut args = write_args("d/e/f.txt", "x", WriteMode::Create);
     args.create_dirs = true;
     write(&g, args).unwrap();
-    assert_eq!(fs::read_to_string(rw.path().join("d/e/f.txt")).unwrap(), "x");
+    assert_eq!(
+        fs::read_to_string(rw.path().join("d/e/f.txt")).unwrap(),
+        "x"
+    );
 }
 
 #[test]
 fn writing_into_the_read_only_grant_is_refused_and_nothing_is_written() {
     let (_rw, ro, g) = setup();
     let target = ro.path().join("x.txt");
-    let err = write(&g, write_args(target.to_str().unwrap(), "x", WriteMode::Create)).unwrap_err();
+    let err = write(
+        &g,
+        write_args(target.to_str().unwrap(), "x", WriteMode::Create),
+    )
+    .unwrap_err();
     assert!(err.message().contains("was granted read-only"), "{err:?}");
     assert!(!target.exists());
 }
@@ -107,7 +179,11 @@ fn writing_into_the_read_only_grant_is_refused_and_nothing_is_written() {
 fn reading_is_allowed_in_the_read_only_grant() {
     let (_rw, ro, g) = setup();
     fs::write(ro.path().join("r.txt"), "read me").unwrap();
-    let out = read(&g, read_args(ro.path().join("r.txt").to_str().unwrap(), 0, 100)).unwrap();
+    let out = read(
+        &g,
+        read_args(ro.path().join("r.txt").to_str().unwrap(), 0, 100),
+    )
+    .unwrap();
     assert_eq!(out.content, "read me");
 }
 
@@ -115,9 +191,15 @@ fn reading_is_allowed_in_the_read_only_grant() {
 fn paths_outside_the_grants_are_refused() {
     let (_rw, _ro, g) = setup();
     let err = read(&g, read_args("/etc/hostname", 0, 100)).unwrap_err();
-    assert!(err.message().contains("outside every directory granted"), "{err:?}");
+    assert!(
+        err.message().contains("outside every directory granted"),
+        "{err:?}"
+    );
     let err = read(&g, read_args("../../../../etc/hostname", 0, 100)).unwrap_err();
-    assert!(matches!(err, ToolError::InvalidArgs(_) | ToolError::Failed(_)));
+    assert!(matches!(
+        err,
+        ToolError::InvalidArgs(_) | ToolError::Failed(_)
+    ));
     assert!(err.message().contains("granted"), "{err:?}");
 }
 
@@ -137,7 +219,10 @@ fn a_cap_inside_a_character_stops_before_it() {
     let (rw, _ro, g) = setup();
     fs::write(rw.path().join("u.txt"), "aé").unwrap();
     let out = read(&g, read_args("u.txt", 0, 2)).unwrap();
-    assert_eq!((out.content.as_str(), out.next_offset, out.truncated), ("a", 1, true));
+    assert_eq!(
+        (out.content.as_str(), out.next_offset, out.truncated),
+        ("a", 1, true)
+    );
 }
 
 #[test]
@@ -145,7 +230,11 @@ fn binary_files_and_bad_ranges_are_refused() {
     let (rw, _ro, g) = setup();
     fs::write(rw.path().join("bin"), [b'a', 0xff, b'b']).unwrap();
     let err = read(&g, read_args("bin", 0, 100)).unwrap_err();
-    assert!(err.message().contains("is not UTF-8 text (invalid byte at offset 1)"), "{err:?}");
+    assert!(
+        err.message()
+            .contains("is not UTF-8 text (invalid byte at offset 1)"),
+        "{err:?}"
+    );
     let err = read(&g, read_args("bin", 10, 100)).unwrap_err();
     assert!(err.message().contains("past the end"), "{err:?}");
     let err = read(&g, read_args("bin", 0, 0)).unwrap_err();

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::executor::policy::units::{parse_bytes, parse_duration};
+
 /// Why a policy could not be built from the operator's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
+pub enum EgressPolicyError {
     /// An `allowed_hosts` entry is not a host, `*.suffix` wildcard or IP literal.
     #[error("allowed_hosts entry {entry:?} is invalid: {why}")]
     InvalidRule {
@@ -20,13 +22,13 @@ pub enum PolicyError {
         /// What is wrong and how to write it instead.
         why: String,
     },
-    /// A duration setting could not be read.
-    #[error("{field} = {value:?} is invalid: write a positive duration like \"5s\" or \"500ms\"")]
-    InvalidDuration {
+    /// A duration or size setting could not be read.
+    #[error("{field}: {message}")]
+    InvalidValue {
         /// The setting's name.
         field: &'static str,
-        /// The value as written.
-        value: String,
+        /// What is wrong and what to write instead.
+        message: String,
     },
 }
 
@@ -79,8 +81,8 @@ impl RequestHost {
 impl HostRule {
     /// Parses one entry: `api.example.com`, `*.example.com`, `10.1.2.3`, `[::1]`, each with an
     /// optional `:port`. Without a port only the scheme's default port (80 or 443) is allowed.
-    pub fn parse(entry: &str) -> Result<Self, PolicyError> {
-        let invalid = |why: &str| PolicyError::InvalidRule {
+    pub fn parse(entry: &str) -> Result<Self, EgressPolicyError> {
+        let invalid = |why: &str| EgressPolicyError::InvalidRule {
             entry: entry.to_string(),
             why: why.to_string(),
         };
@@ -196,39 +198,15 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `500ms`, `5s` or `2m`.
-fn parse_duration(field: &'static str, value: &str) -> Result<Duration, PolicyError> {
-    let bad = || PolicyError::InvalidDuration {
-        field,
-        value: value.to_string(),
-    };
-    let text = value.trim();
-    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1_000)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        return Err(bad());
-    };
-    let n: u64 = number.trim().parse().map_err(|_| bad())?;
-    let ms = n
-        .checked_mul(unit_ms)
-        .filter(|ms| *ms > 0)
-        .ok_or_else(bad)?;
-    Ok(Duration::from_millis(ms))
-}
-
 /// The operator's egress policy. Deny-by-default: [`EgressPolicy::default`] allows no host.
 ///
 /// TOML form (every key optional):
 /// ```toml
 /// allowed_hosts = ["api.example.com", "*.githubusercontent.com",
 ///                  { host = "localhost:8080", allow_private = true }]
-/// connect_timeout = "5s"
+/// connect_timeout = "5s"         # or a number of seconds
 /// total_timeout = "30s"
-/// max_response_bytes = 1048576
+/// max_response_bytes = "1MiB"     # or a number of bytes
 /// max_requests = 16
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -303,21 +281,46 @@ enum RawRule {
     },
 }
 
+/// A number or a string with a unit, as in the rest of the operator's policy file.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a number or a string with a unit, like \"5s\" or \"1MiB\""
+)]
+enum Quantity {
+    Num(u64),
+    Text(String),
+}
+
+impl Quantity {
+    fn parse<T>(
+        &self,
+        field: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<T, EgressPolicyError> {
+        let text = match self {
+            Quantity::Num(n) => n.to_string(),
+            Quantity::Text(t) => t.clone(),
+        };
+        parse(&text).map_err(|message| EgressPolicyError::InvalidValue { field, message })
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     #[serde(default)]
     allowed_hosts: Vec<RawRule>,
-    connect_timeout: Option<String>,
-    total_timeout: Option<String>,
-    max_response_bytes: Option<u64>,
+    connect_timeout: Option<Quantity>,
+    total_timeout: Option<Quantity>,
+    max_response_bytes: Option<Quantity>,
     max_requests: Option<u32>,
 }
 
 impl TryFrom<RawPolicy> for EgressPolicy {
-    type Error = PolicyError;
+    type Error = EgressPolicyError;
 
-    fn try_from(raw: RawPolicy) -> Result<Self, PolicyError> {
+    fn try_from(raw: RawPolicy) -> Result<Self, EgressPolicyError> {
         let defaults = EgressPolicy::default();
         let mut rules = Vec::with_capacity(raw.allowed_hosts.len());
         for entry in raw.allowed_hosts {
@@ -333,7 +336,7 @@ impl TryFrom<RawPolicy> for EgressPolicy {
                 && !allow_private
                 && super::addr::is_internal(ip)
             {
-                return Err(PolicyError::InvalidRule {
+                return Err(EgressPolicyError::InvalidRule {
                     entry: host,
                     why: format!(
                         "{ip} is an internal address, which stays blocked unless the entry is \
@@ -343,21 +346,28 @@ impl TryFrom<RawPolicy> for EgressPolicy {
             }
             rules.push(rule);
         }
-        let duration = |field, value: Option<String>, default| match value {
-            Some(v) => parse_duration(field, &v),
+        let parse = |value: &Option<Quantity>, field, parse, default| match value {
+            Some(q) => q.parse(field, parse),
             None => Ok(default),
         };
         Ok(EgressPolicy {
             rules,
-            connect_timeout: duration(
+            connect_timeout: parse(
+                &raw.connect_timeout,
                 "connect_timeout",
-                raw.connect_timeout,
+                parse_duration,
                 defaults.connect_timeout,
             )?,
-            total_timeout: duration("total_timeout", raw.total_timeout, defaults.total_timeout)?,
-            max_response_bytes: raw
-                .max_response_bytes
-                .unwrap_or(defaults.max_response_bytes),
+            total_timeout: parse(
+                &raw.total_timeout,
+                "total_timeout",
+                parse_duration,
+                defaults.total_timeout,
+            )?,
+            max_response_bytes: match &raw.max_response_bytes {
+                Some(q) => q.parse("max_response_bytes", parse_bytes)?,
+                None => defaults.max_response_bytes,
+            },
             max_requests: raw.max_requests.unwrap_or(defaults.max_requests),
         })
     }
@@ -426,7 +436,7 @@ mod tests {
         ] {
             let err = HostRule::parse(bad).unwrap_err();
             assert!(
-                matches!(err, PolicyError::InvalidRule { .. }),
+                matches!(err, EgressPolicyError::InvalidRule { .. }),
                 "{bad:?} gave {err:?}"
             );
         }
@@ -474,14 +484,20 @@ mod tests {
     #[test]
     fn bad_durations_and_unknown_keys_are_refused() {
         for text in [
-            r#"connect_timeout = "5""#,
+            r#"connect_timeout = "5 parsecs""#,
             r#"connect_timeout = "0s""#,
+            r#"max_response_bytes = "lots""#,
             r#"total_timeout = "soon""#,
             r#"allowed_host = ["a.example"]"#,
         ] {
             assert!(EgressPolicy::from_toml(text).is_err(), "{text}");
         }
-        let policy = EgressPolicy::from_toml(r#"connect_timeout = "250ms""#).unwrap();
+        let policy = EgressPolicy::from_toml(
+            "connect_timeout = \"250ms\"\ntotal_timeout = 2\nmax_response_bytes = \"64KiB\"",
+        )
+        .unwrap();
         assert_eq!(policy.connect_timeout, Duration::from_millis(250));
+        assert_eq!(policy.total_timeout, Duration::from_secs(2));
+        assert_eq!(policy.max_response_bytes, 64 * 1024);
     }
 }

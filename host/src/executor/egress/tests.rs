@@ -426,8 +426,60 @@ async fn closed_port_is_connection_refused() {
     assert!(matches!(err, Error::ConnectionRefused), "{err:?}");
 }
 
+fn trusting_test_ca() -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(server::TEST_CA))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(config)
+}
+
 #[tokio::test]
-async fn https_speaks_tls_to_the_pinned_address() {
+async fn https_checks_the_certificate_for_the_name_while_dialling_the_pinned_address() {
+    let server = TestServer::start_tls().await;
+    let resolver = Arc::new(StaticResolver::new().with("tls.test", [ip("127.0.0.1")]));
+    let rule = format!("tls.test:{}", server.port());
+    let mut hooks = hooks(policy(&[(&rule, true)]), resolver).with_tls_config(trusting_test_ca());
+    let url = format!("https://tls.test:{}/hello", server.port());
+    let response = send(&mut hooks, get(&url), None).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(&body_of(response).await.unwrap()[..], b"hello world");
+    assert_eq!(server.sni(), vec!["tls.test".to_string()]);
+}
+
+#[tokio::test]
+async fn https_certificate_for_another_name_is_refused() {
+    let server = TestServer::start_tls().await;
+    let resolver = Arc::new(StaticResolver::new().with("other.test", [ip("127.0.0.1")]));
+    let rule = format!("other.test:{}", server.port());
+    let mut hooks = hooks(policy(&[(&rule, true)]), resolver).with_tls_config(trusting_test_ca());
+    let url = format!("https://other.test:{}/hello", server.port());
+    let err = send(&mut hooks, get(&url), None).await.unwrap_err();
+    assert!(matches!(err, Error::TlsCertificateError), "{err:?}");
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn default_tls_config_does_not_trust_the_test_ca() {
+    let server = TestServer::start_tls().await;
+    let resolver = Arc::new(StaticResolver::new().with("tls.test", [ip("127.0.0.1")]));
+    let rule = format!("tls.test:{}", server.port());
+    let mut hooks = hooks(policy(&[(&rule, true)]), resolver);
+    let url = format!("https://tls.test:{}/hello", server.port());
+    let err = send(&mut hooks, get(&url), None).await.unwrap_err();
+    assert!(matches!(err, Error::TlsCertificateError), "{err:?}");
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_server_is_a_tls_protocol_error() {
     // The loopback server speaks plain HTTP, so the TLS handshake must fail after connecting
     // to the address the resolver gave for the name.
     let server = TestServer::start().await;
@@ -439,4 +491,45 @@ async fn https_speaks_tls_to_the_pinned_address() {
     assert!(matches!(err, Error::TlsProtocolError), "{err:?}");
     assert_eq!(server.accepts(), 1);
     assert!(server.seen().is_empty());
+}
+
+/// The executor's store data reduced to what wasi-http needs: this is how the hooks are wired.
+struct StoreData {
+    table: wasmtime::component::ResourceTable,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    egress: EgressHooks,
+}
+
+impl wasmtime_wasi_http::WasiHttpView for StoreData {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
+#[tokio::test]
+async fn hooks_in_the_store_view_report_after_the_store_is_gone() {
+    use wasmtime_wasi_http::WasiHttpView;
+    let mut data = StoreData {
+        table: wasmtime::component::ResourceTable::new(),
+        http: wasmtime_wasi_http::WasiHttpCtx::new(),
+        egress: hooks(EgressPolicy::default(), Arc::new(StaticResolver::new())),
+    };
+    let stats = data.egress.stats();
+    let view = data.http();
+    let future = view.hooks.send_request(
+        get("http://evil.example/"),
+        None,
+        Box::new(async { Ok(()) }),
+    );
+    let err = Pin::from(future).await.err().unwrap();
+    assert!(matches!(err, Error::HttpRequestDenied), "{err:?}");
+    drop(data);
+    let report = stats.report();
+    assert_eq!(report.requests_denied, 1);
+    assert_eq!(report.denials[0].host, "evil.example");
+    assert_eq!(report.denials[0].reason, DenialReason::HostNotAllowed);
 }

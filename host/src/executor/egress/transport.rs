@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
+use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -25,7 +26,7 @@ trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 /// The process-wide TLS client settings: ring provider, the webpki (Mozilla) roots.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     if let Some(config) = CONFIG.get() {
         return Ok(config.clone());
@@ -76,14 +77,12 @@ async fn dial(addrs: &[SocketAddr], connect_deadline: Instant) -> Result<TcpStre
 pub(crate) struct Target<'a> {
     /// Checked addresses, in the resolver's order.
     pub addrs: &'a [SocketAddr],
-    /// `Some(name)` for HTTPS: the certificate must be valid for it.
-    pub tls_name: Option<ServerName<'static>>,
+    /// For HTTPS: the name the certificate must be valid for, and the client settings.
+    pub tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
     /// End of the connect phase (DNS excluded).
     pub connect_deadline: Instant,
-    /// End of the wait for the response head.
-    pub head_deadline: Instant,
-    /// Whether `head_deadline` is the guest's first-byte timeout (rather than the total).
-    pub head_deadline_is_first_byte: bool,
+    /// The guest's first-byte timeout, counted from the moment the request is sent.
+    pub first_byte: Option<Duration>,
     /// End of the whole request.
     pub deadline: Instant,
 }
@@ -95,9 +94,9 @@ pub(crate) async fn send(
     request: http::Request<WasiBody>,
 ) -> Result<(http::Response<hyper::body::Incoming>, Driver), Error> {
     let tcp = dial(target.addrs, target.connect_deadline).await?;
-    let stream: Box<dyn Stream> = match target.tls_name {
-        Some(name) => {
-            let connector = tokio_rustls::TlsConnector::from(tls_config()?);
+    let stream: Box<dyn Stream> = match target.tls {
+        Some((name, config)) => {
+            let connector = tokio_rustls::TlsConnector::from(config);
             let tls =
                 tokio::time::timeout_at(target.connect_deadline, connector.connect(name, tcp))
                     .await
@@ -131,9 +130,11 @@ pub(crate) async fn send(
             }
         }
     });
-    let head = match tokio::time::timeout_at(target.head_deadline, head).await {
+    let first_byte_deadline = target.first_byte.map(|d| Instant::now() + d);
+    let head_deadline = first_byte_deadline.map_or(target.deadline, |fb| fb.min(target.deadline));
+    let head = match tokio::time::timeout_at(head_deadline, head).await {
         Ok(result) => result?,
-        Err(_) if target.head_deadline_is_first_byte => return Err(Error::ConnectionReadTimeout),
+        Err(_) if head_deadline < target.deadline => return Err(Error::ConnectionReadTimeout),
         Err(_) => return Err(Error::HttpResponseTimeout),
     };
     let deadline = target.deadline;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::units::{parse_bytes, parse_duration, parse_fuel};
 use super::{GrantedDir, ToolPolicy};
+use crate::executor::egress::EgressPolicy;
 
 /// A policy file could not be read, parsed or validated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,39 +59,35 @@ impl Quantity {
 }
 
 /// One layer of a policy: every key optional. Used for `[defaults]` and `[tools.<name>]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyOverride {
     /// Fuel units, or `"off"`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fuel: Option<Quantity>,
     /// Deadline, e.g. `"2s"` or `"500ms"`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Quantity>,
     /// Memory cap, e.g. `"64MiB"`.
-    #[serde(skip_serializing_if = "Option::is_none", alias = "max_memory_bytes")]
+    #[serde(alias = "max_memory_bytes")]
     pub max_memory: Option<Quantity>,
     /// Output cap, e.g. `"1MiB"`.
-    #[serde(skip_serializing_if = "Option::is_none", alias = "max_output_bytes")]
+    #[serde(alias = "max_output_bytes")]
     pub max_output: Option<Quantity>,
     /// Cap on data copied out of the guest per host call, e.g. `"4MiB"`.
-    #[serde(skip_serializing_if = "Option::is_none", alias = "max_hostcall_bytes")]
+    #[serde(alias = "max_hostcall_bytes")]
     pub max_hostcall: Option<Quantity>,
     /// Cap on captured stdout and stderr (each), e.g. `"64KiB"`.
-    #[serde(skip_serializing_if = "Option::is_none", alias = "max_stdio_bytes")]
+    #[serde(alias = "max_stdio_bytes")]
     pub max_stdio: Option<Quantity>,
     /// Granted directories: `[{ host = "...", guest = "/data", mode = "ro" }]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dirs: Option<Vec<GrantedDir>>,
     /// Environment variables set in the guest.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
     /// Values for `host.get-config`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, String>>,
     /// Number of `host.log` messages kept per call.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_log_messages: Option<u32>,
+    /// Outgoing HTTP, e.g. `[tools.fetch.egress]` with `allowed_hosts = ["api.example.com"]`.
+    pub egress: Option<EgressPolicy>,
 }
 
 impl PolicyOverride {
@@ -133,6 +130,9 @@ impl PolicyOverride {
         if let Some(n) = self.max_log_messages {
             base.max_log_messages = n;
         }
+        if let Some(egress) = &self.egress {
+            base.egress = egress.clone();
+        }
         base.validate(key)
     }
 
@@ -156,28 +156,8 @@ impl TryFrom<PolicyOverride> for ToolPolicy {
     }
 }
 
-impl From<ToolPolicy> for PolicyOverride {
-    fn from(p: ToolPolicy) -> Self {
-        Self {
-            fuel: Some(match p.fuel {
-                Some(n) => Quantity::Num(n),
-                None => Quantity::Text("off".into()),
-            }),
-            timeout: Some(Quantity::Text(format!("{}ms", p.timeout.as_millis()))),
-            max_memory: Some(Quantity::Num(p.max_memory_bytes)),
-            max_output: Some(Quantity::Num(p.max_output_bytes)),
-            max_hostcall: Some(Quantity::Num(p.max_hostcall_bytes)),
-            max_stdio: Some(Quantity::Num(p.max_stdio_bytes)),
-            dirs: Some(p.dirs),
-            env: Some(p.env),
-            config: Some(p.config),
-            max_log_messages: Some(p.max_log_messages),
-        }
-    }
-}
-
 /// The operator's policy file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
     /// Applies to every tool.
@@ -318,14 +298,29 @@ mod tests {
     }
 
     #[test]
-    fn tool_policy_round_trips_through_toml() {
-        let policy = ToolPolicy {
-            fuel: None,
-            timeout: Duration::from_millis(750),
-            ..ToolPolicy::default()
-        };
-        let text = toml::to_string(&policy).unwrap();
-        let back: ToolPolicy = toml::from_str(&text).unwrap();
-        assert_eq!(back, policy);
+    fn a_tool_policy_deserializes_from_toml_over_the_defaults() {
+        let policy: ToolPolicy = toml::from_str(
+            "fuel = \"off\"\ntimeout = \"750ms\"\n[egress]\nallowed_hosts = [\"api.example.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(policy.fuel, None);
+        assert_eq!(policy.timeout, Duration::from_millis(750));
+        assert_eq!(policy.egress.rules().len(), 1);
+        assert_eq!(
+            policy.max_memory_bytes,
+            ToolPolicy::default().max_memory_bytes
+        );
+    }
+
+    #[test]
+    fn egress_rules_are_per_tool() {
+        let file =
+            PolicyFile::from_toml("[tools.fetch.egress]\nallowed_hosts = [\"api.example.com\"]\n")
+                .unwrap();
+        assert_eq!(file.policy_for("fetch").unwrap().egress.rules().len(), 1);
+        assert!(file.policy_for("other").unwrap().egress.rules().is_empty());
+        let err = PolicyFile::from_toml("[defaults.egress]\nallowed_hosts = [\"not a host\"]\n")
+            .unwrap_err();
+        assert!(matches!(err, PolicyError::Parse(m) if m.contains("not a host")));
     }
 }

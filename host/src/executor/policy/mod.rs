@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::egress::EgressPolicy;
+
 pub use file::{PolicyError, PolicyFile, PolicyOverride};
 
 /// How a granted directory may be used by the guest.
@@ -40,8 +42,8 @@ pub struct GrantedDir {
 
 /// The resolved limits and grants of one tool. Defaults are deny-by-default for grants and
 /// moderate for limits; see [`ToolPolicy::default`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "PolicyOverride", into = "PolicyOverride")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "PolicyOverride")]
 pub struct ToolPolicy {
     /// Fuel budget (roughly, wasm instructions); `None` disables fuel (the deadline still holds).
     pub fuel: Option<u64>,
@@ -63,6 +65,8 @@ pub struct ToolPolicy {
     pub config: BTreeMap<String, String>,
     /// How many `host.log` messages are kept per call; the rest are counted and dropped.
     pub max_log_messages: u32,
+    /// Outgoing HTTP: allowed hosts, timeouts, response cap. Denies everything by default.
+    pub egress: EgressPolicy,
 }
 
 impl Default for ToolPolicy {
@@ -78,6 +82,7 @@ impl Default for ToolPolicy {
             env: BTreeMap::new(),
             config: BTreeMap::new(),
             max_log_messages: 100,
+            egress: EgressPolicy::default(),
         }
     }
 }

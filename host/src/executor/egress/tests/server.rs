@@ -13,7 +13,10 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
+use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use wasmtime_wasi_http::io::TokioIo;
 
 type Reply = Response<UnsyncBoxBody<Bytes, Infallible>>;
@@ -31,36 +34,78 @@ pub struct TestServer {
     pub addr: SocketAddr,
     accepts: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    sni: Arc<Mutex<Vec<String>>>,
+}
+
+/// The test CA (DER) that signed the `tls.test` certificate of [`TestServer::start_tls`].
+pub const TEST_CA: &[u8] = include_bytes!("tls/ca.der");
+
+fn tls_acceptor() -> TlsAcceptor {
+    let cert = CertificateDer::from(include_bytes!("tls/leaf.der").to_vec());
+    let key = PrivatePkcs8KeyDer::from(include_bytes!("tls/leaf.key.der").to_vec());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key.into())
+    .unwrap();
+    TlsAcceptor::from(Arc::new(config))
 }
 
 impl TestServer {
-    /// Binds 127.0.0.1 on a free port and serves the routes of [`route`].
+    /// Binds 127.0.0.1 on a free port and serves the routes of [`route`] over plain HTTP.
     pub async fn start() -> TestServer {
+        Self::start_with(None).await
+    }
+
+    /// The same over HTTPS with a certificate for `tls.test` signed by [`TEST_CA`].
+    pub async fn start_tls() -> TestServer {
+        Self::start_with(Some(tls_acceptor())).await
+    }
+
+    async fn start_with(tls: Option<TlsAcceptor>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepts = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (accepts2, seen2) = (accepts.clone(), seen.clone());
+        let server = TestServer {
+            addr: listener.local_addr().unwrap(),
+            accepts: Arc::new(AtomicUsize::new(0)),
+            seen: Arc::new(Mutex::new(Vec::new())),
+            sni: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (accepts, seen, sni) = (
+            server.accepts.clone(),
+            server.seen.clone(),
+            server.sni.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                accepts2.fetch_add(1, Ordering::SeqCst);
-                let seen = seen2.clone();
+                accepts.fetch_add(1, Ordering::SeqCst);
+                let (seen, sni, tls) = (seen.clone(), sni.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| route(req, seen.clone()));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        None => serve(stream, seen).await,
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            let name = stream.get_ref().1.server_name().unwrap_or_default();
+                            sni.lock().unwrap().push(name.to_string());
+                            serve(stream, seen).await;
+                        }
+                    }
                 });
             }
         });
-        TestServer {
-            addr,
-            accepts,
-            seen,
-        }
+        server
+    }
+
+    /// Server names the TLS clients sent (SNI), one per handshake.
+    pub fn sni(&self) -> Vec<String> {
+        self.sni.lock().unwrap().clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -76,6 +121,16 @@ impl TestServer {
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+async fn serve<S>(stream: S, seen: Arc<Mutex<Vec<Seen>>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| route(req, seen.clone()));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 fn full(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, Infallible> {

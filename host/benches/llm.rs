@@ -1,0 +1,209 @@
+//! LLM interface benchmarks: client cost per request against the mock (wall time, and the
+//! client thread's own CPU time), and SSE parsing throughput.
+//!
+//! The mock runs on its own thread and runtime, so the CPU figures count only the client:
+//! the client runs on a current-thread runtime on the bench thread, and its CPU time is
+//! read from /proc/thread-self/schedstat (nanoseconds on CPU).
+
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
+use mock_llm::{Behaviour, MockConfig, MockServer};
+use warden::llm::sse::decode_recorded;
+use warden::llm::{
+    ApiKey, ChatRequest, Message, Model, Notices, ProviderConfig, ProviderKind, RequestSettings,
+    ToolCall, ToolChoice, ToolSpec, collect_stream, connect,
+};
+
+/// CPU time this thread has used, if the kernel exposes it.
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(
+        s.split_whitespace().next()?.parse().ok()?,
+    ))
+}
+
+/// A mid-run request: system prompt, task, five tool calls with their results (~1.5 KB).
+fn mid_run_request() -> ChatRequest {
+    let mut messages = vec![
+        Message::system("You are warden's benchmark agent. Use the tools to answer; be brief."),
+        Message::user(
+            "Read the five files under /data and summarise what they say about the build.",
+        ),
+    ];
+    for i in 0..5 {
+        let id = format!("call_{i}");
+        messages.push(Message::Assistant {
+            content: None,
+            tool_calls: vec![ToolCall {
+                id: id.clone(),
+                name: "read_file".into(),
+                arguments: format!("{{\"path\": \"/data/file{i}.txt\"}}"),
+            }],
+        });
+        messages.push(Message::tool_result(
+            id,
+            format!("file{i}: the build takes {i} minutes on two cores; cache hits are high."),
+            false,
+        ));
+    }
+    ChatRequest {
+        settings: RequestSettings {
+            model: String::new(),
+            max_tokens: 1024,
+            temperature: Some(0.0),
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: true,
+        },
+        messages,
+        tools: vec![ToolSpec {
+            name: "read_file".into(),
+            description: "Reads a UTF-8 text file from the sandbox".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
+        }],
+    }
+}
+
+fn start_mock() -> (String, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mock = MockServer::start(MockConfig {
+                behaviour: Behaviour::Echo,
+                ..MockConfig::default()
+            })
+            .await
+            .unwrap();
+            tx.send((mock.openai_base_url(), mock.base_url())).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn model(kind: ProviderKind, base: &str) -> std::sync::Arc<dyn Model> {
+    let mut cfg = ProviderConfig::new(kind, "bench-model");
+    cfg.base_url = Some(base.to_string());
+    cfg.api_key = Some(ApiKey::new("sk-bench"));
+    connect(&cfg).unwrap()
+}
+
+fn requests(c: &mut Criterion) {
+    let (openai_base, anthropic_base) = start_mock();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let req = mid_run_request();
+    let body_len = serde_json::to_vec(&req).unwrap().len();
+    eprintln!(
+        "mid-run request: {} messages, ~{body_len} bytes of neutral JSON",
+        req.messages.len()
+    );
+    let notices = Notices::none();
+    let mut group = c.benchmark_group("llm_request");
+    for (kind, base) in [
+        (ProviderKind::Openai, &openai_base),
+        (ProviderKind::Anthropic, &anthropic_base),
+    ] {
+        let m = model(kind, base);
+        let name = kind.as_str();
+        group.bench_function(format!("{name}/complete/wall"), |b| {
+            b.iter(|| rt.block_on(async { black_box(m.complete(&req, &notices).await.unwrap()) }))
+        });
+        group.bench_function(format!("{name}/stream/wall"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    black_box(
+                        collect_stream(m.stream(&req, &notices).await.unwrap(), "m")
+                            .await
+                            .unwrap(),
+                    )
+                })
+            })
+        });
+        if thread_cpu().is_some() {
+            group.bench_function(format!("{name}/complete/client_cpu"), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = thread_cpu().unwrap();
+                        for _ in 0..iters {
+                            black_box(m.complete(&req, &notices).await.unwrap());
+                        }
+                        thread_cpu().unwrap() - start
+                    })
+                })
+            });
+            group.bench_function(format!("{name}/stream/client_cpu"), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = thread_cpu().unwrap();
+                        for _ in 0..iters {
+                            let mut s = m.stream(&req, &notices).await.unwrap();
+                            while let Some(e) = s.next().await {
+                                black_box(e.unwrap());
+                            }
+                        }
+                        thread_cpu().unwrap() - start
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// A recorded stream of `n` text chunks plus the provider's framing.
+fn recorded(kind: ProviderKind, n: usize) -> Vec<u8> {
+    let mut s = String::new();
+    match kind {
+        ProviderKind::Openai => {
+            for i in 0..n {
+                s.push_str(&format!("data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"));
+            }
+            s.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n");
+        }
+        ProviderKind::Anthropic => {
+            s.push_str("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n");
+            s.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+            for i in 0..n {
+                s.push_str(&format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"word{i} \"}}}}\n\n"));
+            }
+            s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        }
+    }
+    s.into_bytes()
+}
+
+fn sse_parsing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sse_parse");
+    for kind in [ProviderKind::Openai, ProviderKind::Anthropic] {
+        let bytes = recorded(kind, 2000);
+        // Network-sized reads: 16 KiB chunks.
+        let chunks: Vec<&[u8]> = bytes.chunks(16 * 1024).collect();
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(kind.as_str(), |b| {
+            b.iter(|| black_box(decode_recorded(kind, chunks.iter().copied()).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+}
+
+criterion_group! { name = benches; config = config(); targets = requests, sse_parsing }
+criterion_main!(benches);
