@@ -18,7 +18,7 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
     assert!(report.parallel_turns >= 2, "{report:#?}");
 
     // Refused by the sandbox: the file outside the grant (by the fs tool) and the web host
-    // (by the host's outgoing-HTTP hook, which answers before any connection is made).
+    // (by the host's egress policy: no allowed host, so no DNS lookup or connection).
     let kinds: Vec<(&str, &str)> = report
         .refused
         .iter()
@@ -40,7 +40,7 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
     assert!(
         report.refused[1]
             .message
-            .contains("outgoing HTTP to wiki.lighthouse.example is not allowed"),
+            .contains("HTTP to wiki.lighthouse.example was denied"),
         "{report:#?}"
     );
     assert!(report.recovered());

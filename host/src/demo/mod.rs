@@ -106,8 +106,8 @@ async fn agent(executor: &Executor, workspace: &Workspace) -> Result<Agent, Demo
         ("fs", crate::guests::FS, fs_policy),
         ("text", crate::guests::TEXT, base.clone()),
         ("calc", crate::guests::CALC, base.clone()),
-        // No egress is configured for any tool: every outgoing request is refused by the
-        // host before a connection (or even a DNS lookup) is made.
+        // No host is allowed (the default): every outgoing request is refused by the host's
+        // egress policy before any DNS lookup or connection.
         ("http", crate::guests::HTTP, base),
     ];
     let mut agent = Agent::new(config);
