@@ -19,8 +19,10 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
 
     // Refused by the sandbox: the file outside the grant (by the fs tool) and the web host
     // (by the host's egress policy: no allowed host, so no DNS lookup or connection).
-    let kinds: Vec<(&str, &str)> = report
-        .refused
+    // The two calls ran concurrently, so they may finish in either order.
+    let mut refused = report.refused.clone();
+    refused.sort_by(|a, b| a.tool.cmp(&b.tool));
+    let kinds: Vec<(&str, &str)> = refused
         .iter()
         .map(|r| (r.tool.as_str(), r.kind.as_str()))
         .collect();
@@ -33,12 +35,12 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
         "{report:#?}"
     );
     assert!(
-        report.refused[0]
+        refused[0]
             .message
             .contains("outside every directory granted")
     );
     assert!(
-        report.refused[1]
+        refused[1]
             .message
             .contains("HTTP to wiki.lighthouse.example was denied"),
         "{report:#?}"
