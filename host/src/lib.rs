@@ -9,6 +9,7 @@ pub mod agent;
 pub mod budget;
 pub mod context;
 pub mod controller;
+pub mod demo;
 pub mod events;
 pub mod executor;
 pub mod guests;

@@ -6,6 +6,7 @@ mod agent_loop;
 mod agent_setup;
 mod agent_stream;
 mod agent_support;
+mod demo;
 mod llm_faults;
 mod llm_limits;
 mod llm_mock;

@@ -4,6 +4,7 @@
 //! the exit code, so the commands are testable without spawning a process.
 
 mod chat;
+mod demo;
 mod flags;
 mod run;
 mod tool;
@@ -31,6 +32,8 @@ enum Command {
     Run(run::RunArgs),
     /// Talk with an agent, one message per line (`/exit` to end).
     Chat(chat::ChatArgs),
+    /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the parsed command, writing results to `out` and diagnostics to `err`.
@@ -39,6 +42,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
         Command::Tool(cmd) => tool::run(cmd, out, err).await,
         Command::Run(args) => run::run(args, out, err).await,
         Command::Chat(args) => chat::run(args, &mut std::io::stdin().lock(), out, err).await,
+        Command::Demo(args) => demo::run(args, out, err).await,
     }
 }
 

@@ -1,0 +1,85 @@
+//! The minimal agent loop, written directly on warden's LLM interface (`Model`) and its
+//! sandboxed executor: no controller, no budgets beyond a turn cap, about 40 lines.
+//!
+//! `cargo run -p warden-examples --example minimal_loop` (mock LLM server; set
+//! OPENAI_API_KEY or ANTHROPIC_API_KEY to use a real model).
+
+use mock_llm::Turn;
+use warden::executor::{Executor, ToolPolicy};
+use warden::llm::{ChatRequest, Message, Model, Notices, RequestSettings, ToolChoice, ToolSpec};
+
+pub const TASK: &str = "What is (2^10 + 6) / 10?";
+
+/// What the mock model answers.
+pub fn script() -> Vec<Turn> {
+    vec![
+        Turn::call("calc", r#"{"expression":"(2^10 + 6) / 10"}"#),
+        Turn::text("(2^10 + 6) / 10 = 103."),
+    ]
+}
+
+/// Asks `model` about `task` with the calc tool until it answers (at most 8 turns).
+pub async fn run(
+    model: &dyn Model,
+    name: &str,
+    executor: &Executor,
+    task: &str,
+) -> anyhow::Result<String> {
+    let tools = executor.load_file(warden::guests::CALC).await?;
+    let policy = ToolPolicy::default();
+    let specs: Vec<ToolSpec> = (tools.tools().iter())
+        .map(|t| ToolSpec {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters: t.args_schema.clone(),
+        })
+        .collect();
+    let mut messages = vec![
+        Message::system("Use calc for arithmetic."),
+        Message::user(task),
+    ];
+    for _turn in 0..8 {
+        let settings = RequestSettings {
+            model: name.into(),
+            max_tokens: 512,
+            temperature: None,
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: true,
+        };
+        let request = ChatRequest {
+            settings,
+            messages: messages.clone(),
+            tools: specs.clone(),
+        };
+        let response = model.complete(&request, &Notices::none()).await?;
+        if response.tool_calls.is_empty() {
+            return Ok(response.text.unwrap_or_default());
+        }
+        messages.push(Message::Assistant {
+            content: response.text,
+            tool_calls: response.tool_calls.clone(),
+        });
+        for call in response.tool_calls {
+            // Each call runs in a fresh sandbox; errors go back to the model as text.
+            let outcome = executor
+                .call(&tools, &call.name, &call.arguments, &policy)
+                .await;
+            let (content, is_error) = match outcome.result {
+                Ok(output) => (output, false),
+                Err(e) => (e.message_for_model(), true),
+            };
+            messages.push(Message::tool_result(call.id, content, is_error));
+        }
+    }
+    anyhow::bail!("no answer after 8 turns")
+}
+
+#[allow(dead_code)] // the tests include this file for `run`
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let backend = warden_examples::backend(script()).await?;
+    let executor = warden_examples::executor()?;
+    let answer = run(backend.model.as_ref(), &backend.model_name, &executor, TASK).await?;
+    println!("{answer}");
+    Ok(())
+}
