@@ -7,6 +7,7 @@ mod agent_setup;
 mod agent_stream;
 mod agent_support;
 mod demo;
+mod guest_tools;
 mod llm_faults;
 mod llm_limits;
 mod llm_mock;

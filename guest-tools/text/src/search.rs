@@ -49,7 +49,7 @@ pub struct Match {
     pub text: String,
     /// The capture groups 1.., `null` for a group that did not take part (absent when the
     /// pattern has no groups).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Option<String>>,
 }
 
