@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use super::config::ApiKey;
 use super::error::LlmError;
-use super::sse::SseEvent;
 use super::types::{ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, Usage};
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, anthropic_finish, parse_json};
 
@@ -398,11 +397,11 @@ struct Decoder {
 }
 
 impl StreamDecoder for Decoder {
-    fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError> {
-        if event.data.trim().is_empty() {
+    fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError> {
+        if data.trim().is_empty() {
             return Ok(Step::Continue);
         }
-        let ev: Event = parse_json(event.data.as_bytes(), &self.ep, "stream event")?;
+        let ev: Event = parse_json(data.as_bytes(), &self.ep, "stream event")?;
         match ev {
             Event::MessageStart { message } => {
                 if let Some(u) = message.usage {

@@ -10,10 +10,10 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use eventsource_stream::{EventStreamError, Eventsource};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -26,7 +26,7 @@ use super::estimate::estimate_tokens;
 use super::notice::{LlmNotice, Notices};
 use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{backoff, is_retryable_status, may_retry, parse_retry_after};
-use super::sse::SseEvent;
+use super::sse::{SseEvents, events, stream_error};
 use super::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, response_as_events};
 
@@ -65,15 +65,14 @@ impl Failure {
     }
 }
 
-type SseStream =
-    Pin<Box<dyn Stream<Item = Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>>;
-
 /// One provider endpoint with one wire format.
 pub(crate) struct Adapter<W: Wire> {
     wire: W,
     config: ProviderConfig,
     client: reqwest::Client,
     headers: HeaderMap,
+    /// The endpoint URL, parsed once (not per request).
+    target: reqwest::Url,
     ep: Endpoint,
     /// The limiter of the configured model (others are looked up per request).
     limiter: Arc<Limiter>,
@@ -103,6 +102,11 @@ impl<W: Wire> Adapter<W> {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let client = shared_client(config.timeouts.connect())?;
         let limiter = ratelimit::shared(&url, &config.model, config.rate_limits);
+        let target = reqwest::Url::parse(&url).map_err(|e| {
+            LlmError::Config(format!(
+                "base_url gives the invalid endpoint {url:?} ({e}); set a URL such as http://127.0.0.1:8080"
+            ))
+        })?;
         let ep = Endpoint {
             url: url.into(),
             env_var: config.key_env().into(),
@@ -113,6 +117,7 @@ impl<W: Wire> Adapter<W> {
             config: config.clone(),
             client,
             headers,
+            target,
             ep,
             limiter,
         })
@@ -189,12 +194,10 @@ impl<W: Wire> Adapter<W> {
                 self.attempt_stream(body.clone())
             })
             .await?;
-        let state = Live {
-            pending: first.into(),
-            settle: Some(settle),
-            ..live
-        };
-        Ok(futures::stream::unfold(state, Live::next_item).boxed())
+        let mut live = live;
+        live.pending = first.into();
+        live.settle = Some(settle);
+        Ok(live.boxed())
     }
 
     async fn with_retries<T, F, Fut>(
@@ -237,7 +240,7 @@ impl<W: Wire> Adapter<W> {
 
     fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
         self.client
-            .post(&*self.ep.url)
+            .post(self.target.clone())
             .headers(self.headers.clone())
             .body(body)
     }
@@ -289,16 +292,11 @@ impl<W: Wire> Adapter<W> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let mut live = Live {
-            events: None,
-            decoder: self.wire.decoder(self.ep.clone()),
-            idle: self.config.timeouts.idle(),
-            url: self.ep.url.clone(),
-            pending: VecDeque::new(),
-            settle: None,
-            seen: Usage::default(),
-            over: false,
-        };
+        let mut live = Live::new(
+            self.wire.decoder(self.ep.clone()),
+            self.config.timeouts.idle(),
+            self.ep.url.clone(),
+        );
         if is_json {
             // A server that ignores `stream: true` (or answers an error as plain JSON).
             let bytes = tokio::time::timeout(limit, resp.bytes())
@@ -315,7 +313,7 @@ impl<W: Wire> Adapter<W> {
             live.over = true;
             return Ok((live, response_as_events(&response)));
         }
-        live.events = Some(Box::pin(resp.bytes_stream().eventsource()));
+        live.events = Some(events(resp.bytes_stream()));
         // Hold events back until one carries content: until then a failure can be retried
         // without the caller having seen anything.
         let mut held = Vec::new();
@@ -421,7 +419,7 @@ async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
 }
 
 /// The error and its sources, one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {
@@ -441,10 +439,16 @@ fn with_attempts(mut error: LlmError, n: u32) -> LlmError {
 }
 
 /// A stream in flight: the SSE parser over the response body and the provider's decoder.
+///
+/// A hand-written stream rather than `unfold` over an async fn: each event is handed out
+/// without moving this state around, and the idle timer is armed only while waiting.
 struct Live {
-    events: Option<SseStream>,
+    events: Option<SseEvents>,
     decoder: Box<dyn StreamDecoder>,
     idle: Duration,
+    /// Fires when no event came for `idle`; armed when the body has nothing ready.
+    idle_timer: Pin<Box<tokio::time::Sleep>>,
+    waiting: bool,
     url: Arc<str>,
     pending: VecDeque<StreamEvent>,
     settle: Option<Settle>,
@@ -455,34 +459,58 @@ struct Live {
 }
 
 impl Live {
+    fn new(decoder: Box<dyn StreamDecoder>, idle: Duration, url: Arc<str>) -> Self {
+        Live {
+            events: None,
+            decoder,
+            idle,
+            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            waiting: false,
+            url,
+            pending: VecDeque::new(),
+            settle: None,
+            seen: Usage::default(),
+            over: false,
+        }
+    }
+
     /// Reads one SSE event into `out`. `Ok(false)` at the normal end of the stream.
-    async fn next_batch(&mut self, out: &mut Vec<StreamEvent>) -> Result<bool, LlmError> {
+    fn poll_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Poll<Result<bool, LlmError>> {
         let Some(events) = self.events.as_mut().filter(|_| !self.over) else {
-            return Ok(false);
+            return Poll::Ready(Ok(false));
         };
-        let next = tokio::time::timeout(self.idle, events.next())
-            .await
-            .map_err(|_| LlmError::Timeout {
-                phase: TimeoutPhase::Idle,
-                url: self.url.to_string(),
-                after: self.idle,
-            })?;
-        match next {
+        let next = match events.as_mut().poll_next(cx) {
+            Poll::Ready(next) => next,
+            Poll::Pending => {
+                if !self.waiting {
+                    self.waiting = true;
+                    let deadline = tokio::time::Instant::now() + self.idle;
+                    self.idle_timer.as_mut().reset(deadline);
+                }
+                return match self.idle_timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(LlmError::Timeout {
+                        phase: TimeoutPhase::Idle,
+                        url: self.url.to_string(),
+                        after: self.idle,
+                    })),
+                    Poll::Pending => Poll::Pending,
+                };
+            }
+        };
+        self.waiting = false;
+        Poll::Ready(match next {
             Some(Ok(event)) => {
-                if self.decoder.decode(&event, out)? == Step::Done {
+                let data = event.data.as_deref().unwrap_or("");
+                if self.decoder.decode(data, out)? == Step::Done {
                     self.over = true;
                 }
                 Ok(true)
             }
-            Some(Err(EventStreamError::Transport(e))) => Err(LlmError::StreamCut {
-                url: self.url.to_string(),
-                detail: error_chain(&e),
-            }),
-            Some(Err(e)) => Err(LlmError::InvalidResponse {
-                url: self.url.to_string(),
-                context: "SSE framing".into(),
-                detail: e.to_string(),
-            }),
+            Some(Err(e)) => Err(stream_error(&self.url, e)),
             None if self.decoder.finished() => {
                 self.over = true;
                 Ok(false)
@@ -491,31 +519,45 @@ impl Live {
                 url: self.url.to_string(),
                 detail: "the body ended before the end-of-stream marker".into(),
             }),
-        }
+        })
     }
 
-    async fn next_item(mut self) -> Option<(Result<StreamEvent, LlmError>, Live)> {
+    async fn next_batch(&mut self, out: &mut Vec<StreamEvent>) -> Result<bool, LlmError> {
+        std::future::poll_fn(|cx| self.poll_batch(cx, out)).await
+    }
+
+    /// Usage events are cumulative snapshots: keep the largest per field for the limiter.
+    fn note_usage(&mut self, event: &StreamEvent) {
+        if let (StreamEvent::Usage { usage }, Some(s)) = (event, self.settle.as_mut()) {
+            let seen = &mut self.seen;
+            seen.input_tokens = seen.input_tokens.max(usage.input_tokens);
+            seen.output_tokens = seen.output_tokens.max(usage.output_tokens);
+            s.actual = Some(seen.total());
+        }
+    }
+}
+
+impl Stream for Live {
+    type Item = Result<StreamEvent, LlmError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let mut batch = Vec::new();
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                if let (StreamEvent::Usage { usage }, Some(s)) = (&event, self.settle.as_mut()) {
-                    // Usage events are cumulative snapshots: keep the largest per field.
-                    let seen = &mut self.seen;
-                    seen.input_tokens = seen.input_tokens.max(usage.input_tokens);
-                    seen.output_tokens = seen.output_tokens.max(usage.output_tokens);
-                    s.actual = Some(seen.total());
-                }
-                return Some((Ok(event), self));
+            if let Some(event) = this.pending.pop_front() {
+                this.note_usage(&event);
+                return Poll::Ready(Some(Ok(event)));
             }
-            if self.over {
-                return None;
+            if this.over {
+                return Poll::Ready(None);
             }
-            let mut batch = Vec::new();
-            match self.next_batch(&mut batch).await {
-                Ok(true) => self.pending.extend(batch),
-                Ok(false) => return None,
-                Err(e) => {
-                    self.over = true;
-                    return Some((Err(e), self));
+            match this.poll_batch(cx, &mut batch) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(true)) => this.pending.extend(batch.drain(..)),
+                Poll::Ready(Ok(false)) => return Poll::Ready(None),
+                Poll::Ready(Err(e)) => {
+                    this.over = true;
+                    return Poll::Ready(Some(Err(e)));
                 }
             }
         }

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use super::config::ApiKey;
 use super::error::LlmError;
-use super::sse::SseEvent;
 use super::types::{ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, Usage};
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, openai_finish, parse_json};
 
@@ -334,8 +333,8 @@ struct Decoder {
 }
 
 impl StreamDecoder for Decoder {
-    fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError> {
-        let data = event.data.trim();
+    fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError> {
+        let data = data.trim();
         if data == "[DONE]" {
             return Ok(Step::Done);
         }

@@ -1,20 +1,53 @@
-//! Server-sent events: the `eventsource-stream` parser over any byte stream, and a pure
-//! helper that decodes a whole recorded stream (used by tests and the benchmark).
+//! Server-sent events: the `sse-stream` parser over any byte stream, the mapping of its
+//! errors, and a pure helper that decodes a whole recorded stream (tests and benchmarks).
 //!
 //! Invariant: the events produced do not depend on how the bytes are split into chunks;
-//! the parser buffers partial lines (and partial UTF-8 sequences) across chunks.
+//! the parser keeps an unfinished line (and so a partial UTF-8 sequence) across chunks and
+//! scans each byte once. It is strict where the spec is lenient: a line with an unknown
+//! field name is a framing error (no provider sends one), reported, never skipped silently.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 
-use futures::StreamExt;
-
-pub use eventsource_stream::Event as SseEvent;
-use eventsource_stream::Eventsource;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use sse_stream::SseStream;
 
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
 use super::types::StreamEvent;
 use super::wire::{Endpoint, Step, Wire};
+
+/// One parsed event (`data` is `None` for an event with no data lines).
+pub type SseEvent = sse_stream::Sse;
+
+/// Parsed events of one response body.
+pub(crate) type SseEvents = Pin<Box<dyn Stream<Item = Result<SseEvent, sse_stream::Error>> + Send>>;
+
+/// The events of a byte stream (a response body).
+pub(crate) fn events<S, E>(bytes: S) -> SseEvents
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Box::pin(SseStream::from_bytes_stream(bytes))
+}
+
+/// The error for a failure of the event stream of `url`: the body breaking is a cut
+/// stream, anything else malformed framing.
+pub(crate) fn stream_error(url: &str, error: sse_stream::Error) -> LlmError {
+    match error {
+        sse_stream::Error::Body(e) => LlmError::StreamCut {
+            url: url.to_string(),
+            detail: super::core::error_chain(e.as_ref()),
+        },
+        other => LlmError::InvalidResponse {
+            url: url.to_string(),
+            context: "SSE framing".into(),
+            detail: other.to_string(),
+        },
+    }
+}
 
 /// Decodes a recorded SSE body, delivered as `chunks`, with the given provider's mapping.
 /// Fails like a live stream would: on a provider error event, on malformed JSON, or with
@@ -33,17 +66,17 @@ pub fn decode_recorded<B: AsRef<[u8]>>(
         key: ApiKey::new(""),
     };
     let mut decoder = wire.decoder(ep);
-    let bytes: Vec<Result<B, Infallible>> = chunks.into_iter().map(Ok).collect();
-    let mut events = futures::stream::iter(bytes).eventsource();
+    let bytes: Vec<Result<Bytes, Infallible>> = chunks
+        .into_iter()
+        .map(|c| Ok(Bytes::copy_from_slice(c.as_ref())))
+        .collect();
+    let mut events = events(futures::stream::iter(bytes));
     let mut out = Vec::new();
     futures::executor::block_on(async {
         while let Some(event) = events.next().await {
-            let event = event.map_err(|e| LlmError::InvalidResponse {
-                url: "recorded".into(),
-                context: "SSE framing".into(),
-                detail: e.to_string(),
-            })?;
-            if decoder.decode(&event, &mut out)? == Step::Done {
+            let event = event.map_err(|e| stream_error("recorded", e))?;
+            let data = event.data.as_deref().unwrap_or("");
+            if decoder.decode(data, &mut out)? == Step::Done {
                 return Ok(out);
             }
         }

@@ -10,7 +10,6 @@ use reqwest::header::HeaderMap;
 
 use super::config::ApiKey;
 use super::error::LlmError;
-use super::sse::SseEvent;
 use super::types::{ChatRequest, ChatResponse, FinishReason, StreamEvent};
 
 /// Where a request goes and what error messages must mention or hide.
@@ -116,8 +115,8 @@ pub(crate) enum Step {
 
 /// Turns one stream's SSE events into stream events; keeps per-stream state.
 pub(crate) trait StreamDecoder: Send {
-    /// Decodes one SSE event, appending to `out`.
-    fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError>;
+    /// Decodes the data of one SSE event, appending to `out`.
+    fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError>;
     /// Whether a finish event was produced: the end of the bytes after it is not a cut.
     fn finished(&self) -> bool;
 }
