@@ -451,6 +451,7 @@ struct Live {
     waiting: bool,
     url: Arc<str>,
     pending: VecDeque<StreamEvent>,
+    scratch: Vec<StreamEvent>,
     settle: Option<Settle>,
     /// Usage reported so far, for the limiter.
     seen: Usage,
@@ -468,6 +469,7 @@ impl Live {
             waiting: false,
             url,
             pending: VecDeque::new(),
+            scratch: Vec::new(),
             settle: None,
             seen: Usage::default(),
             over: false,
@@ -542,24 +544,27 @@ impl Stream for Live {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let mut batch = Vec::new();
-        loop {
+        // Reused across events: one allocation per stream, not per event.
+        let mut batch = std::mem::take(&mut this.scratch);
+        let ready = loop {
             if let Some(event) = this.pending.pop_front() {
                 this.note_usage(&event);
-                return Poll::Ready(Some(Ok(event)));
+                break Poll::Ready(Some(Ok(event)));
             }
             if this.over {
-                return Poll::Ready(None);
+                break Poll::Ready(None);
             }
             match this.poll_batch(cx, &mut batch) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => break Poll::Pending,
                 Poll::Ready(Ok(true)) => this.pending.extend(batch.drain(..)),
-                Poll::Ready(Ok(false)) => return Poll::Ready(None),
+                Poll::Ready(Ok(false)) => break Poll::Ready(None),
                 Poll::Ready(Err(e)) => {
                     this.over = true;
-                    return Poll::Ready(Some(Err(e)));
+                    break Poll::Ready(Some(Err(e)));
                 }
             }
-        }
+        };
+        this.scratch = batch;
+        ready
     }
 }

@@ -279,9 +279,9 @@ impl Wire for OpenAi {
 }
 
 #[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Option<Vec<ChunkChoice>>,
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChunkChoice<'a>>>,
     #[serde(default)]
     usage: Option<WireUsage>,
     #[serde(default)]
@@ -289,13 +289,14 @@ struct Chunk {
 }
 
 #[derive(Deserialize)]
-struct ChunkChoice {
+struct ChunkChoice<'a> {
     #[serde(default)]
     index: Option<u32>,
     #[serde(default)]
     delta: Option<Delta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
+    /// Borrowed: read once, not kept.
+    #[serde(default, borrow)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
