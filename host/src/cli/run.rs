@@ -6,6 +6,7 @@
 //! Exit codes: 0 answered, 2 a budget or the turn limit was reached, 1 any error (the
 //! agent could not start, the model failed, a tool aborted the run, cancellation).
 
+use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,7 +73,7 @@ pub(super) struct Renderer<'a> {
 impl<'a> Renderer<'a> {
     pub(super) fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, json: bool) -> Self {
         let interactive = std::io::stderr().is_terminal();
-        let color = interactive && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = colour_wanted(interactive, std::env::var_os("NO_COLOR").as_deref());
         Self {
             out,
             err,
@@ -273,6 +274,25 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// Colours only when stderr is a terminal and `NO_COLOR` is unset or empty (no-color.org).
+fn colour_wanted(terminal: bool, no_color: Option<&OsStr>) -> bool {
+    terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(!colour_wanted(false, None));
+        assert!(!colour_wanted(false, Some(OsStr::new("1"))));
+    }
 }
