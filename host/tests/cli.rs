@@ -246,6 +246,32 @@ async fn json_prints_every_event_as_one_json_line_in_run_order() {
     let last = events.last().unwrap();
     assert_eq!(last["stop_reason"]["reason"], "completed");
     assert_eq!(last["usage"]["tool_calls"], 1);
+    assert_eq!(last["output"]["text"], "The answer is 42.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_without_streaming_carries_the_answer_in_run_finished() {
+    let fx = Fixture::new(multiply_script()).await;
+    let agent = fx.agent(&format!("{}{}", fx.anthropic(), calc_tool()));
+    let out = fx
+        .run(&[
+            "run",
+            "--json",
+            "--no-stream",
+            agent.to_str().unwrap(),
+            "6*7?",
+        ])
+        .await;
+    assert_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["type"] != "text_delta"), "{stdout}");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "run_finished");
+    assert_eq!(last["output"]["text"], "The answer is 42.", "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,6 +319,7 @@ async fn a_token_budget_exits_with_2_and_says_so_in_json() {
     assert_eq!(last["stop_reason"]["reason"], "budget");
     assert_eq!(last["stop_reason"]["resource"], "total_tokens");
     assert_eq!(last["forced"], true);
+    assert_eq!(last["output"]["text"], "what I know");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
