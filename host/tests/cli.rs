@@ -202,6 +202,33 @@ async fn run_without_streaming_speaks_anthropic_and_prints_the_answer_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_output_schema_only_the_accepted_answer_reaches_stdout() {
+    // The first answer fails the schema and is sent back; the second one is accepted.
+    let turns = vec![Turn::text("forty-two"), Turn::text(r#"{"n":42}"#)];
+    let fx = Fixture::new(turns).await;
+    let agent = fx.agent(&format!(
+        "{}[output]\nschema = {{ type = \"object\", required = [\"n\"], properties = {{ n = {{ type = \"number\" }} }} }}\n",
+        fx.openai()
+    ));
+    let out = fx.run(&["run", agent.to_str().unwrap(), "n?"]).await;
+    assert_code(&out, 0);
+    assert_eq!(text(&out.stdout), "{\"n\":42}\n");
+    assert_eq!(fx.requests().len(), 2);
+    assert!(fx.requests()[1].body.to_string().contains("rejected"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_written_beside_tool_calls_stays_on_its_own_line() {
+    let mut first = Turn::call("calc", r#"{"expression":"6*7"}"#);
+    first.text = Some("Let me compute.".into());
+    let fx = Fixture::new(vec![first, Turn::text("The answer is 42.")]).await;
+    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
+    let out = fx.run(&["run", agent.to_str().unwrap(), "6*7?"]).await;
+    assert_code(&out, 0);
+    assert_eq!(text(&out.stdout), "Let me compute.\nThe answer is 42.\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_prints_every_event_as_one_json_line_in_run_order() {
     let fx = Fixture::new(multiply_script()).await;
     let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
