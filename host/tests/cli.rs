@@ -14,7 +14,7 @@ use mock_llm::{
     Behaviour, MockConfig, MockHandle, MockServer, RecordedRequest, ScriptCall, ScriptUsage, Turn,
 };
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 /// The API-key variable the test agents read (set for the child unless a test removes it).
@@ -362,6 +362,46 @@ async fn a_failing_model_call_exits_with_1_and_says_why() {
     assert_eq!(fx.mock.stats().requests, 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_tool_call_stops_the_run_and_reports_it() {
+    let turns = vec![
+        Turn::call("sleep", r#"{"ms":60000}"#),
+        Turn::text("never asked"),
+    ];
+    let fx = Fixture::new(turns).await;
+    let agent = fx.agent(&format!(
+        "{}[[tools]]\ncomponent = {:?}\n[tools.policy.defaults]\ntimeout = \"120s\"\n",
+        fx.openai(),
+        warden::guests::HOSTILE
+    ));
+    let mut child = fx
+        .command(&["run", "--json", agent.to_str().unwrap(), "wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let started = event["type"] == "tool_call_started";
+        events.push(event);
+        if started {
+            // The sleep is running: interrupt the process as a terminal's Ctrl-C would.
+            let pid = i32::try_from(child.id().unwrap()).unwrap();
+            // SAFETY: sends a signal to our own child process; no memory is involved.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        }
+    }
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(1), "{events:?}");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "run_finished", "{events:?}");
+    assert_eq!(last["stop_reason"]["reason"], "cancelled");
+    assert_eq!(last["usage"]["model_calls"], 1);
+    assert_eq!(fx.requests().len(), 1, "no model call after the interrupt");
+}
+
 /// Runs `warden run` on an agent file that must be refused: exit code 1, nothing on stdout,
 /// no model call; returns stderr.
 async fn refused(fx: &Fixture, agent: &Path, setup: impl FnOnce(&mut Command)) -> String {
@@ -494,20 +534,8 @@ async fn chat_answers_each_line_and_carries_the_history() {
     ];
     let fx = Fixture::new(turns).await;
     let agent = fx.agent(&format!("{}{}", fx.anthropic(), calc_tool()));
-    let mut child = fx
-        .command(&["chat", agent.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"what is 6*7?\nwhat did I ask?\n/exit\nnot sent\n")
-        .await
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
+    let input = "what is 6*7?\nwhat did I ask?\n/exit\nnot sent\n";
+    let out = chat(&fx, &agent, input).await;
     assert_code(&out, 0);
     assert_eq!(text(&out.stdout), "first answer\nsecond answer\n");
     let err = text(&out.stderr);
@@ -532,6 +560,51 @@ async fn chat_answers_each_line_and_carries_the_history() {
         "{second_turn:?}"
     );
     assert_eq!(fx.mock.stats().validation_errors, 0);
+}
+
+/// Runs `warden chat` with `input` on stdin.
+async fn chat(fx: &Fixture, agent: &Path, input: &str) -> Output {
+    let mut child = fx
+        .command(&["chat", agent.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    child.wait_with_output().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_reports_a_failed_turn_and_goes_on() {
+    let fx = Fixture::new(vec![Turn::text("recovered")]).await;
+    // The first request is refused (not retried); the second is answered from the script.
+    fx.mock.push_faults(["status:400".parse().unwrap()]);
+    let agent = fx.agent(&fx.anthropic());
+    let out = chat(&fx, &agent, "first\nsecond\n").await;
+    assert_code(&out, 0);
+    assert_eq!(text(&out.stdout), "recovered\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("model call failed"), "{err}");
+    let requests = fx.requests();
+    assert_eq!(requests.len(), 2);
+    // Both user messages are in the history the mock accepted.
+    let sent = requests[1].body["messages"].to_string();
+    assert!(sent.contains("first") && sent.contains("second"), "{sent}");
+    assert_eq!(fx.mock.stats().validation_errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_refuses_a_bad_agent_file_before_reading_input() {
+    let fx = Fixture::new(hello()).await;
+    let agent = fx.agent(&format!("{}[budget]\nmax_turn = 2\n", fx.openai()));
+    let out = chat(&fx, &agent, "hello\n").await;
+    assert_code(&out, 1);
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("max_turn"));
+    assert_eq!(fx.mock.stats().requests, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
