@@ -253,7 +253,7 @@ async fn ctrl_c_during_a_tool_call_stops_the_run_and_reports_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inline_policy_directories_are_relative_to_the_agent_file_not_the_cwd() {
+async fn components_and_inline_policy_directories_are_relative_to_the_agent_file() {
     let turns = vec![
         Turn {
             tool_calls: vec![ScriptCall {
@@ -268,12 +268,17 @@ async fn inline_policy_directories_are_relative_to_the_agent_file_not_the_cwd() 
     let data = fx.dir.path().join("agents").join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("note.txt"), "a note beside the agent").unwrap();
+    // The component too is named relative to the agent file.
+    std::fs::copy(
+        warden::guests::FS,
+        fx.dir.path().join("agents").join("fs.wasm"),
+    )
+    .unwrap();
     let agent = fx.agent_at(
         "agents/agent.toml",
         &format!(
-            "{}[[tools]]\ncomponent = {:?}\n[tools.policy.defaults]\ndirs = [{{ host = \"./data\", guest = \"/data\", mode = \"ro\" }}]\n",
+            "{}[[tools]]\ncomponent = \"fs.wasm\"\n[tools.policy.defaults]\ndirs = [{{ host = \"./data\", guest = \"/data\", mode = \"ro\" }}]\n",
             fx.openai(),
-            warden::guests::FS
         ),
     );
     // Run from another folder, naming the agent file by a relative path.
