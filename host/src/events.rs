@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::budget::BudgetResource;
-use crate::controller::{PlannedCall, StopReason, ToolOutcome, ToolUsage};
+use crate::controller::{FinalOutput, PlannedCall, StopReason, ToolOutcome, ToolUsage};
 use crate::state::{ModelCallKind, UsageTotals};
 
 /// Longest tool output or error kept in a `ToolCallFinished` event, in characters.
@@ -79,9 +79,13 @@ pub enum RunEvent {
         wait_ms: u64,
         reason: String,
     },
+    /// The run is over. `output` is the final answer (also when it was not streamed as
+    /// text deltas: a non-streamed call, a stop tool's output), so a consumer of the events
+    /// alone (`--json`) has it.
     RunFinished {
         stop_reason: StopReason,
         forced: bool,
+        output: Option<FinalOutput>,
         usage: UsageTotals,
     },
 }
@@ -144,6 +148,11 @@ mod tests {
         let finished = RunEvent::RunFinished {
             stop_reason: StopReason::Completed,
             forced: false,
+            output: Some(FinalOutput {
+                text: "42".into(),
+                json: None,
+                truncated: false,
+            }),
             usage: UsageTotals::default(),
         };
         assert_eq!(

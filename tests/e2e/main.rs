@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agent_budget;
+mod agent_concurrency;
 mod agent_loop;
 mod agent_setup;
 mod agent_stream;

@@ -102,7 +102,8 @@ impl ModelSettings {
 }
 
 /// The sandbox policy of a component: a file, or a table written inline. Its format is
-/// the executor's; the agent file only carries it.
+/// the executor's; the agent file only carries it. Relative granted directories are
+/// relative to the policy file's folder, or for an inline table to the agent file's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PolicyRef {

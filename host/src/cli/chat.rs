@@ -36,6 +36,7 @@ pub async fn run(
         Ok(built) => built,
         Err(e) => return view.setup_error(&e),
     };
+    view.stream_text(agent.config().output_schema.is_none());
     let mut session = runner.streaming(!args.no_stream).session(&agent);
     let mut line = String::new();
     loop {

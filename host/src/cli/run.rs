@@ -1,11 +1,14 @@
 //! `warden run <agent.toml> "<task>"`: runs an agent once. The answer streams to stdout;
 //! tool calls, usage, waits and the summary go to stderr (coloured only on a terminal and
 //! without `NO_COLOR`; a spinner while the model is thinking, only on a terminal).
-//! `--json` prints every event as one JSON line on stdout instead.
+//! `--json` prints every event as one JSON line on stdout instead. With an output schema the
+//! answer is printed once it has been accepted (a streamed answer may still be rejected).
+//! Text the model writes beside tool calls is printed too, on its own line.
 //!
 //! Exit codes: 0 answered, 2 a budget or the turn limit was reached, 1 any error (the
 //! agent could not start, the model failed, a tool aborted the run, cancellation).
 
+use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +41,7 @@ pub async fn run(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         Ok(built) => built,
         Err(e) => return view.setup_error(&e),
     };
+    view.stream_text(agent.config().output_schema.is_none());
     let runner = runner.streaming(!args.no_stream);
     let handle = RunHandle::new();
     let on_ctrl_c = handle.clone();
@@ -67,12 +71,14 @@ pub(super) struct Renderer<'a> {
     interactive: bool,
     /// Text of the current answer was printed on stdout (as deltas).
     printed_text: bool,
+    /// Print text deltas as they come; off when only a checked answer may reach stdout.
+    stream_text: bool,
 }
 
 impl<'a> Renderer<'a> {
     pub(super) fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, json: bool) -> Self {
         let interactive = std::io::stderr().is_terminal();
-        let color = interactive && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = colour_wanted(interactive, std::env::var_os("NO_COLOR").as_deref());
         Self {
             out,
             err,
@@ -81,7 +87,15 @@ impl<'a> Renderer<'a> {
             spinner: None,
             interactive,
             printed_text: false,
+            stream_text: true,
         }
+    }
+
+    /// Whether text deltas go to stdout as they arrive. Off for an agent with an output
+    /// schema: a streamed answer may still be rejected (and asked again), and stdout must
+    /// carry only the accepted one, printed when the run ends.
+    pub(super) fn stream_text(&mut self, on: bool) {
+        self.stream_text = on;
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -127,8 +141,11 @@ impl<'a> Renderer<'a> {
         match event {
             RunEvent::RunStarted { .. } => {}
             RunEvent::ModelRequest { step, kind, .. } => {
+                // Text of an earlier call (beside tool calls) keeps its own line.
+                self.end_text_line();
                 self.start_spinner(format!("waiting for the model (step {step}, {kind:?})"));
             }
+            RunEvent::TextDelta { .. } if !self.stream_text => {}
             RunEvent::TextDelta { text } => {
                 self.stop_spinner();
                 self.printed_text = true;
@@ -273,6 +290,25 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// Colours only when stderr is a terminal and `NO_COLOR` is unset or empty (no-color.org).
+fn colour_wanted(terminal: bool, no_color: Option<&OsStr>) -> bool {
+    terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(!colour_wanted(false, None));
+        assert!(!colour_wanted(false, Some(OsStr::new("1"))));
+    }
 }

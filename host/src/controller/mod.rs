@@ -386,6 +386,7 @@ impl Controller {
         self.events.push(RunEvent::RunFinished {
             stop_reason: stop_reason.clone(),
             forced,
+            output: output.clone(),
             usage,
         });
         self.phase = Phase::Finished(Box::new(RunResult {

@@ -6,6 +6,7 @@
 //! accepted by a dry-run `Controller::new`, so a run can only fail for run-time reasons.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::error::{RunError, SetupError};
@@ -101,6 +102,12 @@ impl Agent {
             .map_or_else(|| def.name.clone(), |p| p.display().to_string());
         def.check_files()
             .map_err(|e| SetupError::Agent(Box::new(e)))?;
+        // The agent file's folder; `None` for a definition built in Rust (paths stay as given).
+        let base = def
+            .source
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
         let mut inner = Inner {
             config: def.loop_config(),
             catalog: Vec::new(),
@@ -126,9 +133,13 @@ impl Agent {
             let policies = match &tool.policy {
                 None => PolicyFile::default(),
                 Some(PolicyRef::File(path)) => PolicyFile::load(path).map_err(policy_err)?,
-                Some(PolicyRef::Inline(table)) => {
-                    PolicyFile::from_toml(&table.to_string()).map_err(policy_err)?
+                // Relative grants in an inline policy are relative to the agent file, as
+                // they would be in a policy file next to it, not to the current directory.
+                Some(PolicyRef::Inline(table)) => match &base {
+                    Some(dir) => PolicyFile::from_toml_in(&table.to_string(), dir),
+                    None => PolicyFile::from_toml(&table.to_string()),
                 }
+                .map_err(policy_err)?,
             };
             let names: Vec<&str> = set.tools().iter().map(|t| t.name.as_str()).collect();
             if let Some(unknown) = tool.tools.keys().find(|n| !names.contains(&n.as_str())) {

@@ -160,3 +160,24 @@ fn run_sync_refuses_inside_a_runtime() {
     // No tools in this agent: the scripted call is rejected, then the text answers.
     assert_eq!(outside.output.unwrap().text, "It is forty-two.");
 }
+
+#[tokio::test]
+async fn an_inline_policy_grants_directories_relative_to_the_agent_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let path = dir.path().join("agent.toml");
+    let text = format!(
+        "name = \"rel\"\n[model]\nprovider = \"openai-compatible\"\nname = \"m\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+         [[tools]]\ncomponent = {:?}\n[tools.policy.defaults]\ndirs = [{{ host = \"./data\", guest = \"/data\", mode = \"ro\" }}]\n",
+        crate::guests::FS
+    );
+    std::fs::write(&path, text).unwrap();
+    // The test's current directory (the crate's folder) has no `data`: only the agent
+    // file's folder does.
+    assert!(!std::path::Path::new("data").exists());
+    let def = AgentDef::load(&path).unwrap();
+    let agent = Agent::load(&def, executor()).await.unwrap();
+    let granted = &agent.binding("fs_read").unwrap().policy.dirs[0];
+    assert_eq!(granted.host, dir.path().join("./data"));
+    assert!(granted.host.is_dir());
+}

@@ -2,15 +2,16 @@
 //! most `max_concurrency` sandboxes at a time, a `sequential` call alone), each outcome fed
 //! to the controller as it completes.
 //!
-//! Invariant: every started call gets a `ToolCallFinished` event and its outcome is fed,
-//! unless the run is cancelled or aborted first — then the tasks still running are
-//! aborted (their stores dropped) before this returns, and the controller closes their
-//! slots. The controller appends results in call order whatever the completion order.
+//! Invariant: a call is started (its `ToolCallStarted` sent and its task spawned) only when
+//! it may run at once — fewer than `max_concurrency` calls in flight, and none at all for a
+//! `sequential` call or while one runs — so the events show exactly the calls in flight.
+//! Every started call gets a `ToolCallFinished` event and its outcome is fed, unless the run
+//! is cancelled or aborted first — then the tasks still running are aborted (their stores
+//! dropped) before this returns, and the controller closes their slots. The controller
+//! appends results in call order whatever the completion order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +45,7 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     cancel: &CancellationToken,
     sink: &mut S,
 ) -> Result<(), RunError> {
-    let permits = Arc::new(Semaphore::new(plan.max_concurrency.max(1)));
+    let cap = plan.max_concurrency.max(1);
     let mut batch = Batch {
         set: JoinSet::new(),
         running: HashMap::new(),
@@ -53,30 +54,24 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
         cancel,
     };
     for call in plan.calls {
-        if call.sequential && matches!(batch.drain().await?, Flow::Stop) {
-            return Ok(());
-        }
-        if batch.cancel.is_cancelled() {
+        // The cap is held here, not inside the tasks, so a call that has to wait has not
+        // "started" yet in the events; a sequential call waits for every call before it.
+        let room = if call.sequential { 1 } else { cap };
+        if matches!(batch.wait_below(room).await?, Flow::Stop) || batch.cancel.is_cancelled() {
             return Ok(());
         }
         let sequential = call.sequential;
-        batch.start(executor, agent, call, permits.clone());
-        if sequential && matches!(batch.drain().await?, Flow::Stop) {
+        batch.start(executor, agent, call);
+        if sequential && matches!(batch.wait_below(1).await?, Flow::Stop) {
             return Ok(());
         }
     }
-    batch.drain().await?;
+    batch.wait_below(1).await?;
     Ok(())
 }
 
 impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
-    fn start(
-        &mut self,
-        executor: &Executor,
-        agent: &Agent,
-        call: PlannedCall,
-        permits: Arc<Semaphore>,
-    ) {
+    fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall) {
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
         let executor = executor.clone();
@@ -89,8 +84,6 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                     format!("no tool named `{}` is loaded", call.name),
                 );
             };
-            // A closed semaphore cannot happen (it is never closed); run unthrottled if so.
-            let _permit = permits.acquire_owned().await.ok();
             let args = call.arguments.to_string();
             let outcome = executor
                 .call(&binding.set, &call.name, &args, &binding.policy)
@@ -100,9 +93,10 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
         self.running.insert(handle.id(), ids);
     }
 
-    /// Waits for every started call, feeding each outcome as it comes.
-    async fn drain(&mut self) -> Result<Flow, RunError> {
-        loop {
+    /// Waits until fewer than `n` calls are in flight, feeding each outcome as it comes
+    /// (`n = 1`: until every started call has finished).
+    async fn wait_below(&mut self, n: usize) -> Result<Flow, RunError> {
+        while self.set.len() >= n.max(1) {
             let joined = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => {
@@ -141,6 +135,7 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                 return Ok(Flow::Stop);
             }
         }
+        Ok(Flow::Continue)
     }
 }
 

@@ -184,12 +184,18 @@ impl PolicyFile {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let mut file: Self =
-            toml::from_str(&text).map_err(|e| PolicyError::Parse(e.to_string()))?;
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
-        file.defaults.rebase_dirs(&base);
+        Self::from_toml_in(&text, &base)
+    }
+
+    /// Parses and validates a policy that belongs to a file in folder `dir` (a policy file,
+    /// or an agent file carrying the policy inline): relative directory paths are taken
+    /// relative to `dir`, whatever the current directory.
+    pub fn from_toml_in(text: &str, dir: &Path) -> Result<Self, PolicyError> {
+        let mut file: Self = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        file.defaults.rebase_dirs(dir);
         for layer in file.tools.values_mut() {
-            layer.rebase_dirs(&base);
+            layer.rebase_dirs(dir);
         }
         file.validate()?;
         Ok(file)
@@ -295,6 +301,26 @@ mod tests {
         let policy = PolicyFile::load(&path).unwrap().defaults().unwrap();
         assert_eq!(policy.dirs[0].host, dir.path().join("data"));
         assert_eq!(policy.dirs[0].mode, DirMode::ReadWrite);
+    }
+
+    #[test]
+    fn relative_dirs_of_an_embedded_policy_are_relative_to_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let text =
+            "[tools.fs_read]\ndirs = [{ host = \"./data\", guest = \"/data\" , mode = \"ro\" }]\n";
+        // The process's current directory has no `data`: only the rebased path exists.
+        assert!(PolicyFile::from_toml(text).is_err());
+        let file = PolicyFile::from_toml_in(text, dir.path()).unwrap();
+        let policy = file.policy_for("fs_read").unwrap();
+        assert_eq!(policy.dirs[0].host, dir.path().join("./data"));
+        assert!(policy.dirs[0].host.is_dir());
+        // Absolute paths are kept as written.
+        let abs = dir.path().join("data");
+        let text =
+            format!("[defaults]\ndirs = [{{ host = {abs:?}, guest = \"/d\", mode = \"ro\" }}]\n");
+        let file = PolicyFile::from_toml_in(&text, Path::new("/elsewhere")).unwrap();
+        assert_eq!(file.defaults().unwrap().dirs[0].host, abs);
     }
 
     #[test]

@@ -1,0 +1,20 @@
+//! The real `warden` binary end to end: `warden run` and `warden chat` spawned as processes
+//! against the in-repo mock LLM server (started in this test process on a loopback port,
+//! answering from a script) with the real guest components. Each test writes its agent file
+//! into a temporary folder and checks the exit code, what went to stdout and stderr, and
+//! what the mock received. Bad agent files must fail before the first model call: the mock's
+//! request count stays 0.
+//!
+//! One test binary (the binary is only built for this package's own integration tests):
+//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files) and `chat`.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "cli/chat.rs"]
+mod chat;
+#[path = "cli/run.rs"]
+mod run;
+#[path = "cli/setup.rs"]
+mod setup;
+#[path = "cli/support.rs"]
+mod support;
