@@ -99,6 +99,8 @@ fn model(kind: ProviderKind, base: &str) -> Arc<dyn Model> {
 }
 
 fn requests(c: &mut Criterion) {
+    // reqwest is built without a default TLS provider; the bare client needs one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (openai_base, anthropic_base) = start_mock();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -140,6 +142,15 @@ fn requests(c: &mut Criterion) {
                     })
                 })
             });
+            // The floor: the same wire requests sent by a bare reqwest client that only
+            // reads the body (no request mapping, parsing or retries).
+            for (stream, body) in [("complete", false), ("stream", true)] {
+                let body = wire_body(&rt, kind, &req, body);
+                let (url, kind) = (raw_url(kind, base), kind);
+                group.bench_function(format!("{name}/{stream}/raw_floor_cpu"), |b| {
+                    b.iter_custom(|iters| raw_cpu(&rt, kind, &url, &body, iters))
+                });
+            }
             group.bench_function(format!("{name}/stream/client_cpu"), |b| {
                 b.iter_custom(|iters| {
                     client_cpu(&rt, &m, &req, iters, |m, req, notices| async move {
@@ -177,6 +188,83 @@ where
             let start = thread_cpu().unwrap();
             for _ in 0..iters {
                 one(m.clone(), req.clone(), notices.clone()).await;
+            }
+            thread_cpu().unwrap() - start
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// The exact body warden sends for `req` (recorded by a second mock).
+fn wire_body(
+    rt: &tokio::runtime::Runtime,
+    kind: ProviderKind,
+    req: &ChatRequest,
+    stream: bool,
+) -> bytes::Bytes {
+    rt.block_on(async {
+        let recorder = MockServer::start(MockConfig {
+            behaviour: Behaviour::Echo,
+            record_requests: true,
+            ..MockConfig::default()
+        })
+        .await
+        .unwrap();
+        let base = match kind {
+            ProviderKind::Openai => recorder.openai_base_url(),
+            ProviderKind::Anthropic => recorder.base_url(),
+        };
+        let m = model(kind, &base);
+        let notices = Notices::none();
+        if stream {
+            collect_stream(m.stream(req, &notices).await.unwrap(), "m")
+                .await
+                .unwrap();
+        } else {
+            m.complete(req, &notices).await.unwrap();
+        }
+        serde_json::to_vec(&recorder.requests()[0].body)
+            .unwrap()
+            .into()
+    })
+}
+
+fn raw_url(kind: ProviderKind, base: &str) -> String {
+    match kind {
+        ProviderKind::Openai => format!("{base}/chat/completions"),
+        ProviderKind::Anthropic => format!("{base}/v1/messages"),
+    }
+}
+
+/// Client CPU of `iters` bare requests: POST the body, read the response to its end.
+fn raw_cpu(
+    rt: &tokio::runtime::Runtime,
+    kind: ProviderKind,
+    url: &str,
+    body: &bytes::Bytes,
+    iters: u64,
+) -> Duration {
+    let client = reqwest::Client::new();
+    let (url, body) = (reqwest::Url::parse(url).unwrap(), body.clone());
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let start = thread_cpu().unwrap();
+            for _ in 0..iters {
+                let request = client
+                    .post(url.clone())
+                    .header("content-type", "application/json");
+                let request = match kind {
+                    ProviderKind::Openai => request.bearer_auth("sk-bench"),
+                    ProviderKind::Anthropic => request
+                        .header("x-api-key", "sk-bench")
+                        .header("anthropic-version", "2023-06-01"),
+                };
+                let mut response = request.body(body.clone()).send().await.unwrap();
+                assert!(response.status().is_success());
+                while let Some(chunk) = response.chunk().await.unwrap() {
+                    black_box(chunk);
+                }
             }
             thread_cpu().unwrap() - start
         })

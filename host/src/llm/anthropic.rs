@@ -32,7 +32,7 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Value>,
+    tools: Vec<WireTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -54,7 +54,7 @@ enum Block<'a> {
     ToolUse {
         id: &'a str,
         name: &'a str,
-        input: Value,
+        input: Input<'a>,
     },
     ToolResult {
         tool_use_id: &'a str,
@@ -62,6 +62,30 @@ enum Block<'a> {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         is_error: bool,
     },
+}
+
+/// A tool call's input: the model's own JSON object as it was (no re-encoding), or a
+/// stand-in object when the arguments were not one.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Input<'a> {
+    Raw(&'a serde_json::value::RawValue),
+    Value(Value),
+}
+
+fn input(arguments: &str) -> Input<'_> {
+    match serde_json::from_str::<&serde_json::value::RawValue>(arguments) {
+        Ok(raw) if raw.get().starts_with('{') => Input::Raw(raw),
+        _ if arguments.trim().is_empty() => Input::Value(json!({})),
+        _ => Input::Value(json!({"invalid_arguments": arguments})),
+    }
+}
+
+#[derive(Serialize)]
+struct WireTool<'a> {
+    name: &'a str,
+    description: &'a str,
+    input_schema: &'a Value,
 }
 
 /// Appends a block to the last turn if it has the same role, else starts a turn.
@@ -93,18 +117,13 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 for c in tool_calls {
                     // The history holds the raw text the model produced; if it was not JSON
                     // (the call was refused), keep it visible rather than dropping the call.
-                    let input = match serde_json::from_str::<Value>(&c.arguments) {
-                        Ok(v @ Value::Object(_)) => v,
-                        _ if c.arguments.trim().is_empty() => json!({}),
-                        _ => json!({"invalid_arguments": c.arguments}),
-                    };
                     push(
                         &mut out,
                         "assistant",
                         Block::ToolUse {
                             id: &c.id,
                             name: &c.name,
-                            input,
+                            input: input(&c.arguments),
                         },
                     );
                 }
@@ -251,7 +270,11 @@ impl Wire for Anthropic {
             tools: req
                 .tools
                 .iter()
-                .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
+                .map(|t| WireTool {
+                    name: &t.name,
+                    description: &t.description,
+                    input_schema: &t.parameters,
+                })
                 .collect(),
             tool_choice,
             stream,

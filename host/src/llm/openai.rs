@@ -35,7 +35,7 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Value>,
+    tools: Vec<Typed<WireFunction<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
     /// Only allowed when tools are listed.
@@ -59,7 +59,7 @@ enum WireMessage<'a> {
     Assistant {
         content: Option<&'a str>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
-        tool_calls: Vec<Value>,
+        tool_calls: Vec<WireCall<'a>>,
     },
     Tool {
         tool_call_id: &'a str,
@@ -67,21 +67,69 @@ enum WireMessage<'a> {
     },
 }
 
+/// `{"type": "function", "function": ...}`: a tool. Tools and calls are typed and borrowed
+/// rather than built with `json!`: no copy of the history or the schemas per request.
+#[derive(Serialize)]
+struct Typed<T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: T,
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: CallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct CallFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a Value,
+}
+
 fn wire_message(m: &Message) -> WireMessage<'_> {
     match m {
         Message::System { content } => WireMessage::System { content },
         Message::User { content } => WireMessage::User { content },
-        Message::Assistant { content, tool_calls } => WireMessage::Assistant {
+        Message::Assistant {
+            content,
+            tool_calls,
+        } => WireMessage::Assistant {
             content: content.as_deref(),
             tool_calls: tool_calls
                 .iter()
-                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .map(|c| WireCall {
+                    id: &c.id,
+                    kind: "function",
+                    function: CallFunction {
+                        name: &c.name,
+                        arguments: &c.arguments,
+                    },
+                })
                 .collect(),
         },
         // Chat Completions has no error flag on tool results: say it in the content.
-        Message::Tool { call_id, content, is_error } => WireMessage::Tool {
+        Message::Tool {
+            call_id,
+            content,
+            is_error,
+        } => WireMessage::Tool {
             tool_call_id: call_id,
-            content: if *is_error { Cow::Owned(format!("Error: {content}")) } else { Cow::Borrowed(content) },
+            content: if *is_error {
+                Cow::Owned(format!("Error: {content}"))
+            } else {
+                Cow::Borrowed(content)
+            },
         },
     }
 }
@@ -211,7 +259,14 @@ impl Wire for OpenAi {
             tools: req
                 .tools
                 .iter()
-                .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
+                .map(|t| Typed {
+                    kind: "function",
+                    function: WireFunction {
+                        name: &t.name,
+                        description: &t.description,
+                        parameters: &t.parameters,
+                    },
+                })
                 .collect(),
             tool_choice: has_tools.then(|| match &s.tool_choice {
                 ToolChoice::Auto => json!("auto"),
