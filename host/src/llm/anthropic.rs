@@ -5,6 +5,7 @@
 //! into one user turn (tool results first) so roles alternate, and tool calls become
 //! `tool_use` blocks. Thinking blocks and unknown event or block types are ignored.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -211,7 +212,7 @@ struct ErrorEnvelope {
     error: ErrorBody,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ErrorBody {
     #[serde(default, rename = "type")]
     kind: Option<String>,
@@ -333,36 +334,28 @@ impl Wire for Anthropic {
     }
 }
 
+/// One stream event, read in a single pass: the fields any event type carries, dispatched on
+/// `type` afterwards. (Internally tagged enums would first buffer every event into serde's
+/// generic content tree, which doubled the decoding cost.) Unknown types and fields are
+/// ignored.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Event {
-    MessageStart {
-        message: StartMessage,
-    },
-    ContentBlockStart {
-        index: usize,
-        content_block: StartBlock,
-    },
-    ContentBlockDelta {
-        index: usize,
-        delta: BlockDelta,
-    },
-    ContentBlockStop {
-        index: usize,
-    },
-    MessageDelta {
-        #[serde(default)]
-        delta: Option<MessageDelta>,
-        #[serde(default)]
-        usage: Option<WireUsage>,
-    },
-    MessageStop,
-    Ping,
-    Error {
-        error: ErrorBody,
-    },
-    #[serde(other)]
-    Unknown,
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    message: Option<StartMessage>,
+    /// `content_block_start`'s block.
+    #[serde(default, borrow)]
+    content_block: Option<Part<'a>>,
+    /// A block delta, or `message_delta`'s delta (which carries `stop_reason`).
+    #[serde(default, borrow)]
+    delta: Option<Part<'a>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<ErrorBody>,
 }
 
 #[derive(Deserialize)]
@@ -371,38 +364,28 @@ struct StartMessage {
     usage: Option<WireUsage>,
 }
 
+/// A content block or a delta; `type` says which fields matter (`text`, `tool_use`,
+/// `text_delta`, `input_json_delta`; thinking blocks and deltas are skipped).
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StartBlock {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum BlockDelta {
-    TextDelta {
-        text: String,
-    },
-    InputJsonDelta {
-        partial_json: String,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct MessageDelta {
+struct Part<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     stop_reason: Option<String>,
+}
+
+impl Part<'_> {
+    fn is(&self, kind: &str) -> bool {
+        self.kind.as_deref() == Some(kind)
+    }
 }
 
 /// A tool-use block in progress: its tool-call index and whether any JSON arrived.
@@ -425,22 +408,38 @@ impl StreamDecoder for Decoder {
             return Ok(Step::Continue);
         }
         let ev: Event = parse_json(data.as_bytes(), &self.ep, "stream event")?;
-        match ev {
-            Event::MessageStart { message } => {
-                if let Some(u) = message.usage {
+        let index = || {
+            ev.index.ok_or_else(|| {
+                self.ep
+                    .invalid("stream event", format!("{} without an index", ev.kind))
+            })
+        };
+        match ev.kind.as_ref() {
+            "message_start" => {
+                if let Some(u) = ev.message.as_ref().and_then(|m| m.usage.as_ref()) {
                     out.push(StreamEvent::Usage {
                         usage: u.to_usage(),
                     });
                 }
             }
-            Event::ContentBlockStart {
-                index,
-                content_block,
-            } => match content_block {
-                StartBlock::Text { text } if !text.is_empty() => {
-                    out.push(StreamEvent::TextDelta { text })
-                }
-                StartBlock::ToolUse { id, name } => {
+            "content_block_start" => {
+                let index = index()?;
+                let Some(block) = ev.content_block else {
+                    return Err(self.ep.invalid(
+                        "stream event",
+                        "content_block_start without a content_block",
+                    ));
+                };
+                if block.is("text") {
+                    if let Some(text) = block.text.filter(|t| !t.is_empty()) {
+                        out.push(StreamEvent::TextDelta { text });
+                    }
+                } else if block.is("tool_use") {
+                    let (Some(id), Some(name)) = (block.id, block.name) else {
+                        return Err(self
+                            .ep
+                            .invalid("stream event", "a tool_use block without its id or name"));
+                    };
                     let tool = self.next_tool;
                     self.next_tool += 1;
                     self.tools.insert(
@@ -456,14 +455,20 @@ impl StreamDecoder for Decoder {
                         name,
                     });
                 }
-                _ => {}
-            },
-            Event::ContentBlockDelta { index, delta } => {
-                match delta {
-                    BlockDelta::TextDelta { text } if !text.is_empty() => {
-                        out.push(StreamEvent::TextDelta { text })
+            }
+            "content_block_delta" => {
+                let index = index()?;
+                let Some(delta) = ev.delta else {
+                    return Err(self
+                        .ep
+                        .invalid("stream event", "content_block_delta without a delta"));
+                };
+                if delta.is("text_delta") {
+                    if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
+                        out.push(StreamEvent::TextDelta { text });
                     }
-                    BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
+                } else if delta.is("input_json_delta") {
+                    if let Some(partial_json) = delta.partial_json.filter(|j| !j.is_empty()) {
                         let Some(tool) = self.tools.get_mut(&index) else {
                             return Err(self.ep.invalid("stream event", format!("input_json_delta for block {index}, which is not a tool_use block")));
                         };
@@ -473,11 +478,10 @@ impl StreamDecoder for Decoder {
                             arguments: partial_json,
                         });
                     }
-                    _ => {}
                 }
             }
-            Event::ContentBlockStop { index } => {
-                if let Some(tool) = self.tools.remove(&index) {
+            "content_block_stop" => {
+                if let Some(tool) = self.tools.remove(&index()?) {
                     // A tool without parameters streams no JSON at all: its input is {}.
                     if !tool.got_json {
                         out.push(StreamEvent::ToolCallDelta {
@@ -488,27 +492,29 @@ impl StreamDecoder for Decoder {
                     out.push(StreamEvent::ToolCallEnd { index: tool.index });
                 }
             }
-            Event::MessageDelta { delta, usage } => {
-                if let Some(u) = usage {
+            "message_delta" => {
+                if let Some(u) = &ev.usage {
                     out.push(StreamEvent::Usage {
                         usage: u.to_usage(),
                     });
                 }
-                if let Some(reason) = delta.and_then(|d| d.stop_reason) {
+                if let Some(reason) = ev.delta.and_then(|d| d.stop_reason) {
                     out.push(StreamEvent::Finish {
                         reason: anthropic_finish(&reason),
                     });
                     self.finished = true;
                 }
             }
-            Event::MessageStop => return Ok(Step::Done),
-            Event::Ping | Event::Unknown => {}
-            Event::Error { error } => {
+            "message_stop" => return Ok(Step::Done),
+            "error" => {
+                let error = ev.error.unwrap_or_default();
                 return Err(self.ep.provider_error(
                     error.kind.as_deref().unwrap_or(""),
                     error.message.as_deref().unwrap_or(""),
                 ));
             }
+            // ping, and event types added after this was written.
+            _ => {}
         }
         Ok(Step::Continue)
     }
