@@ -446,9 +446,10 @@ struct Live {
     events: Option<SseEvents>,
     decoder: Box<dyn StreamDecoder>,
     idle: Duration,
-    /// Fires when no event came for `idle`; armed when the body has nothing ready.
+    /// Fires when no event came for `idle`; armed the first time the body has nothing ready.
     idle_timer: Pin<Box<tokio::time::Sleep>>,
-    waiting: bool,
+    armed: bool,
+    last_event: tokio::time::Instant,
     url: Arc<str>,
     pending: VecDeque<StreamEvent>,
     scratch: Vec<StreamEvent>,
@@ -466,7 +467,8 @@ impl Live {
             decoder,
             idle,
             idle_timer: Box::pin(tokio::time::sleep(idle)),
-            waiting: false,
+            armed: false,
+            last_event: tokio::time::Instant::now(),
             url,
             pending: VecDeque::new(),
             scratch: Vec::new(),
@@ -488,22 +490,27 @@ impl Live {
         let next = match events.as_mut().poll_next(cx) {
             Poll::Ready(next) => next,
             Poll::Pending => {
-                if !self.waiting {
-                    self.waiting = true;
-                    let deadline = tokio::time::Instant::now() + self.idle;
-                    self.idle_timer.as_mut().reset(deadline);
+                // Armed once per stream and moved only when it fires early: an event costs
+                // a clock read, not a timer re-registration.
+                if !self.armed {
+                    self.armed = true;
+                    self.idle_timer.as_mut().reset(self.last_event + self.idle);
                 }
-                return match self.idle_timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(LlmError::Timeout {
-                        phase: TimeoutPhase::Idle,
-                        url: self.url.to_string(),
-                        after: self.idle,
-                    })),
-                    Poll::Pending => Poll::Pending,
-                };
+                while self.idle_timer.as_mut().poll(cx).is_ready() {
+                    let due = self.last_event + self.idle;
+                    if due <= tokio::time::Instant::now() {
+                        return Poll::Ready(Err(LlmError::Timeout {
+                            phase: TimeoutPhase::Idle,
+                            url: self.url.to_string(),
+                            after: self.idle,
+                        }));
+                    }
+                    self.idle_timer.as_mut().reset(due);
+                }
+                return Poll::Pending;
             }
         };
-        self.waiting = false;
+        self.last_event = tokio::time::Instant::now();
         Poll::Ready(match next {
             Some(Ok(event)) => {
                 let data = event.data.as_deref().unwrap_or("");
