@@ -363,33 +363,9 @@ impl Model for DemoModel {
     }
 }
 
-/// `response` as a provider would stream it: text a word at a time, then each call.
+/// `response` as a provider would stream it: a word at a time.
 fn stream_events(response: &ChatResponse) -> Vec<StreamEvent> {
-    let mut events: Vec<StreamEvent> = response
-        .text
-        .iter()
-        .flat_map(|t| t.split_inclusive(' '))
-        .map(|w| StreamEvent::TextDelta { text: w.into() })
-        .collect();
-    for (index, call) in response.tool_calls.iter().enumerate() {
-        events.push(StreamEvent::ToolCallStart {
-            index,
-            id: call.id.clone(),
-            name: call.name.clone(),
-        });
-        events.push(StreamEvent::ToolCallDelta {
-            index,
-            arguments: call.arguments.clone(),
-        });
-        events.push(StreamEvent::ToolCallEnd { index });
-    }
-    events.push(StreamEvent::Usage {
-        usage: response.usage,
-    });
-    events.push(StreamEvent::Finish {
-        reason: response.finish_reason.clone(),
-    });
-    events
+    response.to_stream_events(|s| s.split_inclusive(' ').map(str::to_string).collect())
 }
 
 #[cfg(test)]

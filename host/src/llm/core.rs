@@ -28,7 +28,7 @@ use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{backoff, is_retryable_status, may_retry, parse_retry_after};
 use super::sse::{SseEvents, events, stream_error};
 use super::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
-use super::wire::{Endpoint, Step, StreamDecoder, Wire, response_as_events};
+use super::wire::{Endpoint, Step, StreamDecoder, Wire};
 
 /// Most of an error body we read to find the provider's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -311,7 +311,7 @@ impl<W: Wire> Adapter<W> {
                 .parse_response(&bytes, &self.ep)
                 .map_err(Failure::fatal)?;
             live.over = true;
-            return Ok((live, response_as_events(&response)));
+            return Ok((live, response.to_stream_events(|s| vec![s.to_string()])));
         }
         live.events = Some(events(resp.bytes_stream()));
         // Hold events back until one carries content: until then a failure can be retried

@@ -179,6 +179,34 @@ pub struct ChatResponse {
 }
 
 impl ChatResponse {
+    /// The events a provider would stream for this response: the text and each call's
+    /// arguments cut into pieces by `split`, then the usage and the finish reason. Used for
+    /// servers that answer a streaming request with plain JSON, and by scripted models.
+    pub fn to_stream_events(&self, split: impl Fn(&str) -> Vec<String>) -> Vec<StreamEvent> {
+        let mut events: Vec<StreamEvent> = self
+            .text
+            .iter()
+            .flat_map(|text| split(text))
+            .map(|text| StreamEvent::TextDelta { text })
+            .collect();
+        for (index, call) in self.tool_calls.iter().enumerate() {
+            events.push(StreamEvent::ToolCallStart {
+                index,
+                id: call.id.clone(),
+                name: call.name.clone(),
+            });
+            for arguments in split(&call.arguments) {
+                events.push(StreamEvent::ToolCallDelta { index, arguments });
+            }
+            events.push(StreamEvent::ToolCallEnd { index });
+        }
+        events.push(StreamEvent::Usage { usage: self.usage });
+        events.push(StreamEvent::Finish {
+            reason: self.finish_reason.clone(),
+        });
+        events
+    }
+
     /// The assistant message to append to the history for this response.
     pub fn to_message(&self) -> Message {
         Message::Assistant {

@@ -121,32 +121,6 @@ pub(crate) trait StreamDecoder: Send {
     fn finished(&self) -> bool;
 }
 
-/// The stream events equivalent to a complete response, for servers that answer a
-/// streaming request with plain JSON.
-pub(crate) fn response_as_events(r: &ChatResponse) -> Vec<StreamEvent> {
-    let mut out = Vec::new();
-    out.push(StreamEvent::Usage { usage: r.usage });
-    if let Some(text) = &r.text {
-        out.push(StreamEvent::TextDelta { text: text.clone() });
-    }
-    for (index, call) in r.tool_calls.iter().enumerate() {
-        out.push(StreamEvent::ToolCallStart {
-            index,
-            id: call.id.clone(),
-            name: call.name.clone(),
-        });
-        out.push(StreamEvent::ToolCallDelta {
-            index,
-            arguments: call.arguments.clone(),
-        });
-        out.push(StreamEvent::ToolCallEnd { index });
-    }
-    out.push(StreamEvent::Finish {
-        reason: r.finish_reason.clone(),
-    });
-    out
-}
-
 /// Parses a JSON payload, naming what it was in the error.
 pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],

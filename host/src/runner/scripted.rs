@@ -98,35 +98,9 @@ impl Model for ScriptedLlm {
     }
 }
 
-/// The events a provider would stream for `response`.
+/// The events a provider would stream for `response`, text and arguments in a few pieces.
 pub fn stream_events(response: &ChatResponse) -> Vec<StreamEvent> {
-    let mut events = Vec::new();
-    if let Some(text) = &response.text {
-        for piece in pieces(text) {
-            events.push(StreamEvent::TextDelta { text: piece });
-        }
-    }
-    for (index, call) in response.tool_calls.iter().enumerate() {
-        events.push(StreamEvent::ToolCallStart {
-            index,
-            id: call.id.clone(),
-            name: call.name.clone(),
-        });
-        for piece in pieces(&call.arguments) {
-            events.push(StreamEvent::ToolCallDelta {
-                index,
-                arguments: piece,
-            });
-        }
-        events.push(StreamEvent::ToolCallEnd { index });
-    }
-    events.push(StreamEvent::Usage {
-        usage: response.usage,
-    });
-    events.push(StreamEvent::Finish {
-        reason: response.finish_reason.clone(),
-    });
-    events
+    response.to_stream_events(pieces)
 }
 
 /// `text` cut into up to [`PIECES`] pieces on character boundaries.
