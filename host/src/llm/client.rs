@@ -4,8 +4,8 @@
 //! setting), so every run talking to the same provider reuses warm connections. The ring
 //! rustls provider is installed once before the first client is built.
 //!
-//! TLS trusts the Mozilla roots compiled in (`webpki-roots`), plus the PEM certificates of
-//! `SSL_CERT_FILE` when it is set (a company proxy's CA). Loading the system store instead
+//! TLS trusts the Mozilla roots compiled in (`webpki-roots`), plus, for `https` endpoints,
+//! the PEM certificates of `SSL_CERT_FILE` when it is set (a company proxy's CA). Loading the system store instead
 //! read ~140 files at start-up: most of a CLI run's start-up time and ~1 MB of memory.
 
 use std::collections::HashMap;
@@ -14,25 +14,35 @@ use std::time::Duration;
 
 use super::error::LlmError;
 
-/// The shared client for this connect timeout.
-pub(crate) fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, LlmError> {
-    static CLIENTS: OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> = OnceLock::new();
+/// The shared client for this connect timeout, for an `https` endpoint or a plain-HTTP one
+/// (a local server: its client does not read `SSL_CERT_FILE`, which can be a large bundle).
+pub(crate) fn shared_client(
+    connect_timeout: Duration,
+    https: bool,
+) -> Result<reqwest::Client, LlmError> {
+    type Clients = HashMap<(Duration, bool), reqwest::Client>;
+    static CLIENTS: OnceLock<Mutex<Clients>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = clients.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(client) = map.get(&connect_timeout) {
+    if let Some(client) = map.get(&(connect_timeout, https)) {
         return Ok(client.clone());
     }
+    let tls = if https {
+        tls_config()?
+    } else {
+        tls_config_with(None)?
+    };
     // Another part of the process may have installed a provider already: either is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls_config()?)
+        .tls_backend_preconfigured(tls)
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
-    map.insert(connect_timeout, client.clone());
+    map.insert((connect_timeout, https), client.clone());
     Ok(client)
 }
 

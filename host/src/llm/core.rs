@@ -100,7 +100,7 @@ impl<W: Wire> Adapter<W> {
         let url = wire.url(config.base_url());
         let mut headers = wire.headers(&key)?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = shared_client(config.timeouts.connect())?;
+        let client = shared_client(config.timeouts.connect(), url.starts_with("https://"))?;
         let limiter = ratelimit::shared(&url, &config.model, config.rate_limits);
         let target = reqwest::Url::parse(&url).map_err(|e| {
             LlmError::Config(format!(

@@ -5,8 +5,8 @@
 //!   model call (median of `--repeats` runs), next to the same requests sent raw;
 //! - throughput: `--runs` runs of 5 tool calls started at once → runs/s, next to the
 //!   server's capacity for the same requests sent raw at the same concurrency → ratio;
-//! - memory: RSS after start-up, and added per in-flight run (all runs held at the server
-//!   by a latency fault);
+//! - memory, in a child process without the mock: RSS after start-up, and the marginal RSS
+//!   per in-flight run (runs held at the server by a latency fault);
 //! - start-up: this binary spawned as a child, from spawn to the server seeing its first
 //!   request, with the tool component already in the cache.
 //!
@@ -29,7 +29,7 @@ use warden::executor::{EngineConfig, Executor, ToolPolicy};
 use warden::llm::{self, Model};
 use warden::runner::{Agent, Runner};
 
-use measure::{cpu_time, median, ms, r3, rss_bytes};
+use measure::{cpu_time, median, ms, r3, rss_bytes, rss_of};
 use server::{Format, Server, provider, raw_request};
 
 /// Agent-loop benchmark; prints one JSON line.
@@ -53,6 +53,9 @@ struct Args {
     /// Internal: be the start-up child (one run against --base-url, then exit).
     #[arg(long, hide = true)]
     child: bool,
+    /// Internal, with --child: print the RSS after start-up, then hold this many runs at once.
+    #[arg(long, hide = true)]
+    hold: Option<usize>,
 }
 
 const ARGS: &str = r#"{"expression":"1+1"}"#;
@@ -110,9 +113,25 @@ async fn child(args: &Args) -> anyhow::Result<()> {
         .context("the child needs --base-url")?;
     let executor = Executor::new(EngineConfig::default())?;
     let agent = agent(&executor, 5).await?;
-    runner(&executor, args.format, &base_url)?
-        .run(&agent, "go")
-        .await?;
+    let runner = runner(&executor, args.format, &base_url)?;
+    let Some(n) = args.hold else {
+        runner.run(&agent, "go").await?;
+        return Ok(());
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", rss_bytes())?;
+        out.flush()?;
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (runner, agent) = (runner.clone(), agent.clone());
+        set.spawn(async move { runner.run(&agent, "go").await });
+    }
+    while let Some(joined) = set.join_next().await {
+        joined??;
+    }
     Ok(())
 }
 
@@ -124,7 +143,6 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let short = agent(&executor, 5).await?;
     let long = agent(&executor, 10).await?;
     let runner = runner(&executor, args.format, &base_url)?;
-    let rss_start = rss_bytes();
     let startup_ms_in_process = ms(started.elapsed());
 
     // The exact requests of one 5-call run, for the raw reference figures.
@@ -156,29 +174,16 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let (cpu, wall) = (median(cpu), median(wall));
     let (raw_cpu, raw_wall) = (median(raw_cpu), median(raw_wall));
 
-    // (c) Memory per in-flight run: every run's first request waits at the server.
+    // (c) Memory, in a child process of its own (the in-process mock would count too): its
+    // RSS after start-up, and the marginal RSS per in-flight run between holding a quarter
+    // of the runs and all of them (one-off growth, such as allocator arenas, cancels out).
     server.set_behaviour(tool_loop(5)).await;
-    let rss_before = rss_bytes();
-    let seen_before = server.requests_seen().await;
-    server.push_faults("latency:1500", args.runs).await?;
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..args.runs {
-        let (runner, agent) = (runner.clone(), short.clone());
-        set.spawn(async move { runner.run(&agent, "go").await });
-    }
-    let deadline = Instant::now() + Duration::from_millis(1200);
-    while Instant::now() < deadline {
-        match (seen_before, server.requests_seen().await) {
-            (Some(a), Some(b)) if b >= a + args.runs as u64 => break,
-            _ => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-    let rss_in_flight = rss_bytes();
-    while let Some(joined) = set.join_next().await {
-        joined??;
-    }
-    let per_run_kb =
-        rss_in_flight.saturating_sub(rss_before) as f64 / 1024.0 / args.runs.max(1) as f64;
+    let quarter = (args.runs / 4).max(1);
+    let (rss_start, rss_few) = held_rss(&server, args, &base_url, quarter).await?;
+    let (_, rss_all) = held_rss(&server, args, &base_url, args.runs).await?;
+    let per_run_kb = rss_all.saturating_sub(rss_few) as f64
+        / 1024.0
+        / (args.runs.saturating_sub(quarter)).max(1) as f64;
 
     // (b) Throughput, warden and raw rounds alternating; the first of each is a warm-up.
     let (mut ours, mut theirs, mut requests_per_run) = (Vec::new(), Vec::new(), 0.0);
@@ -227,8 +232,9 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
             "ratio": r3(ours / theirs.max(f64::MIN_POSITIVE)),
         },
         "memory": {
-            "rss_start_mib": mib(rss_start),
-            "rss_per_in_flight_run_kib": r3(per_run_kb),
+            "child_rss_start_mib": mib(rss_start),
+            "child_rss_per_in_flight_run_kib": r3(per_run_kb),
+            "runs_held": [quarter, args.runs],
         },
         "startup": {
             "child_ms_median": startup.map(r3),
@@ -302,6 +308,56 @@ async fn raw_round(
         joined??;
     }
     Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Spawns a child holding `n` runs at the server (each first request delayed by a latency
+/// fault); returns its RSS after start-up and once all `n` first requests arrived.
+async fn held_rss(
+    server: &Arc<Server>,
+    args: &Args,
+    base_url: &str,
+    n: usize,
+) -> anyhow::Result<(u64, u64)> {
+    use tokio::io::AsyncBufReadExt;
+
+    server.push_faults("latency:1500", n).await?;
+    let before = server.requests_seen().await;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--child",
+            "--base-url",
+            base_url,
+            "--format",
+            args.format.as_str(),
+        ])
+        .args(["--hold", &n.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().context("the memory child has no pid")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("the memory child has no stdout")?;
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await?;
+    let start: u64 = line
+        .trim()
+        .parse()
+        .context("the memory child printed no RSS")?;
+    let deadline = Instant::now() + Duration::from_millis(1200);
+    while Instant::now() < deadline {
+        match (before, server.requests_seen().await) {
+            (Some(a), Some(b)) if b >= a + n as u64 => break,
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+    let held = rss_of(pid);
+    let status = child.wait().await?;
+    anyhow::ensure!(status.success(), "the memory child failed: {status}");
+    Ok((start, held))
 }
 
 /// Median ms from spawning this binary as a child to the server's first request from it;

@@ -20,7 +20,16 @@ pub fn cpu_time() -> Duration {
 
 /// Resident set size of this process in bytes (0 where /proc is missing).
 pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    rss_at("/proc/self/status")
+}
+
+/// Resident set size of process `pid` in bytes (0 where /proc is missing).
+pub fn rss_of(pid: u32) -> u64 {
+    rss_at(&format!("/proc/{pid}/status"))
+}
+
+fn rss_at(path: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
