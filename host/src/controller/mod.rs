@@ -59,6 +59,7 @@ mod tests_budget;
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::budget::{BudgetTracker, Consumption, Exhausted, OnExhaustion};
@@ -71,6 +72,37 @@ pub use config::{CompactionConfig, ControllerError, LoopConfig};
 pub use scripted::ScriptedModel;
 use tools::PendingTurn;
 pub use types::*;
+
+/// An agent's compiled schemas: tool arguments and the structured output. Compiled once per
+/// agent and shared by its runs.
+#[derive(Debug, Clone)]
+pub struct Schemas {
+    tools: Arc<ToolSchemas>,
+    output: Option<Arc<OutputSchema>>,
+}
+
+impl Schemas {
+    /// Compiles the schemas of `config` and `tools`. Fails if a tool schema or the output
+    /// schema is invalid, or a stop tool is unknown.
+    pub fn compile(
+        config: &LoopConfig,
+        tools: Vec<ToolCatalogEntry>,
+    ) -> Result<Self, ControllerError> {
+        let tools = ToolSchemas::compile(tools)?;
+        if let Some(unknown) = config.stop_on_tools.iter().find(|n| tools.get(n).is_none()) {
+            return Err(ControllerError::UnknownStopTool(unknown.clone()));
+        }
+        let output = config
+            .output_schema
+            .clone()
+            .map(OutputSchema::compile)
+            .transpose()?;
+        Ok(Schemas {
+            tools: Arc::new(tools),
+            output: output.map(Arc::new),
+        })
+    }
+}
 
 /// Where the run stands.
 enum Phase {
@@ -101,9 +133,9 @@ impl Phase {
 pub struct Controller {
     config: LoopConfig,
     system: String,
-    tools: ToolSchemas,
+    tools: Arc<ToolSchemas>,
     specs: Vec<ToolSpec>,
-    output_schema: Option<OutputSchema>,
+    output_schema: Option<Arc<OutputSchema>>,
     assembler: ContextAssembler,
     budget: BudgetTracker,
     state: RunState,
@@ -133,15 +165,15 @@ impl Controller {
         tools: Vec<ToolCatalogEntry>,
         input: impl Into<String>,
     ) -> Result<Self, ControllerError> {
-        let tools = ToolSchemas::compile(tools)?;
-        if let Some(unknown) = config.stop_on_tools.iter().find(|n| tools.get(n).is_none()) {
-            return Err(ControllerError::UnknownStopTool(unknown.clone()));
-        }
-        let output_schema = config
-            .output_schema
-            .clone()
-            .map(OutputSchema::compile)
-            .transpose()?;
+        let schemas = Schemas::compile(&config, tools)?;
+        Ok(Self::with_schemas(config, &schemas, input))
+    }
+
+    /// A controller for one run with schemas compiled beforehand (shared by every run of
+    /// an agent: compiling them costs more than a turn of the loop).
+    pub fn with_schemas(config: LoopConfig, schemas: &Schemas, input: impl Into<String>) -> Self {
+        let tools = schemas.tools.clone();
+        let output_schema = schemas.output.clone();
         let mut system = config.instructions.clone();
         if let Some(schema) = &output_schema {
             if !system.is_empty() {
@@ -183,7 +215,7 @@ impl Controller {
             config,
         };
         controller.state.push(Message::user(input));
-        Ok(controller)
+        controller
     }
 
     /// Replaces the clock (elapsed time since the run started), e.g. for tests.

@@ -7,11 +7,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
 use crate::agent::{AgentDef, PolicyRef};
-use crate::controller::{Controller, LoopConfig, ToolCatalogEntry};
+use crate::controller::{Controller, LoopConfig, Schemas, ToolCatalogEntry};
 use crate::executor::{Executor, PolicyFile, ToolPolicy, ToolSet};
 
 /// Where a tool's calls run: its component and its policy.
@@ -32,6 +32,8 @@ struct Inner {
     config: LoopConfig,
     catalog: Vec<ToolCatalogEntry>,
     bindings: HashMap<String, Binding>,
+    /// Compiled on first use and shared by every run; emptied when tools or config change.
+    schemas: OnceLock<Schemas>,
 }
 
 impl Agent {
@@ -42,6 +44,7 @@ impl Agent {
                 config,
                 catalog: Vec::new(),
                 bindings: HashMap::new(),
+                schemas: OnceLock::new(),
             }),
         }
     }
@@ -89,6 +92,7 @@ impl Agent {
             .bindings
             .insert(entry.name.clone(), Binding { set, policy });
         inner.catalog.push(entry);
+        inner.schemas = OnceLock::new();
         Ok(self)
     }
 
@@ -112,6 +116,7 @@ impl Agent {
             config: def.loop_config(),
             catalog: Vec::new(),
             bindings: HashMap::new(),
+            schemas: OnceLock::new(),
         };
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
@@ -181,13 +186,14 @@ impl Agent {
                 );
             }
         }
-        // A dry run: schemas compile and stop tools exist, or the agent never starts.
-        Controller::new(inner.config.clone(), inner.catalog.clone(), "").map_err(|source| {
+        // Schemas compile and stop tools exist, or the agent never starts.
+        let schemas = Schemas::compile(&inner.config, inner.catalog.clone()).map_err(|source| {
             SetupError::Loop {
                 file,
                 source: Box::new(source),
             }
         })?;
+        inner.schemas = OnceLock::from(schemas);
         Ok(Agent {
             inner: Arc::new(inner),
         })
@@ -200,7 +206,9 @@ impl Agent {
 
     /// Changes the loop settings (budgets, instructions...) of this agent.
     pub fn with_config(mut self, config: LoopConfig) -> Self {
-        Arc::make_mut(&mut self.inner).config = config;
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.config = config;
+        inner.schemas = OnceLock::new();
         self
     }
 
@@ -215,10 +223,18 @@ impl Agent {
 
     /// A controller for a new run of this agent starting with `input`.
     pub(super) fn controller(&self, input: String) -> Result<Controller, RunError> {
-        Ok(Controller::new(
-            self.inner.config.clone(),
-            self.inner.catalog.clone(),
+        let inner = &self.inner;
+        let schemas = match inner.schemas.get() {
+            Some(schemas) => schemas,
+            None => {
+                let compiled = Schemas::compile(&inner.config, inner.catalog.clone())?;
+                inner.schemas.get_or_init(|| compiled)
+            }
+        };
+        Ok(Controller::with_schemas(
+            inner.config.clone(),
+            schemas,
             input,
-        )?)
+        ))
     }
 }

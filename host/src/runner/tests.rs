@@ -181,3 +181,18 @@ async fn an_inline_policy_grants_directories_relative_to_the_agent_file() {
     assert_eq!(granted.host, dir.path().join("./data"));
     assert!(granted.host.is_dir());
 }
+
+#[tokio::test]
+async fn schemas_are_compiled_again_after_the_config_changes() {
+    let agent = calc_agent().await;
+    assert!(agent.controller("first".into()).is_ok());
+    // The cached schemas must not outlive the config they were compiled for.
+    let mut config = agent.config().clone();
+    config.stop_on_tools = vec!["no_such_tool".into()];
+    let changed = agent.with_config(config);
+    let err = changed.controller("second".into()).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("no_such_tool")),
+        "{err:?}"
+    );
+}
