@@ -164,3 +164,29 @@ async fn invalid_history_gets_the_providers_400_message_without_retry() {
         assert_eq!(mock.stats().requests, 1);
     }
 }
+
+/// HTTP/2 with prior knowledge (h2c) to a plain-HTTP server: the client sends only the
+/// HTTP/2 preface, so an answer proves both sides spoke HTTP/2; streaming included.
+#[tokio::test]
+async fn http2_prior_knowledge_round_trip_streaming_and_not() {
+    for kind in KINDS {
+        let mock = MockServer::start(MockConfig {
+            behaviour: Behaviour::Echo,
+            api_key: Some(KEY.into()),
+            record_requests: false,
+            faults: vec![],
+        })
+        .await
+        .unwrap();
+        let mut cfg = provider(kind, &mock);
+        cfg.http2_prior_knowledge = true;
+        let model = connect(&cfg).unwrap();
+        let req = request("over h2c");
+        let whole = model.complete(&req, &Notices::none()).await.unwrap();
+        assert_eq!(whole.text.as_deref(), Some("over h2c"), "{kind:?}");
+        let stream = model.stream(&req, &Notices::none()).await.unwrap();
+        let streamed = collect_stream(stream, "mock-model").await.unwrap();
+        assert_eq!(streamed.text.as_deref(), Some("over h2c"), "{kind:?}");
+        assert_eq!(mock.stats().requests, 2, "{kind:?}");
+    }
+}

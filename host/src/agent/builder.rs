@@ -33,6 +33,7 @@ impl AgentBuilder {
                     timeouts: Timeouts::default(),
                     retry: RetryPolicy::default(),
                     rate_limits: RateLimits::default(),
+                    http2_prior_knowledge: false,
                 },
                 tools: Vec::new(),
                 budget: Budget::default(),

@@ -86,6 +86,10 @@ pub struct ModelSettings {
     /// Client-side rate limits (`rpm`, `tpm`; 0 is unlimited).
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Speak HTTP/2 to a plain-HTTP `base_url` that supports it (h2c), so concurrent runs
+    /// share one connection; `https` endpoints negotiate HTTP/2 by themselves.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
 }
 
 fn default_max_tokens() -> u32 {

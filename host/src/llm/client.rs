@@ -14,35 +14,46 @@ use std::time::Duration;
 
 use super::error::LlmError;
 
-/// The shared client for this connect timeout, for an `https` endpoint or a plain-HTTP one
-/// (a local server: its client does not read `SSL_CERT_FILE`, which can be a large bundle).
-pub(crate) fn shared_client(
-    connect_timeout: Duration,
-    https: bool,
-) -> Result<reqwest::Client, LlmError> {
-    type Clients = HashMap<(Duration, bool), reqwest::Client>;
+/// How a client connects; one shared client per distinct value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ClientKind {
+    pub connect_timeout: Duration,
+    /// For `https` endpoints; a plain-HTTP (local) server's client does not read
+    /// `SSL_CERT_FILE`, which can be a large bundle.
+    pub https: bool,
+    /// HTTP/2 without negotiation (h2c), for plain-HTTP servers that support it.
+    pub http2_prior_knowledge: bool,
+}
+
+/// The shared client of this kind.
+pub(crate) fn shared_client(kind: ClientKind) -> Result<reqwest::Client, LlmError> {
+    type Clients = HashMap<ClientKind, reqwest::Client>;
     static CLIENTS: OnceLock<Mutex<Clients>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = clients.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(client) = map.get(&(connect_timeout, https)) {
+    if let Some(client) = map.get(&kind) {
         return Ok(client.clone());
     }
-    let tls = if https {
+    let tls = if kind.https {
         tls_config()?
     } else {
         tls_config_with(None)?
     };
     // Another part of the process may have installed a provider already: either is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .connect_timeout(connect_timeout)
+        .connect_timeout(kind.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
-        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")));
+    if kind.http2_prior_knowledge {
+        builder = builder.http2_prior_knowledge();
+    }
+    let client = builder
         .build()
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
-    map.insert((connect_timeout, https), client.clone());
+    map.insert(kind, client.clone());
     Ok(client)
 }
 

@@ -172,6 +172,11 @@ pub struct ProviderConfig {
     pub retry: RetryPolicy,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Speak HTTP/2 without negotiation (h2c) to a plain-HTTP server that supports it: every
+    /// concurrent request then shares one connection instead of opening its own. `https`
+    /// endpoints negotiate HTTP/2 by ALPN whatever this says.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
 }
 
 impl ProviderConfig {
@@ -186,6 +191,7 @@ impl ProviderConfig {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
+            http2_prior_knowledge: false,
         }
     }
 

@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::accumulate::check_truncation;
-use super::client::shared_client;
+use super::client::{ClientKind, shared_client};
 use super::config::ProviderConfig;
 use super::error::{LlmError, TimeoutPhase};
 use super::estimate::estimate_tokens;
@@ -100,7 +100,11 @@ impl<W: Wire> Adapter<W> {
         let url = wire.url(config.base_url());
         let mut headers = wire.headers(&key)?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = shared_client(config.timeouts.connect(), url.starts_with("https://"))?;
+        let client = shared_client(ClientKind {
+            connect_timeout: config.timeouts.connect(),
+            https: url.starts_with("https://"),
+            http2_prior_knowledge: config.http2_prior_knowledge,
+        })?;
         let limiter = ratelimit::shared(&url, &config.model, config.rate_limits);
         let target = reqwest::Url::parse(&url).map_err(|e| {
             LlmError::Config(format!(

@@ -27,6 +27,7 @@ pub fn provider_config(def: &AgentDef) -> ProviderConfig {
     config.timeouts = m.timeouts;
     config.retry = m.retry;
     config.rate_limits = m.rate_limits;
+    config.http2_prior_knowledge = m.http2_prior_knowledge;
     match m.api_key_env() {
         Some(var) => config.api_key_env = Some(var),
         // Local OpenAI-compatible servers take no key; the header carries a placeholder.

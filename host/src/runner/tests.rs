@@ -190,7 +190,10 @@ async fn schemas_are_compiled_again_after_the_config_changes() {
     let mut config = agent.config().clone();
     config.stop_on_tools = vec!["no_such_tool".into()];
     let changed = agent.with_config(config);
-    let err = changed.controller("second".into()).err().map(|e| e.to_string());
+    let err = changed
+        .controller("second".into())
+        .err()
+        .map(|e| e.to_string());
     assert!(
         err.as_deref().is_some_and(|e| e.contains("no_such_tool")),
         "{err:?}"

@@ -53,6 +53,10 @@ struct Args {
     /// Internal: be the start-up child (one run against --base-url, then exit).
     #[arg(long, hide = true)]
     child: bool,
+    /// Speak HTTP/2 with prior knowledge (h2c) to the server, warden and the raw reference
+    /// alike: concurrent runs share one connection, as with a provider negotiating HTTP/2.
+    #[arg(long)]
+    http2: bool,
     /// Internal, with --child: print the RSS after start-up, then hold this many runs at once.
     #[arg(long, hide = true)]
     hold: Option<usize>,
@@ -100,8 +104,10 @@ async fn agent(executor: &Executor, times: usize) -> anyhow::Result<Agent> {
     Ok(Agent::new(config).with_tools(set, ToolPolicy::default())?)
 }
 
-fn runner(executor: &Executor, format: Format, base_url: &str) -> anyhow::Result<Runner> {
-    let model: Arc<dyn Model> = llm::connect(&provider(format, base_url))?;
+fn runner(executor: &Executor, args: &Args, base_url: &str) -> anyhow::Result<Runner> {
+    let mut config = provider(args.format, base_url);
+    config.http2_prior_knowledge = args.http2;
+    let model: Arc<dyn Model> = llm::connect(&config)?;
     Ok(Runner::new(model, executor.clone()))
 }
 
@@ -113,7 +119,7 @@ async fn child(args: &Args) -> anyhow::Result<()> {
         .context("the child needs --base-url")?;
     let executor = Executor::new(EngineConfig::default())?;
     let agent = agent(&executor, 5).await?;
-    let runner = runner(&executor, args.format, &base_url)?;
+    let runner = runner(&executor, args, &base_url)?;
     let Some(n) = args.hold else {
         runner.run(&agent, "go").await?;
         return Ok(());
@@ -142,12 +148,16 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let executor = Executor::new(EngineConfig::default())?;
     let short = agent(&executor, 5).await?;
     let long = agent(&executor, 10).await?;
-    let runner = runner(&executor, args.format, &base_url)?;
+    let runner = runner(&executor, args, &base_url)?;
     let startup_ms_in_process = ms(started.elapsed());
 
     // The exact requests of one 5-call run, for the raw reference figures.
-    let bodies = capture(&executor, args.format).await?;
-    let client = reqwest::Client::new();
+    let bodies = capture(&executor, args).await?;
+    let client = if args.http2 {
+        reqwest::Client::builder().http2_prior_knowledge().build()?
+    } else {
+        reqwest::Client::new()
+    };
 
     // (a) Overhead per model call.
     server.set_behaviour(tool_loop(10)).await;
@@ -214,6 +224,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let mib = |b: u64| r3(b as f64 / f64::from(1 << 20));
     Ok(json!({
         "format": args.format.as_str(),
+        "http": if args.http2 { "HTTP/2 (h2c)" } else { "HTTP/1.1" },
         "server": if args.base_url.is_some() { base_url.as_str() } else { "in-process mock" },
         "overhead": {
             "model_calls_per_run": calls,
@@ -251,18 +262,18 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
 }
 
 /// The request bodies of one 5-call run, recorded by a second in-process mock.
-async fn capture(executor: &Executor, format: Format) -> anyhow::Result<Vec<Value>> {
+async fn capture(executor: &Executor, args: &Args) -> anyhow::Result<Vec<Value>> {
     let recorder = MockServer::start(MockConfig {
         behaviour: tool_loop(5),
         record_requests: true,
         ..MockConfig::default()
     })
     .await?;
-    let url = match format {
+    let url = match args.format {
         Format::Openai => recorder.openai_base_url(),
         Format::Anthropic => recorder.base_url(),
     };
-    runner(executor, format, &url)?
+    runner(executor, args, &url)?
         .run(&agent(executor, 5).await?, "go")
         .await?;
     Ok(recorder.requests().into_iter().map(|r| r.body).collect())
@@ -310,6 +321,16 @@ async fn raw_round(
     Ok(t0.elapsed().as_secs_f64())
 }
 
+/// The arguments of a child run against `base_url` with this run's settings.
+fn child_args(args: &Args, base_url: &str) -> Vec<String> {
+    let mut out = vec!["--child".into(), "--base-url".into(), base_url.into()];
+    out.extend(["--format".into(), args.format.as_str().into()]);
+    if args.http2 {
+        out.push("--http2".into());
+    }
+    out
+}
+
 /// Spawns a child holding `n` runs at the server (each first request delayed by a latency
 /// fault); returns its RSS after start-up and once all `n` first requests arrived.
 async fn held_rss(
@@ -323,13 +344,7 @@ async fn held_rss(
     server.push_faults("latency:1500", n).await?;
     let before = server.requests_seen().await;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "--child",
-            "--base-url",
-            base_url,
-            "--format",
-            args.format.as_str(),
-        ])
+        .args(child_args(args, base_url))
         .args(["--hold", &n.to_string()])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -371,13 +386,7 @@ async fn startup(server: &Arc<Server>, args: &Args, base_url: &str) -> anyhow::R
         };
         let t0 = Instant::now();
         let mut child = tokio::process::Command::new(&exe)
-            .args([
-                "--child",
-                "--base-url",
-                base_url,
-                "--format",
-                args.format.as_str(),
-            ])
+            .args(child_args(args, base_url))
             .kill_on_drop(true)
             .spawn()?;
         let seen = loop {
