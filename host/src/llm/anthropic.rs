@@ -463,21 +463,26 @@ impl StreamDecoder for Decoder {
                         .ep
                         .invalid("stream event", "content_block_delta without a delta"));
                 };
-                if delta.is("text_delta") {
-                    if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
-                        out.push(StreamEvent::TextDelta { text });
+                match delta.kind.as_deref() {
+                    Some("text_delta") => {
+                        if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
+                            out.push(StreamEvent::TextDelta { text });
+                        }
                     }
-                } else if delta.is("input_json_delta") {
-                    if let Some(partial_json) = delta.partial_json.filter(|j| !j.is_empty()) {
-                        let Some(tool) = self.tools.get_mut(&index) else {
-                            return Err(self.ep.invalid("stream event", format!("input_json_delta for block {index}, which is not a tool_use block")));
-                        };
-                        tool.got_json = true;
-                        out.push(StreamEvent::ToolCallDelta {
-                            index: tool.index,
-                            arguments: partial_json,
-                        });
+                    Some("input_json_delta") => {
+                        if let Some(partial_json) = delta.partial_json.filter(|j| !j.is_empty()) {
+                            let Some(tool) = self.tools.get_mut(&index) else {
+                                return Err(self.ep.invalid("stream event", format!("input_json_delta for block {index}, which is not a tool_use block")));
+                            };
+                            tool.got_json = true;
+                            out.push(StreamEvent::ToolCallDelta {
+                                index: tool.index,
+                                arguments: partial_json,
+                            });
+                        }
                     }
+                    // Thinking and signature deltas, and kinds added later.
+                    _ => {}
                 }
             }
             "content_block_stop" => {

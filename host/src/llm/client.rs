@@ -80,7 +80,7 @@ fn tls_config_with(extra: Option<&std::path::Path>) -> Result<rustls::ClientConf
                 "{CA_FILE_VAR}={shown}: cannot read its certificates ({e}); point it at a PEM file or unset it"
             ))
         };
-        let certs = CertificateDer::pem_file_iter(&path).map_err(|e| bad(&e))?;
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))?;
         for cert in certs {
             roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
         }
