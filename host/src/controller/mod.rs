@@ -110,7 +110,7 @@ enum Phase {
     Ready,
     AwaitingModel {
         kind: ModelCallKind,
-        request: ChatRequest,
+        request: Arc<ChatRequest>,
         estimate: u64,
         summary_range: Option<Range<usize>>,
     },

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::{Controller, FinalOutput, Phase, Step, StopReason};
 use crate::context::Assembled;
@@ -164,7 +165,7 @@ impl Controller {
         });
         self.phase = Phase::AwaitingModel {
             kind,
-            request,
+            request: Arc::new(request),
             estimate,
             summary_range: range,
         };

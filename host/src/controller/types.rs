@@ -4,6 +4,8 @@
 //! These types are deliberately independent of wasmtime and of the executor: the driver maps
 //! the executor's `ToolInfo`/`CallOutcome` into [`ToolCatalogEntry`]/[`ToolOutcome`].
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::budget::BudgetResource;
@@ -117,12 +119,15 @@ pub enum CancelMode {
 }
 
 /// What the driver does next.
+// `Done` is the large one and comes once per run: boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this request to the model, then call `on_model_response` or `on_model_error`.
-    CallModel(ChatRequest),
+    /// Shared with the controller, which keeps it while the answer is awaited.
+    CallModel(Arc<ChatRequest>),
     /// Send this summary request to the model (same feed methods).
-    Summarize(ChatRequest),
+    Summarize(Arc<ChatRequest>),
     /// Run these calls, then call `on_tool_results` with their outcomes (any order).
     RunTools(ToolPlan),
     /// The run is over.

@@ -31,7 +31,7 @@ pub use accumulate::{StreamAccumulator, check_truncation};
 pub use config::{ApiKey, ProviderConfig, ProviderKind, RateLimits, RetryPolicy, Timeouts};
 pub use error::{LlmError, TimeoutPhase};
 pub use estimate::estimate_tokens;
-pub use notice::{LlmNotice, Notices};
+pub use notice::{LlmNotice, NoticeQueue, Notices};
 pub use types::*;
 
 /// A model behind some provider. Dyn-compatible: the agent loop holds `Arc<dyn Model>`.

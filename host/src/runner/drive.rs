@@ -6,8 +6,9 @@
 //! and once more at the end, so the order of events is the order of decisions; an
 //! immediate cancellation is fed to the controller as soon as it is seen.
 
+use std::sync::Arc;
+
 use futures::StreamExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::tools::run_tools;
@@ -15,7 +16,8 @@ use super::{Agent, RunError, RunHandle, Runner};
 use crate::controller::{CancelMode, Controller, RunResult, Step};
 use crate::events::RunEvent;
 use crate::llm::{
-    ChatRequest, ChatResponse, LlmError, LlmNotice, Model, Notices, StreamAccumulator, StreamEvent,
+    ChatRequest, ChatResponse, LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator,
+    StreamEvent,
 };
 
 /// Drives `controller` to `Done`.
@@ -116,8 +118,8 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
     cancel: &CancellationToken,
     sink: &mut S,
 ) -> ModelOutcome {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let notices = Notices::new(tx);
+    let queue = Arc::new(NoticeQueue::default());
+    let notices = Notices::queue(queue.clone());
     if !streaming {
         let call = model.complete(request, &notices);
         tokio::pin!(call);
@@ -125,11 +127,11 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return ModelOutcome::Cancelled,
-                Some(notice) = rx.recv() => sink(notice_event(notice)),
+                () = queue.pushed() => drain_notices(&queue, sink),
                 result = &mut call => break result,
             }
         };
-        drain_notices(&mut rx, sink);
+        drain_notices(&queue, sink);
         return match result {
             Ok(response) => ModelOutcome::Response(response),
             Err(e) => ModelOutcome::Failed(e),
@@ -141,11 +143,11 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return ModelOutcome::Cancelled,
-            Some(notice) = rx.recv() => sink(notice_event(notice)),
+            () = queue.pushed() => drain_notices(&queue, sink),
             opened = &mut open => break opened,
         }
     };
-    drain_notices(&mut rx, sink);
+    drain_notices(&queue, sink);
     let mut stream = match opened {
         Ok(stream) => stream,
         Err(e) => return ModelOutcome::Failed(e),
@@ -177,11 +179,8 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
     }
 }
 
-fn drain_notices<S: FnMut(RunEvent) + ?Sized>(
-    rx: &mut mpsc::UnboundedReceiver<LlmNotice>,
-    sink: &mut S,
-) {
-    while let Ok(notice) = rx.try_recv() {
+fn drain_notices<S: FnMut(RunEvent) + ?Sized>(queue: &NoticeQueue, sink: &mut S) {
+    for notice in queue.take() {
         sink(notice_event(notice));
     }
 }
