@@ -1,6 +1,6 @@
 //! Running one `RunTools` step: the calls of a turn run concurrently as tokio tasks (at
 //! most `max_concurrency` sandboxes at a time, a `sequential` call alone), each outcome fed
-//! to the controller as it completes.
+//! to the controller as it completes. The only call of a turn runs in the run's own task.
 //!
 //! Invariant: a call is started (its `ToolCallStarted` sent and its task spawned) only when
 //! it may run at once — fewer than `max_concurrency` calls in flight, and none at all for a
@@ -11,10 +11,14 @@
 //! appends results in call order whatever the completion order.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::agent::Binding;
 use super::drive::{duration_ms, forward};
 use super::{Agent, RunError};
 use crate::controller::{Controller, PlannedCall, ToolFailure, ToolOutcome, ToolPlan, ToolUsage};
@@ -40,11 +44,16 @@ struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
 pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     executor: &Executor,
     agent: &Agent,
-    plan: ToolPlan,
+    mut plan: ToolPlan,
     controller: &mut Controller,
     cancel: &CancellationToken,
     sink: &mut S,
 ) -> Result<(), RunError> {
+    if plan.calls.len() == 1
+        && let Some(call) = plan.calls.pop()
+    {
+        return run_alone(executor, agent, call, controller, cancel, sink).await;
+    }
     let cap = plan.max_concurrency.max(1);
     let mut batch = Batch {
         set: JoinSet::new(),
@@ -70,26 +79,68 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     Ok(())
 }
 
+/// The only call of a turn runs in the run's own task: spawning it would only add a task
+/// and a cross-thread wake-up per call. A panic in the host is still contained.
+async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
+    executor: &Executor,
+    agent: &Agent,
+    call: PlannedCall,
+    controller: &mut Controller,
+    cancel: &CancellationToken,
+    sink: &mut S,
+) -> Result<(), RunError> {
+    sink(RunEvent::tool_started(&call));
+    let (call_id, name) = (call.call_id.clone(), call.name.clone());
+    let binding = agent.binding(&call.name).cloned();
+    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call)).catch_unwind();
+    let outcome = tokio::select! {
+        biased;
+        // Dropping the call drops its store: the sandbox stops at once.
+        _ = cancel.cancelled() => return Ok(()),
+        outcome = execution => outcome.unwrap_or_else(|_| host_failure(call_id, name)),
+    };
+    sink(RunEvent::tool_finished(&outcome));
+    controller.on_tool_results(vec![outcome])?;
+    forward(controller, sink);
+    Ok(())
+}
+
+/// One call through the executor, as the controller sees its outcome.
+async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall) -> ToolOutcome {
+    let Some(binding) = binding else {
+        return failed(
+            &call,
+            "unknown_tool",
+            format!("no tool named `{}` is loaded", call.name),
+        );
+    };
+    let args = call.arguments.to_string();
+    let outcome = executor
+        .call(&binding.set, &call.name, &args, &binding.policy)
+        .await;
+    map_outcome(&call, outcome)
+}
+
+/// The outcome of a call whose host-side task failed (a panic).
+fn host_failure(call_id: String, name: String) -> ToolOutcome {
+    ToolOutcome {
+        call_id,
+        name,
+        result: Err(ToolFailure {
+            kind: "internal".into(),
+            message: "the tool call's task failed in the host".into(),
+            transient: false,
+        }),
+        usage: ToolUsage::default(),
+    }
+}
+
 impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
     fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall) {
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
-        let executor = executor.clone();
         let ids = (call.call_id.clone(), call.name.clone());
-        let handle = self.set.spawn(async move {
-            let Some(binding) = binding else {
-                return failed(
-                    &call,
-                    "unknown_tool",
-                    format!("no tool named `{}` is loaded", call.name),
-                );
-            };
-            let args = call.arguments.to_string();
-            let outcome = executor
-                .call(&binding.set, &call.name, &args, &binding.policy)
-                .await;
-            map_outcome(&call, outcome)
-        });
+        let handle = self.set.spawn(execute(executor.clone(), binding, call));
         self.running.insert(handle.id(), ids);
     }
 
@@ -115,16 +166,7 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                     let Some((call_id, name)) = self.running.remove(&e.id()) else {
                         continue;
                     };
-                    ToolOutcome {
-                        call_id,
-                        name,
-                        result: Err(ToolFailure {
-                            kind: "internal".into(),
-                            message: "the tool call's task failed in the host".into(),
-                            transient: false,
-                        }),
-                        usage: ToolUsage::default(),
-                    }
+                    host_failure(call_id, name)
                 }
             };
             (self.sink)(RunEvent::tool_finished(&outcome));
