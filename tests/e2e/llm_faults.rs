@@ -384,6 +384,31 @@ async fn a_stall_mid_stream_hits_the_idle_timeout() {
     assert_eq!(mock.stats().requests, 1);
 }
 
+/// The idle timeout is the longest gap between events, not the length of the stream: a
+/// stream whose events come every 30 ms and lasts well over the 300 ms limit completes.
+#[tokio::test]
+async fn a_steady_stream_longer_than_the_idle_timeout_completes() {
+    for kind in KINDS {
+        let mock = mock(&["trickle:30"]).await;
+        let mut cfg = provider(kind, &mock);
+        cfg.timeouts.idle_ms = 300;
+        let started = std::time::Instant::now();
+        let r = collect_stream(
+            connect(&cfg)
+                .unwrap()
+                .stream(&request("hi"), &Notices::none())
+                .await
+                .unwrap(),
+            "m",
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.text.as_deref(), Some(LONG), "{kind:?}");
+        // The premise, not a speed check: the stream outlasted the idle limit.
+        assert!(started.elapsed() > Duration::from_millis(300), "{kind:?}");
+    }
+}
+
 #[tokio::test]
 async fn connection_refused_is_retried_then_reported() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

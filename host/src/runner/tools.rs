@@ -89,6 +89,10 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
     cancel: &CancellationToken,
     sink: &mut S,
 ) -> Result<(), RunError> {
+    // As in a batch: a call is not started once the run is cancelled.
+    if cancel.is_cancelled() {
+        return Ok(());
+    }
     sink(RunEvent::tool_started(&call));
     let (call_id, name) = (call.call_id.clone(), call.name.clone());
     let binding = agent.binding(&call.name).cloned();
