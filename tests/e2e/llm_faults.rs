@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use mock_llm::{Behaviour, Fault, MockConfig, MockHandle, MockServer, Turn};
 use warden::llm::{
-    LlmError, LlmNotice, Notices, ProviderKind, StreamEvent, TimeoutPhase, collect_stream, connect,
+    ChatResponse, LlmError, LlmNotice, Model, Notices, ProviderKind, StreamEvent, TimeoutPhase,
+    collect_stream, connect,
 };
 use warden_e2e::llm::{KEY, KINDS, drain, provider, request, retry_delays};
 
@@ -27,6 +28,15 @@ async fn mock(faults: &[&str]) -> MockHandle {
     })
     .await
     .unwrap()
+}
+
+/// Streams the answer to "hi" (opening the stream must succeed) and collects it.
+async fn stream_hi(model: &dyn Model) -> Result<ChatResponse, LlmError> {
+    let stream = model
+        .stream(&request("hi"), &Notices::none())
+        .await
+        .unwrap();
+    collect_stream(stream, "m").await
 }
 
 fn notices() -> (Notices, tokio::sync::mpsc::UnboundedReceiver<LlmNotice>) {
@@ -148,15 +158,7 @@ async fn streaming_request_answered_with_a_json_error_is_retried() {
     for kind in KINDS {
         let mock = mock(&["status:503"]).await;
         let model = connect(&provider(kind, &mock)).unwrap();
-        let r = collect_stream(
-            model
-                .stream(&request("hi"), &Notices::none())
-                .await
-                .unwrap(),
-            "m",
-        )
-        .await
-        .unwrap();
+        let r = stream_hi(model.as_ref()).await.unwrap();
         assert_eq!(r.text.as_deref(), Some(LONG));
         assert_eq!(mock.stats().requests, 2);
     }
@@ -211,29 +213,13 @@ async fn an_error_event_before_content_is_retried_after_content_is_delivered() {
     // Anthropic: the error follows message_start and content_block_start (no content yet).
     let anthropic = mock(&["error-event:overloaded_error"]).await;
     let model = connect(&provider(ProviderKind::Anthropic, &anthropic)).unwrap();
-    let r = collect_stream(
-        model
-            .stream(&request("hi"), &Notices::none())
-            .await
-            .unwrap(),
-        "m",
-    )
-    .await
-    .unwrap();
+    let r = stream_hi(model.as_ref()).await.unwrap();
     assert_eq!(r.text.as_deref(), Some(LONG));
     assert_eq!(anthropic.stats().requests, 2);
     // OpenAI: the error follows the first text chunk, which already reached the caller.
     let openai = mock(&["error-event:server_error"]).await;
     let model = connect(&provider(ProviderKind::Openai, &openai)).unwrap();
-    let err = collect_stream(
-        model
-            .stream(&request("hi"), &Notices::none())
-            .await
-            .unwrap(),
-        "m",
-    )
-    .await
-    .unwrap_err();
+    let err = stream_hi(model.as_ref()).await.unwrap_err();
     assert!(matches!(err, LlmError::Server { .. }), "{err:?}");
     assert_eq!(openai.stats().requests, 1);
 }
@@ -267,15 +253,7 @@ async fn empty_choices_are_refused() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no choices"), "{err}");
-    let err = collect_stream(
-        model
-            .stream(&request("hi"), &Notices::none())
-            .await
-            .unwrap(),
-        "m",
-    )
-    .await
-    .unwrap_err();
+    let err = stream_hi(model.as_ref()).await.unwrap_err();
     assert!(matches!(err, LlmError::Truncated { .. }), "{err:?}");
 }
 
@@ -292,15 +270,7 @@ async fn truncated_tool_arguments_are_never_passed_on() {
             matches!(err, LlmError::Truncated { .. }),
             "{kind:?}: {err:?}"
         );
-        let err = collect_stream(
-            model
-                .stream(&request("hi"), &Notices::none())
-                .await
-                .unwrap(),
-            "m",
-        )
-        .await
-        .unwrap_err();
+        let err = stream_hi(model.as_ref()).await.unwrap_err();
         assert!(
             matches!(err, LlmError::Truncated { .. }),
             "{kind:?}: {err:?}"
@@ -323,15 +293,7 @@ async fn slow_trickle_gives_the_same_response() {
                 .as_deref(),
             Some(LONG)
         );
-        let r = collect_stream(
-            model
-                .stream(&request("hi"), &Notices::none())
-                .await
-                .unwrap(),
-            "m",
-        )
-        .await
-        .unwrap();
+        let r = stream_hi(model.as_ref()).await.unwrap();
         assert_eq!(r.text.as_deref(), Some(LONG));
         assert_eq!(mock.stats().faults["trickle"], 2);
     }
@@ -361,16 +323,9 @@ async fn a_stall_mid_stream_hits_the_idle_timeout() {
     let mock = mock(&["stall:4:ms=5000"]).await;
     let mut cfg = provider(ProviderKind::Anthropic, &mock);
     cfg.timeouts.idle_ms = 150;
-    let err = collect_stream(
-        connect(&cfg)
-            .unwrap()
-            .stream(&request("hi"), &Notices::none())
-            .await
-            .unwrap(),
-        "m",
-    )
-    .await
-    .unwrap_err();
+    let err = stream_hi(connect(&cfg).unwrap().as_ref())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -393,16 +348,7 @@ async fn a_steady_stream_longer_than_the_idle_timeout_completes() {
         let mut cfg = provider(kind, &mock);
         cfg.timeouts.idle_ms = 300;
         let started = std::time::Instant::now();
-        let r = collect_stream(
-            connect(&cfg)
-                .unwrap()
-                .stream(&request("hi"), &Notices::none())
-                .await
-                .unwrap(),
-            "m",
-        )
-        .await
-        .unwrap();
+        let r = stream_hi(connect(&cfg).unwrap().as_ref()).await.unwrap();
         assert_eq!(r.text.as_deref(), Some(LONG), "{kind:?}");
         // The premise, not a speed check: the stream outlasted the idle limit.
         assert!(started.elapsed() > Duration::from_millis(300), "{kind:?}");

@@ -193,12 +193,11 @@ impl<W: Wire> Adapter<W> {
         let model = self.model_for(req);
         let body = Bytes::from(self.wire.body(req, model, true)?);
         let settle = self.reserve(req, model, notices).await;
-        let (live, first) = self
+        let (mut live, first) = self
             .with_retries(&settle.limiter, notices, || {
                 self.attempt_stream(body.clone())
             })
             .await?;
-        let mut live = live;
         live.pending = first.into();
         live.settle = Some(settle);
         Ok(live.boxed())
