@@ -131,25 +131,21 @@ async fn a_sequential_tool_waits_for_earlier_calls_and_holds_back_later_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_run_cap_bounds_the_calls_in_flight() {
-    let turn = calls(&[
-        ("sleep", r#"{"ms":300}"#),
-        ("sleep", r#"{"ms":300}"#),
-        ("sleep", r#"{"ms":300}"#),
-        ("sleep", r#"{"ms":300}"#),
-        ("echo", r#"{"text":"last"}"#),
-    ]);
-    let edges = run_edges(turn, "").await;
+    // Four slow calls, then a quick one made last.
+    let turn = || {
+        calls(&[
+            ("sleep", r#"{"ms":300}"#),
+            ("sleep", r#"{"ms":300}"#),
+            ("sleep", r#"{"ms":300}"#),
+            ("sleep", r#"{"ms":300}"#),
+            ("echo", r#"{"text":"last"}"#),
+        ])
+    };
+    let edges = run_edges(turn(), "").await;
     assert_eq!(max_in_flight(&edges), 5, "uncapped: {edges:?}");
 
-    let turn = calls(&[
-        ("sleep", r#"{"ms":300}"#),
-        ("sleep", r#"{"ms":300}"#),
-        ("sleep", r#"{"ms":300}"#),
-        ("sleep", r#"{"ms":300}"#),
-        ("echo", r#"{"text":"last"}"#),
-    ]);
     // `[run]` follows the `[[tools]]` entry: it is a top-level table of the agent file.
-    let edges = run_edges(turn, "\n[run]\nmax_parallel_tools = 2").await;
+    let edges = run_edges(turn(), "\n[run]\nmax_parallel_tools = 2").await;
     assert_eq!(max_in_flight(&edges), 2, "capped at 2: {edges:?}");
     assert_eq!(order(&edges, true).len(), 5, "every call ran: {edges:?}");
     // The echo, made last, could start only when a slot was free.
