@@ -269,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn a_base_url_that_is_no_url_is_refused_by_connect() {
+        let mut cfg = ProviderConfig::new(ProviderKind::Openai, "gpt");
+        cfg.api_key = Some(ApiKey::new("sk-test"));
+        cfg.base_url = Some("http://bad host:8080/v1".into());
+        let err = crate::llm::connect(&cfg).err().map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("base_url gives the invalid endpoint"), "{err}");
+        assert!(err.contains("bad host"), "{err}");
+        assert!(err.contains("set a URL such as"), "{err}");
+    }
+
+    #[test]
     fn toml_config_with_defaults() {
         let cfg: ProviderConfig =
             toml::from_str("kind = \"anthropic\"\nmodel = \"claude\"\n[rate_limits]\nrpm = 50\n")

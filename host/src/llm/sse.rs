@@ -153,6 +153,15 @@ mod tests {
     }
 
     #[test]
+    fn a_line_with_an_unknown_field_is_a_framing_error() {
+        let err = decode_recorded(ProviderKind::Openai, [&b"bogus: x\n\ndata: [DONE]\n\n"[..]])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SSE framing"), "{err}");
+        assert!(err.contains("invalid line"), "{err}");
+    }
+
+    #[test]
     fn a_cut_stream_is_reported_not_finished() {
         let bytes = include_bytes!("fixtures/anthropic_text.sse");
         let cut = &bytes[..bytes.len() / 2];
