@@ -27,7 +27,7 @@ pub async fn run(
 ) -> anyhow::Result<String> {
     let tools = executor.load_file(warden::guests::CALC).await?;
     let policy = ToolPolicy::default();
-    let specs: Vec<ToolSpec> = (tools.tools().iter())
+    let specs: std::sync::Arc<[ToolSpec]> = (tools.tools().iter())
         .map(|t| ToolSpec {
             name: t.name.clone(),
             description: t.description.clone(),

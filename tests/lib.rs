@@ -56,7 +56,7 @@ pub mod llm {
                 name: "add".into(),
                 description: "Adds two numbers".into(),
                 parameters: serde_json::json!({"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}}),
-            }],
+            }].into(),
         }
     }
 

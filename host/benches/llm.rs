@@ -65,7 +65,8 @@ fn mid_run_request() -> ChatRequest {
             name: "read_file".into(),
             description: "Reads a UTF-8 text file from the sandbox".into(),
             parameters: serde_json::json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
-        }],
+        }]
+        .into(),
     }
 }
 

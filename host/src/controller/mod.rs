@@ -134,7 +134,7 @@ pub struct Controller {
     config: LoopConfig,
     system: String,
     tools: Arc<ToolSchemas>,
-    specs: Vec<ToolSpec>,
+    specs: Arc<[ToolSpec]>,
     output_schema: Option<Arc<OutputSchema>>,
     assembler: ContextAssembler,
     budget: BudgetTracker,

@@ -62,7 +62,7 @@ impl Controller {
 
     /// Assembles the history (plus the forced-answer note if `forced`); ends the run on a
     /// context error and returns `None`.
-    fn assemble(&mut self, forced: bool) -> Option<(Assembled, Vec<ToolSpec>)> {
+    fn assemble(&mut self, forced: bool) -> Option<(Assembled, Arc<[ToolSpec]>)> {
         // Only the forced call adds a message: the normal turn sends the live history as is.
         let history: Cow<'_, [Message]> = match self.exhausted.filter(|_| forced) {
             Some(ex) => {
@@ -81,8 +81,8 @@ impl Controller {
         let has_calls = history
             .iter()
             .any(|m| matches!(m, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty()));
-        let tools = if forced && !has_calls {
-            Vec::new()
+        let tools: Arc<[ToolSpec]> = if forced && !has_calls {
+            Arc::new([])
         } else {
             self.specs.clone()
         };
@@ -120,7 +120,7 @@ impl Controller {
     }
 
     /// Issues the `CallModel` step for an assembled request.
-    fn send(&mut self, forced: bool, assembled: Assembled, tools: Vec<ToolSpec>) -> Step {
+    fn send(&mut self, forced: bool, assembled: Assembled, tools: Arc<[ToolSpec]>) -> Step {
         let kind = if forced {
             ModelCallKind::ForcedFinal
         } else {
@@ -208,7 +208,7 @@ impl Controller {
                 parallel_tool_calls: false,
             },
             messages,
-            tools: Vec::new(),
+            tools: Arc::new([]),
         };
         Some(self.await_model(ModelCallKind::Summary, request, estimate, Some(range)))
     }

@@ -388,7 +388,8 @@ mod tests {
                 name: "fs_read".into(),
                 description: String::new(),
                 parameters: json!({}),
-            }],
+            }]
+            .into(),
         }
     }
 

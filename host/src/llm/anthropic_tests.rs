@@ -61,7 +61,8 @@ fn history_folds_into_alternating_turns_with_system_lifted() {
             name: "add".into(),
             description: "adds".into(),
             parameters: json!({"type": "object"}),
-        }],
+        }]
+        .into(),
     };
     let body: Value =
         serde_json::from_slice(&Anthropic.body(&req, "claude", true).unwrap()).unwrap();
@@ -99,7 +100,7 @@ fn tool_choice_none_and_no_tools() {
     let mut req = ChatRequest {
         settings: settings(ToolChoice::None, true),
         messages: vec![Message::user("hi")],
-        tools: vec![],
+        tools: vec![].into(),
     };
     let body: Value = serde_json::from_slice(&Anthropic.body(&req, "c", false).unwrap()).unwrap();
     assert!(
@@ -107,11 +108,12 @@ fn tool_choice_none_and_no_tools() {
             && body.get("tools").is_none()
             && body.get("system").is_none()
     );
-    req.tools.push(ToolSpec {
+    req.tools = vec![ToolSpec {
         name: "t".into(),
         description: "d".into(),
         parameters: json!({}),
-    });
+    }]
+    .into();
     let body: Value = serde_json::from_slice(&Anthropic.body(&req, "c", false).unwrap()).unwrap();
     assert_eq!(body["tool_choice"], json!({"type": "none"}));
 }

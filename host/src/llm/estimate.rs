@@ -31,7 +31,7 @@ pub fn estimate_tokens(req: &ChatRequest) -> u64 {
             Message::Tool { content, .. } => count(content),
         };
     }
-    for t in &req.tools {
+    for t in req.tools.iter() {
         total += count(&t.name) + count(&t.description) + count(&t.parameters.to_string());
     }
     total
@@ -53,7 +53,7 @@ mod tests {
                 parallel_tool_calls: true,
             },
             messages: vec![Message::user("hello world")],
-            tools: vec![],
+            tools: vec![].into(),
         };
         // "hello world" is 2 tokens in o200k.
         assert_eq!(estimate_tokens(&req), 100 + PER_MESSAGE + 2);

@@ -44,8 +44,9 @@ fn request(tools: bool) -> ChatRequest {
                 description: "adds".into(),
                 parameters: json!({"type": "object"}),
             }]
+            .into()
         } else {
-            vec![]
+            Vec::new().into()
         },
     }
 }

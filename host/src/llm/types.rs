@@ -3,6 +3,8 @@
 //! Everything above the LLM interface (context assembler, parser, controller) speaks only
 //! these types; the OpenAI and Anthropic adapters map them to and from their wire formats.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// One message of the conversation history.
@@ -122,7 +124,8 @@ fn default_true() -> bool {
 pub struct ChatRequest {
     pub settings: RequestSettings,
     pub messages: Vec<Message>,
-    pub tools: Vec<ToolSpec>,
+    /// Shared, not copied: an agent offers the same specs (schemas included) on every call.
+    pub tools: Arc<[ToolSpec]>,
 }
 
 /// Why the model stopped.

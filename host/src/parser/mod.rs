@@ -12,6 +12,8 @@ pub mod output;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::controller::ToolCatalogEntry;
@@ -173,6 +175,8 @@ struct CompiledTool {
 /// The tool catalog with each argument schema compiled once.
 pub struct ToolSchemas {
     tools: Vec<CompiledTool>,
+    /// What the model is offered, built once and shared by every request.
+    specs: Arc<[ToolSpec]>,
 }
 
 impl std::fmt::Debug for ToolSchemas {
@@ -199,7 +203,15 @@ impl ToolSchemas {
             })?;
             tools.push(CompiledTool { entry, validator });
         }
-        Ok(Self { tools })
+        let specs = tools
+            .iter()
+            .map(|t| ToolSpec {
+                name: t.entry.name.clone(),
+                description: t.entry.description.clone(),
+                parameters: t.entry.args_schema.clone(),
+            })
+            .collect();
+        Ok(Self { tools, specs })
     }
 
     /// The entry of tool `name`.
@@ -216,15 +228,8 @@ impl ToolSchemas {
     }
 
     /// The specs to offer the model.
-    pub fn specs(&self) -> Vec<ToolSpec> {
-        self.tools
-            .iter()
-            .map(|t| ToolSpec {
-                name: t.entry.name.clone(),
-                description: t.entry.description.clone(),
-                parameters: t.entry.args_schema.clone(),
-            })
-            .collect()
+    pub fn specs(&self) -> Arc<[ToolSpec]> {
+        self.specs.clone()
     }
 
     /// Checks one call; `truncated` says the response hit the output-token limit.
