@@ -107,7 +107,8 @@ fn floor_engine() -> Engine {
         .max_memories_per_component(4)
         .max_memory_size(256 << 20)
         .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(64 << 10);
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = Config::new();
     config
         .wasm_component_model(true)

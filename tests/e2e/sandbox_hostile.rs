@@ -430,3 +430,23 @@ async fn http_to_an_allowed_loopback_host_goes_through() {
     );
     assert!(server.join().unwrap(), "the server did not see the GET");
 }
+
+/// Every call gets a fresh instance whose memory is reset (the pooling allocator reuses
+/// slots and resets only the pages a call dirtied): what one call writes to its data
+/// segment, its zeroed statics and its heap is gone in the next.
+#[tokio::test]
+async fn nothing_a_call_writes_to_memory_survives_into_the_next() {
+    let set = hostile().await;
+    for marker in [1, 2, 3] {
+        let args = format!(r#"{{"marker": {marker}}}"#);
+        let outcome = executor()
+            .call(&set, "remember", &args, &quick_policy())
+            .await;
+        let seen: serde_json::Value = serde_json::from_str(&outcome.result.unwrap()).unwrap();
+        assert_eq!(
+            seen,
+            serde_json::json!({"counter_before": 7, "scratch_dirty_pages": 0}),
+            "call with marker {marker} saw an earlier call's memory"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! nothing but the tool world itself.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
@@ -98,6 +99,11 @@ const TOOLS: &[(&str, &str, &str)] = &[
         "Reports its arguments as invalid from inside the guest.",
         r#"{"type":"object"}"#,
     ),
+    (
+        "remember",
+        "Reports what an earlier call left in memory, then leaves `marker` behind.",
+        r#"{"type":"object","properties":{"marker":{"type":"integer","minimum":1,"maximum":255}},"required":["marker"]}"#,
+    ),
 ];
 
 impl Guest for Hostile {
@@ -161,6 +167,7 @@ impl Guest for Hostile {
             }
             "get_config" => json!({ "value": get_config(&str_arg(&args, "key")?) }),
             "not_json" => return Ok("this is not json".to_string()),
+            "remember" => remember(int_arg(&args, "marker")?),
             "report_invalid" => {
                 return Err(ToolError::InvalidArgs("field `x` must be even".to_string()));
             }
@@ -181,6 +188,24 @@ fn int_arg(args: &Value, key: &str) -> Result<u64, ToolError> {
     args.get(key)
         .and_then(Value::as_u64)
         .ok_or_else(|| ToolError::InvalidArgs(format!("`{key}` must be a non-negative integer")))
+}
+
+/// Initialised data (a data segment) and zeroed data (bss) a call can scribble on.
+static COUNTER: AtomicU64 = AtomicU64::new(7);
+static SCRATCH: [AtomicU8; 256 * 1024] = [const { AtomicU8::new(0) }; 256 * 1024];
+
+/// What an earlier call left behind in statics and on the heap, then leaves `marker` in all
+/// three: in a fresh instance the counter reads 7 and no page holds a marker.
+fn remember(marker: u64) -> Value {
+    let counter_before = COUNTER.swap(marker, Ordering::Relaxed);
+    let scratch_dirty_pages = SCRATCH
+        .iter()
+        .step_by(4096)
+        .filter(|b| b.swap(marker as u8, Ordering::Relaxed) != 0)
+        .count();
+    // A heap block filled with the marker and never freed.
+    std::mem::forget(vec![marker as u8; 512 * 1024]);
+    json!({ "counter_before": counter_before, "scratch_dirty_pages": scratch_dirty_pages })
 }
 
 fn usize_arg(args: &Value, key: &str) -> Result<usize, ToolError> {

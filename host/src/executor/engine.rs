@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::Toolbox;
 use super::config::EngineConfig;
@@ -58,9 +58,12 @@ fn pooling(cfg: &EngineConfig) -> PoolingAllocationConfig {
         .total_stacks(slots)
         .max_memories_per_component(4)
         .max_memory_size(usize::try_from(cfg.max_memory_bytes).unwrap_or(usize::MAX))
-        // Keeping a little memory resident avoids page faults on every fresh instance.
+        // Keeping memory resident avoids page faults on every fresh instance; with
+        // PAGEMAP_SCAN (Linux 6.7+) only the pages a call dirtied are reset, instead of a
+        // memset of the whole resident part (a quarter of a small call's cost).
         .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(64 << 10);
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
     pool
 }
 
