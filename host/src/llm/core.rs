@@ -170,7 +170,7 @@ impl<W: Wire> Adapter<W> {
         notices: &Notices,
     ) -> Result<ChatResponse, LlmError> {
         let model = self.model_for(req);
-        let body = Bytes::from(self.wire.body(req, model, false)?);
+        let body = self.encode(req, model, false)?;
         let mut settle = self.reserve(req, model, notices).await;
         let bytes = self
             .with_retries(&settle.limiter, notices, || {
@@ -191,7 +191,7 @@ impl<W: Wire> Adapter<W> {
         notices: &Notices,
     ) -> Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError> {
         let model = self.model_for(req);
-        let body = Bytes::from(self.wire.body(req, model, true)?);
+        let body = self.encode(req, model, true)?;
         let settle = self.reserve(req, model, notices).await;
         let (mut live, first) = self
             .with_retries(&settle.limiter, notices, || {
@@ -239,6 +239,15 @@ impl<W: Wire> Adapter<W> {
             });
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// The request body, held (for retries) until the exchange ends.
+    fn encode(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Bytes, LlmError> {
+        let mut body = self.wire.body(req, model, stream)?;
+        // Serialising grows the buffer by doubling: up to half of it would sit unused for
+        // the whole exchange, once per in-flight request.
+        body.shrink_to_fit();
+        Ok(Bytes::from(body))
     }
 
     fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
