@@ -433,7 +433,8 @@ async fn http_to_an_allowed_loopback_host_goes_through() {
 
 /// Every call gets a fresh instance whose memory is reset (the pooling allocator reuses
 /// slots and resets only the pages a call dirtied): what one call writes to its data
-/// segment, its zeroed statics and its heap is gone in the next.
+/// segment and its zeroed statics is gone in the next (its dirtied heap pages are reset the
+/// same way).
 #[tokio::test]
 async fn nothing_a_call_writes_to_memory_survives_into_the_next() {
     let set = hostile().await;

@@ -194,8 +194,9 @@ fn int_arg(args: &Value, key: &str) -> Result<u64, ToolError> {
 static COUNTER: AtomicU64 = AtomicU64::new(7);
 static SCRATCH: [AtomicU8; 256 * 1024] = [const { AtomicU8::new(0) }; 256 * 1024];
 
-/// What an earlier call left behind in statics and on the heap, then leaves `marker` in all
-/// three: in a fresh instance the counter reads 7 and no page holds a marker.
+/// What an earlier call left in the statics, then leaves `marker` in them (and dirties half a
+/// MiB of heap, which only Rust's uninitialised reads could inspect): in a fresh instance the
+/// counter reads 7 and no scratch page holds a marker.
 fn remember(marker: u64) -> Value {
     let counter_before = COUNTER.swap(marker, Ordering::Relaxed);
     let scratch_dirty_pages = SCRATCH
