@@ -57,8 +57,9 @@ async fn a_second_load_comes_from_the_disk_cache() {
     assert_echo_works(&second, &cached).await;
 }
 
-#[tokio::test]
-async fn a_corrupt_cached_artifact_is_recompiled() {
+/// Loads the hostile component into a fresh cache dir, overwrites the cached file whose
+/// name ends with `suffix` with garbage, and loads it again with the same executor.
+async fn load_with_corrupt_cache_file(suffix: &str) -> (Arc<ToolSet>, Arc<ToolSet>) {
     let dir = tempfile::tempdir().unwrap();
     let config = EngineConfig {
         cache_dir: CacheDir::Path(dir.path().to_path_buf()),
@@ -68,15 +69,28 @@ async fn a_corrupt_cached_artifact_is_recompiled() {
     let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
     let exec = Executor::new(config).unwrap();
     let set = exec.load_bytes(&bytes).await.unwrap();
-    let artifact = std::fs::read_dir(dir.path())
+    // The cache holds the artifact and the tool list beside it; pick by name, not by order.
+    let file = std::fs::read_dir(dir.path())
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::write(&artifact, b"garbage").unwrap();
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no cached *{suffix} file"));
+    std::fs::write(&file, b"garbage").unwrap();
     let again = exec.load_bytes(&bytes).await.unwrap();
+    (set, again)
+}
+
+#[tokio::test]
+async fn a_corrupt_cached_artifact_is_recompiled() {
+    let (set, again) = load_with_corrupt_cache_file(".cwasm").await;
     assert!(!again.loaded_from_cache());
+    assert_eq!(again.tools(), set.tools());
+}
+
+#[tokio::test]
+async fn a_corrupt_cached_tool_list_is_described_again() {
+    let (set, again) = load_with_corrupt_cache_file(".tools.json").await;
+    assert!(again.loaded_from_cache());
     assert_eq!(again.tools(), set.tools());
 }
 
