@@ -108,8 +108,9 @@ fn feed_model(controller: &mut Controller, outcome: ModelOutcome) -> Result<(), 
     Ok(())
 }
 
-/// One model call. Notices (rate-limit waits, retries) become events while it runs; a
-/// streamed call forwards text deltas (only for `answer` calls, not summaries).
+/// One model call. Notices (rate-limit waits, retries) become events while it runs; its
+/// text becomes `TextDelta`s (only for `answer` calls, not summaries): as it streams, or in
+/// one piece once a non-streamed call returns.
 async fn call_model<S: FnMut(RunEvent) + ?Sized>(
     model: &dyn Model,
     request: &ChatRequest,
@@ -133,7 +134,14 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
         };
         drain_notices(&queue, sink);
         return match result {
-            Ok(response) => ModelOutcome::Response(response),
+            Ok(response) => {
+                // The text in one piece: what a streamed call delivers in deltas, so text the
+                // model writes beside tool calls is seen without streaming too.
+                if answer && let Some(text) = response.text.as_ref().filter(|t| !t.is_empty()) {
+                    sink(RunEvent::TextDelta { text: text.clone() });
+                }
+                ModelOutcome::Response(response)
+            }
             Err(e) => ModelOutcome::Failed(e),
         };
     }

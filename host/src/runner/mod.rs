@@ -66,7 +66,8 @@ impl Runner {
     }
 
     /// Whether model calls use the provider's streaming API (text arrives as `TextDelta`
-    /// events while the model writes).
+    /// events while the model writes; without it, as one `TextDelta` per model call once
+    /// the call returns).
     pub fn streaming(mut self, on: bool) -> Self {
         self.streaming = on;
         self

@@ -67,15 +67,30 @@ async fn with_an_output_schema_only_the_accepted_answer_reaches_stdout() {
     assert!(fx.requests()[1].body.to_string().contains("rejected"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_written_beside_tool_calls_stays_on_its_own_line() {
+/// The text a model writes beside its tool calls, then the answer, each on its own line.
+async fn text_beside_tool_calls(flags: &[&str]) -> String {
     let mut first = Turn::call("calc", r#"{"expression":"6*7"}"#);
     first.text = Some("Let me compute.".into());
     let fx = Fixture::new(vec![first, Turn::text("The answer is 42.")]).await;
     let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
-    let out = fx.run(&["run", agent.to_str().unwrap(), "6*7?"]).await;
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend([agent.to_str().unwrap(), "6*7?"]);
+    let out = fx.run(&args).await;
     assert_code(&out, 0);
-    assert_eq!(text(&out.stdout), "Let me compute.\nThe answer is 42.\n");
+    text(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_written_beside_tool_calls_stays_on_its_own_line() {
+    let stdout = text_beside_tool_calls(&[]).await;
+    assert_eq!(stdout, "Let me compute.\nThe answer is 42.\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_written_beside_tool_calls_is_shown_without_streaming_too() {
+    let stdout = text_beside_tool_calls(&["--no-stream"]).await;
+    assert_eq!(stdout, "Let me compute.\nThe answer is 42.\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,7 +160,13 @@ async fn json_without_streaming_carries_the_answer_in_run_finished() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert!(events.iter().all(|e| e["type"] != "text_delta"), "{stdout}");
+    // Without streaming, each answering call's text arrives as one delta.
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "text_delta")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, ["The answer is 42."], "{stdout}");
     let last = events.last().unwrap();
     assert_eq!(last["type"], "run_finished");
     assert_eq!(last["output"]["text"], "The answer is 42.", "{stdout}");
