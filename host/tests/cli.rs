@@ -6,7 +6,8 @@
 //! request count stays 0.
 //!
 //! One test binary (the binary is only built for this package's own integration tests):
-//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files) and `chat`.
+//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files), `chat`, and
+//! `sandbox` (the executor under the process's own limits).
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,6 +15,8 @@
 mod chat;
 #[path = "cli/run.rs"]
 mod run;
+#[path = "cli/sandbox.rs"]
+mod sandbox;
 #[path = "cli/setup.rs"]
 mod setup;
 #[path = "cli/support.rs"]
