@@ -2,6 +2,8 @@
 
 use tokio::process::Command;
 
+use crate::support::{assert_code, text};
+
 /// Where the pooling allocator cannot reserve its address space (a low `ulimit -v`, as in
 /// some containers), the executor warns, falls back to on-demand allocation, and tools run.
 #[tokio::test]
@@ -19,11 +21,8 @@ async fn tools_run_on_demand_when_the_pool_cannot_reserve_its_address_space() {
         .output()
         .await
         .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stderr}");
+    assert_code(&out, 0);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(stdout.contains(r#""text": "hi""#), "{stdout}");
     assert!(
         stderr.contains("using on-demand allocation"),
