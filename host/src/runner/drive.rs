@@ -70,14 +70,17 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 feed_model(controller, outcome)?;
             }
             Step::RunTools(plan) => {
-                run_tools(
+                // Boxed: the tool step's state (sandbox call, task set) is most of a run's
+                // future, and a run spends most of its life waiting on the model, when
+                // that space would be held for nothing (~3.5 KiB per in-flight run).
+                Box::pin(run_tools(
                     &runner.executor,
                     agent,
                     plan,
                     controller,
                     handle.token(),
                     sink,
-                )
+                ))
                 .await?;
             }
         }

@@ -199,3 +199,35 @@ async fn schemas_are_compiled_again_after_the_config_changes() {
         "{err:?}"
     );
 }
+
+/// A run spends most of its life waiting on the model; the tool step's state (sandbox
+/// call, task set) is boxed while it runs, so the run's own future, held for the whole
+/// run, does not carry it (every in-flight run would hold those bytes for nothing).
+#[tokio::test]
+async fn a_run_future_does_not_carry_the_tool_steps_state() {
+    let agent = calc_agent().await;
+    let runner = Runner::new(Arc::new(ScriptedLlm::new(script())), executor().clone());
+    let mut controller = agent.controller("x".into()).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut sink = |_: RunEvent| {};
+    let plan = crate::controller::ToolPlan {
+        calls: Vec::new(),
+        max_concurrency: 1,
+    };
+    let step = tools::run_tools(
+        executor(),
+        &agent,
+        plan,
+        &mut controller,
+        &cancel,
+        &mut sink,
+    );
+    let step_size = std::mem::size_of_val(&step);
+    drop(step);
+    let run = runner.run(&agent, "x");
+    let run_size = std::mem::size_of_val(&run);
+    assert!(
+        run_size < step_size,
+        "the run future ({run_size} B) holds the tool step ({step_size} B) inline"
+    );
+}
