@@ -33,6 +33,9 @@ use super::wire::{Endpoint, Step, StreamDecoder, Wire};
 /// Most of an error body we read to find the provider's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// Headers the HTTP client adds to a request (`accept`, `host`, `content-length`).
+const EXTRA_HEADERS: usize = 3;
+
 /// One failed attempt: the error, whether another attempt may help, and the server's wish.
 struct Failure {
     error: LlmError,
@@ -250,20 +253,22 @@ impl<W: Wire> Adapter<W> {
         Ok(Bytes::from(body))
     }
 
-    fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
-        self.client
-            .post(self.target.clone())
-            .headers(self.headers.clone())
-            .body(body)
+    /// The POST of `body`, sent by the shared client.
+    fn post(&self, body: Bytes) -> impl Future<Output = reqwest::Result<reqwest::Response>> {
+        let mut request = reqwest::Request::new(reqwest::Method::POST, self.target.clone());
+        // The header map is built once with room for what the client adds on the way
+        // (`accept`, `host`, `content-length`): merging ours one by one into an empty map,
+        // then growing it for those, cost several reallocations per request.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + EXTRA_HEADERS);
+        headers.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        *request.headers_mut() = headers;
+        *request.body_mut() = Some(body.into());
+        self.client.execute(request)
     }
 
     async fn attempt_complete(&self, body: Bytes) -> Result<Bytes, Failure> {
         let exchange = async {
-            let resp = self
-                .post(body)
-                .send()
-                .await
-                .map_err(|e| self.transport(e))?;
+            let resp = self.post(body).await.map_err(|e| self.transport(e))?;
             if !resp.status().is_success() {
                 return Err(self.status_failure(resp).await);
             }
@@ -290,7 +295,7 @@ impl<W: Wire> Adapter<W> {
                 after: limit,
             })
         };
-        let resp = tokio::time::timeout(limit, self.post(body).send())
+        let resp = tokio::time::timeout(limit, self.post(body))
             .await
             .map_err(|_| timeout())?
             .map_err(|e| self.transport(e))?;
