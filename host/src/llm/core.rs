@@ -33,9 +33,6 @@ use super::wire::{Endpoint, Step, StreamDecoder, Wire};
 /// Most of an error body we read to find the provider's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// Headers the HTTP client adds to a request (`accept`, `host`, `content-length`).
-const EXTRA_HEADERS: usize = 3;
-
 /// One failed attempt: the error, whether another attempt may help, and the server's wish.
 struct Failure {
     error: LlmError,
@@ -256,10 +253,10 @@ impl<W: Wire> Adapter<W> {
     /// The POST of `body`, sent by the shared client.
     fn post(&self, body: Bytes) -> impl Future<Output = reqwest::Result<reqwest::Response>> {
         let mut request = reqwest::Request::new(reqwest::Method::POST, self.target.clone());
-        // The header map is built once with room for what the client adds on the way
-        // (`accept`, `host`, `content-length`): merging ours one by one into an empty map,
-        // then growing it for those, cost several reallocations per request.
-        let mut headers = HeaderMap::with_capacity(self.headers.len() + EXTRA_HEADERS);
+        // The header map is built once, with room for the client's default `accept`:
+        // merging ours one by one into an empty request map (what `RequestBuilder::headers`
+        // does) allocated it twice over per request.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 1);
         headers.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
         *request.headers_mut() = headers;
         *request.body_mut() = Some(body.into());
