@@ -18,8 +18,6 @@ const PER_REQUEST_OVERHEAD: u64 = 3;
 /// Starting estimate for models without a public tokenizer.
 const DEFAULT_CHARS_PER_TOKEN: f64 = 3.5;
 
-/// Texts shorter than this are encoded every time (hashing would cost about as much).
-const CACHE_MIN_BYTES: usize = 256;
 /// The cache is cleared when it holds this many entries.
 const CACHE_MAX_ENTRIES: usize = 4096;
 
@@ -30,7 +28,7 @@ pub struct TokenCounter {
     tokenizer: Tokenizer,
     /// For `Estimate`: characters per token, adjusted by [`TokenCounter::calibrate`].
     chars_per_token: f64,
-    /// Exact counts of long texts by hash: each request re-counts the whole history, and
+    /// Exact counts by text hash: each request re-counts the whole history, and
     /// BPE-encoding it again every turn would dominate the loop's own overhead.
     cache: Arc<Mutex<HashMap<u64, u64>>>,
 }
@@ -73,27 +71,17 @@ impl TokenCounter {
                 return ((chars / self.chars_per_token).ceil() as u64).max(1);
             }
         };
-        if text.len() < CACHE_MIN_BYTES {
-            return bpe.count_ordinary(text) as u64;
-        }
+        // Every text goes through the cache, short ones too: BPE-encoding a 60-byte message
+        // costs microseconds (tiktoken's regex split, then the merges), hashing it tens of
+        // nanoseconds, and each request counts the whole history again.
         let mut hasher = DefaultHasher::new();
         text.hash(&mut hasher);
         let key = hasher.finish();
-        // A poisoned lock only means another thread panicked mid-insert: the map is still usable.
-        if let Some(&n) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
+        if let Some(&n) = self.lock_cache().get(&key) {
             return n;
         }
         let n = bpe.count_ordinary(text) as u64;
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_MAX_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, n);
+        self.remember(key, n);
         n
     }
 
@@ -126,10 +114,48 @@ impl TokenCounter {
             .map(|t| {
                 self.count_text(&t.name)
                     + self.count_text(&t.description)
-                    + self.count_text(&t.parameters.to_string())
+                    + self.count_json(&t.parameters)
                     + 8
             })
             .sum()
+    }
+
+    /// Tokens of `value` serialised as compact JSON. Every request counts the same tool
+    /// schemas again: the serialisation is streamed into a digest (characters and cache
+    /// key) and the text built only when an exact count is not cached yet.
+    fn count_json(&self, value: &serde_json::Value) -> u64 {
+        let mut digest = Digest::default();
+        if serde_json::to_writer(&mut digest, value).is_err() {
+            return self.count_text(&value.to_string());
+        }
+        let bpe = match self.tokenizer {
+            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton(),
+            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton(),
+            Tokenizer::Estimate => {
+                return ((digest.chars as f64 / self.chars_per_token).ceil() as u64).max(1);
+            }
+        };
+        let key = digest.hasher.finish();
+        if let Some(&n) = self.lock_cache().get(&key) {
+            return n;
+        }
+        let n = bpe.count_ordinary(&value.to_string()) as u64;
+        self.remember(key, n);
+        n
+    }
+
+    /// The cache; a poisoned lock only means another thread panicked mid-insert, and
+    /// the map is still usable.
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, key: u64, tokens: u64) {
+        let mut cache = self.lock_cache();
+        if cache.len() >= CACHE_MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, tokens);
     }
 
     /// Estimated input tokens of a whole request.
@@ -153,6 +179,28 @@ impl TokenCounter {
         }
         let observed = self.chars_per_token * estimated as f64 / reported_input as f64;
         self.chars_per_token = ((self.chars_per_token + observed) / 2.0).clamp(1.0, 8.0);
+    }
+}
+
+/// A sink for a serialisation: its characters and a hash of its bytes (the text of a JSON
+/// value as cache key, without building the text).
+#[derive(Default)]
+struct Digest {
+    hasher: DefaultHasher,
+    chars: u64,
+}
+
+impl std::io::Write for Digest {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.write(buf);
+        // serde_json writes UTF-8: a character starts at every byte that is not a
+        // continuation byte.
+        self.chars += buf.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -204,6 +252,35 @@ mod tests {
         assert_eq!(counter.count_text(&text), fresh);
         assert_eq!(counter.count_text(&text), fresh);
         assert_eq!(counter.cache.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn short_texts_are_cached_too() {
+        let counter = TokenCounter::for_model("gpt-4o");
+        assert_eq!(counter.count_text("hello world"), 2);
+        assert_eq!(counter.count_text("call_1"), counter.count_text("call_1"));
+        assert_eq!(counter.cache.lock().unwrap().len(), 2);
+        // The estimate needs no cache: counting characters is as cheap as hashing.
+        let estimate = TokenCounter::with_tokenizer(Tokenizer::Estimate);
+        estimate.count_text("hello world");
+        assert!(estimate.cache.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_schema_counts_as_its_serialised_text() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "Zürich, Genève…"}},
+            "required": ["city"]
+        });
+        let text = schema.to_string();
+        for model in ["gpt-4o", "gpt-4", "claude-sonnet-4"] {
+            let counter = TokenCounter::for_model(model);
+            let fresh = TokenCounter::for_model(model).count_text(&text);
+            assert_eq!(counter.count_json(&schema), fresh, "{model}");
+            // Again, now from the cache for the exact tokenizers.
+            assert_eq!(counter.count_json(&schema), fresh, "{model}");
+        }
     }
 
     #[test]
