@@ -323,9 +323,32 @@ proptest! {
         let (fixed, _) = repair(history);
         if fixed.iter().any(|m| !matches!(m, Message::System { .. })) {
             prop_assert_eq!(validate(&fixed), Ok(()));
-            let (again, repairs) = repair(fixed.clone());
+            let (again, repairs) = validate::repair_all(fixed.clone());
             prop_assert_eq!(again, fixed);
             prop_assert!(repairs.is_empty());
         }
+    }
+
+    /// `repair` returns a history already in shape as it is; the full repair must agree,
+    /// also for the near misses the shortcut has to refuse (a second system message, an
+    /// empty text beside tool calls).
+    #[test]
+    fn the_shortcut_for_histories_in_shape_changes_nothing(
+        history in prop::collection::vec(arb_message(), 1..30),
+        second_system in any::<bool>(),
+        empty_text in any::<bool>(),
+    ) {
+        let (mut history, _) = validate::repair_all(history);
+        if second_system {
+            history.insert(0, Message::system("more rules"));
+        }
+        if empty_text
+            && let Some(Message::Assistant { content, .. }) = history
+                .iter_mut()
+                .find(|m| matches!(m, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty()))
+        {
+            *content = Some(String::new());
+        }
+        prop_assert_eq!(repair(history.clone()), validate::repair_all(history));
     }
 }

@@ -142,26 +142,26 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
                 }
             }
             Message::Tool { call_id, .. } => {
-                let call_id_s = call_id.to_string();
+                let call_id_s = || call_id.to_string();
                 if expected.front() == Some(&call_id.as_str()) {
                     expected.pop_front();
                     answered.insert(call_id.as_str());
                 } else if answered.contains(call_id.as_str()) {
                     issues.push(HistoryIssue::DuplicateResult {
                         index,
-                        call_id: call_id_s,
+                        call_id: call_id_s(),
                     });
                 } else if expected.contains(&call_id.as_str()) || all_ids.contains(call_id.as_str())
                 {
                     // Answers a call, but not the next one due (or one of an earlier turn).
                     issues.push(HistoryIssue::ResultOutOfOrder {
                         index,
-                        call_id: call_id_s,
+                        call_id: call_id_s(),
                     });
                 } else {
                     issues.push(HistoryIssue::OrphanResult {
                         index,
-                        call_id: call_id_s,
+                        call_id: call_id_s(),
                     });
                 }
             }
@@ -190,6 +190,30 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
 /// assistant messages dropped, a user message inserted if the history does not start with one,
 /// blank user messages given a placeholder text.
 pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
+    // Every request goes through here and almost every history is already in shape:
+    // checking costs a fraction of rebuilding it.
+    if is_canonical(&messages) {
+        return (messages, Vec::new());
+    }
+    repair_all(messages)
+}
+
+/// Whether [`repair`] would leave `messages` as they are: valid, at most one system
+/// message, and no assistant message with empty text beside its calls.
+fn is_canonical(messages: &[Message]) -> bool {
+    let systems = messages
+        .iter()
+        .take_while(|m| matches!(m, Message::System { .. }))
+        .count();
+    systems <= 1
+        && !messages
+            .iter()
+            .any(|m| matches!(m, Message::Assistant { content: Some(c), .. } if c.is_empty()))
+        && validate(messages).is_ok()
+}
+
+/// [`repair`] without the shortcut for histories already in shape.
+pub(super) fn repair_all(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
     let mut repairs = Vec::new();
     let mut system_parts = Vec::new();
     let mut rest = Vec::with_capacity(messages.len());
