@@ -1,0 +1,87 @@
+//! Context assembly per model request: the assembler builds, repairs, validates and counts
+//! the tokens of every request a run sends, so its cost is paid once per model call.
+//!
+//! The history is a long run's: task message, then 20 turns of one tool call and its
+//! result, with five tool specs, for an OpenAI model (exact tiktoken counts) and for a
+//! model counted by the calibrated estimate.
+
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use warden::context::ContextAssembler;
+use warden::llm::{Message, ToolCall, ToolSpec};
+
+const SYSTEM: &str = "You are a careful assistant. Use the tools to read files and compute; \
+answer briefly and cite the files you used.";
+
+fn history(turns: usize) -> Vec<Message> {
+    let mut messages = vec![Message::user(
+        "Read the reports under /data, add up the totals and tell me which month was best.",
+    )];
+    for i in 0..turns {
+        let id = format!("call_{i}");
+        messages.push(Message::Assistant {
+            content: None,
+            tool_calls: vec![ToolCall {
+                id: id.clone(),
+                name: "read_file".into(),
+                arguments: format!("{{\"path\":\"/data/report-{i}.txt\"}}"),
+            }],
+        });
+        messages.push(Message::tool_result(
+            id,
+            format!(
+                "report {i}: month {}, total {} units, 3 returns.",
+                i % 12 + 1,
+                100 + i * 7
+            ),
+            false,
+        ));
+    }
+    messages
+}
+
+fn tools() -> Vec<ToolSpec> {
+    ["read_file", "list_dir", "calc", "search", "write_note"]
+        .iter()
+        .map(|name| ToolSpec {
+            name: (*name).into(),
+            description: format!("{name}: does what its name says, inside the sandbox"),
+            parameters: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "A path under /data"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 1000}
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }),
+        })
+        .collect()
+}
+
+fn assemble(c: &mut Criterion) {
+    let history = history(20);
+    let tools = tools();
+    let mut group = c.benchmark_group("context_assemble");
+    for model in ["gpt-4o", "bench-model"] {
+        let assembler = ContextAssembler::new(model, Some(128_000), 1024);
+        group.bench_function(model, |b| {
+            b.iter(|| black_box(assembler.assemble(SYSTEM, &history, &tools).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+}
+
+criterion_group! { name = benches; config = config(); targets = assemble }
+criterion_main!(benches);
