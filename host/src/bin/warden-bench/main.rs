@@ -90,12 +90,12 @@ fn main() -> anyhow::Result<()> {
 
 /// An agent with `calc`, whose runs stop after `times` tool turns plus the answer (so a
 /// server that never stops calling tools still gives runs of the intended length).
-async fn agent(executor: &Executor, times: usize) -> anyhow::Result<Agent> {
+async fn agent(executor: &Executor, format: Format, times: usize) -> anyhow::Result<Agent> {
     let set = executor
         .load_file(warden::guests::CALC)
         .await
         .context("loading the calc component")?;
-    let mut config = LoopConfig::new("bench-model");
+    let mut config = LoopConfig::new(format.model());
     config.budget = Budget {
         max_turns: Some(u32::try_from(times + 1)?),
         on_exhaustion: OnExhaustion::Error,
@@ -118,7 +118,7 @@ async fn child(args: &Args) -> anyhow::Result<()> {
         .clone()
         .context("the child needs --base-url")?;
     let executor = Executor::new(EngineConfig::default())?;
-    let agent = agent(&executor, 5).await?;
+    let agent = agent(&executor, args.format, 5).await?;
     let runner = runner(&executor, args, &base_url)?;
     let Some(n) = args.hold else {
         runner.run(&agent, "go").await?;
@@ -146,8 +146,8 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let server = Arc::new(Server::start(args.base_url.clone()).await?);
     let base_url = server.base_url(args.format);
     let executor = Executor::new(EngineConfig::default())?;
-    let short = agent(&executor, 5).await?;
-    let long = agent(&executor, 10).await?;
+    let short = agent(&executor, args.format, 5).await?;
+    let long = agent(&executor, args.format, 10).await?;
     let runner = runner(&executor, args, &base_url)?;
     let startup_ms_in_process = ms(started.elapsed());
 
@@ -274,7 +274,7 @@ async fn capture(executor: &Executor, args: &Args) -> anyhow::Result<Vec<Value>>
         Format::Anthropic => recorder.base_url(),
     };
     runner(executor, args, &url)?
-        .run(&agent(executor, 5).await?, "go")
+        .run(&agent(executor, args.format, 5).await?, "go")
         .await?;
     Ok(recorder.requests().into_iter().map(|r| r.body).collect())
 }

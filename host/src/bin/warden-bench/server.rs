@@ -21,6 +21,15 @@ impl Format {
             Format::Anthropic => "anthropic",
         }
     }
+
+    /// A model name of the provider, so the run counts tokens as it would there (exact
+    /// BPE counts for OpenAI's models, the calibrated estimate for Anthropic's).
+    pub fn model(self) -> &'static str {
+        match self {
+            Format::Openai => "gpt-4o-mini",
+            Format::Anthropic => "claude-haiku-4-5",
+        }
+    }
 }
 
 pub enum Server {
@@ -107,7 +116,7 @@ pub fn provider(format: Format, base_url: &str) -> ProviderConfig {
         Format::Openai => ProviderKind::Openai,
         Format::Anthropic => ProviderKind::Anthropic,
     };
-    let mut config = ProviderConfig::new(kind, "bench-model");
+    let mut config = ProviderConfig::new(kind, format.model());
     config.base_url = Some(base_url.to_string());
     config.api_key = Some(ApiKey::new("bench"));
     config
