@@ -10,6 +10,7 @@
 //! Invariant: [`ContextAssembler::assemble`] returns only histories that pass
 //! [`validate::validate`] and fit the input budget, or an error.
 
+mod bpe;
 pub mod models;
 pub mod shrink;
 pub mod tokens;

@@ -77,6 +77,7 @@ mod tests {
     #[test]
     fn respects_char_boundaries_and_exact_tokenizers() {
         let counter = TokenCounter::with_tokenizer(Tokenizer::O200k);
+        counter.wait_until_exact();
         let text = "é🙂 mixed ünïcödé text ".repeat(500);
         let shrunk = shrink_text(&text, 100, &counter).unwrap();
         assert!(counter.count_text(&shrunk) <= 100);

@@ -1,4 +1,5 @@
-//! Token counting for requests: exact BPE counts for OpenAI models (tiktoken), a
+//! Token counting for requests: exact BPE counts for OpenAI models (tiktoken, once its table
+//! has loaded in the background; estimates until then), a
 //! characters-per-token estimate for the others, calibrated by the usage providers report.
 //!
 //! Invariant: counts are never zero for non-empty text and the calibrated ratio stays
@@ -8,6 +9,7 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
+use super::bpe;
 use super::models::{self, Tokenizer};
 use crate::llm::{ChatRequest, Message, ToolSpec};
 
@@ -39,8 +41,11 @@ impl TokenCounter {
         Self::with_tokenizer(models::tokenizer(model))
     }
 
-    /// A counter using `tokenizer`.
+    /// A counter using `tokenizer`. An exact tokenizer's table starts loading in the
+    /// background; until it is there (~0.4 s after the first counter of the process),
+    /// counts are the estimate's, which errs on the high side.
     pub fn with_tokenizer(tokenizer: Tokenizer) -> Self {
+        let _ = bpe::ready(tokenizer);
         Self {
             tokenizer,
             chars_per_token: DEFAULT_CHARS_PER_TOKEN,
@@ -53,6 +58,12 @@ impl TokenCounter {
         self.tokenizer
     }
 
+    /// Blocks until counts are exact (the tokenizer's table is loaded); returns at once
+    /// for the estimate.
+    pub fn wait_until_exact(&self) {
+        bpe::wait(self.tokenizer);
+    }
+
     /// The current characters-per-token ratio of the estimate.
     pub fn chars_per_token(&self) -> f64 {
         self.chars_per_token
@@ -63,13 +74,8 @@ impl TokenCounter {
         if text.is_empty() {
             return 0;
         }
-        let bpe = match self.tokenizer {
-            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton(),
-            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton(),
-            Tokenizer::Estimate => {
-                let chars = text.chars().count() as f64;
-                return ((chars / self.chars_per_token).ceil() as u64).max(1);
-            }
+        let Some(bpe) = bpe::ready(self.tokenizer) else {
+            return self.estimate(text.chars().count() as u64);
         };
         // Every text goes through the cache, short ones too: BPE-encoding a 60-byte message
         // costs microseconds (tiktoken's regex split, then the merges), hashing it tens of
@@ -128,12 +134,8 @@ impl TokenCounter {
         if serde_json::to_writer(&mut digest, value).is_err() {
             return self.count_text(&value.to_string());
         }
-        let bpe = match self.tokenizer {
-            Tokenizer::O200k => tiktoken_rs::o200k_base_singleton(),
-            Tokenizer::Cl100k => tiktoken_rs::cl100k_base_singleton(),
-            Tokenizer::Estimate => {
-                return ((digest.chars as f64 / self.chars_per_token).ceil() as u64).max(1);
-            }
+        let Some(bpe) = bpe::ready(self.tokenizer) else {
+            return self.estimate(digest.chars);
         };
         let key = digest.hasher.finish();
         if let Some(&n) = self.lock_cache().get(&key) {
@@ -142,6 +144,11 @@ impl TokenCounter {
         let n = bpe.count_ordinary(&value.to_string()) as u64;
         self.remember(key, n);
         n
+    }
+
+    /// The estimate for a text of `chars` characters (at least one token).
+    fn estimate(&self, chars: u64) -> u64 {
+        ((chars as f64 / self.chars_per_token).ceil() as u64).max(1)
     }
 
     /// The cache; a poisoned lock only means another thread panicked mid-insert, and
@@ -213,10 +220,12 @@ mod tests {
     fn openai_models_use_exact_bpe_counts() {
         let counter = TokenCounter::for_model("gpt-4o-mini");
         assert_eq!(counter.tokenizer(), Tokenizer::O200k);
+        counter.wait_until_exact();
         // "hello world" is two tokens in o200k_base.
         assert_eq!(counter.count_text("hello world"), 2);
         let old = TokenCounter::for_model("gpt-4");
         assert_eq!(old.tokenizer(), Tokenizer::Cl100k);
+        old.wait_until_exact();
         assert_eq!(old.count_text("hello world"), 2);
     }
 
@@ -245,6 +254,7 @@ mod tests {
     #[test]
     fn cached_counts_match_fresh_ones() {
         let counter = TokenCounter::for_model("gpt-4o");
+        counter.wait_until_exact();
         let text = "The quick brown fox jumps over the lazy dog. ".repeat(40);
         let fresh = tiktoken_rs::o200k_base_singleton()
             .encode_ordinary(&text)
@@ -257,6 +267,7 @@ mod tests {
     #[test]
     fn short_texts_are_cached_too() {
         let counter = TokenCounter::for_model("gpt-4o");
+        counter.wait_until_exact();
         assert_eq!(counter.count_text("hello world"), 2);
         assert_eq!(counter.count_text("call_1"), counter.count_text("call_1"));
         assert_eq!(counter.cache.lock().unwrap().len(), 2);
@@ -276,11 +287,27 @@ mod tests {
         let text = schema.to_string();
         for model in ["gpt-4o", "gpt-4", "claude-sonnet-4"] {
             let counter = TokenCounter::for_model(model);
+            counter.wait_until_exact();
             let fresh = TokenCounter::for_model(model).count_text(&text);
             assert_eq!(counter.count_json(&schema), fresh, "{model}");
             // Again, now from the cache for the exact tokenizers.
             assert_eq!(counter.count_json(&schema), fresh, "{model}");
         }
+    }
+
+    #[test]
+    fn counts_are_estimated_until_the_table_is_loaded() {
+        let counter = TokenCounter::with_tokenizer(Tokenizer::Cl100k);
+        let text = "hello world ".repeat(10);
+        let first = counter.count_text(&text);
+        counter.wait_until_exact();
+        let exact = counter.count_text(&text);
+        let bpe = tiktoken_rs::cl100k_base_singleton();
+        assert_eq!(exact, bpe.encode_ordinary(&text).len() as u64);
+        // Another test may have loaded the table already; if not, the first count was the
+        // estimate (120 characters / 3.5), which must not have been cached as exact.
+        assert!(first == 35 || first == exact, "{first} vs {exact}");
+        assert_ne!(exact, 35);
     }
 
     #[test]
