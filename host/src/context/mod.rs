@@ -29,6 +29,8 @@ pub use validate::{HistoryIssue, InvalidHistory, Repair};
 const SAFETY_MARGIN_RATIO: f64 = 0.05;
 /// The smallest per-output cap the assembler falls back to before giving up.
 const MIN_TOOL_OUTPUT_CAP: u64 = 64;
+/// How far the characters-per-token estimate can undercount an exact tokenizer (CJK text).
+const PROVISIONAL_UNDERCOUNT: u64 = 4;
 /// Default per-output cap for tool results, in tokens.
 pub const DEFAULT_TOOL_OUTPUT_CAP: u64 = 4_000;
 
@@ -142,11 +144,26 @@ impl ContextAssembler {
         messages.extend(history.iter().cloned());
         let (mut messages, repairs) = validate::repair(messages);
         let available = self.available_input();
-        let tools_tokens = self.counter.count_tools(tools);
-        let mut counts: Vec<u64> = messages
-            .iter()
-            .map(|m| self.counter.count_message(m))
-            .collect();
+        let count = |messages: &[Message]| -> (u64, Vec<u64>) {
+            let tools = self.counter.count_tools(tools);
+            (
+                tools,
+                messages
+                    .iter()
+                    .map(|m| self.counter.count_message(m))
+                    .collect(),
+            )
+        };
+        let (mut tools_tokens, mut counts) = count(&messages);
+        // While the tokenizer's table loads, counts are estimates, which undercount some
+        // texts (CJK, dense JSON) up to ~3x: a request that might be near the window waits
+        // for exact counts rather than risk being sent too large.
+        if self.counter.is_provisional()
+            && (counts.iter().sum::<u64>() + tools_tokens) * PROVISIONAL_UNDERCOUNT > available
+        {
+            self.counter.wait_until_exact();
+            (tools_tokens, counts) = count(&messages);
+        }
         let total = |counts: &[u64]| counts.iter().sum::<u64>() + tools_tokens;
         let mut shrunk_outputs = 0;
         let mut dropped_messages = 0;

@@ -58,6 +58,11 @@ impl TokenCounter {
         self.tokenizer
     }
 
+    /// Whether counts are still the estimate while an exact tokenizer's table loads.
+    pub fn is_provisional(&self) -> bool {
+        self.tokenizer != Tokenizer::Estimate && bpe::ready(self.tokenizer).is_none()
+    }
+
     /// Blocks until counts are exact (the tokenizer's table is loaded); returns at once
     /// for the estimate.
     pub fn wait_until_exact(&self) {
