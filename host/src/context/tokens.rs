@@ -43,7 +43,8 @@ impl TokenCounter {
 
     /// A counter using `tokenizer`. An exact tokenizer's table starts loading in the
     /// background; until it is there (~0.4 s after the first counter of the process),
-    /// counts are the estimate's, which errs on the high side.
+    /// counts are the estimate's: close for English, low for some texts (CJK), so the
+    /// assembler waits for the table when a request could be near the window.
     pub fn with_tokenizer(tokenizer: Tokenizer) -> Self {
         let _ = bpe::ready(tokenizer);
         Self {
