@@ -88,13 +88,7 @@ impl TokenCounter {
         // nanoseconds, and each request counts the whole history again.
         let mut hasher = DefaultHasher::new();
         text.hash(&mut hasher);
-        let key = hasher.finish();
-        if let Some(&n) = self.lock_cache().get(&key) {
-            return n;
-        }
-        let n = bpe.count_ordinary(text) as u64;
-        self.remember(key, n);
-        n
+        self.cached(hasher.finish(), || bpe.count_ordinary(text))
     }
 
     /// Tokens of one message, overhead included.
@@ -143,13 +137,9 @@ impl TokenCounter {
         let Some(bpe) = bpe::ready(self.tokenizer) else {
             return self.estimate(digest.chars);
         };
-        let key = digest.hasher.finish();
-        if let Some(&n) = self.lock_cache().get(&key) {
-            return n;
-        }
-        let n = bpe.count_ordinary(&value.to_string()) as u64;
-        self.remember(key, n);
-        n
+        self.cached(digest.hasher.finish(), || {
+            bpe.count_ordinary(&value.to_string())
+        })
     }
 
     /// The estimate for a text of `chars` characters (at least one token).
@@ -157,18 +147,25 @@ impl TokenCounter {
         ((chars as f64 / self.chars_per_token).ceil() as u64).max(1)
     }
 
-    /// The cache; a poisoned lock only means another thread panicked mid-insert, and
-    /// the map is still usable.
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn remember(&self, key: u64, tokens: u64) {
+    /// The exact count cached under `key`, or `count()` (then cached). The lock is not
+    /// held while counting.
+    fn cached(&self, key: u64, count: impl FnOnce() -> usize) -> u64 {
+        if let Some(&n) = self.lock_cache().get(&key) {
+            return n;
+        }
+        let n = count() as u64;
         let mut cache = self.lock_cache();
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
         }
-        cache.insert(key, tokens);
+        cache.insert(key, n);
+        n
+    }
+
+    /// The cache; a poisoned lock only means another thread panicked mid-insert, and
+    /// the map is still usable.
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Estimated input tokens of a whole request.
