@@ -22,6 +22,17 @@ fn assistant_calls(ids: &[&str]) -> Message {
     }
 }
 
+/// `task`, then `turns` turns of one tool call each with `output` as its result.
+fn task_with_tool_turns(task: &str, turns: usize, output: &str) -> Vec<Message> {
+    let mut history = vec![Message::user(task)];
+    for i in 0..turns {
+        let id = format!("c{i}");
+        history.push(assistant_calls(&[&id]));
+        history.push(Message::tool_result(&id, output, false));
+    }
+    history
+}
+
 fn issues(messages: &[Message]) -> Vec<HistoryIssue> {
     validate(messages)
         .err()
@@ -223,12 +234,7 @@ fn assembler_shrinks_tool_outputs_before_dropping_turns() {
 #[test]
 fn assembler_drops_whole_oldest_turns_and_keeps_the_task() {
     let assembler = ContextAssembler::new("local", Some(2000), 200);
-    let mut history = vec![Message::user("the task")];
-    for i in 0..30 {
-        let id = format!("c{i}");
-        history.push(assistant_calls(&[&id]));
-        history.push(Message::tool_result(&id, "z".repeat(300), false));
-    }
+    let mut history = task_with_tool_turns("the task", 30, &"z".repeat(300));
     history.push(Message::assistant_text("last"));
     let out = assembler.assemble("", &history, &[]).unwrap();
     assert!(out.dropped_messages > 0);
@@ -252,12 +258,7 @@ fn assembler_reports_what_cannot_fit() {
 #[test]
 fn compaction_range_spares_task_and_recent_turns() {
     let assembler = ContextAssembler::new("local", Some(4000), 200);
-    let mut history = vec![Message::user("task")];
-    for i in 0..10 {
-        let id = format!("c{i}");
-        history.push(assistant_calls(&[&id]));
-        history.push(Message::tool_result(&id, "r".repeat(1000), false));
-    }
+    let history = task_with_tool_turns("task", 10, &"r".repeat(1000));
     let range = assembler
         .compaction_range("", &history, &[], 0.8, 2)
         .unwrap();
@@ -361,17 +362,9 @@ proptest! {
 #[test]
 fn a_request_near_the_window_fits_by_the_exact_count() {
     let assembler = ContextAssembler::new("gpt-4", Some(3000), 200);
-    let mut history = vec![Message::user("总结这些结果。")];
     // ~3,400 tokens exactly, ~1,400 by the estimate: only exact counts see it does not fit.
-    for i in 0..10 {
-        let id = format!("c{i}");
-        history.push(assistant_calls(&[&id]));
-        history.push(Message::tool_result(
-            &id,
-            "数据处理结果正常，没有发现错误。".repeat(30),
-            false,
-        ));
-    }
+    let output = "数据处理结果正常，没有发现错误。".repeat(30);
+    let history = task_with_tool_turns("总结这些结果。", 10, &output);
     let out = assembler.assemble("", &history, &[]).unwrap();
     let exact = TokenCounter::for_model("gpt-4");
     exact.wait_until_exact();
