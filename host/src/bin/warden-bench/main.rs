@@ -125,14 +125,12 @@ async fn child(args: &Args) -> anyhow::Result<()> {
     let executor = Executor::new(EngineConfig::default())?;
     let agent = agent(&executor, args.format, 5).await?;
     let runner = runner(&executor, args, &base_url)?;
-    if args.hold.is_some() {
-        // A process that has run: the tokenizer's table (OpenAI models) is loaded.
-        warm_tokenizer(args.format);
-    }
     let Some(n) = args.hold else {
         runner.run(&agent, "go").await?;
         return Ok(());
     };
+    // A process that has run: the tokenizer's table (OpenAI models) is loaded.
+    warm_tokenizer(args.format);
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
