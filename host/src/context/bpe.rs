@@ -1,9 +1,10 @@
-//! The tiktoken tables, loaded off the caller's thread. Building one takes ~0.4 s in a
-//! release build — forty times a whole `warden run` start-up — and the first request of a
-//! run would wait for it (on an async worker thread), so the first use starts a loader
-//! thread and counts are estimated until the table is ready.
+//! The tiktoken tables, loaded only when a count must be exact. One holds ~45 MB (three
+//! times the rest of a running `warden`) and takes ~0.4 s to build, so a counter asks for it
+//! only when a request might be near a limit (see [`super::tokens`]); once asked, it is
+//! built on a loader thread, off the async worker that asked.
 //!
-//! Invariant: a table is built at most once per process; [`ready`] never blocks.
+//! Invariant: a table is built at most once per process; [`Table::loaded`] never blocks
+//! and never starts a load.
 
 use std::sync::{Once, OnceLock};
 
@@ -12,10 +13,18 @@ use tiktoken_rs::CoreBPE;
 use super::models::Tokenizer;
 
 /// One table: loaded once, by the first thread that asks.
-struct Table {
+pub(super) struct Table {
     ready: OnceLock<&'static CoreBPE>,
     started: Once,
     load: fn() -> &'static CoreBPE,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("loaded", &self.ready.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 static O200K: Table = Table::new(tiktoken_rs::o200k_base_singleton);
@@ -30,9 +39,37 @@ impl Table {
         }
     }
 
-    /// Starts loading (once) and returns the table if it is already there.
-    fn get(&'static self) -> Option<&'static CoreBPE> {
-        if let Some(bpe) = self.ready.get() {
+    /// The process's table for `tokenizer`; `None` for the estimate, which has none.
+    pub(super) fn of(tokenizer: Tokenizer) -> Option<&'static Table> {
+        match tokenizer {
+            Tokenizer::O200k => Some(&O200K),
+            Tokenizer::Cl100k => Some(&CL100K),
+            Tokenizer::Estimate => None,
+        }
+    }
+
+    /// A table of its own for `tokenizer`, so a test can see whether a counter asked for
+    /// it (the process's tables are shared by every test). Leaked: tests only.
+    #[cfg(test)]
+    pub(super) fn private(tokenizer: Tokenizer) -> Option<&'static Table> {
+        let shared = Self::of(tokenizer)?;
+        Some(Box::leak(Box::new(Table::new(shared.load))))
+    }
+
+    /// The table if it is loaded; never starts a load.
+    pub(super) fn loaded(&self) -> Option<&'static CoreBPE> {
+        self.ready.get().copied()
+    }
+
+    /// Whether a load has been asked for.
+    #[cfg(test)]
+    pub(super) fn is_started(&self) -> bool {
+        self.started.is_completed()
+    }
+
+    /// Starts loading (once) on a loader thread; returns the table if it is already there.
+    pub(super) fn start(&'static self) -> Option<&'static CoreBPE> {
+        if let Some(bpe) = self.loaded() {
             return Some(bpe);
         }
         self.started.call_once(|| {
@@ -47,41 +84,29 @@ impl Table {
                 let _ = self.ready.set(load());
             }
         });
-        self.ready.get().copied()
+        self.loaded()
     }
-}
 
-fn table(tokenizer: Tokenizer) -> Option<&'static Table> {
-    match tokenizer {
-        Tokenizer::O200k => Some(&O200K),
-        Tokenizer::Cl100k => Some(&CL100K),
-        Tokenizer::Estimate => None,
-    }
-}
-
-/// The table of `tokenizer` if it is loaded; starts loading it otherwise. `None` for the
-/// estimate, which has no table.
-pub(super) fn ready(tokenizer: Tokenizer) -> Option<&'static CoreBPE> {
-    table(tokenizer)?.get()
-}
-
-/// Blocks until the table of `tokenizer` is loaded (at once for the estimate).
-pub(super) fn wait(tokenizer: Tokenizer) {
-    if let Some(table) = table(tokenizer) {
-        table.get();
-        table.ready.wait();
+    /// Blocks until the table is loaded, starting the load if nobody has.
+    pub(super) fn wait(&'static self) -> &'static CoreBPE {
+        self.start();
+        self.ready.wait()
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_table_arrives_after_the_first_ask() {
-        wait(Tokenizer::O200k);
-        let bpe = ready(Tokenizer::O200k);
-        assert!(bpe.is_some_and(|b| b.encode_ordinary("hello world").len() == 2));
-        assert!(ready(Tokenizer::Estimate).is_none());
+    fn a_table_loads_only_when_asked() {
+        let table = Table::private(Tokenizer::O200k).unwrap();
+        assert!(table.loaded().is_none());
+        assert!(!table.is_started());
+        let bpe = table.wait();
+        assert_eq!(bpe.encode_ordinary("hello world").len(), 2);
+        assert!(table.is_started() && table.loaded().is_some());
+        assert!(Table::of(Tokenizer::Estimate).is_none());
     }
 }

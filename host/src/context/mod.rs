@@ -29,8 +29,6 @@ pub use validate::{HistoryIssue, InvalidHistory, Repair};
 const SAFETY_MARGIN_RATIO: f64 = 0.05;
 /// The smallest per-output cap the assembler falls back to before giving up.
 const MIN_TOOL_OUTPUT_CAP: u64 = 64;
-/// How far the characters-per-token estimate can undercount an exact tokenizer (CJK text).
-const PROVISIONAL_UNDERCOUNT: u64 = 4;
 /// Default per-output cap for tool results, in tokens.
 pub const DEFAULT_TOOL_OUTPUT_CAP: u64 = 4_000;
 
@@ -129,6 +127,32 @@ impl ContextAssembler {
         system_tokens + self.counter.count_messages(history) + self.counter.count_tools(tools)
     }
 
+    /// Makes the counter's counts exact if `system` + `history` + `tools` might be more
+    /// than `limit` tokens while its counts are the estimate (an OpenAI model whose table
+    /// is not loaded): their bound decides. Past half the limit the table starts loading
+    /// in the background, so it is usually there by the time it is needed.
+    fn exact_if_near(&self, limit: u64, system: &str, history: &[Message], tools: &[ToolSpec]) {
+        if !self.counter.is_provisional() {
+            return;
+        }
+        let system = if system.is_empty() {
+            0
+        } else {
+            self.counter.bound_message(&Message::system(system))
+        };
+        let bound = history
+            .iter()
+            .map(|m| self.counter.bound_message(m))
+            .sum::<u64>()
+            + system
+            + self.counter.bound_tools(tools);
+        if bound > limit {
+            self.counter.wait_until_exact();
+        } else if bound > limit / 2 {
+            self.counter.prepare_exact();
+        }
+    }
+
     /// Builds the messages to send: the system prompt, then `history` repaired and fitted
     /// to the window. `history` itself is not changed.
     pub fn assemble(
@@ -144,26 +168,14 @@ impl ContextAssembler {
         messages.extend(history.iter().cloned());
         let (mut messages, repairs) = validate::repair(messages);
         let available = self.available_input();
-        let count = |messages: &[Message]| -> (u64, Vec<u64>) {
-            let tools = self.counter.count_tools(tools);
-            (
-                tools,
-                messages
-                    .iter()
-                    .map(|m| self.counter.count_message(m))
-                    .collect(),
-            )
-        };
-        let (mut tools_tokens, mut counts) = count(&messages);
-        // While the tokenizer's table loads, counts are estimates, which undercount some
-        // texts (CJK, dense JSON) up to ~3x: a request that might be near the window waits
-        // for exact counts rather than risk being sent too large.
-        if self.counter.is_provisional()
-            && (counts.iter().sum::<u64>() + tools_tokens) * PROVISIONAL_UNDERCOUNT > available
-        {
-            self.counter.wait_until_exact();
-            (tools_tokens, counts) = count(&messages);
-        }
+        // Exact counts where the bound says the request might not fit (OpenAI models: the
+        // bound is the length in bytes; see `tokens`).
+        self.exact_if_near(available, "", &messages, tools);
+        let tools_tokens = self.counter.count_tools(tools);
+        let mut counts: Vec<u64> = messages
+            .iter()
+            .map(|m| self.counter.count_message(m))
+            .collect();
         let total = |counts: &[u64]| counts.iter().sum::<u64>() + tools_tokens;
         let mut shrunk_outputs = 0;
         let mut dropped_messages = 0;
@@ -260,6 +272,7 @@ impl ContextAssembler {
         keep_recent: usize,
     ) -> Option<Range<usize>> {
         let threshold = (self.available_input() as f64 * ratio) as u64;
+        self.exact_if_near(threshold, system, history, tools);
         if self.estimate(system, history, tools) <= threshold {
             return None;
         }

@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::models::Tokenizer;
 use super::validate::{MISSING_RESULT_TEXT, repair, validate};
 use super::*;
 use crate::llm::ToolCall;
@@ -354,14 +355,13 @@ proptest! {
     }
 }
 
-/// Right after start the tokenizer's table may still be loading; a request that could be
-/// near the window must fit by the exact count all the same (CJK text, which the
-/// characters-per-token estimate undercounts about threefold). Run alone, the table is not
-/// there yet when it assembles (checked to fail without the wait); in the full suite another
-/// test may have loaded it already.
+/// An OpenAI model's counter starts without its table; a request whose estimate fits but
+/// whose exact count does not (CJK text, which the characters-per-token estimate
+/// undercounts about threefold) must be caught by the bound and fitted by the exact count.
 #[test]
 fn a_request_near_the_window_fits_by_the_exact_count() {
-    let assembler = ContextAssembler::new("gpt-4", Some(3000), 200);
+    let assembler = ContextAssembler::new("gpt-4", Some(3000), 200)
+        .with_counter(TokenCounter::with_private_table(Tokenizer::Cl100k));
     // ~3,400 tokens exactly, ~1,400 by the estimate: only exact counts see it does not fit.
     let output = "数据处理结果正常，没有发现错误。".repeat(30);
     let history = task_with_tool_turns("总结这些结果。", 10, &output);
@@ -370,4 +370,38 @@ fn a_request_near_the_window_fits_by_the_exact_count() {
     exact.wait_until_exact();
     assert!(exact.count_messages(&out.messages) <= assembler.available_input());
     assert!(out.shrunk_outputs + out.dropped_messages > 0, "{out:?}");
+    assert!(!assembler.counter().is_provisional());
+}
+
+/// Far from the window the exact count changes nothing: an OpenAI model's request is
+/// assembled from the estimate, and the 45 MB table is never asked for.
+#[test]
+fn a_request_far_from_the_window_leaves_the_table_unloaded() {
+    let assembler = ContextAssembler::new("gpt-4o", None, 4096)
+        .with_counter(TokenCounter::with_private_table(Tokenizer::O200k));
+    let history = task_with_tool_turns("Add the numbers.", 20, "{\"result\": 42}");
+    let out = assembler.assemble("Be brief.", &history, &[]).unwrap();
+    assert_eq!(
+        out.estimated_tokens,
+        assembler.counter().count_messages(&out.messages)
+    );
+    assert!(assembler.counter().is_provisional());
+    assert!(!assembler.counter().table_requested());
+    assert_eq!(
+        assembler.compaction_range("Be brief.", &history, &[], 0.8, 2),
+        None
+    );
+    assert!(!assembler.counter().table_requested());
+}
+
+/// Past half the window (by the bound) the table starts loading in the background, before
+/// an exact count is needed.
+#[test]
+fn a_request_past_half_the_window_starts_loading_the_table() {
+    let assembler = ContextAssembler::new("gpt-4o", Some(8000), 1000)
+        .with_counter(TokenCounter::with_private_table(Tokenizer::O200k));
+    let history = task_with_tool_turns("Summarise.", 4, &"word ".repeat(200));
+    let out = assembler.assemble("", &history, &[]).unwrap();
+    assert_eq!((out.shrunk_outputs, out.dropped_messages), (0, 0));
+    assert!(assembler.counter().table_requested());
 }

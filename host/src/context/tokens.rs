@@ -1,15 +1,23 @@
-//! Token counting for requests: exact BPE counts for OpenAI models (tiktoken, once its table
-//! has loaded in the background; estimates until then), a
-//! characters-per-token estimate for the others, calibrated by the usage providers report.
+//! Token counting for requests: a characters-per-token estimate calibrated by the usage
+//! providers report, and for OpenAI models exact BPE counts (tiktoken) whenever a request
+//! might be near a limit.
 //!
-//! Invariant: counts are never zero for non-empty text and the calibrated ratio stays
-//! within sane bounds, so one odd usage report cannot make the assembler overfill a window.
+//! tiktoken's table for a model holds ~45 MB and takes ~0.4 s to build, and far from the
+//! window the exact count changes nothing. So an OpenAI model's counter starts without it
+//! and gives, besides the estimate, an upper bound that needs no table: a BPE token stands
+//! for at least one byte, so a text has at most as many tokens as bytes. Where the bound
+//! could cross a limit, the caller makes counts exact ([`TokenCounter::wait_until_exact`]);
+//! from then on every count is tiktoken's.
+//!
+//! Invariant: counts are never zero for non-empty text, [`TokenCounter::bound_message`] is
+//! never below the exact count of an OpenAI model, and the calibrated ratio stays within
+//! sane bounds, so one odd usage report cannot make the assembler overfill a window.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use super::bpe;
+use super::bpe::Table;
 use super::models::{self, Tokenizer};
 use crate::llm::{ChatRequest, Message, ToolSpec};
 
@@ -23,12 +31,24 @@ const DEFAULT_CHARS_PER_TOKEN: f64 = 3.5;
 /// The cache is cleared when it holds this many entries.
 const CACHE_MAX_ENTRIES: usize = 4096;
 
+/// What a count is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// The best count at hand: exact once the table is loaded, the estimate before.
+    Best,
+    /// Never below the exact count: exact once the table is loaded, the length in bytes
+    /// before (the estimate for models without a public tokenizer, which have no bound).
+    Bound,
+}
+
 /// Counts tokens for one model. Cheap to clone (clones share the cache); the tiktoken
 /// tables are process singletons.
 #[derive(Debug, Clone)]
 pub struct TokenCounter {
     tokenizer: Tokenizer,
-    /// For `Estimate`: characters per token, adjusted by [`TokenCounter::calibrate`].
+    /// The exact tokenizer's table (OpenAI models), loaded when a count must be exact.
+    table: Option<&'static Table>,
+    /// Characters per token of the estimate, adjusted by [`TokenCounter::calibrate`].
     chars_per_token: f64,
     /// Exact counts by text hash: each request re-counts the whole history, and
     /// BPE-encoding it again every turn would dominate the loop's own overhead.
@@ -41,17 +61,33 @@ impl TokenCounter {
         Self::with_tokenizer(models::tokenizer(model))
     }
 
-    /// A counter using `tokenizer`. An exact tokenizer's table starts loading in the
-    /// background; until it is there (~0.4 s after the first counter of the process),
-    /// counts are the estimate's: close for English, low for some texts (CJK), so the
-    /// assembler waits for the table when a request could be near the window.
+    /// A counter using `tokenizer`. An exact tokenizer's table is not loaded until a
+    /// caller asks for exact counts (see the module docs); counts are the estimate until
+    /// then, unless another counter of the process has loaded it.
     pub fn with_tokenizer(tokenizer: Tokenizer) -> Self {
-        let _ = bpe::ready(tokenizer);
+        Self::with_table(tokenizer, Table::of(tokenizer))
+    }
+
+    fn with_table(tokenizer: Tokenizer, table: Option<&'static Table>) -> Self {
         Self {
             tokenizer,
+            table,
             chars_per_token: DEFAULT_CHARS_PER_TOKEN,
             cache: Arc::default(),
         }
+    }
+
+    /// A counter whose table is its own, not the process's: tests see whether it was
+    /// asked for.
+    #[cfg(test)]
+    pub(super) fn with_private_table(tokenizer: Tokenizer) -> Self {
+        Self::with_table(tokenizer, Table::private(tokenizer))
+    }
+
+    /// Whether this counter's table has been asked for (tests only).
+    #[cfg(test)]
+    pub(super) fn table_requested(&self) -> bool {
+        self.table.is_some_and(Table::is_started)
     }
 
     /// The tokenizer in use.
@@ -59,15 +95,25 @@ impl TokenCounter {
         self.tokenizer
     }
 
-    /// Whether counts are still the estimate while an exact tokenizer's table loads.
+    /// Whether counts are the estimate although an exact tokenizer exists (its table is
+    /// not loaded): limits should then be checked against the bound.
     pub fn is_provisional(&self) -> bool {
-        self.tokenizer != Tokenizer::Estimate && bpe::ready(self.tokenizer).is_none()
+        self.table.is_some_and(|t| t.loaded().is_none())
     }
 
-    /// Blocks until counts are exact (the tokenizer's table is loaded); returns at once
-    /// for the estimate.
+    /// Starts loading the exact tokenizer's table on a loader thread, without waiting.
+    pub fn prepare_exact(&self) {
+        if let Some(table) = self.table {
+            table.start();
+        }
+    }
+
+    /// Blocks until counts are exact (the table is loaded, ~0.4 s the first time in a
+    /// process); returns at once for the estimate.
     pub fn wait_until_exact(&self) {
-        bpe::wait(self.tokenizer);
+        if let Some(table) = self.table {
+            table.wait();
+        }
     }
 
     /// The current characters-per-token ratio of the estimate.
@@ -77,11 +123,18 @@ impl TokenCounter {
 
     /// Tokens of a plain text.
     pub fn count_text(&self, text: &str) -> u64 {
+        self.text(text, Measure::Best)
+    }
+
+    fn text(&self, text: &str, measure: Measure) -> u64 {
         if text.is_empty() {
             return 0;
         }
-        let Some(bpe) = bpe::ready(self.tokenizer) else {
-            return self.estimate(text.chars().count() as u64);
+        let Some(bpe) = self.table.and_then(Table::loaded) else {
+            return match (measure, self.table) {
+                (Measure::Bound, Some(_)) => text.len() as u64,
+                _ => self.estimate(text.chars().count() as u64),
+            };
         };
         // Every text goes through the cache, short ones too: BPE-encoding a 60-byte message
         // costs microseconds (tiktoken's regex split, then the merges), hashing it tens of
@@ -93,49 +146,73 @@ impl TokenCounter {
 
     /// Tokens of one message, overhead included.
     pub fn count_message(&self, message: &Message) -> u64 {
+        self.message(message, Measure::Best)
+    }
+
+    /// At least the exact tokens of one message for an OpenAI model, without loading the
+    /// table (see the module docs); the count itself once it is loaded, and the estimate
+    /// for models without a public tokenizer.
+    pub fn bound_message(&self, message: &Message) -> u64 {
+        self.message(message, Measure::Bound)
+    }
+
+    fn message(&self, message: &Message, measure: Measure) -> u64 {
+        let text = |t: &str| self.text(t, measure);
         let body = match message {
-            Message::System { content } | Message::User { content } => self.count_text(content),
+            Message::System { content } | Message::User { content } => text(content),
             Message::Assistant {
                 content,
                 tool_calls,
             } => {
-                let text = content.as_deref().map_or(0, |c| self.count_text(c));
+                let content = content.as_deref().map_or(0, text);
                 let calls: u64 = tool_calls
                     .iter()
-                    .map(|c| self.count_text(&c.name) + self.count_text(&c.arguments) + 3)
+                    .map(|c| text(&c.name) + text(&c.arguments) + 3)
                     .sum();
-                text + calls
+                content + calls
             }
             Message::Tool {
                 call_id, content, ..
-            } => self.count_text(call_id) + self.count_text(content),
+            } => text(call_id) + text(content),
         };
         body + PER_MESSAGE_OVERHEAD
     }
 
     /// Tokens of the tool specs as sent (name, description and schema).
     pub fn count_tools(&self, tools: &[ToolSpec]) -> u64 {
+        self.tools(tools, Measure::Best)
+    }
+
+    /// [`TokenCounter::bound_message`] for the tool specs.
+    pub fn bound_tools(&self, tools: &[ToolSpec]) -> u64 {
+        self.tools(tools, Measure::Bound)
+    }
+
+    fn tools(&self, tools: &[ToolSpec], measure: Measure) -> u64 {
         tools
             .iter()
             .map(|t| {
-                self.count_text(&t.name)
-                    + self.count_text(&t.description)
-                    + self.count_json(&t.parameters)
+                self.text(&t.name, measure)
+                    + self.text(&t.description, measure)
+                    + self.json(&t.parameters, measure)
                     + 8
             })
             .sum()
     }
 
     /// Tokens of `value` serialised as compact JSON. Every request counts the same tool
-    /// schemas again: the serialisation is streamed into a digest (characters and cache
-    /// key) and the text built only when an exact count is not cached yet.
-    fn count_json(&self, value: &serde_json::Value) -> u64 {
+    /// schemas again: the serialisation is streamed into a digest (length and cache key)
+    /// and the text built only when an exact count is not cached yet.
+    fn json(&self, value: &serde_json::Value, measure: Measure) -> u64 {
         let mut digest = Digest::default();
         if serde_json::to_writer(&mut digest, value).is_err() {
-            return self.count_text(&value.to_string());
+            return self.text(&value.to_string(), measure);
         }
-        let Some(bpe) = bpe::ready(self.tokenizer) else {
-            return self.estimate(digest.chars);
+        let Some(bpe) = self.table.and_then(Table::loaded) else {
+            return match (measure, self.table) {
+                (Measure::Bound, Some(_)) => digest.bytes,
+                _ => self.estimate(digest.chars),
+            };
         };
         self.cached(digest.hasher.finish(), || {
             bpe.count_ordinary(&value.to_string())
@@ -181,10 +258,11 @@ impl TokenCounter {
     }
 
     /// Adjusts the estimate with the input tokens the provider reported for a request we
-    /// estimated at `estimated`. Exact tokenizers are left alone. The ratio moves half-way
+    /// estimated at `estimated`; nothing once counts are exact. The ratio moves half-way
     /// towards the observed one and is clamped to 1..=8 characters per token.
     pub fn calibrate(&mut self, estimated: u64, reported_input: u64) {
-        if self.tokenizer != Tokenizer::Estimate || estimated == 0 || reported_input == 0 {
+        let exact = self.table.is_some_and(|t| t.loaded().is_some());
+        if exact || estimated == 0 || reported_input == 0 {
             return;
         }
         let observed = self.chars_per_token * estimated as f64 / reported_input as f64;
@@ -192,17 +270,19 @@ impl TokenCounter {
     }
 }
 
-/// A sink for a serialisation: its characters and a hash of its bytes (the text of a JSON
-/// value as cache key, without building the text).
+/// A sink for a serialisation: its length in characters and bytes, and a hash of its bytes
+/// (the text of a JSON value as cache key, without building the text).
 #[derive(Default)]
 struct Digest {
     hasher: DefaultHasher,
     chars: u64,
+    bytes: u64,
 }
 
 impl std::io::Write for Digest {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.hasher.write(buf);
+        self.bytes += buf.len() as u64;
         // serde_json writes UTF-8: a character starts at every byte that is not a
         // continuation byte.
         self.chars += buf.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
@@ -218,6 +298,35 @@ impl std::io::Write for Digest {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The bound an OpenAI counter gives without its table is never below tiktoken's
+        /// count, whatever the script (CJK, emoji, combining marks, control characters).
+        #[test]
+        fn the_bound_is_never_below_the_exact_count(text in "\\PC{0,300}", calls in 0usize..3) {
+            let without = TokenCounter::with_private_table(Tokenizer::O200k);
+            let exact = TokenCounter::for_model("gpt-4o");
+            exact.wait_until_exact();
+            let message = if calls == 0 {
+                Message::user(text.clone())
+            } else {
+                Message::Assistant {
+                    content: Some(text.clone()),
+                    tool_calls: (0..calls)
+                        .map(|i| crate::llm::ToolCall {
+                            id: format!("call_{i}"),
+                            name: "search".into(),
+                            arguments: text.clone(),
+                        })
+                        .collect(),
+                }
+            };
+            prop_assert!(without.bound_message(&message) >= exact.count_message(&message));
+            prop_assert!(without.count_message(&message) <= without.bound_message(&message));
+            prop_assert!(!without.table_requested());
+        }
+    }
 
     #[test]
     fn openai_models_use_exact_bpe_counts() {
@@ -292,9 +401,9 @@ mod tests {
             let counter = TokenCounter::for_model(model);
             counter.wait_until_exact();
             let fresh = TokenCounter::for_model(model).count_text(&text);
-            assert_eq!(counter.count_json(&schema), fresh, "{model}");
+            assert_eq!(counter.json(&schema, Measure::Best), fresh, "{model}");
             // Again, now from the cache for the exact tokenizers.
-            assert_eq!(counter.count_json(&schema), fresh, "{model}");
+            assert_eq!(counter.json(&schema, Measure::Best), fresh, "{model}");
         }
     }
 
@@ -311,6 +420,48 @@ mod tests {
         // estimate (120 characters / 3.5), which must not have been cached as exact.
         assert!(first == 35 || first == exact, "{first} vs {exact}");
         assert_ne!(exact, 35);
+    }
+
+    #[test]
+    fn an_openai_counter_estimates_until_asked_for_exact_counts() {
+        let counter = TokenCounter::with_private_table(Tokenizer::O200k);
+        let text = "hello world ".repeat(10);
+        assert!(counter.is_provisional());
+        assert_eq!(counter.count_text(&text), 35); // 120 characters / 3.5
+        assert_eq!(counter.bound_message(&Message::user(text.clone())), 124);
+        assert!(!counter.table_requested());
+        counter.wait_until_exact();
+        assert!(!counter.is_provisional());
+        assert_eq!(counter.count_text(&text), 21);
+        // Once exact, the bound is the count itself.
+        assert_eq!(counter.bound_message(&Message::user(text)), 25);
+    }
+
+    #[test]
+    fn calibration_stops_once_counts_are_exact() {
+        let mut counter = TokenCounter::with_private_table(Tokenizer::Cl100k);
+        counter.calibrate(200, 100);
+        let calibrated = counter.chars_per_token();
+        assert!(calibrated > DEFAULT_CHARS_PER_TOKEN);
+        counter.wait_until_exact();
+        counter.calibrate(200, 50);
+        assert_eq!(counter.chars_per_token(), calibrated);
+    }
+
+    #[test]
+    fn schemas_are_bounded_by_their_serialised_length() {
+        let counter = TokenCounter::with_private_table(Tokenizer::O200k);
+        let spec = ToolSpec {
+            name: "weather".into(),
+            description: "Zürich weather".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        };
+        let bytes = spec.name.len() + spec.description.len() + spec.parameters.to_string().len();
+        assert_eq!(
+            counter.bound_tools(std::slice::from_ref(&spec)),
+            bytes as u64 + 8
+        );
+        assert!(counter.count_tools(std::slice::from_ref(&spec)) < bytes as u64 + 8);
     }
 
     #[test]

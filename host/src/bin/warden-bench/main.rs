@@ -104,11 +104,6 @@ async fn agent(executor: &Executor, format: Format, times: usize) -> anyhow::Res
     Ok(Agent::new(config).with_tools(set, ToolPolicy::default())?)
 }
 
-/// Waits until the model's token counts are exact (its tiktoken table is loaded).
-fn warm_tokenizer(format: Format) {
-    warden::context::TokenCounter::for_model(format.model()).wait_until_exact();
-}
-
 fn runner(executor: &Executor, args: &Args, base_url: &str) -> anyhow::Result<Runner> {
     let mut config = provider(args.format, base_url);
     config.http2_prior_knowledge = args.http2;
@@ -129,8 +124,6 @@ async fn child(args: &Args) -> anyhow::Result<()> {
         runner.run(&agent, "go").await?;
         return Ok(());
     };
-    // A process that has run: the tokenizer's table (OpenAI models) is loaded.
-    warm_tokenizer(args.format);
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -157,8 +150,6 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let long = agent(&executor, args.format, 10).await?;
     let runner = runner(&executor, args, &base_url)?;
     let startup_ms_in_process = ms(started.elapsed());
-    // Loaded in the background at a run's start; its one-off CPU is no model call's.
-    warm_tokenizer(args.format);
 
     // The exact requests of one 5-call run, for the raw reference figures.
     let bodies = capture(&executor, args).await?;

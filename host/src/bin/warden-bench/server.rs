@@ -22,8 +22,9 @@ impl Format {
         }
     }
 
-    /// A model name of the provider, so the run counts tokens as it would there (exact
-    /// BPE counts for OpenAI's models, the calibrated estimate for Anthropic's).
+    /// A model name of the provider, so the run counts tokens as it would there (the
+    /// calibrated estimate, with tiktoken's exact counts for OpenAI's models when a request
+    /// nears the window: never in this bench's short runs).
     pub fn model(self) -> &'static str {
         match self {
             Format::Openai => "gpt-4o-mini",
