@@ -1,5 +1,6 @@
 //! Builds the guest components in `guest-tools/` for `wasm32-wasip2` and writes
-//! `$OUT_DIR/guests.rs` with one path constant per component.
+//! `$OUT_DIR/guests.rs` with one path constant per component, and the bytes of the tools
+//! users get (not the test-only ones) as warden's built-in components.
 //!
 //! Like wasmtime's `test-programs/artifacts`, the guests are compiled by a nested cargo into a
 //! target directory of their own, so `cargo test` always runs the tools of this checkout.
@@ -19,6 +20,9 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("HOSTILE", "tool-hostile", "hostile"),
     ("BAD_DESCRIBE", "tool-bad-describe", "bad-describe"),
 ];
+
+/// The guest tools compiled into warden, as `builtin:<member directory>`.
+const BUILTINS: &[&str] = &["calc", "text", "fs", "http"];
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -69,7 +73,9 @@ fn run() -> Result<(), String> {
         .filter(|(_, _, dir)| guest_ws.join(dir).join("Cargo.toml").exists())
         .collect();
     let mut generated = String::new();
+    let mut builtins = String::new();
     if guests.is_empty() {
+        generated.push_str(BUILTINS_NONE);
         std::fs::write(out_dir.join("guests.rs"), generated)
             .map_err(|e| format!("cannot write guests.rs: {e}"))?;
         return Ok(());
@@ -113,7 +119,7 @@ fn run() -> Result<(), String> {
         ));
     }
 
-    for (constant, package, _) in &guests {
+    for (constant, package, dir) in &guests {
         let file = target_dir
             .join(TARGET)
             .join("release")
@@ -128,11 +134,24 @@ fn run() -> Result<(), String> {
             "/// Path of the `{package}` component built from `guest-tools/`.\npub const {constant}: &str = {:?};\n",
             file.display().to_string()
         ));
+        if BUILTINS.contains(dir) {
+            builtins.push_str(&format!(
+                "    ({dir:?}, include_bytes!({:?})),\n",
+                file.display().to_string()
+            ));
+        }
     }
+    generated.push_str(&format!(
+        "/// The components compiled into warden: (name, bytes).\n\
+         pub(crate) const BUILTINS: &[(&str, &[u8])] = &[\n{builtins}];\n"
+    ));
     std::fs::write(out_dir.join("guests.rs"), generated)
         .map_err(|e| format!("cannot write guests.rs: {e}"))?;
     Ok(())
 }
+
+/// `guests.rs`'s built-ins when the guest workspace is not there (a packaged crate).
+const BUILTINS_NONE: &str = "pub(crate) const BUILTINS: &[(&str, &[u8])] = &[];\n";
 
 /// The guests get a target dir beside the host's (`<target>/wasm-guests-<id>`), so all host
 /// profiles share one guest build; `<id>` keeps separate checkouts sharing a target dir apart.

@@ -124,19 +124,18 @@ fn agent_files_parse_with_the_real_loader() {
         assert_eq!(def.model.provider, provider, "{file}");
         assert_eq!(def.model.api_key_env().as_deref(), key, "{file}");
         assert_eq!(def.tools.len(), 2, "{file}");
-        assert!(def.tools[0].component.ends_with("tool_calc.wasm"), "{file}");
+        assert_eq!(def.tools[0].component, Path::new("builtin:calc"), "{file}");
+        assert_eq!(def.tools[1].component, Path::new("builtin:text"), "{file}");
     }
 }
 
 #[tokio::test]
 async fn agent_files_tools_and_policies_load_and_run() {
-    // The files' tools, pointed at this checkout's built components, load with their
-    // policies, and the agent runs against the mock.
+    // The files' built-in tools load with their policies, and the agent runs against the
+    // mock.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("agents");
     for file in ["openai.toml", "anthropic.toml", "ollama.toml"] {
-        let mut def = AgentDef::load(dir.join(file)).unwrap();
-        def.tools[0].component = warden::guests::CALC.into();
-        def.tools[1].component = warden::guests::TEXT.into();
+        let def = AgentDef::load(dir.join(file)).unwrap();
         let executor = warden_examples::executor().unwrap();
         let agent = warden::runner::Agent::load(&def, &executor).await.unwrap();
         let backend = mock_backend(vec![

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod budget;
+pub mod builtin;
 pub mod context;
 pub mod controller;
 pub mod demo;

@@ -95,7 +95,9 @@ impl AgentDef {
         let mut agent = Self::from_toml_str(&text, &file)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for tool in &mut agent.tools {
-            tool.component = base.join(&tool.component);
+            if crate::builtin::name_of(&tool.component).is_none() {
+                tool.component = base.join(&tool.component);
+            }
             if let Some(PolicyRef::File(p)) = &mut tool.policy {
                 *p = base.join(&*p);
             }
@@ -191,7 +193,15 @@ impl AgentDef {
             if tool.component.as_os_str().is_empty() {
                 return invalid(
                     &format!("tools[{i}].component"),
-                    "set the path of the tool's .wasm component",
+                    "set the path of the tool's .wasm component, or `builtin:<name>`",
+                );
+            }
+            if let Some(name) = crate::builtin::name_of(&tool.component)
+                && crate::builtin::bytes(name).is_none()
+            {
+                return invalid(
+                    &format!("tools[{i}].component"),
+                    &crate::builtin::unknown(name).to_string(),
                 );
             }
         }
@@ -206,7 +216,7 @@ impl AgentDef {
             .as_ref()
             .map_or_else(|| "agent".into(), |p| p.display().to_string());
         for (i, tool) in self.tools.iter().enumerate() {
-            if !tool.component.is_file() {
+            if crate::builtin::name_of(&tool.component).is_none() && !tool.component.is_file() {
                 return Err(AgentError::MissingFile {
                     file,
                     key: format!("tools[{i}].component"),

@@ -138,7 +138,8 @@ pub struct ToolSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolDef {
-    /// Path of the component (`.wasm`), relative to the agent file.
+    /// Path of the component (`.wasm`), relative to the agent file, or `builtin:<name>`
+    /// for one compiled into warden (see [`crate::builtin`]).
     pub component: PathBuf,
     #[serde(default)]
     pub policy: Option<PolicyRef>,

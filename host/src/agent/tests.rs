@@ -1,6 +1,8 @@
 //! Tests of agent files and the builder.
 #![allow(clippy::unwrap_used)]
 
+use std::path::Path;
+
 use serde_json::json;
 
 use super::*;
@@ -187,6 +189,32 @@ fn load_resolves_paths_reads_the_schema_and_check_files_finds_missing_components
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("cannot read agent file"), "{err}");
+}
+
+#[test]
+fn builtin_components_are_not_paths_and_unknown_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent_file = |component: &str| {
+        let path = dir.path().join("agent.toml");
+        let text = format!(
+            "name = \"a\"\n[model]\nprovider = \"anthropic\"\nname = \"claude-sonnet-4-5\"\n\
+             [[tools]]\ncomponent = \"{component}\"\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let agent = AgentDef::load(agent_file("builtin:calc")).unwrap();
+    assert_eq!(agent.tools[0].component, Path::new("builtin:calc"));
+    agent.check_files().unwrap();
+    let err = AgentDef::load(agent_file("builtin:calculator"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`tools[0].component`")
+            && err.contains("\"calculator\"")
+            && err.contains("builtin:calc, builtin:text, builtin:fs, builtin:http"),
+        "{err}"
+    );
 }
 
 #[test]

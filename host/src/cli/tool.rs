@@ -19,7 +19,8 @@ use super::flags::PolicyFlags;
 pub enum ToolCommand {
     /// List the tools of a component with their schemas.
     List {
-        /// The component (.wasm).
+        /// The component (.wasm), or `builtin:<name>` for one compiled into warden
+        /// (calc, text, fs, http).
         component: PathBuf,
         /// Print JSON.
         #[arg(long)]
@@ -32,7 +33,8 @@ pub enum ToolCommand {
 /// `warden tool call <component> <tool> [json]`
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The component (.wasm).
+    /// The component (.wasm), or `builtin:<name>` for one compiled into warden
+    /// (calc, text, fs, http).
     component: PathBuf,
     /// The tool to call.
     tool: String,
@@ -84,11 +86,11 @@ fn executor() -> Result<Executor> {
     })?)
 }
 
-async fn load(exec: &Executor, component: &PathBuf) -> Result<std::sync::Arc<ToolSet>> {
-    Ok(exec.load_file(component).await?)
+async fn load(exec: &Executor, component: &std::path::Path) -> Result<std::sync::Arc<ToolSet>> {
+    Ok(warden::builtin::load(exec, component).await?)
 }
 
-async fn list(component: &PathBuf, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+async fn list(component: &std::path::Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     let exec = executor()?;
     let set = load(&exec, component).await?;
     if json {
@@ -215,6 +217,23 @@ mod tests {
         let tools: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(tools[0]["name"], "echo");
         assert_eq!(tools[0]["args_schema"]["type"], "object");
+    }
+
+    #[tokio::test]
+    async fn builtin_components_are_called_by_name() {
+        let (ok, out, err) = warden(&[
+            "tool",
+            "call",
+            "builtin:calc",
+            "calc",
+            r#"{"expression": "6 * 7"}"#,
+        ])
+        .await;
+        assert!(ok, "{err}");
+        assert!(out.contains("\"text\": \"42\""), "{out}");
+        let (ok, _, err) = warden(&["tool", "list", "builtin:calculator"]).await;
+        assert!(!ok);
+        assert!(err.contains("built in: builtin:calc"), "{err}");
     }
 
     #[tokio::test]

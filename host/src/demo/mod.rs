@@ -44,11 +44,10 @@ pub enum DemoError {
     /// The temporary folder could not be created.
     #[error("cannot create the demo's temporary folder: {0}")]
     Workspace(#[source] std::io::Error),
-    /// A guest component did not load (were the guest tools built? see host/build.rs).
-    #[error("the {tool} component ({path}) does not load: {source}")]
+    /// A built-in component did not load.
+    #[error("the built-in {tool} component does not load: {source}")]
     Load {
         tool: &'static str,
-        path: &'static str,
         source: LoadError,
     },
     /// The agent could not be assembled.
@@ -103,19 +102,23 @@ async fn agent(executor: &Executor, workspace: &Workspace) -> Result<Agent, Demo
         ..base.clone()
     };
     let components = [
-        ("fs", crate::guests::FS, fs_policy),
-        ("text", crate::guests::TEXT, base.clone()),
-        ("calc", crate::guests::CALC, base.clone()),
+        ("fs", fs_policy),
+        ("text", base.clone()),
+        ("calc", base.clone()),
         // No host is allowed (the default): every outgoing request is refused by the host's
         // egress policy before any DNS lookup or connection.
-        ("http", crate::guests::HTTP, base),
+        ("http", base),
     ];
     let mut agent = Agent::new(config);
-    for (tool, path, policy) in components {
+    for (tool, policy) in components {
+        let bytes = crate::builtin::bytes(tool).ok_or_else(|| DemoError::Load {
+            tool,
+            source: crate::builtin::unknown(tool),
+        })?;
         let set = executor
-            .load_file(path)
+            .load_bytes(bytes)
             .await
-            .map_err(|source| DemoError::Load { tool, path, source })?;
+            .map_err(|source| DemoError::Load { tool, source })?;
         agent = agent.with_tools(set, policy)?;
     }
     Ok(agent)

@@ -30,6 +30,14 @@ pub enum LoadError {
         /// The operating system's error.
         message: String,
     },
+    /// A `builtin:` component this build of warden does not have.
+    #[error("warden has no built-in component {name:?}; built in: {available}")]
+    UnknownBuiltin {
+        /// The name after `builtin:`.
+        name: String,
+        /// The built-in names, comma-separated (or a note that there are none).
+        available: String,
+    },
     /// The bytes are not a WebAssembly binary at all.
     #[error(
         "not a WebAssembly component: the file does not start with the wasm magic bytes \
@@ -92,6 +100,7 @@ impl LoadError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Io { .. } => "io",
+            Self::UnknownBuiltin { .. } => "unknown_builtin",
             Self::NotWasm => "not_wasm",
             Self::CoreModule => "core_module",
             Self::Compile(_) => "compile",

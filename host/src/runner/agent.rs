@@ -121,8 +121,7 @@ impl Agent {
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
             let key = format!("tools[{i}]");
-            let set = executor
-                .load_file(&tool.component)
+            let set = crate::builtin::load(executor, &tool.component)
                 .await
                 .map_err(|source| SetupError::Load {
                     file: file.clone(),
