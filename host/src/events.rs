@@ -2,8 +2,8 @@
 //! tagged by `type`).
 //!
 //! Who emits what: the controller queues the events that follow from its decisions
-//! (`RunStarted`, `ModelRequest`, `ToolCallRejected`, `Compaction`, `BudgetWarning`,
-//! `RunFinished`; take them with `Controller::take_events`). The driver emits the ones only
+//! (`RunStarted`, `ModelRequest`, `ModelResponse`, `ToolCallRejected`, `Compaction`,
+//! `BudgetWarning`, `RunFinished`; take them with `Controller::take_events`). The driver emits the ones only
 //! IO can see (`TextDelta`, `ToolCallStarted`, `ToolCallFinished`, `RateLimitWait`,
 //! `Retry`), using the constructors below so both sides agree on the fields.
 //! Invariant: every variant round-trips through serde_json.
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::BudgetResource;
 use crate::controller::{FinalOutput, PlannedCall, StopReason, ToolOutcome, ToolUsage};
+use crate::llm::{FinishReason, Usage};
 use crate::state::{ModelCallKind, UsageTotals};
 
 /// Longest tool output or error kept in a `ToolCallFinished` event, in characters.
@@ -35,6 +36,15 @@ pub enum RunEvent {
     },
     TextDelta {
         text: String,
+    },
+    /// A model call answered: what it cost and how it ended (its text came as deltas).
+    ModelResponse {
+        step: usize,
+        kind: ModelCallKind,
+        finish_reason: FinishReason,
+        tool_calls: usize,
+        usage: Usage,
+        cost_usd: f64,
     },
     ToolCallStarted {
         call_id: String,
@@ -159,6 +169,24 @@ mod tests {
             serde_json::from_str::<RunEvent>(&finished.to_json_line()).unwrap(),
             finished
         );
+        let response = RunEvent::ModelResponse {
+            step: 2,
+            kind: ModelCallKind::Turn,
+            finish_reason: FinishReason::Other("pause_turn".into()),
+            tool_calls: 0,
+            usage: Usage {
+                input_tokens: 812,
+                output_tokens: 35,
+                cached_tokens: 512,
+            },
+            cost_usd: 0.0012,
+        };
+        let line = response.to_json_line();
+        assert!(
+            line.contains("\"finish_reason\":{\"other\":\"pause_turn\"}"),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<RunEvent>(&line).unwrap(), response);
     }
 
     #[test]

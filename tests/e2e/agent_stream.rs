@@ -4,7 +4,7 @@ use futures::StreamExt;
 use mock_llm::Turn;
 use warden::controller::{CancelMode, StopReason};
 use warden::events::RunEvent;
-use warden::llm::ProviderKind;
+use warden::llm::{FinishReason, ProviderKind};
 use warden::runner::RunError;
 
 use crate::agent_support::{
@@ -31,10 +31,12 @@ async fn streamed_events_come_in_run_order(w: Wire) {
         [
             "run_started",
             "model_request",
+            "model_response",
             "tool_call_started",
             "tool_call_finished",
             "model_request",
             "text_delta",
+            "model_response",
             "run_finished"
         ]
     );
@@ -51,9 +53,33 @@ async fn streamed_events_come_in_run_order(w: Wire) {
         .filter(|e| matches!(e, RunEvent::TextDelta { .. }))
         .count();
     assert!(deltas >= 1);
-    let RunEvent::ToolCallFinished { usage, ok, .. } = &events[3] else {
-        panic!("{:?}", events[3])
+    let RunEvent::ToolCallFinished { usage, ok, .. } = &events[4] else {
+        panic!("{:?}", events[4])
     };
+    // Each model call reports what it cost and how it ended; together, the run's usage.
+    let responses: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ModelResponse {
+                step,
+                finish_reason,
+                tool_calls,
+                usage,
+                ..
+            } => Some((*step, finish_reason.clone(), *tool_calls, *usage)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        responses
+            .iter()
+            .map(|r| (r.0, r.1.clone(), r.2))
+            .collect::<Vec<_>>(),
+        [(0, FinishReason::ToolCalls, 1), (1, FinishReason::Stop, 0)]
+    );
+    let input: u64 = responses.iter().map(|r| r.3.input_tokens).sum();
+    assert!(input > 0);
+    assert_eq!(input, result.usage.input_tokens);
     assert!(*ok);
     assert!(usage.fuel > 0 && usage.bytes_out > 0, "{usage:?}");
     assert_valid_histories(&env.mock, 2);

@@ -18,6 +18,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use warden::controller::RunResult;
 use warden::events::RunEvent;
+use warden::llm::FinishReason;
 use warden::runner::{RunHandle, Runner, SetupError};
 
 /// `warden run <agent> <task>`
@@ -71,6 +72,8 @@ pub(super) struct Renderer<'a> {
     interactive: bool,
     /// Text of the current answer was printed on stdout (as deltas).
     printed_text: bool,
+    /// That text's last line has no newline yet.
+    line_open: bool,
     /// Print text deltas as they come; off when only a checked answer may reach stdout.
     stream_text: bool,
 }
@@ -87,6 +90,7 @@ impl<'a> Renderer<'a> {
             spinner: None,
             interactive,
             printed_text: false,
+            line_open: false,
             stream_text: true,
         }
     }
@@ -149,8 +153,29 @@ impl<'a> Renderer<'a> {
             RunEvent::TextDelta { text } => {
                 self.stop_spinner();
                 self.printed_text = true;
+                self.line_open = true;
                 let _ = write!(self.out, "{text}");
                 let _ = self.out.flush();
+            }
+            RunEvent::ModelResponse {
+                usage,
+                cost_usd,
+                finish_reason,
+                ..
+            } => {
+                // The text just printed may still be the answer: only its line ends.
+                self.close_line();
+                let ended = match finish_reason {
+                    FinishReason::Stop | FinishReason::ToolCalls => String::new(),
+                    FinishReason::Length => ", cut at max_tokens".into(),
+                    FinishReason::ContentFilter => ", stopped by the content filter".into(),
+                    FinishReason::Other(reason) => format!(", stopped: {reason}"),
+                };
+                let line = format!(
+                    "  model: {} in / {} out tokens, ${cost_usd:.4}{ended}",
+                    usage.input_tokens, usage.output_tokens
+                );
+                self.note(self.paint("2", &line));
             }
             RunEvent::ToolCallStarted {
                 name, arguments, ..
@@ -227,10 +252,17 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// Ends the answer's text: what comes next is not part of it.
     fn end_text_line(&mut self) {
-        if self.printed_text {
+        self.close_line();
+        self.printed_text = false;
+    }
+
+    /// Ends the text's line, so a note on stderr does not continue it on a terminal.
+    fn close_line(&mut self) {
+        if self.line_open {
             let _ = writeln!(self.out);
-            self.printed_text = false;
+            self.line_open = false;
         }
     }
 

@@ -259,11 +259,21 @@ impl Controller {
         };
         let cost = self.budget.cost(&response.usage);
         self.state.usage_mut().add_model(&response.usage, cost);
+        let mut index = 0;
         if let Some(step) = self.state.current_step_mut() {
             step.usage = response.usage;
             step.cost_usd = cost;
             step.finish_reason = Some(response.finish_reason.clone());
+            index = step.index;
         }
+        self.events.push(RunEvent::ModelResponse {
+            step: index,
+            kind,
+            finish_reason: response.finish_reason.clone(),
+            tool_calls: response.tool_calls.len(),
+            usage: response.usage,
+            cost_usd: cost,
+        });
         self.assembler
             .counter_mut()
             .calibrate(estimate, response.usage.input_tokens);

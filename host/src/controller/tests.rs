@@ -499,11 +499,18 @@ fn events_come_in_run_order_and_feeds_in_the_wrong_phase_are_errors() {
         .map(|e| match e {
             RunEvent::RunStarted { .. } => "started",
             RunEvent::ModelRequest { .. } => "request",
+            RunEvent::ModelResponse { .. } => "response",
             RunEvent::RunFinished { .. } => "finished",
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["started", "request", "request", "finished"]);
+    // Tool events are the driver's; the controller's own come in this order.
+    assert_eq!(
+        kinds,
+        [
+            "started", "request", "response", "request", "response", "finished"
+        ]
+    );
 }
 
 #[test]

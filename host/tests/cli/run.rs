@@ -25,6 +25,8 @@ async fn run_streams_the_answer_to_stdout_and_tool_calls_and_usage_to_stderr() {
     assert!(err.contains("fuel"), "tool usage: {err}");
     assert!(err.contains("answered"), "{err}");
     assert!(err.contains("2 model calls"), "{err}");
+    // Each model call's usage, as it comes.
+    assert_eq!(err.matches("  model: ").count(), 2, "{err}");
     assert!(err.contains("1 tool calls"), "{err}");
     // Piped streams: no colour codes (and no spinner) even without NO_COLOR.
     no_escape_codes(&out);
@@ -118,17 +120,21 @@ async fn json_prints_every_event_as_one_json_line_in_run_order() {
         [
             "run_started",
             "model_request",
+            "model_response",
             "tool_call_started",
             "tool_call_finished",
             "model_request",
             "text_delta",
+            "model_response",
             "run_finished"
         ]
     );
     assert_eq!(events[0]["input"], "What is 6*7?");
-    assert_eq!(events[2]["name"], "calc");
-    assert_eq!(events[3]["ok"], true);
-    assert!(events[3]["usage"]["fuel"].as_u64().unwrap() > 0);
+    assert_eq!(events[2]["finish_reason"], "tool_calls");
+    assert!(events[2]["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(events[3]["name"], "calc");
+    assert_eq!(events[4]["ok"], true);
+    assert!(events[4]["usage"]["fuel"].as_u64().unwrap() > 0);
     let answer: String = events
         .iter()
         .filter(|e| e["type"] == "text_delta")
