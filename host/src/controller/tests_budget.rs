@@ -25,28 +25,31 @@ fn with_budget(budget: Budget) -> LoopConfig {
     LoopConfig { budget, ..config() }
 }
 
+/// A controller with the `add` tool and `budget`, asked to "go".
+fn budgeted(budget: Budget) -> Controller {
+    Controller::new(with_budget(budget), vec![add_tool()], "go").unwrap()
+}
+
+/// Whether the run stopped because `resource` ran out.
+fn stopped_by(result: &RunResult, resource: BudgetResource) -> bool {
+    matches!(&result.stop_reason, StopReason::Budget { resource: r, .. } if *r == resource)
+}
+
 #[test]
 fn max_turns_leads_to_one_forced_final_answer_without_tools() {
-    let mut c = Controller::new(
-        with_budget(Budget {
-            max_turns: Some(2),
-            ..Budget::default()
-        }),
-        vec![add_tool()],
-        "go",
-    )
-    .unwrap();
+    let mut c = budgeted(Budget {
+        max_turns: Some(2),
+        ..Budget::default()
+    });
     let mut model = looping_model(2, Some("best guess: 2"));
     let result = drive(&mut c, &mut model, run_tool).unwrap();
     model.assert_all_used().unwrap();
     assert!(result.forced);
-    assert!(matches!(
-        result.stop_reason,
-        StopReason::Budget {
-            resource: BudgetResource::Turns,
-            ..
-        }
-    ));
+    assert!(
+        stopped_by(&result, BudgetResource::Turns),
+        "{:?}",
+        result.stop_reason
+    );
     assert_eq!(result.stop_reason.exit_code(), 2);
     assert_eq!(result.output.unwrap().text, "best guess: 2");
     let last = model.requests().last().unwrap();
@@ -69,58 +72,44 @@ fn error_policy_stops_without_a_forced_call() {
         on_exhaustion: OnExhaustion::Error,
         ..Budget::default()
     };
-    let mut c = Controller::new(with_budget(budget), vec![add_tool()], "go").unwrap();
+    let mut c = budgeted(budget);
     let mut model = looping_model(1, None);
     let result = drive(&mut c, &mut model, run_tool).unwrap();
     model.assert_all_used().unwrap();
     assert!(!result.forced && result.output.is_none());
-    assert!(matches!(
-        result.stop_reason,
-        StopReason::Budget {
-            resource: BudgetResource::Turns,
-            ..
-        }
-    ));
+    assert!(
+        stopped_by(&result, BudgetResource::Turns),
+        "{:?}",
+        result.stop_reason
+    );
 }
 
 #[test]
 fn token_budget_is_checked_before_each_call_with_the_estimate() {
     // The first response reports 120 tokens; the next request alone is estimated above the
     // remaining 80, so no second turn is sent: the forced answer comes instead.
-    let mut c = Controller::new(
-        with_budget(Budget {
-            max_total_tokens: Some(200),
-            ..Budget::default()
-        }),
-        vec![add_tool()],
-        "go",
-    )
-    .unwrap();
+    let mut c = budgeted(Budget {
+        max_total_tokens: Some(200),
+        ..Budget::default()
+    });
     let mut model = looping_model(1, Some("partial"));
     let result = drive(&mut c, &mut model, run_tool).unwrap();
     model.assert_all_used().unwrap();
     assert!(result.forced);
-    assert!(matches!(
-        result.stop_reason,
-        StopReason::Budget {
-            resource: BudgetResource::TotalTokens,
-            ..
-        }
-    ));
+    assert!(
+        stopped_by(&result, BudgetResource::TotalTokens),
+        "{:?}",
+        result.stop_reason
+    );
     assert_eq!(result.usage.model_calls, 2);
 }
 
 #[test]
 fn token_budget_is_checked_after_a_response_and_skips_its_tools() {
-    let mut c = Controller::new(
-        with_budget(Budget {
-            max_total_tokens: Some(400),
-            ..Budget::default()
-        }),
-        vec![add_tool()],
-        "go",
-    )
-    .unwrap();
+    let mut c = budgeted(Budget {
+        max_total_tokens: Some(400),
+        ..Budget::default()
+    });
     let mut expensive = ScriptedModel::calls(&[("b", "add", r#"{"a":2,"b":2}"#)]);
     expensive.usage.input_tokens = 500;
     let mut model = ScriptedModel::new([
@@ -140,13 +129,11 @@ fn token_budget_is_checked_after_a_response_and_skips_its_tools() {
         "the tools of the response that broke the budget must not run"
     );
     assert!(result.forced);
-    assert!(matches!(
-        result.stop_reason,
-        StopReason::Budget {
-            resource: BudgetResource::TotalTokens,
-            ..
-        }
-    ));
+    assert!(
+        stopped_by(&result, BudgetResource::TotalTokens),
+        "{:?}",
+        result.stop_reason
+    );
     assert!(
         matches!(&c.state().live()[4], Message::Tool { content, .. } if content.contains("total-token budget ran out"))
     );
@@ -172,13 +159,7 @@ fn cost_budget_uses_the_price_override_and_warns_first() {
     let mut model = looping_model(2, Some("done"));
     let result = drive(&mut c, &mut model, run_tool).unwrap();
     assert!(
-        matches!(
-            result.stop_reason,
-            StopReason::Budget {
-                resource: BudgetResource::CostUsd,
-                ..
-            }
-        ),
+        stopped_by(&result, BudgetResource::CostUsd),
         "{:?}",
         result.stop_reason
     );
@@ -224,27 +205,20 @@ fn wall_time_budget_uses_the_injected_clock() {
         run_tool(call)
     })
     .unwrap();
-    assert!(matches!(
-        result.stop_reason,
-        StopReason::Budget {
-            resource: BudgetResource::WallTime,
-            ..
-        }
-    ));
+    assert!(
+        stopped_by(&result, BudgetResource::WallTime),
+        "{:?}",
+        result.stop_reason
+    );
     assert!(result.forced);
 }
 
 #[test]
 fn tool_call_budget_skips_calls_beyond_it() {
-    let mut c = Controller::new(
-        with_budget(Budget {
-            max_tool_calls: Some(1),
-            ..Budget::default()
-        }),
-        vec![add_tool()],
-        "go",
-    )
-    .unwrap();
+    let mut c = budgeted(Budget {
+        max_tool_calls: Some(1),
+        ..Budget::default()
+    });
     let mut model = ScriptedModel::new([
         ScriptedModel::calls(&[
             ("a", "add", r#"{"a":1,"b":1}"#),
@@ -254,13 +228,11 @@ fn tool_call_budget_skips_calls_beyond_it() {
     ]);
     let result = drive(&mut c, &mut model, run_tool).unwrap();
     assert_eq!(result.usage.tool_calls, 1);
-    assert!(matches!(
-        result.stop_reason,
-        StopReason::Budget {
-            resource: BudgetResource::ToolCalls,
-            ..
-        }
-    ));
+    assert!(
+        stopped_by(&result, BudgetResource::ToolCalls),
+        "{:?}",
+        result.stop_reason
+    );
     assert!(
         matches!(&c.state().live()[3], Message::Tool { content, .. } if content.contains("tool-call budget"))
     );
