@@ -54,7 +54,7 @@ pub async fn kickoff(backend: &Backend, executor: &Executor) -> anyhow::Result<R
     config.instructions = "Measure texts with text_stats. Answer with JSON only.".into();
     config.output_schema = Some(expected_output());
     config.max_output_retries = 2;
-    let text = executor.load_file(warden::guests::TEXT).await?;
+    let text = warden::builtin::load_named(executor, "text").await?;
     let agent = Agent::new(config).with_tools(text, ToolPolicy::default())?;
     let runner = Runner::new(backend.model.clone(), executor.clone());
     Ok(runner.run(&agent, task()).await?)

@@ -25,7 +25,7 @@ pub async fn run(
     executor: &Executor,
     task: &str,
 ) -> anyhow::Result<String> {
-    let tools = executor.load_file(warden::guests::CALC).await?;
+    let tools = warden::builtin::load_named(executor, "calc").await?;
     let policy = ToolPolicy::default();
     let specs: std::sync::Arc<[ToolSpec]> = (tools.tools().iter())
         .map(|t| ToolSpec {

@@ -34,8 +34,8 @@ pub async fn agent(executor: &Executor, model: &str) -> anyhow::Result<Agent> {
         max_memory_bytes: 32 << 20,
         ..ToolPolicy::default()
     };
-    let calc = executor.load_file(warden::guests::CALC).await?;
-    let text = executor.load_file(warden::guests::TEXT).await?;
+    let calc = warden::builtin::load_named(executor, "calc").await?;
+    let text = warden::builtin::load_named(executor, "text").await?;
     Ok(Agent::new(config)
         .with_tools(calc, policy.clone())?
         .with_tools(text, policy)?)

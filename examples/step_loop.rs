@@ -76,7 +76,7 @@ pub async fn run(
     name: &str,
     executor: &Executor,
 ) -> anyhow::Result<(RunResult, Vec<String>)> {
-    let set = executor.load_file(warden::guests::TEXT).await?;
+    let set = warden::builtin::load_named(executor, "text").await?;
     let policy = ToolPolicy::default();
     let catalog: Vec<ToolCatalogEntry> = (set.tools().iter())
         .map(|t| ToolCatalogEntry::new(&t.name, &t.description, t.args_schema.clone()))

@@ -43,14 +43,17 @@ pub fn unknown(name: &str) -> LoadError {
     }
 }
 
+/// Loads built-in component `name` (`"calc"`, not `"builtin:calc"`).
+pub async fn load_named(executor: &Executor, name: &str) -> Result<Arc<ToolSet>, LoadError> {
+    executor
+        .load_bytes(bytes(name).ok_or_else(|| unknown(name))?)
+        .await
+}
+
 /// Loads `component`: a built-in one by its `builtin:` name, anything else as a file.
 pub async fn load(executor: &Executor, component: &Path) -> Result<Arc<ToolSet>, LoadError> {
     match name_of(component) {
-        Some(name) => {
-            executor
-                .load_bytes(bytes(name).ok_or_else(|| unknown(name))?)
-                .await
-        }
+        Some(name) => load_named(executor, name).await,
         None => executor.load_file(component).await,
     }
 }

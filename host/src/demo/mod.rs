@@ -111,12 +111,7 @@ async fn agent(executor: &Executor, workspace: &Workspace) -> Result<Agent, Demo
     ];
     let mut agent = Agent::new(config);
     for (tool, policy) in components {
-        let bytes = crate::builtin::bytes(tool).ok_or_else(|| DemoError::Load {
-            tool,
-            source: crate::builtin::unknown(tool),
-        })?;
-        let set = executor
-            .load_bytes(bytes)
+        let set = crate::builtin::load_named(executor, tool)
             .await
             .map_err(|source| DemoError::Load { tool, source })?;
         agent = agent.with_tools(set, policy)?;
