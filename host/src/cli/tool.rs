@@ -17,11 +17,12 @@ use super::flags::PolicyFlags;
 /// `warden tool ...`
 #[derive(Debug, Subcommand)]
 pub enum ToolCommand {
-    /// List the tools of a component with their schemas.
+    /// List the tools of a component with their schemas (without one: the built-in
+    /// components and their tools).
     List {
         /// The component (.wasm), or `builtin:<name>` for one compiled into warden
         /// (calc, text, fs, http).
-        component: PathBuf,
+        component: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -54,7 +55,14 @@ pub async fn run(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) -> 
         ToolCommand::Call(args) => args.json,
     };
     let result = match cmd {
-        ToolCommand::List { component, json } => list(&component, json, out).await,
+        ToolCommand::List {
+            component: Some(component),
+            json,
+        } => list(&component, json, out).await,
+        ToolCommand::List {
+            component: None,
+            json,
+        } => list_builtins(json, out).await,
         ToolCommand::Call(args) => call(*args, out, err).await,
     };
     match result {
@@ -88,6 +96,26 @@ fn executor() -> Result<Executor> {
 
 async fn load(exec: &Executor, component: &std::path::Path) -> Result<std::sync::Arc<ToolSet>> {
     Ok(warden::builtin::load(exec, component).await?)
+}
+
+/// The built-in components, each with its tools' names (loading them, so the names are the
+/// components' own).
+async fn list_builtins(json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+    let exec = executor()?;
+    let mut listed = Vec::new();
+    for name in warden::builtin::names() {
+        let set = warden::builtin::load_named(&exec, name).await?;
+        let tools: Vec<String> = set.tools().iter().map(|t| t.name.clone()).collect();
+        let component = format!("{}{name}", warden::builtin::SCHEME);
+        listed.push(serde_json::json!({ "component": component, "tools": tools }));
+        if !json {
+            writeln!(out, "{component:<16} {}", tools.join(", "))?;
+        }
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&listed)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list(component: &std::path::Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
@@ -217,6 +245,22 @@ mod tests {
         let tools: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(tools[0]["name"], "echo");
         assert_eq!(tools[0]["args_schema"]["type"], "object");
+    }
+
+    #[tokio::test]
+    async fn tool_list_without_a_component_lists_the_builtins_and_their_tools() {
+        let (ok, out, err) = warden(&["tool", "list"]).await;
+        assert!(ok, "{err}");
+        assert!(
+            out.contains("builtin:calc") && out.contains("calc\n"),
+            "{out}"
+        );
+        assert!(out.contains("text_stats, regex_search"), "{out}");
+        let (ok, out, _) = warden(&["tool", "list", "--json"]).await;
+        assert!(ok);
+        let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(listed[3]["component"], "builtin:http");
+        assert_eq!(listed[3]["tools"][0], "http_fetch");
     }
 
     #[tokio::test]
