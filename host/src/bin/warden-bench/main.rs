@@ -151,8 +151,11 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let runner = runner(&executor, args, &base_url)?;
     let startup_ms_in_process = ms(started.elapsed());
 
-    // The exact requests of one 5-call run, for the raw reference figures.
-    let bodies = capture(&executor, args).await?;
+    // The exact requests of the runs measured, for the raw reference figures: a 10-call
+    // run's for the overhead (its later requests carry longer histories, which cost the
+    // server more too), a 5-call run's for throughput.
+    let long_bodies = capture(&executor, args, 10).await?;
+    let bodies = capture(&executor, args, 5).await?;
     let client = if args.http2 {
         reqwest::Client::builder().http2_prior_knowledge().build()?
     } else {
@@ -175,7 +178,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let (mut raw_cpu, mut raw_wall) = (Vec::new(), Vec::new());
     for _ in 0..=args.repeats {
         let (c0, t0) = (cpu_time(), Instant::now());
-        for body in bodies.iter().cycle().take(calls as usize) {
+        for body in long_bodies.iter().cycle().take(calls as usize) {
             send_raw(&client, args.format, &base_url, body).await?;
         }
         raw_cpu.push(ms(cpu_time() - c0) / f64::from(calls));
@@ -261,10 +264,10 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     }))
 }
 
-/// The request bodies of one 5-call run, recorded by a second in-process mock.
-async fn capture(executor: &Executor, args: &Args) -> anyhow::Result<Vec<Value>> {
+/// The request bodies of one `times`-call run, recorded by a second in-process mock.
+async fn capture(executor: &Executor, args: &Args, times: usize) -> anyhow::Result<Vec<Value>> {
     let recorder = MockServer::start(MockConfig {
-        behaviour: tool_loop(5),
+        behaviour: tool_loop(times),
         record_requests: true,
         ..MockConfig::default()
     })
@@ -274,7 +277,7 @@ async fn capture(executor: &Executor, args: &Args) -> anyhow::Result<Vec<Value>>
         Format::Anthropic => recorder.base_url(),
     };
     runner(executor, args, &url)?
-        .run(&agent(executor, args.format, 5).await?, "go")
+        .run(&agent(executor, args.format, times).await?, "go")
         .await?;
     Ok(recorder.requests().into_iter().map(|r| r.body).collect())
 }
