@@ -44,6 +44,9 @@ pub enum RunEvent {
         finish_reason: FinishReason,
         tool_calls: usize,
         usage: Usage,
+        /// The server reported no usage: `usage` is warden's estimate.
+        #[serde(default)]
+        usage_estimated: bool,
         cost_usd: f64,
     },
     ToolCallStarted {
@@ -179,6 +182,7 @@ mod tests {
                 output_tokens: 35,
                 cached_tokens: 512,
             },
+            usage_estimated: false,
             cost_usd: 0.0012,
         };
         let line = response.to_json_line();

@@ -30,6 +30,10 @@ pub struct UsageTotals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub http_requests: u64,
+    /// Model calls whose server reported no usage: their tokens (and cost) are warden's
+    /// estimate, counted so token and cost budgets still hold.
+    #[serde(default)]
+    pub estimated_usage_calls: u32,
 }
 
 impl UsageTotals {
@@ -96,6 +100,9 @@ pub struct StepRecord {
     pub kind: ModelCallKind,
     pub estimated_input_tokens: u64,
     pub usage: Usage,
+    /// The server reported no usage: `usage` is warden's estimate.
+    #[serde(default)]
+    pub usage_estimated: bool,
     pub cost_usd: f64,
     pub finish_reason: Option<FinishReason>,
     pub tool_calls: Vec<ToolCallRecord>,
@@ -174,6 +181,7 @@ impl RunState {
             kind,
             estimated_input_tokens,
             usage: Usage::default(),
+            usage_estimated: false,
             cost_usd: 0.0,
             finish_reason: None,
             tool_calls: Vec::new(),

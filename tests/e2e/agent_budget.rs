@@ -14,6 +14,7 @@ use crate::agent_support::{
 each_wire!(
     max_turns_forces_a_final_answer,
     token_budget_forces_a_final_answer,
+    usage_the_server_does_not_report_is_estimated,
 );
 
 fn echo() -> Turn {
@@ -62,6 +63,34 @@ async fn token_budget_forces_a_final_answer(w: Wire) {
     // The budget is checked right after the response: its tool call is not run.
     assert_eq!(result.usage.tool_calls, 0);
     assert_valid_histories(&env.mock, 2);
+}
+
+async fn usage_the_server_does_not_report_is_estimated(w: Wire) {
+    // Usage reported as zero, as from a server that leaves it out: warden counts its own
+    // estimate (so budgets hold) and marks it.
+    let turns = vec![
+        with_usage(echo(), 0, 0),
+        with_usage(Turn::text("done"), 0, 0),
+    ];
+    let env = start(w, turns, &hostile_tool("")).await;
+    let (result, events) = run_events(&env, "x").await;
+    assert_eq!(result.stop_reason, StopReason::Completed);
+    assert_eq!(result.usage.estimated_usage_calls, 2);
+    assert!(result.usage.input_tokens > 0 && result.usage.output_tokens > 0);
+    let flagged = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                RunEvent::ModelResponse {
+                    usage_estimated: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(flagged, 2);
+    assert!(result.steps.iter().all(|s| s.usage_estimated));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

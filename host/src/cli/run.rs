@@ -159,6 +159,7 @@ impl<'a> Renderer<'a> {
             }
             RunEvent::ModelResponse {
                 usage,
+                usage_estimated,
                 cost_usd,
                 finish_reason,
                 ..
@@ -171,8 +172,13 @@ impl<'a> Renderer<'a> {
                     FinishReason::ContentFilter => ", stopped by the content filter".into(),
                     FinishReason::Other(reason) => format!(", stopped: {reason}"),
                 };
+                let estimated = if *usage_estimated {
+                    " (estimated: the server reported no usage)"
+                } else {
+                    ""
+                };
                 let line = format!(
-                    "  model: {} in / {} out tokens, ${cost_usd:.4}{ended}",
+                    "  model: {} in / {} out tokens{estimated}, ${cost_usd:.4}{ended}",
                     usage.input_tokens, usage.output_tokens
                 );
                 self.note(self.paint("2", &line));
@@ -286,8 +292,12 @@ impl<'a> Renderer<'a> {
         } else {
             ""
         };
+        let estimated = match u.estimated_usage_calls {
+            0 => String::new(),
+            n => format!(" (estimated for {n} calls the server reported none)"),
+        };
         let summary = format!(
-            "{}{forced} · {} model calls · {} in / {} out tokens · ${:.4} · {} tool calls ({} rejected) · fuel {}",
+            "{}{forced} · {} model calls · {} in / {} out tokens{estimated} · ${:.4} · {} tool calls ({} rejected) · fuel {}",
             result.stop_reason.describe(),
             u.model_calls,
             u.input_tokens,

@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use crate::budget::{BudgetTracker, Consumption, Exhausted, OnExhaustion};
 use crate::context::{ContextAssembler, models};
 use crate::events::RunEvent;
-use crate::llm::{ChatRequest, ChatResponse, Message, ToolSpec};
+use crate::llm::{ChatRequest, ChatResponse, Message, ToolSpec, Usage};
 use crate::parser::{OutputSchema, ToolSchemas};
 use crate::state::{ModelCallKind, RunState};
 pub use config::{CompactionConfig, ControllerError, LoopConfig};
@@ -257,11 +257,16 @@ impl Controller {
                 phase: got,
             });
         };
+        let mut response = response;
+        let estimated = self.fill_missing_usage(&mut response, estimate);
         let cost = self.budget.cost(&response.usage);
-        self.state.usage_mut().add_model(&response.usage, cost);
+        let totals = self.state.usage_mut();
+        totals.add_model(&response.usage, cost);
+        totals.estimated_usage_calls += u32::from(estimated);
         let mut index = 0;
         if let Some(step) = self.state.current_step_mut() {
             step.usage = response.usage;
+            step.usage_estimated = estimated;
             step.cost_usd = cost;
             step.finish_reason = Some(response.finish_reason.clone());
             index = step.index;
@@ -272,11 +277,14 @@ impl Controller {
             finish_reason: response.finish_reason.clone(),
             tool_calls: response.tool_calls.len(),
             usage: response.usage,
+            usage_estimated: estimated,
             cost_usd: cost,
         });
-        self.assembler
-            .counter_mut()
-            .calibrate(estimate, response.usage.input_tokens);
+        if !estimated {
+            self.assembler
+                .counter_mut()
+                .calibrate(estimate, response.usage.input_tokens);
+        }
         self.emit_warnings();
         match kind {
             ModelCallKind::Summary => self.apply_summary(response, summary_range.unwrap_or(0..0)),
@@ -284,6 +292,29 @@ impl Controller {
             ModelCallKind::Turn => self.handle_turn(response),
         }
         Ok(())
+    }
+
+    /// Puts warden's estimate in place of the usage of a response whose server reported none
+    /// (no real request has zero input tokens; some OpenAI-compatible servers leave usage
+    /// out, or out of streams), so token and cost budgets still hold. Returns whether it did.
+    fn fill_missing_usage(&self, response: &mut ChatResponse, estimated_input: u64) -> bool {
+        if response.usage.input_tokens > 0 {
+            return false;
+        }
+        let counter = self.assembler.counter();
+        let text = response
+            .text
+            .as_deref()
+            .map_or(0, |t| counter.count_text(t));
+        let calls: u64 = (response.tool_calls.iter())
+            .map(|c| counter.count_text(&c.name) + counter.count_text(&c.arguments))
+            .sum();
+        response.usage = Usage {
+            input_tokens: estimated_input.max(1),
+            output_tokens: text + calls,
+            cached_tokens: 0,
+        };
+        true
     }
 
     /// Feeds a failed model call (after the LLM interface's own retries). A failed summary

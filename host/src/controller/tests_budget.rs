@@ -12,7 +12,7 @@ use crate::budget::{Budget, BudgetResource, OnExhaustion};
 use crate::context::models::Price;
 use crate::context::validate::validate;
 use crate::events::RunEvent;
-use crate::llm::{Message, ToolChoice};
+use crate::llm::{ChatResponse, Message, ToolChoice, Usage};
 
 /// `n` responses that each call `add`, then `last` if given.
 fn looping_model(n: usize, last: Option<&str>) -> ScriptedModel {
@@ -418,4 +418,53 @@ fn a_failed_summary_falls_back_to_dropping_old_turns() {
         }
     )));
     assert!(c.state().compactions().is_empty());
+}
+
+/// A server that reports no usage (some OpenAI-compatible ones leave it out) must not turn
+/// token budgets off: warden counts its own estimate instead and says so.
+#[test]
+fn token_budgets_hold_when_the_server_reports_no_usage() {
+    let mut c = budgeted(Budget {
+        max_total_tokens: Some(150),
+        ..Budget::default()
+    });
+    let unreported = |mut r: ChatResponse| {
+        r.usage = Usage::default();
+        r
+    };
+    let mut model = ScriptedModel::new(
+        (0..5)
+            .map(|i| ScriptedModel::calls(&[(&format!("c{i}"), "add", r#"{"a":1,"b":1}"#)]))
+            .chain([ScriptedModel::text("partial")])
+            .map(unreported),
+    );
+    let result = drive(&mut c, &mut model, run_tool).unwrap();
+    assert!(
+        stopped_by(&result, BudgetResource::TotalTokens),
+        "{:?}",
+        result.stop_reason
+    );
+    assert!(result.usage.model_calls < 6, "{:?}", result.usage);
+    assert_eq!(result.usage.estimated_usage_calls, result.usage.model_calls);
+    let first = &result.steps[0];
+    assert!(first.usage_estimated);
+    assert_eq!(first.usage.input_tokens, first.estimated_input_tokens);
+    assert!(first.usage.output_tokens > 0);
+    assert!(c.take_events().iter().any(|e| matches!(
+        e,
+        RunEvent::ModelResponse {
+            usage_estimated: true,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn reported_usage_is_counted_as_reported() {
+    let mut c = budgeted(Budget::default());
+    let mut model = looping_model(1, Some("2"));
+    let result = drive(&mut c, &mut model, run_tool).unwrap();
+    assert_eq!(result.usage.estimated_usage_calls, 0);
+    assert_eq!(result.usage.input_tokens, 200);
+    assert!(result.steps.iter().all(|s| !s.usage_estimated));
 }
