@@ -294,7 +294,7 @@ impl<'a> Renderer<'a> {
         };
         let estimated = match u.estimated_usage_calls {
             0 => String::new(),
-            n => format!(" (estimated for {n} calls the server reported none)"),
+            n => format!(" (estimated for {n} calls without reported usage)"),
         };
         let summary = format!(
             "{}{forced} · {} model calls · {} in / {} out tokens{estimated} · ${:.4} · {} tool calls ({} rejected) · fuel {}",

@@ -241,7 +241,7 @@ impl Controller {
     }
 
     /// Feeds the model's response to the pending `CallModel` or `Summarize` step.
-    pub fn on_model_response(&mut self, response: ChatResponse) -> Result<(), ControllerError> {
+    pub fn on_model_response(&mut self, mut response: ChatResponse) -> Result<(), ControllerError> {
         let phase = std::mem::replace(&mut self.phase, Phase::Ready);
         let Phase::AwaitingModel {
             kind,
@@ -257,7 +257,6 @@ impl Controller {
                 phase: got,
             });
         };
-        let mut response = response;
         let estimated = self.fill_missing_usage(&mut response, estimate);
         let cost = self.budget.cost(&response.usage);
         let totals = self.state.usage_mut();
