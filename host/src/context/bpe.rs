@@ -67,10 +67,10 @@ impl Table {
         self.started.is_completed()
     }
 
-    /// Starts loading (once) on a loader thread; returns the table if it is already there.
-    pub(super) fn start(&'static self) -> Option<&'static CoreBPE> {
-        if let Some(bpe) = self.loaded() {
-            return Some(bpe);
+    /// Starts loading (once) on a loader thread, unless the table is already there.
+    pub(super) fn start(&'static self) {
+        if self.loaded().is_some() {
+            return;
         }
         self.started.call_once(|| {
             let load = self.load;
@@ -84,7 +84,6 @@ impl Table {
                 let _ = self.ready.set(load());
             }
         });
-        self.loaded()
     }
 
     /// Blocks until the table is loaded, starting the load if nobody has.

@@ -131,10 +131,7 @@ impl TokenCounter {
             return 0;
         }
         let Some(bpe) = self.table.and_then(Table::loaded) else {
-            return match (measure, self.table) {
-                (Measure::Bound, Some(_)) => text.len() as u64,
-                _ => self.estimate(text.chars().count() as u64),
-            };
+            return self.without_table(measure, text.len() as u64, || text.chars().count() as u64);
         };
         // Every text goes through the cache, short ones too: BPE-encoding a 60-byte message
         // costs microseconds (tiktoken's regex split, then the merges), hashing it tens of
@@ -209,14 +206,20 @@ impl TokenCounter {
             return self.text(&value.to_string(), measure);
         }
         let Some(bpe) = self.table.and_then(Table::loaded) else {
-            return match (measure, self.table) {
-                (Measure::Bound, Some(_)) => digest.bytes,
-                _ => self.estimate(digest.chars),
-            };
+            return self.without_table(measure, digest.bytes, || digest.chars);
         };
         self.cached(digest.hasher.finish(), || {
             bpe.count_ordinary(&value.to_string())
         })
+    }
+
+    /// The count of a text of `bytes` bytes and `chars()` characters while no table is
+    /// loaded: its length in bytes as the bound of an exact tokenizer, else the estimate.
+    fn without_table(&self, measure: Measure, bytes: u64, chars: impl FnOnce() -> u64) -> u64 {
+        match (measure, self.table) {
+            (Measure::Bound, Some(_)) => bytes,
+            _ => self.estimate(chars()),
+        }
     }
 
     /// The estimate for a text of `chars` characters (at least one token).
