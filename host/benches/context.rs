@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use warden::context::ContextAssembler;
-use warden::llm::{Message, ToolCall, ToolSpec};
+use warden::llm::{Message, ToolSpec};
+
+mod common;
 
 const SYSTEM: &str = "You are a careful assistant. Use the tools to read files and compute; \
 answer briefly and cite the files you used.";
@@ -22,26 +24,18 @@ fn history(turns: usize) -> Vec<Message> {
     let mut messages = vec![Message::user(
         "Read the reports under /data, add up the totals and tell me which month was best.",
     )];
-    for i in 0..turns {
-        let id = format!("call_{i}");
-        messages.push(Message::Assistant {
-            content: None,
-            tool_calls: vec![ToolCall {
-                id: id.clone(),
-                name: "read_file".into(),
-                arguments: format!("{{\"path\":\"/data/report-{i}.txt\"}}"),
-            }],
-        });
-        messages.push(Message::tool_result(
-            id,
+    common::push_read_file_turns(
+        &mut messages,
+        turns,
+        |i| format!("{{\"path\":\"/data/report-{i}.txt\"}}"),
+        |i| {
             format!(
                 "report {i}: month {}, total {} units, 3 returns.",
                 i % 12 + 1,
                 100 + i * 7
-            ),
-            false,
-        ));
-    }
+            )
+        },
+    );
     messages
 }
 

@@ -46,7 +46,9 @@ fn responses() -> Vec<ChatResponse> {
     out
 }
 
-/// Drives one run to its end with the prepared responses and a fixed tool result.
+/// Drives one run to its end with the prepared responses and a fixed tool result. (Not
+/// `controller::scripted::drive`: its model keeps a copy of every request, which would be
+/// measured too.)
 fn run(controller: &mut Controller, responses: &[ChatResponse]) -> RunResult {
     let mut next = responses.iter();
     loop {

@@ -17,8 +17,10 @@ use mock_llm::{Behaviour, MockConfig, MockServer};
 use warden::llm::sse::decode_recorded;
 use warden::llm::{
     ApiKey, ChatRequest, Message, Model, Notices, ProviderConfig, ProviderKind, RequestSettings,
-    ToolCall, ToolChoice, ToolSpec, collect_stream, connect,
+    ToolChoice, ToolSpec, collect_stream, connect,
 };
+
+mod common;
 
 /// CPU time this thread has used, if the kernel exposes it.
 fn thread_cpu() -> Option<Duration> {
@@ -36,22 +38,12 @@ fn mid_run_request() -> ChatRequest {
             "Read the five files under /data and summarise what they say about the build.",
         ),
     ];
-    for i in 0..5 {
-        let id = format!("call_{i}");
-        messages.push(Message::Assistant {
-            content: None,
-            tool_calls: vec![ToolCall {
-                id: id.clone(),
-                name: "read_file".into(),
-                arguments: format!("{{\"path\": \"/data/file{i}.txt\"}}"),
-            }],
-        });
-        messages.push(Message::tool_result(
-            id,
-            format!("file{i}: the build takes {i} minutes on two cores; cache hits are high."),
-            false,
-        ));
-    }
+    common::push_read_file_turns(
+        &mut messages,
+        5,
+        |i| format!("{{\"path\": \"/data/file{i}.txt\"}}"),
+        |i| format!("file{i}: the build takes {i} minutes on two cores; cache hits are high."),
+    );
     ChatRequest {
         settings: RequestSettings {
             model: String::new(),
