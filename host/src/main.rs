@@ -8,18 +8,23 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_tracing();
+    // One console for the whole process: no stream is locked beyond a single write, so the
+    // spinner's thread and every line share stdout and stderr without waiting on each other.
+    let console = cli::Console::stdio(cli::Style::detect());
+    cli::init_logging(&console, args.json_events());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            console.err_line(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
-    runtime.block_on(cli::run(args, &mut stdout, &mut stderr))
+    let code = runtime.block_on(cli::run(args, console));
+    // Blocking work left behind (a stdin read, a tool's stuck host call) must not hold the
+    // process: the answer is out, so do not wait for it.
+    runtime.shutdown_background();
+    code
 }

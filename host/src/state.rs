@@ -74,6 +74,16 @@ pub enum ModelCallKind {
     ForcedFinal,
 }
 
+impl std::fmt::Display for ModelCallKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Turn => "turn",
+            Self::Summary => "summary of older turns",
+            Self::ForcedFinal => "final answer, tools off",
+        })
+    }
+}
+
 /// One executed tool call, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRecord {

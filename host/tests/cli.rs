@@ -6,13 +6,16 @@
 //! request count stays 0.
 //!
 //! One test binary (the binary is only built for this package's own integration tests):
-//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files), `chat`, and
-//! `sandbox` (the executor under the process's own limits).
+//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files), `chat`,
+//! `pty` (the binary in a pseudo-terminal, as a person uses it) and `sandbox` (the executor
+//! under the process's own limits).
 
 #![allow(clippy::unwrap_used)]
 
 #[path = "cli/chat.rs"]
 mod chat;
+#[path = "cli/pty.rs"]
+mod pty;
 #[path = "cli/run.rs"]
 mod run;
 #[path = "cli/sandbox.rs"]

@@ -36,7 +36,7 @@ async fn max_turns_forces_a_final_answer(w: Wire) {
     assert_eq!(budget_resource(&result.stop_reason), BudgetResource::Turns);
     assert!(result.forced);
     assert_eq!(result.output.unwrap().text, "best effort");
-    assert_eq!(result.stop_reason.exit_code(), 2);
+    assert_eq!(result.stop_reason.exit_code(), 3);
     assert_eq!(result.usage.tool_calls, 2);
     // The tools stay declared (the history refers to them) but the model may not call one.
     let last_request = env.mock.requests().pop().unwrap();

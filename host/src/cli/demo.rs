@@ -4,7 +4,6 @@
 //! Exit code 0 when the demo showed what it is meant to (parallel calls, a refusal the model
 //! recovered from, a budget stop with a forced answer), 1 otherwise.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -12,49 +11,53 @@ use serde_json::Value;
 use warden::events::RunEvent;
 use warden::executor::{EngineConfig, Executor};
 
-use super::run::Renderer;
+use super::console::Console;
+use super::render::Renderer;
 
 /// `warden demo`
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Print the run's events as JSON lines on stdout instead.
+    /// Print the run's events as JSON lines on stdout instead (stderr stays empty).
     #[arg(long)]
     json: bool,
 }
 
-pub async fn run(args: DemoArgs, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+impl DemoArgs {
+    /// Whether the command prints `--json` events.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
+pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
+    if args.json {
+        console.start_json_run();
+    }
+    let mut view = Renderer::new(console.clone());
     let executor = match Executor::new(EngineConfig::default()) {
         Ok(executor) => executor,
-        Err(e) => {
-            let _ = writeln!(err, "error: cannot build the wasm engine: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return view.error(&format!("cannot build the wasm engine: {e}")),
     };
-    let _ = writeln!(
-        err,
-        "warden demo: a scripted model (offline) drives the real sandboxed tools\ntask: {}\n",
-        warden::demo::TASK
-    );
-    let mut view = Renderer::new(out, err, args.json);
+    if !args.json {
+        console.err_line(&format!(
+            "warden demo: a scripted model (offline) drives the real sandboxed tools\ntask: {}\n",
+            warden::demo::TASK
+        ));
+    }
     let report = match warden::demo::run(&executor, |event| view.event(&shorten(event))).await {
         Ok(report) => report,
         Err(e) => return view.error(&e.to_string()),
     };
-    // The renderer's own exit code says "budget reached" (2); the demo expects exactly that.
+    // The renderer's own exit code says "budget reached"; the demo expects exactly that.
     let _ = view.finish(&report.result);
-    drop(view);
     let shown = report.max_parallel > 1 && report.recovered() && report.result.forced;
     if !args.json {
-        let _ = writeln!(out, "\n{report}");
+        console.out_text(&format!("\n{report}\n"));
     }
     if shown {
         ExitCode::SUCCESS
     } else {
-        let _ = writeln!(
-            err,
-            "error: the demo did not show parallel calls, a recovered refusal and a forced answer"
-        );
-        ExitCode::FAILURE
+        view.error("the demo did not show parallel calls, a recovered refusal and a forced answer")
     }
 }
 

@@ -1,23 +1,43 @@
 //! The `warden` command line: argument types (clap derive) and dispatch. Each subcommand
-//! family has its own file (`tool.rs` today; `run`, `chat` and `demo` later) exposing a clap
-//! `Subcommand`/`Args` type and an async `run` that writes to the given streams and returns
-//! the exit code, so the commands are testable without spawning a process.
+//! family has its own file exposing a clap `Subcommand`/`Args` type and an async `run`.
+//! Every command writes through one [`Console`] (see `console.rs` for why).
 
 mod chat;
+mod console;
 mod demo;
 mod flags;
+mod interrupt;
+mod logging;
+mod render;
 mod run;
 mod tool;
+mod tty;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use console::{Console, Style};
+
+/// The exit codes, as `--help` lists them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    answered (or the command succeeded)
+  1    error: the agent could not start, the model or a tool failed the run
+  2    usage error (bad arguments)
+  3    stopped by a budget or the turn limit (after a forced final answer, if one was asked)
+  130  interrupted by Ctrl-C (the partial summary is still printed)
+
+Environment:
+  NO_COLOR           no colour, even on a terminal
+  WARDEN_LOG         log filter, e.g. `debug` or `warden=trace` (default `warn`)
+  WARDEN_LOG_FORMAT  `json` for JSON log lines on stderr
+  WARDEN_CACHE_DIR   where compiled components are cached";
+
 /// warden: an agent runtime whose tools run in fuel-limited, deadline-enforced WebAssembly
 /// components.
 #[derive(Debug, Parser)]
-#[command(name = "warden", version, about)]
+#[command(name = "warden", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,30 +48,40 @@ enum Command {
     /// Inspect and run tool components.
     #[command(subcommand)]
     Tool(tool::ToolCommand),
-    /// Run an agent on one task: the answer on stdout, tool calls and usage on stderr.
+    /// Run an agent on one task: the answer on stdout, progress on stderr.
+    #[command(after_help = EXIT_CODES)]
     Run(run::RunArgs),
-    /// Talk with an agent, one message per line (`/exit` to end).
+    /// Talk with an agent, one message per line (Ctrl-C stops a turn, Ctrl-D leaves).
+    #[command(after_help = EXIT_CODES)]
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
 }
 
-/// Runs the parsed command, writing results to `out` and diagnostics to `err`.
-pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
-    match cli.command {
-        Command::Tool(cmd) => tool::run(cmd, out, err).await,
-        Command::Run(args) => run::run(args, out, err).await,
-        Command::Chat(args) => chat::run(args, &mut std::io::stdin().lock(), out, err).await,
-        Command::Demo(args) => demo::run(args, out, err).await,
+impl Cli {
+    /// Whether the command prints `--json` events (log lines then become events too).
+    pub fn json_events(&self) -> bool {
+        match &self.command {
+            Command::Run(args) => args.json(),
+            Command::Demo(args) => args.json(),
+            // `tool --json` prints one result object, not events: logs stay on stderr.
+            Command::Tool(_) | Command::Chat(_) => false,
+        }
     }
 }
 
-/// Logs to stderr, filtered by `WARDEN_LOG` (e.g. `debug`, `warden=trace`); warnings by default.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Installs logging on `console` (see `logging.rs`).
+pub fn init_logging(console: &Console, json_events: bool) {
+    logging::init(console, json_events);
+}
+
+/// Runs the parsed command on `console`; returns the exit code.
+pub async fn run(cli: Cli, console: Console) -> ExitCode {
+    let _echo = tty::ControlEcho::quiet();
+    match cli.command {
+        Command::Tool(cmd) => tool::run(cmd, console).await,
+        Command::Run(args) => run::run(args, console).await,
+        Command::Chat(args) => chat::run(args, console).await,
+        Command::Demo(args) => demo::run(args, console).await,
+    }
 }

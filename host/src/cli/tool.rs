@@ -49,7 +49,15 @@ pub struct CallArgs {
     json: bool,
 }
 
-pub async fn run(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+/// Runs a tool command on the console's streams.
+pub async fn run(cmd: ToolCommand, console: super::Console) -> ExitCode {
+    let mut out = console.out_writer();
+    let mut err = console.err_writer();
+    run_to(cmd, &mut out, &mut err).await
+}
+
+/// Runs a tool command, writing to `out` and `err`.
+pub async fn run_to(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let json = match &cmd {
         ToolCommand::List { json, .. } => *json,
         ToolCommand::Call(args) => args.json,
@@ -216,14 +224,18 @@ fn write_usage(usage: &CallUsage, err: &mut dyn Write) -> Result<()> {
 mod tests {
     use clap::Parser;
 
-    use super::super::{Cli, run};
+    use super::super::{Cli, Command};
+    use super::run_to;
 
     /// Runs the CLI in-process and returns (exit code is success, stdout, stderr).
     async fn warden(args: &[&str]) -> (bool, String, String) {
         let cli =
             Cli::try_parse_from(std::iter::once("warden").chain(args.iter().copied())).unwrap();
+        let Command::Tool(cmd) = cli.command else {
+            panic!("not a tool command");
+        };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(cli, &mut out, &mut err).await;
+        let code = run_to(cmd, &mut out, &mut err).await;
         let ok = code == std::process::ExitCode::SUCCESS;
         (
             ok,

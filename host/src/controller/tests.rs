@@ -529,10 +529,17 @@ fn stop_reasons_map_to_exit_codes_and_read_well() {
     };
     assert_eq!(
         (budget.exit_code(), budget.describe().as_str()),
-        (2, "turn limit (5 of 5) reached")
+        (3, "turn limit (5 of 5) reached")
     );
     assert_eq!(StopReason::Completed.exit_code(), 0);
     assert_eq!(StopReason::ContentFiltered.exit_code(), 1);
+    let cancelled = StopReason::Cancelled {
+        mode: CancelMode::Immediate,
+    };
+    assert_eq!(
+        (cancelled.exit_code(), cancelled.describe().as_str()),
+        (130, "cancelled")
+    );
 }
 
 #[test]

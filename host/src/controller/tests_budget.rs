@@ -50,7 +50,7 @@ fn max_turns_leads_to_one_forced_final_answer_without_tools() {
         "{:?}",
         result.stop_reason
     );
-    assert_eq!(result.stop_reason.exit_code(), 2);
+    assert_eq!(result.stop_reason.exit_code(), 3);
     assert_eq!(result.output.unwrap().text, "best guess: 2");
     let last = model.requests().last().unwrap();
     assert_eq!(last.settings.tool_choice, ToolChoice::None);

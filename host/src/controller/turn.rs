@@ -7,6 +7,7 @@
 use super::tools::{PendingTurn, Slot};
 use super::{Controller, FinalOutput, Phase, PlannedCall, StopReason};
 use crate::budget::OnExhaustion;
+use crate::events::RunEvent;
 use crate::llm::{ChatResponse, Message};
 use crate::parser::{Parsed, ParsedCall};
 use crate::state::InvalidCallRecord;
@@ -105,7 +106,15 @@ impl Controller {
             ),
             Err(why) => {
                 self.output_retries += 1;
-                if self.output_retries > self.config.max_output_retries {
+                let will_retry = self.output_retries <= self.config.max_output_retries;
+                let step = self.state.steps().last().map_or(0, |s| s.index);
+                self.events.push(RunEvent::OutputRejected {
+                    step,
+                    reason: why.clone(),
+                    attempt: self.output_retries,
+                    will_retry,
+                });
+                if !will_retry {
                     let output = FinalOutput {
                         text,
                         json: None,

@@ -170,13 +170,33 @@ pub enum StopReason {
     Context { message: String },
 }
 
+impl std::fmt::Display for CancelMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Immediate => "cancelled",
+            Self::AfterTurn => "cancelled after the turn",
+        })
+    }
+}
+
+/// Exit code of a run that answered (also a stop tool's output).
+pub const EXIT_ANSWERED: i32 = 0;
+/// Exit code of a run that failed: the model, a tool with the `abort` policy, the context.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code of a run stopped by a budget or the turn limit (2 is a usage error in the CLI).
+pub const EXIT_BUDGET: i32 = 3;
+/// Exit code of a run cancelled from outside (Ctrl-C: 128 + SIGINT, as shells report it).
+pub const EXIT_CANCELLED: i32 = 130;
+
 impl StopReason {
-    /// The CLI's exit code: 0 answered, 2 budget or turn limit, 1 anything else.
+    /// The CLI's exit code: [`EXIT_ANSWERED`], [`EXIT_BUDGET`] for a budget or the turn
+    /// limit, [`EXIT_CANCELLED`] after a cancellation, [`EXIT_FAILED`] for anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Completed | Self::StopTool { .. } => 0,
-            Self::Budget { .. } => 2,
-            _ => 1,
+            Self::Completed | Self::StopTool { .. } => EXIT_ANSWERED,
+            Self::Budget { .. } => EXIT_BUDGET,
+            Self::Cancelled { .. } => EXIT_CANCELLED,
+            _ => EXIT_FAILED,
         }
     }
 
@@ -185,7 +205,7 @@ impl StopReason {
         match self {
             Self::Completed => "answered".into(),
             Self::StopTool { name } => format!("stopped by tool `{name}`"),
-            Self::Cancelled { mode } => format!("cancelled ({mode:?})"),
+            Self::Cancelled { mode } => mode.to_string(),
             Self::Budget {
                 resource,
                 used,

@@ -5,10 +5,10 @@ use std::process::Stdio;
 
 use mock_llm::{ScriptCall, Turn};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::{
-    Fixture, assert_code, calc_tool, multiply_script, no_escape_codes, text, with_usage,
+    Fixture, assert_code, calc_tool, hello, multiply_script, no_escape_codes, text, with_usage,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,8 +69,8 @@ async fn with_an_output_schema_only_the_accepted_answer_reaches_stdout() {
     assert!(fx.requests()[1].body.to_string().contains("rejected"));
 }
 
-/// The text a model writes beside its tool calls, then the answer, each on its own line.
-async fn text_beside_tool_calls(flags: &[&str]) -> String {
+/// (stdout, stderr) of a run whose model writes text beside its tool call, then answers.
+async fn text_beside_tool_calls(flags: &[&str]) -> (String, String) {
     let mut first = Turn::call("calc", r#"{"expression":"6*7"}"#);
     first.text = Some("Let me compute.".into());
     let fx = Fixture::new(vec![first, Turn::text("The answer is 42.")]).await;
@@ -80,19 +80,71 @@ async fn text_beside_tool_calls(flags: &[&str]) -> String {
     args.extend([agent.to_str().unwrap(), "6*7?"]);
     let out = fx.run(&args).await;
     assert_code(&out, 0);
-    text(&out.stdout)
+    (text(&out.stdout), text(&out.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_written_beside_tool_calls_stays_on_its_own_line() {
-    let stdout = text_beside_tool_calls(&[]).await;
-    assert_eq!(stdout, "Let me compute.\nThe answer is 42.\n");
+async fn piped_stdout_holds_only_the_answer_and_narration_goes_to_stderr() {
+    let (stdout, stderr) = text_beside_tool_calls(&[]).await;
+    assert_eq!(stdout, "The answer is 42.\n");
+    let narration = stderr.find("  Let me compute.").expect(&stderr);
+    let call = stderr.find("→ calc").expect(&stderr);
+    assert!(
+        narration < call,
+        "narration comes before its tool call: {stderr}"
+    );
+    assert!(!stderr.contains("The answer is 42."), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_written_beside_tool_calls_is_shown_without_streaming_too() {
-    let stdout = text_beside_tool_calls(&["--no-stream"]).await;
-    assert_eq!(stdout, "Let me compute.\nThe answer is 42.\n");
+async fn piped_stdout_holds_only_the_answer_without_streaming_too() {
+    let (stdout, stderr) = text_beside_tool_calls(&["--no-stream"]).await;
+    assert_eq!(stdout, "The answer is 42.\n");
+    assert!(stderr.contains("  Let me compute."), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dash_reads_the_task_from_stdin() {
+    let fx = Fixture::new(vec![Turn::text("read you")]).await;
+    let agent = fx.agent(&fx.openai());
+    let mut child = fx
+        .command(&["run", agent.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"a task\nover two lines\n").await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert_code(&out, 0);
+    assert_eq!(text(&out.stdout), "read you\n");
+    let sent = fx.requests()[0].body["messages"].to_string();
+    assert!(sent.contains("a task\\nover two lines"), "{sent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_task_on_stdin_is_refused_before_any_model_call() {
+    let fx = Fixture::new(hello()).await;
+    let agent = fx.agent(&fx.openai());
+    let out = fx.run(&["run", agent.to_str().unwrap(), "-"]).await;
+    assert_code(&out, 1);
+    assert!(text(&out.stderr).contains("the task on stdin is empty"));
+    assert_eq!(fx.mock.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_the_exit_codes() {
+    let fx = Fixture::new(hello()).await;
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let out = fx.run(args).await;
+        assert_code(&out, 0);
+        let help = text(&out.stdout);
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("130  interrupted by Ctrl-C"), "{help}");
+        assert!(help.contains("3    stopped by a budget"), "{help}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +231,7 @@ async fn json_without_streaming_carries_the_answer_in_run_finished() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_turn_limit_exits_with_2_after_a_forced_answer() {
+async fn the_turn_limit_exits_with_3_after_a_forced_answer() {
     let turns = vec![
         Turn::call("calc", r#"{"expression":"1+1"}"#),
         Turn::text("best effort"),
@@ -191,7 +243,7 @@ async fn the_turn_limit_exits_with_2_after_a_forced_answer() {
         calc_tool()
     ));
     let out = fx.run(&["run", agent.to_str().unwrap(), "loop"]).await;
-    assert_code(&out, 2);
+    assert_code(&out, 3);
     assert_eq!(text(&out.stdout), "best effort\n");
     let err = text(&out.stderr);
     assert!(err.contains("turn limit"), "{err}");
@@ -202,7 +254,7 @@ async fn the_turn_limit_exits_with_2_after_a_forced_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_budget_exits_with_2_and_says_so_in_json() {
+async fn a_token_budget_exits_with_3_and_says_so_in_json() {
     let turns = vec![
         with_usage(Turn::call("calc", r#"{"expression":"2*3"}"#), 800, 400),
         Turn::text("what I know"),
@@ -216,7 +268,7 @@ async fn a_token_budget_exits_with_2_and_says_so_in_json() {
     let out = fx
         .run(&["run", "--json", agent.to_str().unwrap(), "x"])
         .await;
-    assert_code(&out, 2);
+    assert_code(&out, 3);
     let stdout = text(&out.stdout);
     let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["type"], "run_finished");
@@ -271,7 +323,7 @@ async fn ctrl_c_during_a_tool_call_stops_the_run_and_reports_it() {
         }
     }
     let status = child.wait().await.unwrap();
-    assert_eq!(status.code(), Some(1), "{events:?}");
+    assert_eq!(status.code(), Some(130), "{events:?}");
     let last = events.last().unwrap();
     assert_eq!(last["type"], "run_finished", "{events:?}");
     assert_eq!(last["stop_reason"]["reason"], "cancelled");

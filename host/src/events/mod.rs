@@ -7,8 +7,15 @@
 //! IO can see (`TextDelta`, `ToolCallStarted`, `ToolCallFinished`, `RateLimitWait`,
 //! `Retry`), using the constructors below so both sides agree on the fields.
 //! Invariant: every variant round-trips through serde_json.
+//!
+//! [`EventRecord`] (in `record.rs`) is the stamped form a log or `--json` consumer reads:
+//! schema version, run id, timestamp and step around one event.
+
+mod record;
 
 use serde::{Deserialize, Serialize};
+
+pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_error, new_run_id};
 
 use crate::budget::BudgetResource;
 use crate::controller::{FinalOutput, PlannedCall, StopReason, ToolOutcome, ToolUsage};
@@ -62,6 +69,14 @@ pub enum RunEvent {
         error_kind: Option<String>,
         preview: String,
         usage: ToolUsage,
+    },
+    /// A final answer the output schema rejected. `will_retry`: the model was told why and
+    /// asked again; otherwise the run ends with `invalid_output`.
+    OutputRejected {
+        step: usize,
+        reason: String,
+        attempt: u32,
+        will_retry: bool,
     },
     /// A call the parser rejected: never run, the model was told why.
     ToolCallRejected {
