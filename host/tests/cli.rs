@@ -14,6 +14,8 @@
 
 #[path = "cli/chat.rs"]
 mod chat;
+#[path = "cli/output.rs"]
+mod output;
 #[path = "cli/pty.rs"]
 mod pty;
 #[path = "cli/run.rs"]

@@ -3,7 +3,7 @@
 //! Syntax (header `x-mock-fault`, `POST /admin/faults`, `--fault` on the command line):
 //! `name[:value][:key=value]...`, e.g. `status:429:retry-after=2`, `status:503:retry-after-ms=50`,
 //! `status:429:retry-after-date=3`, `latency:200`, `trickle:20`, `cut:3`, `stall:2:ms=5000`,
-//! `malformed`, `empty-choices`, `truncated-args`, `error-event:overloaded_error`.
+//! `malformed`, `empty-choices`, `truncated-args`, `error-event:overloaded_error`, `html:502`.
 //! Invariant: `Display` writes the syntax `FromStr` reads.
 
 use std::fmt;
@@ -37,12 +37,15 @@ pub enum Fault {
     TruncatedArgs,
     /// After the first content event, a provider error event of this type ends the stream.
     ErrorEvent { kind: String },
+    /// Answer this status with an HTML error page, as a proxy or gateway in front of the
+    /// provider does (`text/html`, a few KB of markup around a `<title>`).
+    HtmlPage { status: u16 },
 }
 
 /// A fault string that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "bad fault {input:?}: {why}; expected e.g. status:429:retry-after=2, latency:200, trickle:20, cut:3, stall:2:ms=5000, malformed, empty-choices, truncated-args, error-event:overloaded_error"
+    "bad fault {input:?}: {why}; expected e.g. status:429:retry-after=2, latency:200, trickle:20, cut:3, stall:2:ms=5000, malformed, empty-choices, truncated-args, error-event:overloaded_error, html:502"
 )]
 pub struct FaultParseError {
     input: String,
@@ -62,6 +65,7 @@ impl Fault {
             Fault::EmptyChoices => "empty-choices".into(),
             Fault::TruncatedArgs => "truncated-args".into(),
             Fault::ErrorEvent { .. } => "error-event".into(),
+            Fault::HtmlPage { status } => format!("html:{status}"),
         }
     }
 }
@@ -146,6 +150,15 @@ impl FromStr for Fault {
             "error-event" => Fault::ErrorEvent {
                 kind: value.unwrap_or("overloaded_error").to_string(),
             },
+            "html" => {
+                let status = number(value, "the status")?;
+                if !(100..=599).contains(&status) {
+                    return Err(err("the status must be between 100 and 599"));
+                }
+                Fault::HtmlPage {
+                    status: status as u16,
+                }
+            }
             _ => return Err(err("unknown fault name")),
         };
         if !matches!(fault, Fault::Status { .. } | Fault::Stall { .. }) && !options.is_empty() {
@@ -184,6 +197,7 @@ impl fmt::Display for Fault {
             Fault::EmptyChoices => f.write_str("empty-choices"),
             Fault::TruncatedArgs => f.write_str("truncated-args"),
             Fault::ErrorEvent { kind } => write!(f, "error-event:{kind}"),
+            Fault::HtmlPage { status } => write!(f, "html:{status}"),
         }
     }
 }
@@ -198,6 +212,7 @@ mod tests {
         for s in [
             "status:429:retry-after=2",
             "status:503:retry-after-ms=50",
+            "html:502",
             "status:529:retry-after-date=3",
             "status:401",
             "latency:200",

@@ -260,6 +260,17 @@ impl Drop for Pending<'_> {
     }
 }
 
+/// A gateway's error page: `status` with a few KB of HTML around a `<title>`.
+fn html_page(status: u16) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let title = format!("{status} {}", code.canonical_reason().unwrap_or("Error"));
+    let filler = "<p>The upstream server did not answer in time.</p>\n".repeat(60);
+    let page = format!(
+        "<!DOCTYPE html>\n<html>\n<head><title>{title}</title>\n<style>body {{ font-family: sans-serif; }}</style></head>\n<body>\n<h1>{title}</h1>\n{filler}</body>\n</html>\n"
+    );
+    (code, [("content-type", "text/html")], page).into_response()
+}
+
 fn error(format: Format, status: u16, message: &str, param: Option<&str>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, Json(error_body(format, status, message, param))).into_response()
@@ -385,6 +396,7 @@ async fn answer(format: Format, s: &Arc<Shared>, headers: &HeaderMap, raw: &[u8]
             return r;
         }
         Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+        Some(Fault::HtmlPage { status }) => return html_page(*status),
         _ => {}
     }
     let behaviour = s.behaviour();

@@ -231,7 +231,7 @@ impl<W: Wire> Adapter<W> {
             if !failure.retry || !may_retry(policy, attempts, start.elapsed(), delay) {
                 return Err(with_attempts(failure.error, attempts));
             }
-            tracing::warn!(attempt = attempts, ?delay, error = %failure.error, "LLM request failed; retrying");
+            tracing::debug!(attempt = attempts, ?delay, error = %failure.error, "LLM request failed; retrying");
             notices.emit(LlmNotice::Retry {
                 attempt: attempts,
                 delay,
