@@ -86,11 +86,12 @@ async fn interrupt_watcher(
     if interrupts.recv().await.is_none() {
         return;
     }
-    handle.cancel();
+    // Said before cancelling: the run may end (and the process exit) right after.
     console.stop_spinner();
     if !console.json() {
         console.err_line("interrupted: stopping the run (Ctrl-C again to quit at once)");
     }
+    handle.cancel();
     if interrupts.recv().await.is_some() {
         super::tty::restore();
         std::process::exit(warden::controller::EXIT_CANCELLED);

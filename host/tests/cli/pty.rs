@@ -281,3 +281,34 @@ async fn chat_takes_typed_messages_ctrl_c_cancels_a_turn_and_ctrl_d_leaves() {
         assert_eq!(fx.mock.stats().validation_errors, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_run_in_a_terminal_with_its_summary_and_code_130() {
+    for mode in MODES {
+        let fx = Fixture::new(multiply_script()).await;
+        // The first answer would take a minute.
+        fx.mock
+            .push_faults(["latency:60000".parse::<Fault>().unwrap()]);
+        let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
+        let fx = &fx;
+        tokio::task::block_in_place(|| {
+            let mut pty = Pty::spawn(fx, mode, &["run", agent.to_str().unwrap(), "6*7?"]);
+            let start = Instant::now();
+            while fx.mock.stats().requests < 1 {
+                assert!(start.elapsed() < DEADLINE, "no model call was made");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            pty.send("\x03");
+            assert_eq!(pty.exit_code(), 130, "{mode:?}:\n{}", pty.screen());
+            let screen = pty.screen();
+            assert!(screen.contains("interrupted: stopping the run"), "{screen}");
+            assert!(
+                screen
+                    .lines()
+                    .any(|l| l.starts_with("cancelled · 0 model calls")),
+                "{screen}"
+            );
+            pty.check_escapes();
+        });
+    }
+}
