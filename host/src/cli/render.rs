@@ -266,7 +266,7 @@ impl Renderer {
         };
         let summary = format!(
             "{}{forced} · {} model calls · {} in / {} out tokens{estimated} · ${:.4} · {} tool calls ({} rejected) · fuel {}",
-            result.stop_reason.describe(),
+            brief_server_error(&result.stop_reason.describe()),
             u.model_calls,
             u.input_tokens,
             u.output_tokens,

@@ -35,7 +35,7 @@ impl Controller {
             }
             Parsed::Empty { finish_reason } => {
                 let detail = format!(
-                    "the model answered with neither text nor tool calls (finish reason {finish_reason:?})"
+                    "the model answered with neither text nor tool calls (finish reason `{finish_reason}`)"
                 );
                 match self.count_invalid_turn(detail) {
                     Some(reason) => self.finish(reason, None, false),

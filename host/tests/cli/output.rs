@@ -203,3 +203,22 @@ async fn an_empty_forced_answer_says_so_and_why() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_call_that_fails_for_good_is_summed_up_on_one_line() {
+    let fx = Fixture::new(vec![Turn::text("never")]).await;
+    // More gateway pages than the client's retries.
+    fx.mock
+        .push_faults(std::iter::repeat_n("html:502".parse().unwrap(), 10));
+    let agent = fx.agent(&format!(
+        "{}[model.retry]\nmax_attempts = 2\ninitial_backoff_ms = 1\n",
+        fx.openai()
+    ));
+    let out = fx.run(&["run", agent.to_str().unwrap(), "x"]).await;
+    assert_code(&out, 1);
+    let err = text(&out.stderr);
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("model call failed"), "{err}");
+    assert!(last.contains("HTML page \"502 Bad Gateway\""), "{err}");
+    assert!(!err.contains("<p>"), "{err}");
+}
