@@ -73,8 +73,10 @@ impl HostileServer {
     /// Serves `replies` in order, one per request; the last one answers every later request.
     pub async fn start(replies: Vec<Reply>) -> Self {
         assert!(!replies.is_empty(), "a hostile server needs a reply");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port for the hostile server");
+        let addr = listener.local_addr().expect("the bound address");
         let sent = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(AtomicU64::new(0));
         let (s, r) = (sent.clone(), requests.clone());

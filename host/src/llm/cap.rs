@@ -234,7 +234,7 @@ mod tests {
         let chunks = vec![&b"data: 0123456789\n"[..]; 100];
         assert_eq!(run(limits(1000, 1 << 20), &chunks).1, Some(SizeCap::Event));
         // A CR and a LF in different chunks are one line ending, not a blank line.
-        let split = vec![&b"data: 0123456789\r"[..], &b"\n"[..]];
+        let split = [&b"data: 0123456789\r"[..], &b"\n"[..]];
         let chunks: Vec<&[u8]> = split.iter().copied().cycle().take(200).collect();
         assert_eq!(run(limits(1000, 1 << 20), &chunks).1, Some(SizeCap::Event));
     }
