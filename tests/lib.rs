@@ -1,5 +1,6 @@
 //! Shared helpers for warden's end-to-end tests.
 
+pub mod hostile_http;
 pub mod sandbox;
 
 /// Helpers for the LLM interface tests (`e2e/llm*.rs`).
@@ -32,11 +33,13 @@ pub mod llm {
             max_backoff_ms: 5,
             multiplier: 2.0,
             max_total_ms: 30_000,
+            ..RetryPolicy::default()
         };
         cfg.timeouts = Timeouts {
             connect_ms: 2_000,
             request_ms: 10_000,
             idle_ms: 10_000,
+            ..Timeouts::default()
         };
         cfg
     }

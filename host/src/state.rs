@@ -39,14 +39,14 @@ pub struct UsageTotals {
 impl UsageTotals {
     /// Input plus output tokens.
     pub fn total_tokens(&self) -> u64 {
-        self.input_tokens + self.output_tokens
+        self.input_tokens.saturating_add(self.output_tokens)
     }
 
-    /// Adds one model call's usage and cost.
+    /// Adds one model call's usage and cost. Saturating: the counts come from a server.
     pub fn add_model(&mut self, usage: &Usage, cost_usd: f64) {
-        self.input_tokens += usage.input_tokens;
-        self.output_tokens += usage.output_tokens;
-        self.cached_tokens += usage.cached_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(usage.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(usage.output_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(usage.cached_tokens);
         self.cost_usd += cost_usd;
         self.model_calls += 1;
     }

@@ -10,6 +10,7 @@ mod agent_support;
 mod demo;
 mod guest_tools;
 mod llm_faults;
+mod llm_hostile;
 mod llm_limits;
 mod llm_mock;
 mod llm_roundtrip;

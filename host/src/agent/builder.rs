@@ -7,7 +7,7 @@ use super::{
 };
 use crate::budget::Budget;
 use crate::context::models::Price;
-use crate::llm::{RateLimits, RetryPolicy, Timeouts};
+use crate::llm::{RateLimits, ResponseLimits, RetryPolicy, Timeouts};
 
 /// Builds an [`AgentDef`]; start with [`AgentDef::builder`].
 #[derive(Debug, Clone)]
@@ -33,6 +33,7 @@ impl AgentBuilder {
                     timeouts: Timeouts::default(),
                     retry: RetryPolicy::default(),
                     rate_limits: RateLimits::default(),
+                    response_limits: ResponseLimits::default(),
                     http2_prior_knowledge: false,
                 },
                 tools: Vec::new(),

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::budget::Budget;
 use crate::context::models::Price;
 use crate::controller::{CompactionConfig, ErrorPolicy, LoopConfig, ToolCatalogEntry};
-use crate::llm::{RateLimits, RetryPolicy, Timeouts};
+use crate::llm::{RateLimits, ResponseLimits, RetryPolicy, Timeouts};
 pub use builder::AgentBuilder;
 pub use load::AgentError;
 
@@ -77,15 +77,19 @@ pub struct ModelSettings {
     /// Overrides the price table.
     #[serde(default)]
     pub price: Option<Price>,
-    /// Timeouts of the LLM interface (`connect_ms`, `request_ms`, `idle_ms`).
+    /// Timeouts of the LLM interface (`connect_ms`, `request_ms`, `idle_ms`, `stream_ms`).
     #[serde(default)]
     pub timeouts: Timeouts,
-    /// Retries of transient model-call failures (`max_attempts`, backoff...).
+    /// Retries of transient model-call failures (`max_attempts`, backoff, the longest
+    /// server-requested wait `max_retry_after_ms`...).
     #[serde(default)]
     pub retry: RetryPolicy,
     /// Client-side rate limits (`rpm`, `tpm`; 0 is unlimited).
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Size caps on model responses (`max_body_bytes`, `max_event_bytes`, `max_stream_bytes`).
+    #[serde(default)]
+    pub response_limits: ResponseLimits,
     /// Speak HTTP/2 to a plain-HTTP `base_url` that supports it (h2c), so concurrent runs
     /// share one connection; `https` endpoints negotiate HTTP/2 by themselves.
     #[serde(default)]

@@ -1,10 +1,11 @@
 //! The tiktoken tables, loaded only when a count must be exact. One holds ~45 MB (three
 //! times the rest of a running `warden`) and takes ~0.4 s to build, so a counter asks for it
 //! only when a request might be near a limit (see [`super::tokens`]); once asked, it is
-//! built on a loader thread, off the async worker that asked.
+//! built on a loader thread, off the async worker that asked, and async code awaits it
+//! with [`Table::ready`] rather than blocking a worker in [`Table::wait`].
 //!
 //! Invariant: a table is built at most once per process; [`Table::loaded`] never blocks
-//! and never starts a load.
+//! and never starts a load; [`Table::ready`] never blocks its thread.
 
 use std::sync::{Once, OnceLock};
 
@@ -16,6 +17,8 @@ use super::models::Tokenizer;
 pub(super) struct Table {
     ready: OnceLock<&'static CoreBPE>,
     started: Once,
+    /// Wakes the tasks awaiting [`Table::ready`] once the table is set.
+    loaded_notify: tokio::sync::Notify,
     load: fn() -> &'static CoreBPE,
 }
 
@@ -35,6 +38,7 @@ impl Table {
         Table {
             ready: OnceLock::new(),
             started: Once::new(),
+            loaded_notify: tokio::sync::Notify::const_new(),
             load,
         }
     }
@@ -53,7 +57,13 @@ impl Table {
     #[cfg(test)]
     pub(super) fn private(tokenizer: Tokenizer) -> Option<&'static Table> {
         let shared = Self::of(tokenizer)?;
-        Some(Box::leak(Box::new(Table::new(shared.load))))
+        Some(Self::loaded_by(shared.load))
+    }
+
+    /// A table of its own built by `load` (tests only; leaked).
+    #[cfg(test)]
+    pub(super) fn loaded_by(load: fn() -> &'static CoreBPE) -> &'static Table {
+        Box::leak(Box::new(Table::new(load)))
     }
 
     /// The table if it is loaded; never starts a load.
@@ -73,23 +83,40 @@ impl Table {
             return;
         }
         self.started.call_once(|| {
-            let load = self.load;
             let spawned = std::thread::Builder::new()
                 .name("warden-tiktoken".into())
-                .spawn(move || {
-                    let _ = self.ready.set(load());
-                });
+                .spawn(move || self.set());
             // Without a thread the table is built here, once.
             if spawned.is_err() {
-                let _ = self.ready.set(load());
+                self.set();
             }
         });
     }
 
-    /// Blocks until the table is loaded, starting the load if nobody has.
+    fn set(&self) {
+        let _ = self.ready.set((self.load)());
+        self.loaded_notify.notify_waiters();
+    }
+
+    /// Blocks until the table is loaded, starting the load if nobody has. For sync code:
+    /// async code awaits [`Table::ready`].
     pub(super) fn wait(&'static self) -> &'static CoreBPE {
         self.start();
         self.ready.wait()
+    }
+
+    /// Waits, without blocking the thread, until the table is loaded, starting the load if
+    /// nobody has.
+    pub(super) async fn ready(&'static self) -> &'static CoreBPE {
+        self.start();
+        loop {
+            // Registered before the check: a load finishing in between still wakes us.
+            let notified = self.loaded_notify.notified();
+            if let Some(table) = self.loaded() {
+                return table;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -107,5 +134,50 @@ mod tests {
         assert_eq!(bpe.encode_ordinary("hello world").len(), 2);
         assert!(table.is_started() && table.loaded().is_some());
         assert!(Table::of(Tokenizer::Estimate).is_none());
+    }
+
+    /// Opened by the test, or by a watchdog if the test's own task never ran.
+    static GATE: (std::sync::Mutex<Option<&str>>, std::sync::Condvar) =
+        (std::sync::Mutex::new(None), std::sync::Condvar::new());
+
+    fn open_gate(by: &'static str) {
+        let mut opened = GATE.0.lock().unwrap();
+        opened.get_or_insert(by);
+        GATE.1.notify_all();
+    }
+
+    /// A load that lasts until the gate opens.
+    fn gated_load() -> &'static CoreBPE {
+        let mut opened = GATE.0.lock().unwrap();
+        while opened.is_none() {
+            opened = GATE.1.wait(opened).unwrap();
+        }
+        tiktoken_rs::o200k_base_singleton()
+    }
+
+    /// On a single-threaded runtime, a task awaiting the table leaves the thread to the
+    /// others: the task that ends the load runs meanwhile. A blocking wait would hold the
+    /// only thread until the watchdog opened the gate.
+    #[test]
+    fn awaiting_the_table_leaves_the_worker_to_other_tasks() {
+        let table = Table::loaded_by(gated_load);
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(20));
+            open_gate("the watchdog");
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let waiter = table.ready();
+            let opener = async {
+                tokio::task::yield_now().await;
+                open_gate("the test's own task");
+            };
+            let (bpe, ()) = tokio::join!(waiter, opener);
+            assert_eq!(bpe.encode_ordinary("hello world").len(), 2);
+        });
+        assert_eq!(*GATE.0.lock().unwrap(), Some("the test's own task"));
     }
 }

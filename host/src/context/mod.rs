@@ -127,13 +127,19 @@ impl ContextAssembler {
         system_tokens + self.counter.count_messages(history) + self.counter.count_tools(tools)
     }
 
-    /// Makes the counter's counts exact if `system` + `history` + `tools` might be more
-    /// than `limit` tokens while its counts are the estimate (an OpenAI model whose table
-    /// is not loaded): their bound decides. Past half the limit the table starts loading
-    /// in the background, so it is usually there by the time it is needed.
-    fn exact_if_near(&self, limit: u64, system: &str, history: &[Message], tools: &[ToolSpec]) {
+    /// Whether the counts must be exact before `system` + `history` + `tools` can be held
+    /// against `limit` tokens: their counts are the estimate (an OpenAI model whose table
+    /// is not loaded) and their bound passes the limit. Past half the limit the table starts
+    /// loading in the background, so it is usually there by the time it is needed.
+    pub fn needs_exact(
+        &self,
+        limit: u64,
+        system: &str,
+        history: &[Message],
+        tools: &[ToolSpec],
+    ) -> bool {
         if !self.counter.is_provisional() {
-            return;
+            return false;
         }
         let system = if system.is_empty() {
             0
@@ -146,10 +152,17 @@ impl ContextAssembler {
             .sum::<u64>()
             + system
             + self.counter.bound_tools(tools);
-        if bound > limit {
-            self.counter.wait_until_exact();
-        } else if bound > limit / 2 {
+        if bound > limit / 2 {
             self.counter.prepare_exact();
+        }
+        bound > limit
+    }
+
+    /// Makes the counts exact where [`ContextAssembler::needs_exact`] says so. This blocks
+    /// while the table loads: an async caller awaits [`TokenCounter::until_exact`] first.
+    fn exact_if_near(&self, limit: u64, system: &str, history: &[Message], tools: &[ToolSpec]) {
+        if self.needs_exact(limit, system, history, tools) {
+            self.counter.wait_until_exact();
         }
     }
 

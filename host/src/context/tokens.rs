@@ -6,8 +6,9 @@
 //! window the exact count changes nothing. So an OpenAI model's counter starts without it
 //! and gives, besides the estimate, an upper bound that needs no table: a BPE token stands
 //! for at least one byte, so a text has at most as many tokens as bytes. Where the bound
-//! could cross a limit, the caller makes counts exact ([`TokenCounter::wait_until_exact`]);
-//! from then on every count is tiktoken's.
+//! could cross a limit, the caller makes counts exact ([`TokenCounter::until_exact`] in
+//! async code, which leaves its worker free, or [`TokenCounter::wait_until_exact`]); from
+//! then on every count is tiktoken's.
 //!
 //! Invariant: counts are never zero for non-empty text, [`TokenCounter::bound_message`] is
 //! never below the exact count of an OpenAI model, and the calibrated ratio stays within
@@ -80,13 +81,13 @@ impl TokenCounter {
     /// A counter whose table is its own, not the process's: tests see whether it was
     /// asked for.
     #[cfg(test)]
-    pub(super) fn with_private_table(tokenizer: Tokenizer) -> Self {
+    pub(crate) fn with_private_table(tokenizer: Tokenizer) -> Self {
         Self::with_table(tokenizer, Table::private(tokenizer))
     }
 
     /// Whether this counter's table has been asked for (tests only).
     #[cfg(test)]
-    pub(super) fn table_requested(&self) -> bool {
+    pub(crate) fn table_requested(&self) -> bool {
         self.table.is_some_and(Table::is_started)
     }
 
@@ -109,10 +110,19 @@ impl TokenCounter {
     }
 
     /// Blocks until counts are exact (the table is loaded, ~0.4 s the first time in a
-    /// process); returns at once for the estimate.
+    /// process); returns at once for the estimate. Async code awaits
+    /// [`TokenCounter::until_exact`] instead, which does not block its worker.
     pub fn wait_until_exact(&self) {
         if let Some(table) = self.table {
             table.wait();
+        }
+    }
+
+    /// Waits until counts are exact without blocking the thread (the table loads on its
+    /// own thread); returns at once for the estimate or a loaded table.
+    pub async fn until_exact(&self) {
+        if let Some(table) = self.table {
+            table.ready().await;
         }
     }
 

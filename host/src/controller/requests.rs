@@ -8,8 +8,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::{Controller, FinalOutput, Phase, Step, StopReason};
-use crate::context::Assembled;
 use crate::context::shrink::shrink_text;
+use crate::context::{Assembled, TokenCounter};
 use crate::events::RunEvent;
 use crate::llm::{ChatRequest, ChatResponse, Message, RequestSettings, ToolChoice, ToolSpec};
 use crate::state::ModelCallKind;
@@ -21,7 +21,34 @@ names, file paths, tool results that matter, decisions taken and open questions.
 /// Token cap for one tool output inside the text given to the summariser.
 const SUMMARY_TOOL_OUTPUT_CAP: u64 = 500;
 
+/// Room left in the tokenizer check for the note a forced final call adds (bytes, as the
+/// bound counts them).
+const FORCED_NOTE_BOUND: u64 = 1024;
+
 impl Controller {
+    /// The token counter an async driver should await ([`TokenCounter::until_exact`])
+    /// before calling [`Controller::next_step`]: `Some` when planning the next request
+    /// needs exact counts and the tokenizer's table is still loading (~0.4 s, once per
+    /// process). `next_step` would otherwise block its thread until the table is there.
+    pub fn exact_counts_pending(&self) -> Option<TokenCounter> {
+        if !matches!(self.phase, Phase::Ready) {
+            return None;
+        }
+        // The lowest limit the plan may measure the history against: the summary trigger,
+        // or the input budget.
+        let available = self.assembler.available_input();
+        let cfg = &self.config.compaction;
+        let limit = if cfg.summarize && !self.summary_failed && !self.summarized_since_turn {
+            available.min((available as f64 * cfg.trigger_ratio) as u64)
+        } else {
+            available
+        };
+        let limit = limit.saturating_sub(FORCED_NOTE_BOUND);
+        self.assembler
+            .needs_exact(limit, &self.system, self.state.live(), &self.specs)
+            .then(|| self.assembler.counter().clone())
+    }
+
     /// Decides the next model call (phase is `Ready`).
     pub(super) fn plan_model_call(&mut self) -> Step {
         if self.cancel_after_turn {
@@ -301,5 +328,38 @@ fn render(message: &Message, counter: &crate::context::TokenCounter, out: &mut S
             };
             out.push_str(&format!("{label} ({call_id}): {body}\n\n"));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::context::models::Tokenizer;
+    use crate::controller::LoopConfig;
+
+    /// A gpt-4o controller with an 8k window whose tokenizer table is its own (unloaded).
+    fn controller(input: String) -> Controller {
+        let mut config = LoopConfig::new("gpt-4o");
+        config.context_window = Some(8_000);
+        let mut c = Controller::new(config, vec![], input).unwrap();
+        let counter = TokenCounter::with_private_table(Tokenizer::O200k);
+        c.assembler = c.assembler.clone().with_counter(counter);
+        c
+    }
+
+    #[tokio::test]
+    async fn a_request_that_may_not_fit_awaits_exact_counts_before_planning() {
+        let small = controller("hello".into());
+        assert!(small.exact_counts_pending().is_none());
+        assert!(!small.assembler.counter().table_requested());
+        // ~7.5 KB: the bound (its bytes) passes the summary trigger, the ~1,500 tokens do not.
+        let mut big = controller("word ".repeat(1_500));
+        let counter = big.exact_counts_pending().unwrap();
+        assert!(big.assembler.counter().table_requested());
+        counter.until_exact().await;
+        assert!(!big.assembler.counter().is_provisional());
+        assert!(big.exact_counts_pending().is_none());
+        assert!(matches!(big.next_step(), Step::CallModel(_)));
     }
 }

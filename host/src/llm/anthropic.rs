@@ -197,7 +197,10 @@ impl WireUsage {
         let input = if input == 0 && cached == 0 {
             0
         } else {
-            input + cached + self.cache_creation_input_tokens.unwrap_or(0)
+            // Saturating: a server's absurd counts must not overflow.
+            input
+                .saturating_add(cached)
+                .saturating_add(self.cache_creation_input_tokens.unwrap_or(0))
         };
         Usage {
             input_tokens: input,

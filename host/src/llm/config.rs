@@ -87,6 +87,9 @@ pub struct Timeouts {
     pub request_ms: u64,
     /// The longest gap allowed between two stream events.
     pub idle_ms: u64,
+    /// The longest a stream may last, from its response headers to its end: a server that
+    /// keeps sending pings or empty events cannot hold a run past it.
+    pub stream_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -95,6 +98,7 @@ impl Default for Timeouts {
             connect_ms: 10_000,
             request_ms: 600_000,
             idle_ms: 120_000,
+            stream_ms: 1_800_000,
         }
     }
 }
@@ -108,6 +112,9 @@ impl Timeouts {
     }
     pub fn idle(&self) -> Duration {
         Duration::from_millis(self.idle_ms)
+    }
+    pub fn stream(&self) -> Duration {
+        Duration::from_millis(self.stream_ms)
     }
 }
 
@@ -125,6 +132,16 @@ pub struct RetryPolicy {
     pub multiplier: f64,
     /// No retry starts once this much time has passed since the first attempt began.
     pub max_total_ms: u64,
+    /// The longest wait a server may ask for (`Retry-After`, `retry-after-ms`): a longer
+    /// demand fails the call with [`LlmError::RetryAfterTooLong`] instead of waiting.
+    pub max_retry_after_ms: u64,
+}
+
+impl RetryPolicy {
+    /// The longest wait a server may ask for.
+    pub fn max_retry_after(&self) -> Duration {
+        Duration::from_millis(self.max_retry_after_ms)
+    }
 }
 
 impl Default for RetryPolicy {
@@ -135,6 +152,7 @@ impl Default for RetryPolicy {
             max_backoff_ms: 30_000,
             multiplier: 2.0,
             max_total_ms: 180_000,
+            max_retry_after_ms: 60_000,
         }
     }
 }
@@ -148,6 +166,33 @@ pub struct RateLimits {
     /// Tokens (input + output) per minute.
     pub tpm: u32,
 }
+
+/// Caps on what a server may send, in bytes; a response over one fails the call with
+/// [`LlmError::ResponseTooLarge`] naming the cap, before the excess is held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseLimits {
+    /// A whole non-streamed response body.
+    pub max_body_bytes: u64,
+    /// One stream event, all its lines together (one endless line included). Some
+    /// OpenAI-compatible servers send a whole tool call's arguments in one event.
+    pub max_event_bytes: u64,
+    /// A whole stream.
+    pub max_stream_bytes: u64,
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        ResponseLimits {
+            max_body_bytes: 16 << 20,
+            max_event_bytes: 4 << 20,
+            max_stream_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The longest any configured duration may be (a week): an `Instant` plus it cannot overflow.
+const MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// Everything needed to talk to one provider.
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +217,9 @@ pub struct ProviderConfig {
     pub retry: RetryPolicy,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Size caps on responses and streams.
+    #[serde(default)]
+    pub response_limits: ResponseLimits,
     /// Speak HTTP/2 without negotiation (h2c) to a plain-HTTP server that supports it: every
     /// concurrent request then shares one connection instead of opening its own. `https`
     /// endpoints negotiate HTTP/2 by ALPN whatever this says.
@@ -191,6 +239,7 @@ impl ProviderConfig {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
+            response_limits: ResponseLimits::default(),
             http2_prior_knowledge: false,
         }
     }
@@ -242,13 +291,38 @@ impl ProviderConfig {
                 "retry.multiplier must be a number >= 1".into(),
             ));
         }
-        if self.timeouts.connect_ms == 0
-            || self.timeouts.request_ms == 0
-            || self.timeouts.idle_ms == 0
-        {
-            return Err(LlmError::Config(
-                "timeouts must be greater than 0 ms".into(),
-            ));
+        let t = &self.timeouts;
+        let durations = [
+            ("timeouts.connect_ms", t.connect_ms),
+            ("timeouts.request_ms", t.request_ms),
+            ("timeouts.idle_ms", t.idle_ms),
+            ("timeouts.stream_ms", t.stream_ms),
+            ("retry.max_retry_after_ms", self.retry.max_retry_after_ms),
+        ];
+        for (name, ms) in durations {
+            if ms == 0 || ms > MAX_DURATION_MS {
+                return Err(LlmError::Config(format!(
+                    "{name} is {ms}; set it between 1 and {MAX_DURATION_MS} ms (a week)"
+                )));
+            }
+        }
+        let l = &self.response_limits;
+        for (name, bytes) in [
+            ("response_limits.max_body_bytes", l.max_body_bytes),
+            ("response_limits.max_event_bytes", l.max_event_bytes),
+            ("response_limits.max_stream_bytes", l.max_stream_bytes),
+        ] {
+            if bytes == 0 {
+                return Err(LlmError::Config(format!(
+                    "{name} must be greater than 0 bytes"
+                )));
+            }
+        }
+        if l.max_event_bytes > l.max_stream_bytes {
+            return Err(LlmError::Config(format!(
+                "response_limits.max_event_bytes ({}) exceeds max_stream_bytes ({}); one event is part of a stream",
+                l.max_event_bytes, l.max_stream_bytes
+            )));
         }
         Ok(())
     }
@@ -301,6 +375,28 @@ mod tests {
             err.to_string().contains("WARDEN_TEST_SURELY_UNSET_KEY"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn durations_and_caps_are_bounded() {
+        let ok = ProviderConfig::new(ProviderKind::Openai, "gpt");
+        ok.validate().unwrap();
+        let mut cfg = ok.clone();
+        cfg.retry.max_retry_after_ms = u64::MAX;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("retry.max_retry_after_ms"), "{err}");
+        let mut cfg = ok.clone();
+        cfg.timeouts.stream_ms = 0;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("timeouts.stream_ms"), "{err}");
+        let mut cfg = ok.clone();
+        cfg.response_limits.max_event_bytes = cfg.response_limits.max_stream_bytes + 1;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("exceeds max_stream_bytes"), "{err}");
+        let mut cfg = ok;
+        cfg.response_limits.max_body_bytes = 0;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("max_body_bytes must be greater"), "{err}");
     }
 
     #[test]

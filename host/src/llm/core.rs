@@ -7,28 +7,27 @@
 //! stream drops the reqwest response, which closes the connection; the key goes only into
 //! sensitive headers and is scrubbed from anything the provider echoes back.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::accumulate::check_truncation;
+use super::cap::{BodyError, Capped, read_body};
 use super::client::{ClientKind, shared_client};
 use super::config::ProviderConfig;
 use super::error::{LlmError, TimeoutPhase};
 use super::estimate::estimate_tokens;
+use super::live::{Clocks, Live};
 use super::notice::{LlmNotice, Notices};
 use super::ratelimit::{self, Limiter, Reservation};
-use super::retry::{backoff, is_retryable_status, may_retry, parse_retry_after};
-use super::sse::{SseEvents, events, stream_error};
-use super::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
-use super::wire::{Endpoint, Step, StreamDecoder, Wire};
+use super::retry::{ServerWait, backoff, is_retryable_status, may_retry, parse_retry_after};
+use super::sse::events;
+use super::types::{ChatRequest, ChatResponse, StreamEvent};
+use super::wire::{Endpoint, Wire};
 
 /// Most of an error body we read to find the provider's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -80,10 +79,10 @@ pub(crate) struct Adapter<W: Wire> {
 
 /// Returns the tokens reserved for a request to the limiter when dropped, corrected to the
 /// usage seen (or kept at the estimate if the request never reported any).
-struct Settle {
+pub(crate) struct Settle {
     limiter: Arc<Limiter>,
     reservation: Reservation,
-    actual: Option<u64>,
+    pub actual: Option<u64>,
 }
 
 impl Drop for Settle {
@@ -269,7 +268,7 @@ impl<W: Wire> Adapter<W> {
             if !resp.status().is_success() {
                 return Err(self.status_failure(resp).await);
             }
-            resp.bytes().await.map_err(|e| self.transport(e))
+            self.read_body(resp).await
         };
         let limit = self.config.timeouts.request();
         tokio::time::timeout(limit, exchange)
@@ -306,17 +305,20 @@ impl<W: Wire> Adapter<W> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
+        let clocks = Clocks {
+            idle: self.config.timeouts.idle(),
+            total: self.config.timeouts.stream(),
+        };
         let mut live = Live::new(
             self.wire.decoder(self.ep.clone()),
-            self.config.timeouts.idle(),
+            clocks,
             self.ep.url.clone(),
         );
         if is_json {
             // A server that ignores `stream: true` (or answers an error as plain JSON).
-            let bytes = tokio::time::timeout(limit, resp.bytes())
+            let bytes = tokio::time::timeout(limit, self.read_body(resp))
                 .await
-                .map_err(|_| timeout())?
-                .map_err(|e| self.transport(e))?;
+                .map_err(|_| timeout())??;
             if let Some((kind, message)) = self.wire.error_body(&bytes) {
                 return Err(Failure::from_error(self.ep.provider_error(&kind, &message)));
             }
@@ -327,7 +329,8 @@ impl<W: Wire> Adapter<W> {
             live.over = true;
             return Ok((live, response.to_stream_events(|s| vec![s.to_string()])));
         }
-        live.events = Some(events(resp.bytes_stream()));
+        let body = Capped::new(resp.bytes_stream(), self.config.response_limits);
+        live.events = Some(events(body));
         // Hold events back until one carries content: until then a failure can be retried
         // without the caller having seen anything.
         let mut held = Vec::new();
@@ -341,6 +344,22 @@ impl<W: Wire> Adapter<W> {
                 Err(e) => return Err(Failure::from_error(e)),
             }
         }
+    }
+
+    /// A whole non-streamed body, within the configured cap.
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<Bytes, Failure> {
+        let limit = self.config.response_limits.max_body_bytes;
+        read_body(&mut resp, limit).await.map_err(|e| match e {
+            BodyError::TooLarge { what, limit } => Failure::fatal(LlmError::ResponseTooLarge {
+                url: self.ep.url.to_string(),
+                what,
+                limit,
+            }),
+            BodyError::Transport(e) => Failure::transient(LlmError::Connection {
+                url: self.ep.url.to_string(),
+                detail: self.ep.scrub(&error_chain(e.as_ref())),
+            }),
+        })
     }
 
     fn transport(&self, e: reqwest::Error) -> Failure {
@@ -372,20 +391,41 @@ impl<W: Wire> Adapter<W> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let retry_after = parse_retry_after(
+        let cap = self.config.retry.max_retry_after();
+        let wait = parse_retry_after(
             header("retry-after-ms").as_deref(),
             header("retry-after").as_deref(),
             SystemTime::now(),
+            cap,
         );
-        let body = read_limited(resp, ERROR_BODY_LIMIT).await;
-        let message = match self.wire.error_body(&body) {
+        let (body, cut) = read_limited(resp, ERROR_BODY_LIMIT).await;
+        let mut message = match self.wire.error_body(&body) {
             Some((_, m)) if !m.is_empty() => m,
             _ => String::from_utf8_lossy(&body[..body.len().min(300)])
                 .trim()
                 .to_string(),
         };
+        if cut {
+            message.push_str(&format!(
+                " (error body cut at {ERROR_BODY_LIMIT} bytes, the rest not read)"
+            ));
+        }
         let message = self.ep.scrub(&message);
         let url = self.ep.url.to_string();
+        let retry_after = match wait {
+            Some(ServerWait::Wait(d)) => Some(d),
+            Some(ServerWait::TooLong { header, value }) if is_retryable_status(status) => {
+                return Failure::fatal(LlmError::RetryAfterTooLong {
+                    status,
+                    url,
+                    header,
+                    value: self.ep.scrub(&value),
+                    cap,
+                });
+            }
+            // A wait beside a final answer (400, 401...) changes nothing.
+            Some(ServerWait::TooLong { .. }) | None => None,
+        };
         let error = match status {
             401 | 403 => LlmError::Auth {
                 status,
@@ -419,17 +459,18 @@ impl<W: Wire> Adapter<W> {
     }
 }
 
-/// Reads at most `limit` bytes of a body; a body that breaks yields what arrived.
-async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+/// Reads at most `limit` bytes of a body, and whether there was more (left unread: the
+/// connection is dropped); a body that breaks yields what arrived.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
         out.extend_from_slice(&chunk);
-        if out.len() >= limit {
+        if out.len() > limit {
             out.truncate(limit);
-            break;
+            return (out, true);
         }
     }
-    out
+    (out, false)
 }
 
 /// The error and its sources, one line.
@@ -450,142 +491,4 @@ fn with_attempts(mut error: LlmError, n: u32) -> LlmError {
         _ => {}
     }
     error
-}
-
-/// A stream in flight: the SSE parser over the response body and the provider's decoder.
-///
-/// A hand-written stream rather than `unfold` over an async fn: each event is handed out
-/// without moving this state around, and the idle timer is armed only while waiting.
-struct Live {
-    events: Option<SseEvents>,
-    decoder: Box<dyn StreamDecoder>,
-    idle: Duration,
-    /// Fires when no event came for `idle`; armed the first time the body has nothing ready.
-    idle_timer: Pin<Box<tokio::time::Sleep>>,
-    armed: bool,
-    last_event: tokio::time::Instant,
-    url: Arc<str>,
-    pending: VecDeque<StreamEvent>,
-    scratch: Vec<StreamEvent>,
-    settle: Option<Settle>,
-    /// Usage reported so far, for the limiter.
-    seen: Usage,
-    /// The end marker was seen, or an error was delivered: nothing more comes.
-    over: bool,
-}
-
-impl Live {
-    fn new(decoder: Box<dyn StreamDecoder>, idle: Duration, url: Arc<str>) -> Self {
-        Live {
-            events: None,
-            decoder,
-            idle,
-            idle_timer: Box::pin(tokio::time::sleep(idle)),
-            armed: false,
-            last_event: tokio::time::Instant::now(),
-            url,
-            pending: VecDeque::new(),
-            scratch: Vec::new(),
-            settle: None,
-            seen: Usage::default(),
-            over: false,
-        }
-    }
-
-    /// Reads one SSE event into `out`. `Ok(false)` at the normal end of the stream.
-    fn poll_batch(
-        &mut self,
-        cx: &mut Context<'_>,
-        out: &mut Vec<StreamEvent>,
-    ) -> Poll<Result<bool, LlmError>> {
-        let Some(events) = self.events.as_mut().filter(|_| !self.over) else {
-            return Poll::Ready(Ok(false));
-        };
-        let next = match events.as_mut().poll_next(cx) {
-            Poll::Ready(next) => next,
-            Poll::Pending => {
-                // Armed once per stream and moved only when it fires early: an event costs
-                // a clock read, not a timer re-registration.
-                if !self.armed {
-                    self.armed = true;
-                    self.idle_timer.as_mut().reset(self.last_event + self.idle);
-                }
-                while self.idle_timer.as_mut().poll(cx).is_ready() {
-                    let due = self.last_event + self.idle;
-                    if due <= tokio::time::Instant::now() {
-                        return Poll::Ready(Err(LlmError::Timeout {
-                            phase: TimeoutPhase::Idle,
-                            url: self.url.to_string(),
-                            after: self.idle,
-                        }));
-                    }
-                    self.idle_timer.as_mut().reset(due);
-                }
-                return Poll::Pending;
-            }
-        };
-        self.last_event = tokio::time::Instant::now();
-        Poll::Ready(match next {
-            Some(Ok(event)) => {
-                let data = event.data.as_deref().unwrap_or("");
-                if self.decoder.decode(data, out)? == Step::Done {
-                    self.over = true;
-                }
-                Ok(true)
-            }
-            Some(Err(e)) => Err(stream_error(&self.url, e)),
-            None if self.decoder.finished() => {
-                self.over = true;
-                Ok(false)
-            }
-            None => Err(LlmError::StreamCut {
-                url: self.url.to_string(),
-                detail: "the body ended before the end-of-stream marker".into(),
-            }),
-        })
-    }
-
-    async fn next_batch(&mut self, out: &mut Vec<StreamEvent>) -> Result<bool, LlmError> {
-        std::future::poll_fn(|cx| self.poll_batch(cx, out)).await
-    }
-
-    /// Usage events are cumulative snapshots: keep the largest per field for the limiter.
-    fn note_usage(&mut self, event: &StreamEvent) {
-        if let (StreamEvent::Usage { usage }, Some(s)) = (event, self.settle.as_mut()) {
-            let seen = &mut self.seen;
-            seen.input_tokens = seen.input_tokens.max(usage.input_tokens);
-            seen.output_tokens = seen.output_tokens.max(usage.output_tokens);
-            s.actual = Some(seen.total());
-        }
-    }
-}
-
-impl Stream for Live {
-    type Item = Result<StreamEvent, LlmError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        // Reused across events: one allocation per stream, not per event.
-        let mut batch = std::mem::take(&mut this.scratch);
-        let ready = loop {
-            if let Some(event) = this.pending.pop_front() {
-                this.note_usage(&event);
-                break Poll::Ready(Some(Ok(event)));
-            }
-            if this.over {
-                break Poll::Ready(None);
-            }
-            match this.poll_batch(cx, &mut batch) {
-                Poll::Pending => break Poll::Pending,
-                Poll::Ready(Ok(true)) => this.pending.extend(batch.drain(..)),
-                Poll::Ready(Ok(false)) => break Poll::Ready(None),
-                Poll::Ready(Err(e)) => {
-                    this.over = true;
-                    break Poll::Ready(Some(Err(e)));
-                }
-            }
-        };
-        this.scratch = batch;
-        ready
-    }
 }

@@ -15,6 +15,8 @@ pub enum TimeoutPhase {
     Request,
     /// The gap between two events of a stream.
     Idle,
+    /// A whole stream, from its response headers to its end.
+    Stream,
 }
 
 impl std::fmt::Display for TimeoutPhase {
@@ -23,6 +25,39 @@ impl std::fmt::Display for TimeoutPhase {
             TimeoutPhase::Connect => "connect",
             TimeoutPhase::Request => "request",
             TimeoutPhase::Idle => "idle",
+            TimeoutPhase::Stream => "stream",
+        })
+    }
+}
+
+/// Which size cap a response exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeCap {
+    /// A whole non-streamed body.
+    Body,
+    /// One stream event (all its lines, or one endless line).
+    Event,
+    /// A whole stream.
+    Stream,
+}
+
+impl SizeCap {
+    /// The field of `ResponseLimits` that sets this cap.
+    pub fn setting(self) -> &'static str {
+        match self {
+            SizeCap::Body => "max_body_bytes",
+            SizeCap::Event => "max_event_bytes",
+            SizeCap::Stream => "max_stream_bytes",
+        }
+    }
+}
+
+impl std::fmt::Display for SizeCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SizeCap::Body => "a response body",
+            SizeCap::Event => "one stream event",
+            SizeCap::Stream => "a whole stream",
         })
     }
 }
@@ -74,6 +109,37 @@ pub enum LlmError {
         phase: TimeoutPhase,
         url: String,
         after: Duration,
+    },
+
+    /// The server asked to wait longer before another attempt than `retry.max_retry_after_ms`
+    /// allows (or longer than can be represented). Not retried by the core; the caller may
+    /// try again later.
+    #[error(
+        "{status} from {url}: the server asked to wait {value:?} ({header}) before another attempt, \
+         more than the {cap:?} warden waits; try again later, or raise retry.max_retry_after_ms \
+         ([model.retry] in the agent file) if the wait is expected"
+    )]
+    RetryAfterTooLong {
+        status: u16,
+        url: String,
+        /// The header that asked: `Retry-After` or `retry-after-ms`.
+        header: &'static str,
+        /// Its value as sent (shortened).
+        value: String,
+        cap: Duration,
+    },
+
+    /// A response body or stream exceeded one of the size caps. Not retried: a server that
+    /// sends this much once is likely to do it again.
+    #[error(
+        "the response from {url} exceeded the {limit}-byte cap on {what}; raise \
+         response_limits.{} ([model.response_limits] in the agent file) if the server is trusted",
+        what.setting()
+    )]
+    ResponseTooLarge {
+        url: String,
+        what: SizeCap,
+        limit: u64,
     },
 
     /// The connection could not be made or broke before a response. Retried by the core.
@@ -131,6 +197,7 @@ impl LlmError {
         matches!(
             self,
             LlmError::RateLimited { .. }
+                | LlmError::RetryAfterTooLong { .. }
                 | LlmError::Server { .. }
                 | LlmError::Timeout { .. }
                 | LlmError::Connection { .. }
@@ -143,7 +210,8 @@ impl LlmError {
         match self {
             LlmError::Auth { status, .. }
             | LlmError::BadRequest { status, .. }
-            | LlmError::Server { status, .. } => Some(*status),
+            | LlmError::Server { status, .. }
+            | LlmError::RetryAfterTooLong { status, .. } => Some(*status),
             LlmError::RateLimited { .. } => Some(429),
             _ => None,
         }

@@ -2,18 +2,21 @@
 //! Anthropic adapters sharing one HTTP, retry, rate-limit and streaming core.
 //!
 //! Layout: `types` (neutral messages and events), `openai` / `anthropic` (wire mapping
-//! only), `wire` (the seam between them and the core), `core` (HTTP, retries, timeouts,
-//! streams), `retry`, `ratelimit`, `sse`, `accumulate`, `config`, `error`, `notice`.
+//! only), `wire` (the seam between them and the core), `core` (HTTP, retries, timeouts),
+//! `live` (a stream in flight), `cap` (size caps on responses), `retry`, `ratelimit`,
+//! `sse`, `accumulate`, `config`, `error`, `notice`.
 //! Invariant: everything above this module sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
 mod accumulate;
 mod anthropic;
+mod cap;
 mod client;
 mod config;
 mod core;
 mod error;
 mod estimate;
+mod live;
 mod notice;
 mod openai;
 pub mod ratelimit;
@@ -28,8 +31,10 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 pub use accumulate::{StreamAccumulator, check_truncation};
-pub use config::{ApiKey, ProviderConfig, ProviderKind, RateLimits, RetryPolicy, Timeouts};
-pub use error::{LlmError, TimeoutPhase};
+pub use config::{
+    ApiKey, ProviderConfig, ProviderKind, RateLimits, ResponseLimits, RetryPolicy, Timeouts,
+};
+pub use error::{LlmError, SizeCap, TimeoutPhase};
 pub use estimate::estimate_tokens;
 pub use notice::{LlmNotice, NoticeQueue, Notices};
 pub use types::*;

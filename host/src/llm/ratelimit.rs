@@ -17,6 +17,15 @@ use super::notice::{LlmNotice, Notices};
 const PENALTY: Duration = Duration::from_secs(60);
 /// Pause after a 429 that gave no Retry-After.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause a 429 imposes (the longest configurable Retry-After cap).
+const MAX_PAUSE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A wait of `secs` seconds, whatever the number (NaN or huge after odd settlements):
+/// never more than a minute's refill could need twice over, never a panic.
+fn wait_secs(secs: f64) -> Duration {
+    const MAX_WAIT: Duration = Duration::from_secs(120);
+    Duration::try_from_secs_f64(secs).map_or(MAX_WAIT, |d| d.min(MAX_WAIT))
+}
 
 #[derive(Debug)]
 struct Buckets {
@@ -81,7 +90,7 @@ impl Buckets {
         let rpm = self.effective_rpm(now);
         if self.limits.rpm > 0 && self.requests < 1.0 {
             let secs = (1.0 - self.requests) * 60.0 / rpm;
-            return Err((Duration::from_secs_f64(secs), Cause::Requests));
+            return Err((wait_secs(secs), Cause::Requests));
         }
         // A request bigger than the whole budget would wait forever: clamp it to the budget.
         let want = if self.limits.tpm > 0 {
@@ -91,7 +100,7 @@ impl Buckets {
         };
         if self.limits.tpm > 0 && self.tokens < want as f64 {
             let secs = (want as f64 - self.tokens) * 60.0 / f64::from(self.limits.tpm);
-            return Err((Duration::from_secs_f64(secs), Cause::Tokens));
+            return Err((wait_secs(secs), Cause::Tokens));
         }
         if self.limits.rpm > 0 {
             self.requests -= 1.0;
@@ -103,20 +112,23 @@ impl Buckets {
     fn settle(&mut self, reserved: u64, actual: u64) {
         if self.limits.tpm > 0 {
             let tpm = f64::from(self.limits.tpm);
-            // May go negative: usage above the estimate is a debt repaid by later refills.
-            self.tokens = (self.tokens + reserved as f64 - actual as f64).min(tpm);
+            // May go negative: usage above the estimate is a debt repaid by later refills,
+            // of at most one minute's budget whatever usage a server reports.
+            self.tokens = (self.tokens + reserved as f64 - actual as f64).clamp(-tpm, tpm);
         }
     }
 
     fn penalize(&mut self, retry_after: Option<Duration>, now: Instant) {
         self.refill(now);
-        let pause = retry_after.unwrap_or(DEFAULT_PAUSE);
+        // The core caps a server's wait (`retry.max_retry_after_ms`); capped here too, so
+        // no wait can overflow the clock.
+        let pause = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_PAUSE);
         let until = now + pause;
         // The buckets start refilling only when the pause ends.
         self.last = self.last.max(until);
         self.tokens = self.tokens.min(0.0);
         self.paused_until = Some(self.paused_until.map_or(until, |t| t.max(until)));
-        self.penalty_until = Some(now + pause + PENALTY);
+        self.penalty_until = Some(until + PENALTY);
         self.requests = self.requests.min(0.0);
     }
 }
@@ -276,6 +288,22 @@ mod tests {
         b.settle(r, 1100);
         let (wait, _) = b.try_acquire(1, t0).unwrap_err();
         assert!((wait.as_secs_f64() - 50.1).abs() < 1e-6, "{wait:?}");
+    }
+
+    #[test]
+    fn absurd_reported_usage_never_panics_and_is_a_bounded_debt() {
+        let t0 = Instant::now();
+        let mut b = Buckets::new(limits(0, 1), t0);
+        let r = b.try_acquire(1, t0).unwrap();
+        // A server reports u64::MAX tokens: the debt is one minute's budget, not forever.
+        b.settle(r, u64::MAX);
+        let (wait, cause) = b.try_acquire(1, t0).unwrap_err();
+        assert_eq!(cause, Cause::Tokens);
+        assert_eq!(wait, Duration::from_secs(120));
+        assert!(b.try_acquire(1, t0 + Duration::from_secs(120)).is_ok());
+        b.penalize(Some(Duration::MAX), t0);
+        let (wait, _) = b.try_acquire(1, t0).unwrap_err();
+        assert_eq!(wait, MAX_PAUSE);
     }
 
     #[test]

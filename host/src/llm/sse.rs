@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sse_stream::SseStream;
 
+use super::cap::BodyError;
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
 use super::types::StreamEvent;
@@ -33,13 +34,24 @@ where
     Box::pin(SseStream::from_bytes_stream(bytes))
 }
 
-/// The error for a failure of the event stream of `url`: the body breaking is a cut
-/// stream, anything else malformed framing.
+/// The error for a failure of the event stream of `url`: a size cap passed (see
+/// [`super::cap`]), the body breaking (a cut stream), or malformed framing.
 pub(crate) fn stream_error(url: &str, error: sse_stream::Error) -> LlmError {
     match error {
-        sse_stream::Error::Body(e) => LlmError::StreamCut {
-            url: url.to_string(),
-            detail: super::core::error_chain(e.as_ref()),
+        sse_stream::Error::Body(e) => match e.downcast_ref::<BodyError>() {
+            Some(BodyError::TooLarge { what, limit }) => LlmError::ResponseTooLarge {
+                url: url.to_string(),
+                what: *what,
+                limit: *limit,
+            },
+            Some(BodyError::Transport(inner)) => LlmError::StreamCut {
+                url: url.to_string(),
+                detail: super::core::error_chain(inner.as_ref()),
+            },
+            None => LlmError::StreamCut {
+                url: url.to_string(),
+                detail: super::core::error_chain(e.as_ref()),
+            },
         },
         other => LlmError::InvalidResponse {
             url: url.to_string(),

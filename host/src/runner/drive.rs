@@ -40,6 +40,11 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             controller.cancel(CancelMode::AfterTurn);
             after_turn_sent = true;
         }
+        // Exact token counts may be needed to plan: their table loads on its own thread,
+        // awaited here so that planning does not block this worker (other runs share it).
+        if let Some(counter) = controller.exact_counts_pending() {
+            counter.until_exact().await;
+        }
         let step = controller.next_step();
         // Planning queues events (model request, compaction): they precede the step's IO.
         forward(controller, sink);

@@ -27,6 +27,7 @@ pub fn provider_config(def: &AgentDef) -> ProviderConfig {
     config.timeouts = m.timeouts;
     config.retry = m.retry;
     config.rate_limits = m.rate_limits;
+    config.response_limits = m.response_limits;
     config.http2_prior_knowledge = m.http2_prior_knowledge;
     match m.api_key_env() {
         Some(var) => config.api_key_env = Some(var),
@@ -80,5 +81,26 @@ pub(super) async fn probe(base_url: &str) -> Result<(), String> {
         Ok(Ok(_stream)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_table_caps_reach_the_provider_config() {
+        let text = "name = \"a\"\n[model]\nprovider = \"anthropic\"\nname = \"claude\"\n\
+                    retry = { max_retry_after_ms = 5000 }\ntimeouts = { stream_ms = 90000 }\n\
+                    response_limits = { max_body_bytes = 1000, max_event_bytes = 100 }\n";
+        let def = AgentDef::from_toml_str(text, "agent.toml").unwrap();
+        let config = provider_config(&def);
+        assert_eq!(config.retry.max_retry_after_ms, 5000);
+        assert_eq!(config.timeouts.stream_ms, 90_000);
+        let limits = config.response_limits;
+        assert_eq!((limits.max_body_bytes, limits.max_event_bytes), (1000, 100));
+        assert_eq!(limits.max_stream_bytes, 64 << 20);
+        config.validate().unwrap();
     }
 }
