@@ -21,5 +21,9 @@ fn main() -> ExitCode {
     };
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
-    runtime.block_on(cli::run(args, &mut stdout, &mut stderr))
+    let code = runtime.block_on(cli::run(args, &mut stdout, &mut stderr));
+    // Host work a tool call started and that outlived it (e.g. a slow filesystem call left on
+    // the blocking pool) must not keep the process from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }

@@ -93,7 +93,7 @@ pub struct PolicyOverride {
     /// Bytes in one HTTP header object, e.g. `"32KiB"`.
     #[serde(alias = "max_http_fields_bytes")]
     pub max_http_fields: Option<Quantity>,
-    /// Files a call may hold open at once, e.g. `64`.
+    /// Files a call may hold open at once, e.g. `32`.
     pub max_open_files: Option<u32>,
     /// Random bytes per call, e.g. `"1MiB"`.
     #[serde(alias = "max_random_bytes")]
@@ -396,7 +396,7 @@ mod tests {
             (4 << 10, 1 << 20, 10)
         );
         let d = ToolPolicy::default();
-        assert_eq!((d.max_host_resources, d.max_open_files), (256, 64));
+        assert_eq!((d.max_host_resources, d.max_open_files), (256, 32));
         let err = PolicyFile::from_toml("[tools.x]\nmax_host_resources = 3\n").unwrap_err();
         assert!(
             matches!(err, PolicyError::Invalid { key, .. } if key == "tools.x.max_host_resources")

@@ -74,6 +74,7 @@ pub struct ToolPolicy {
     /// the wire size).
     pub max_http_fields_bytes: u64,
     /// Files and directories a call may hold open at once (besides the granted directories).
+    /// With the default 16 concurrent calls, 32 each stay far below a 1024-descriptor limit.
     pub max_open_files: u32,
     /// Random bytes a call may ask the host for, in total.
     pub max_random_bytes: u64,
@@ -99,7 +100,7 @@ impl Default for ToolPolicy {
             egress: EgressPolicy::default(),
             max_host_resources: 256,
             max_http_fields_bytes: 32 << 10,
-            max_open_files: 64,
+            max_open_files: 32,
             max_random_bytes: 1 << 20,
             max_write_bytes: 64 << 20,
             max_files_created: 1000,
