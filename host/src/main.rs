@@ -23,8 +23,9 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(cli::run(args, console));
-    // Blocking work left behind (a stdin read, a tool's stuck host call) must not hold the
-    // process: the answer is out, so do not wait for it.
-    runtime.shutdown_background();
+    // Host work a tool call started and that outlived it (e.g. a slow filesystem call left on
+    // the blocking pool) must not keep the process from exiting; a cache write in flight
+    // gets a moment to finish.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     code
 }

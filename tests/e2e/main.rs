@@ -1,6 +1,5 @@
 //! warden's end-to-end tests: one integration test binary.
 #![allow(clippy::unwrap_used)]
-
 mod agent_budget;
 mod agent_concurrency;
 mod agent_loop;
@@ -19,3 +18,4 @@ mod sandbox_concurrency;
 mod sandbox_hostile;
 mod sandbox_load;
 mod sandbox_policy;
+mod sandbox_resources;

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
+mod resources;
+
 wit_bindgen::generate!({
     path: "../../wit",
     world: "warden:tool/toolbox",
@@ -110,6 +112,7 @@ impl Guest for Hostile {
     fn describe() -> Vec<ToolInfo> {
         TOOLS
             .iter()
+            .chain(resources::TOOLS)
             .map(|(name, description, schema)| ToolInfo {
                 name: (*name).to_string(),
                 description: (*description).to_string(),
@@ -122,6 +125,9 @@ impl Guest for Hostile {
     fn invoke(name: String, args_json: String) -> Result<String, ToolError> {
         let args: Value = serde_json::from_str(&args_json)
             .map_err(|e| ToolError::InvalidArgs(format!("arguments are not JSON: {e}")))?;
+        if let Some(result) = resources::invoke(&name, &args) {
+            return result.map(|out| out.to_string());
+        }
         let out = match name.as_str() {
             "echo" => json!({ "text": str_arg(&args, "text")? }),
             "spin" => spin(),

@@ -96,7 +96,16 @@ impl WasiHttpHooks for EgressHooks {
         let hooks = self.clone();
         Box::new(async move { hooks.send(request, options).await })
     }
+
+    /// An unsent request body buffers up to two chunks in host memory; wasmtime's 1 MiB
+    /// chunks would let a guest pin 2 MiB per request object it holds.
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        OUTGOING_BODY_CHUNK_BYTES
+    }
 }
+
+/// The largest write into an outgoing request body (and half of what one unsent body holds).
+const OUTGOING_BODY_CHUNK_BYTES: usize = 64 << 10;
 
 /// The timeouts in force for one request: the policy's, shortened by the guest's options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 //! no wasm backtraces, pooling allocator with on-demand fallback), the ticker that advances
 //! its epoch, and the [`Linker`] with every interface a tool may import.
 //!
-//! Invariant: the linker holds WASI p2, wasi-http and `warden:tool/host` only; what each of
-//! them may actually do is decided per call by the store built in `store.rs`.
+//! Invariant: the linker holds WASI p2 (a few functions shimmed to charge the call's limits,
+//! see `limits/shims.rs`), wasi-http and `warden:tool/host` only; what each of them may
+//! actually do is decided per call by the store built in `store.rs`.
 
 use std::time::Duration;
 
@@ -93,6 +94,8 @@ pub(crate) fn build_linker(engine: &Engine) -> Result<Linker<StoreState>, Execut
     let mut linker = Linker::new(engine);
     let err = |e: wasmtime::Error| ExecutorError::Linker(e.to_string());
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+    // Shadows the WASI functions whose cost the guest chooses (open, create, write, random).
+    super::limits::shims::add_to_linker(&mut linker).map_err(err)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
     Toolbox::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut StoreState| &mut s.host)
         .map_err(err)?;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::limits::HostLimit;
+
 /// Building an [`Executor`](super::Executor) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
@@ -155,6 +157,15 @@ pub enum ToolCallError {
         /// The memory cap of the call.
         limit_bytes: u64,
     },
+    /// The tool took more of a host resource than the policy allows: host objects, open
+    /// files, bytes written, random bytes… (not transient).
+    #[error("the tool exceeded its limit of {limit} {} (policy key `{}`)", resource.unit(), resource.policy_key())]
+    ResourceLimit {
+        /// Which limit.
+        resource: HostLimit,
+        /// Its value in the call's policy.
+        limit: u64,
+    },
     /// The tool recursed too deeply (not transient).
     #[error("the tool overflowed its stack")]
     StackOverflow,
@@ -208,6 +219,7 @@ impl ToolCallError {
             Self::OutOfFuel { .. } => "out_of_fuel",
             Self::Timeout { .. } => "timeout",
             Self::MemoryLimit { .. } => "memory_limit",
+            Self::ResourceLimit { .. } => "resource_limit",
             Self::StackOverflow => "stack_overflow",
             Self::OutputTooLarge { .. } => "output_too_large",
             Self::CapabilityDenied { .. } => "capability_denied",
@@ -244,6 +256,11 @@ impl ToolCallError {
             ),
             Self::MemoryLimit { limit_bytes } => format!(
                 "the tool needed more than its memory limit of {limit_bytes} bytes and was stopped; try smaller input"
+            ),
+            Self::ResourceLimit { resource, limit } => format!(
+                "the tool used more than its limit of {limit} {} and was stopped (the operator's `{}`); do the work in smaller steps, or with fewer files or objects at once — the same call fails the same way",
+                resource.unit(),
+                resource.policy_key()
             ),
             Self::StackOverflow => {
                 "the tool overflowed its stack (too deep recursion); try a smaller or less nested input".to_string()
@@ -326,5 +343,17 @@ mod tests {
         assert_eq!(err.kind(), "timeout");
         let json = serde_json::to_value(ToolCallError::StackOverflow).unwrap();
         assert_eq!(json["kind"], "stack_overflow");
+        let err = ToolCallError::ResourceLimit {
+            resource: HostLimit::OpenFiles,
+            limit: 64,
+        };
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "resource_limit", "resource": "open_files", "limit": 64})
+        );
+        assert!(err.to_string().contains("limit of 64 open files"), "{err}");
+        assert!(err.message_for_model().contains("`max_open_files`"));
+        assert!(!err.is_transient());
     }
 }

@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
+use wasmtime_wasi_http::FieldMapError;
 
 use super::Inner;
 use super::bindings::{GuestToolError, GuestToolInfo, ToolboxPre};
 use super::error::ToolCallError;
+use super::limits::HostLimit;
 use super::policy::ToolPolicy;
 use super::store::{StoreState, new_store};
 use super::usage::CallUsage;
@@ -30,6 +32,8 @@ pub(crate) enum Returned {
 
 /// The text wasmtime uses when hostcall fuel runs out (its error type is private).
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+/// The text wasmtime uses when a store's component-model handles run out (private type too).
+const HANDLE_LIMIT_EXCEEDED: &str = "store handle limit exceeded";
 
 /// Runs `action` under `policy`; returns what the guest returned (or why it did not) and
 /// the usage, with HTTP denials still to be interpreted by the caller.
@@ -95,6 +99,11 @@ pub(crate) async fn run(
     usage.stdout = stdout;
     usage.stderr = stderr;
     usage.dropped_stdio_bytes = dropped_out + dropped_err;
+    let ledger = state.ledger.report();
+    usage.peak_open_files = ledger.peak_open_files;
+    usage.files_created = ledger.files_created;
+    usage.bytes_written = ledger.bytes_written;
+    usage.random_bytes = ledger.random_bytes;
     let denial = egress.denials.first().map(ToString::to_string);
     // Return the instance to the pool before letting the next call in.
     drop(store);
@@ -109,6 +118,10 @@ fn classify(
     policy: &ToolPolicy,
     max_memory: u64,
 ) -> ToolCallError {
+    // A limit the shims enforced: recorded before the trap, so it names the limit exactly.
+    if let Some(breach) = state.ledger.breach() {
+        return breach;
+    }
     if state.limiter.memory_exceeded {
         return ToolCallError::MemoryLimit {
             limit_bytes: max_memory,
@@ -137,6 +150,26 @@ fn classify(
     if chain.iter().any(|m| m.contains(HOSTCALL_FUEL_EXHAUSTED)) {
         return ToolCallError::OutputTooLarge {
             limit_bytes: policy.max_hostcall_bytes,
+        };
+    }
+    let host_resources = ToolCallError::ResourceLimit {
+        resource: HostLimit::HostResources,
+        limit: policy.max_host_resources.into(),
+    };
+    if matches!(
+        err.downcast_ref::<ResourceTableError>(),
+        Some(ResourceTableError::Full)
+    ) || chain.iter().any(|m| m.contains(HANDLE_LIMIT_EXCEEDED))
+    {
+        return host_resources;
+    }
+    if matches!(
+        err.downcast_ref::<FieldMapError>(),
+        Some(FieldMapError::TotalSizeTooBig | FieldMapError::TooManyFields)
+    ) {
+        return ToolCallError::ResourceLimit {
+            resource: HostLimit::HttpFieldsBytes,
+            limit: policy.max_http_fields_bytes,
         };
     }
     if err.downcast_ref::<ResourceTableError>().is_some() {

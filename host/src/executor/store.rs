@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::egress::{EgressHooks, Resolver};
 use super::host_iface::HostState;
+use super::limits::CallLedger;
 use super::pipe::CappedPipe;
 use super::policy::{DirMode, ToolPolicy};
 
@@ -24,6 +25,8 @@ pub(crate) struct StoreState {
     http: WasiHttpCtx,
     pub(crate) egress: EgressHooks,
     pub(crate) limiter: CallLimiter,
+    /// Open files, creations, writes and random bytes, charged by the linker shims.
+    pub(crate) ledger: Arc<CallLedger>,
     pub(crate) host: HostState,
     pub(crate) stdout: CappedPipe,
     pub(crate) stderr: CappedPipe,
@@ -100,7 +103,9 @@ pub(crate) fn new_store(
         .stderr(stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
-        .allow_ip_name_lookup(false);
+        .allow_ip_name_lookup(false)
+        // The ledger charges random bytes per call; this also caps a single request.
+        .max_random_size(policy.max_random_bytes);
     for (k, v) in &policy.env {
         wasi.env(k, v);
     }
@@ -112,16 +117,24 @@ pub(crate) fn new_store(
         wasi.preopened_dir(&dir.host, &dir.guest, perms)
             .map_err(|e| format!("cannot open the granted directory for {}: {e}", dir.guest))?;
     }
+    // Every host object a guest can make (and pin host memory with) is a table entry, and
+    // every header object is capped in bytes: together they bound that memory.
+    let max_resources = usize::try_from(policy.max_host_resources).unwrap_or(usize::MAX);
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(max_resources);
+    let mut http = WasiHttpCtx::new();
+    http.set_field_size_limit(usize::try_from(policy.max_http_fields_bytes).unwrap_or(usize::MAX));
     let state = StoreState {
         wasi: wasi.build(),
-        table: ResourceTable::new(),
-        http: WasiHttpCtx::new(),
+        table,
+        http,
         egress: EgressHooks::new(Arc::new(policy.egress.clone()), resolver.clone()),
         limiter: CallLimiter {
             max_memory: usize::try_from(max_memory).unwrap_or(usize::MAX),
             peak_memory: 0,
             memory_exceeded: false,
         },
+        ledger: CallLedger::new(policy),
         host: HostState {
             config: policy.config.clone(),
             logs: Vec::new(),
@@ -133,6 +146,9 @@ pub(crate) fn new_store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
+    // Component-model handles (the guest's side of host objects, plus resources a component
+    // defines itself) live in host memory too; each host object may need two (own + borrow).
+    store.set_max_component_handles(max_resources.saturating_mul(2));
     // Fuel is always on in the engine; "no fuel" is an unreachable budget.
     store
         .set_fuel(policy.fuel.unwrap_or(u64::MAX))

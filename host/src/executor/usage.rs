@@ -49,6 +49,14 @@ pub struct CallUsage {
     pub stderr: String,
     /// Bytes of stdout and stderr dropped past the cap.
     pub dropped_stdio_bytes: u64,
+    /// Most files the call held open at once (granted directories not counted).
+    pub peak_open_files: u32,
+    /// Files, directories and links created in read-write grants.
+    pub files_created: u32,
+    /// Bytes written into read-write grants.
+    pub bytes_written: u64,
+    /// Random bytes the host generated for the call.
+    pub random_bytes: u64,
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

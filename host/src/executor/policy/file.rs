@@ -88,6 +88,21 @@ pub struct PolicyOverride {
     pub max_log_messages: Option<u32>,
     /// Outgoing HTTP, e.g. `[tools.fetch.egress]` with `allowed_hosts = ["api.example.com"]`.
     pub egress: Option<EgressPolicy>,
+    /// Host objects a call may hold at once, e.g. `256`.
+    pub max_host_resources: Option<u32>,
+    /// Bytes in one HTTP header object, e.g. `"32KiB"`.
+    #[serde(alias = "max_http_fields_bytes")]
+    pub max_http_fields: Option<Quantity>,
+    /// Files a call may hold open at once, e.g. `32`.
+    pub max_open_files: Option<u32>,
+    /// Random bytes per call, e.g. `"1MiB"`.
+    #[serde(alias = "max_random_bytes")]
+    pub max_random: Option<Quantity>,
+    /// Bytes written into read-write grants per call, e.g. `"64MiB"`.
+    #[serde(alias = "max_write_bytes")]
+    pub max_write: Option<Quantity>,
+    /// Files, directories and links created per call, e.g. `1000`.
+    pub max_files_created: Option<u32>,
 }
 
 impl PolicyOverride {
@@ -112,6 +127,13 @@ impl PolicyOverride {
                 &mut base.max_hostcall_bytes,
             ),
             ("max_stdio", &self.max_stdio, &mut base.max_stdio_bytes),
+            (
+                "max_http_fields",
+                &self.max_http_fields,
+                &mut base.max_http_fields_bytes,
+            ),
+            ("max_random", &self.max_random, &mut base.max_random_bytes),
+            ("max_write", &self.max_write, &mut base.max_write_bytes),
         ];
         for (field, value, slot) in sizes {
             if let Some(q) = value {
@@ -127,8 +149,16 @@ impl PolicyOverride {
         if let Some(config) = &self.config {
             base.config = config.clone();
         }
-        if let Some(n) = self.max_log_messages {
-            base.max_log_messages = n;
+        let counts = [
+            (self.max_log_messages, &mut base.max_log_messages),
+            (self.max_host_resources, &mut base.max_host_resources),
+            (self.max_open_files, &mut base.max_open_files),
+            (self.max_files_created, &mut base.max_files_created),
+        ];
+        for (value, slot) in counts {
+            if let Some(n) = value {
+                *slot = n;
+            }
         }
         if let Some(egress) = &self.egress {
             base.egress = egress.clone();
@@ -335,6 +365,41 @@ mod tests {
         assert_eq!(
             policy.max_memory_bytes,
             ToolPolicy::default().max_memory_bytes
+        );
+    }
+
+    #[test]
+    fn host_resource_limits_parse_with_units_and_default_sensibly() {
+        let file = PolicyFile::from_toml(
+            r#"
+            [defaults]
+            max_host_resources = 100
+            max_http_fields = "8KiB"
+            max_open_files = 8
+            max_random = "4KiB"
+            max_write = "1MiB"
+            max_files_created = 10
+            "#,
+        )
+        .unwrap();
+        let p = file.defaults().unwrap();
+        assert_eq!(
+            (
+                p.max_host_resources,
+                p.max_http_fields_bytes,
+                p.max_open_files
+            ),
+            (100, 8 << 10, 8)
+        );
+        assert_eq!(
+            (p.max_random_bytes, p.max_write_bytes, p.max_files_created),
+            (4 << 10, 1 << 20, 10)
+        );
+        let d = ToolPolicy::default();
+        assert_eq!((d.max_host_resources, d.max_open_files), (256, 32));
+        let err = PolicyFile::from_toml("[tools.x]\nmax_host_resources = 3\n").unwrap_err();
+        assert!(
+            matches!(err, PolicyError::Invalid { key, .. } if key == "tools.x.max_host_resources")
         );
     }
 

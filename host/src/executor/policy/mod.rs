@@ -67,6 +67,21 @@ pub struct ToolPolicy {
     pub max_log_messages: u32,
     /// Outgoing HTTP: allowed hosts, timeouts, response cap. Denies everything by default.
     pub egress: EgressPolicy,
+    /// Host objects (open files, streams, pollables, HTTP requests, header objects, …) a call
+    /// may hold at once; they live in host memory, outside the guest's memory cap.
+    pub max_host_resources: u32,
+    /// Bytes one HTTP header object may hold (wasmtime's in-memory measure, a little above
+    /// the wire size).
+    pub max_http_fields_bytes: u64,
+    /// Files and directories a call may hold open at once (besides the granted directories).
+    /// With the default 16 concurrent calls, 32 each stay far below a 1024-descriptor limit.
+    pub max_open_files: u32,
+    /// Random bytes a call may ask the host for, in total.
+    pub max_random_bytes: u64,
+    /// Bytes a call may write into read-write grants, in total.
+    pub max_write_bytes: u64,
+    /// Files, directories and links a call may create in read-write grants.
+    pub max_files_created: u32,
 }
 
 impl Default for ToolPolicy {
@@ -83,6 +98,12 @@ impl Default for ToolPolicy {
             config: BTreeMap::new(),
             max_log_messages: 100,
             egress: EgressPolicy::default(),
+            max_host_resources: 256,
+            max_http_fields_bytes: 32 << 10,
+            max_open_files: 32,
+            max_random_bytes: 1 << 20,
+            max_write_bytes: 64 << 20,
+            max_files_created: 1000,
         }
     }
 }
@@ -119,6 +140,21 @@ impl ToolPolicy {
                     message: format!("invalid environment variable name {name:?}"),
                 });
             }
+        }
+        // Below these even a benign tool cannot start (stdio, preopens, one HTTP request).
+        if self.max_host_resources < 32 {
+            return Err(PolicyError::Invalid {
+                key: format!("{key}.max_host_resources"),
+                message:
+                    "must be at least 32 (a tool needs some for stdio and its granted directories)"
+                        .into(),
+            });
+        }
+        if self.max_http_fields_bytes < 1 << 10 {
+            return Err(PolicyError::Invalid {
+                key: format!("{key}.max_http_fields"),
+                message: "must be at least 1KiB".into(),
+            });
         }
         if self.max_memory_bytes < 64 << 10 {
             return Err(PolicyError::Invalid {
