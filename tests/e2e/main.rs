@@ -16,5 +16,7 @@ mod llm_roundtrip;
 mod llm_secrets;
 mod sandbox_concurrency;
 mod sandbox_hostile;
+mod sandbox_http_limits;
 mod sandbox_load;
+mod sandbox_output;
 mod sandbox_policy;

@@ -35,7 +35,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use config::{CacheDir, EngineConfig};
-pub use error::{ExecutorError, LoadError, ToolCallError};
+pub use error::{CallLimit, ExecutorError, LoadError, ToolCallError};
 pub use host_iface::LogRecord;
 pub use loader::ToolSet;
 pub use policy::{DirMode, GrantedDir, PolicyError, PolicyFile, ToolPolicy};
