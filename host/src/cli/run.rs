@@ -198,10 +198,16 @@ impl<'a> Renderer<'a> {
                 usage,
                 ..
             } => {
-                let figures = format!(
+                let mut figures = format!(
                     "{} ms, fuel {}, {} B out",
                     usage.wall_ms, usage.fuel, usage.bytes_out
                 );
+                if usage.http_requests > 0 {
+                    figures.push_str(&format!(
+                        ", HTTP {} req {} B sent {} B received",
+                        usage.http_requests, usage.http_bytes_sent, usage.http_bytes_received
+                    ));
+                }
                 let line = if *ok {
                     format!("  {} {name} ({figures})", self.paint("32", "✓"))
                 } else {
