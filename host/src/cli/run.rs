@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use warden::controller::RunResult;
+use warden::controller::{RunResult, ToolUsage};
 use warden::events::RunEvent;
 use warden::llm::FinishReason;
 use warden::runner::{RunHandle, Runner, SetupError};
@@ -198,16 +198,7 @@ impl<'a> Renderer<'a> {
                 usage,
                 ..
             } => {
-                let mut figures = format!(
-                    "{} ms, fuel {}, {} B out",
-                    usage.wall_ms, usage.fuel, usage.bytes_out
-                );
-                if usage.http_requests > 0 {
-                    figures.push_str(&format!(
-                        ", HTTP {} req {} B sent {} B received",
-                        usage.http_requests, usage.http_bytes_sent, usage.http_bytes_received
-                    ));
-                }
+                let figures = tool_figures(usage);
                 let line = if *ok {
                     format!("  {} {name} ({figures})", self.paint("32", "✓"))
                 } else {
@@ -338,6 +329,21 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// The figures of one tool call's line: time, fuel, output, and HTTP traffic if any.
+fn tool_figures(usage: &ToolUsage) -> String {
+    let mut figures = format!(
+        "{} ms, fuel {}, {} B out",
+        usage.wall_ms, usage.fuel, usage.bytes_out
+    );
+    if usage.http_requests > 0 {
+        figures.push_str(&format!(
+            ", HTTP {} req: {} B sent, {} B received",
+            usage.http_requests, usage.http_bytes_sent, usage.http_bytes_received
+        ));
+    }
+    figures
+}
+
 /// Colours only when stderr is a terminal and `NO_COLOR` is unset or empty (no-color.org).
 fn colour_wanted(terminal: bool, no_color: Option<&OsStr>) -> bool {
     terminal && no_color.is_none_or(OsStr::is_empty)
@@ -350,6 +356,24 @@ fn exit(code: i32) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tool_line_shows_http_bytes_sent_and_received_when_there_was_traffic() {
+        let mut usage = ToolUsage {
+            fuel: 7,
+            wall_ms: 3,
+            bytes_out: 12,
+            ..ToolUsage::default()
+        };
+        assert_eq!(tool_figures(&usage), "3 ms, fuel 7, 12 B out");
+        usage.http_requests = 2;
+        usage.http_bytes_sent = 4096;
+        usage.http_bytes_received = 100;
+        assert_eq!(
+            tool_figures(&usage),
+            "3 ms, fuel 7, 12 B out, HTTP 2 req: 4096 B sent, 100 B received"
+        );
+    }
 
     #[test]
     fn colour_needs_a_terminal_and_no_no_color() {
