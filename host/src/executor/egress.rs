@@ -90,6 +90,12 @@ impl WasiHttpHooks for EgressHooks {
         true
     }
 
+    /// A guest write is copied whole into the host: no larger than the request-body cap.
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        let cap = usize::try_from(self.policy.max_request_bytes).unwrap_or(usize::MAX);
+        wasmtime_wasi_http::p2::DEFAULT_OUTGOING_BODY_CHUNK_SIZE.min(cap.max(1))
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

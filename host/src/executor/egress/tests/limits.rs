@@ -74,3 +74,15 @@ async fn a_streamed_body_over_the_cap_fails_without_sending_the_excess() {
     assert_eq!(report.bytes_sent, 64 * 1024);
     assert!(server.seen().iter().all(|s| s.body.len() as u64 <= limit));
 }
+
+#[tokio::test]
+async fn a_guest_write_is_no_larger_than_the_cap() {
+    let server = TestServer::start().await;
+    let (mut small, _) = upload_hooks(&server, 4096);
+    assert_eq!(small.p2_outgoing_body_chunk_size(), 4096);
+    let (mut large, _) = upload_hooks(&server, 1 << 30);
+    assert_eq!(
+        large.p2_outgoing_body_chunk_size(),
+        wasmtime_wasi_http::p2::DEFAULT_OUTGOING_BODY_CHUNK_SIZE
+    );
+}
