@@ -66,6 +66,8 @@ async fn run_call(
             bytes_in: u.bytes_in,
             bytes_out: u.bytes_out,
             http_requests: u64::from(u.http_requests),
+            http_bytes_sent: u.http_bytes_sent,
+            http_bytes_received: u.http_bytes_received,
         },
     }
 }

@@ -30,6 +30,12 @@ pub struct UsageTotals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub http_requests: u64,
+    /// HTTP request body bytes sent by tools.
+    #[serde(default)]
+    pub http_bytes_sent: u64,
+    /// HTTP response body bytes received by tools.
+    #[serde(default)]
+    pub http_bytes_received: u64,
     /// Model calls whose server reported no usage: their tokens (and cost) are warden's
     /// estimate, counted so token and cost budgets still hold.
     #[serde(default)]
@@ -59,6 +65,8 @@ impl UsageTotals {
         self.bytes_in += usage.bytes_in;
         self.bytes_out += usage.bytes_out;
         self.http_requests += usage.http_requests;
+        self.http_bytes_sent += usage.http_bytes_sent;
+        self.http_bytes_received += usage.http_bytes_received;
     }
 }
 

@@ -5,6 +5,9 @@
 //! Written directly against the WIT world with `wit_bindgen` (no SDK) so that it depends on
 //! nothing but the tool world itself.
 
+mod output;
+mod upload;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
@@ -102,6 +105,16 @@ const TOOLS: &[(&str, &str, &str)] = &[
         r#"{"type":"object"}"#,
     ),
     (
+        "bad_utf8",
+        "Returns (`where`: output), fails with (error) or logs (log) a string that is not UTF-8 (`kind`: byte or surrogate).",
+        r#"{"type":"object","properties":{"where":{"enum":["output","error","log"]},"kind":{"enum":["byte","surrogate"]}},"required":["where","kind"]}"#,
+    ),
+    (
+        "http_upload",
+        "POSTs `bytes` bytes to `authority` (host[:port]), declaring the length if `declare`.",
+        r#"{"type":"object","properties":{"authority":{"type":"string"},"bytes":{"type":"integer","minimum":0},"declare":{"type":"boolean"}},"required":["authority","bytes"]}"#,
+    ),
+    (
         "remember",
         "Reports what an earlier call left in memory, then leaves `marker` behind.",
         r#"{"type":"object","properties":{"marker":{"type":"integer","minimum":1,"maximum":255}},"required":["marker"]}"#,
@@ -163,6 +176,14 @@ impl Guest for Hostile {
             }
             "tcp_connect" => tcp_connect(&str_arg(&args, "addr")?)?,
             "http_get" => http_get(&str_arg(&args, "authority")?)?,
+            "bad_utf8" => return output::bad_utf8(&args),
+            "http_upload" => upload::http_upload(
+                &str_arg(&args, "authority")?,
+                int_arg(&args, "bytes")?,
+                args.get("declare")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )?,
             "panic" => panic!("hostile tool panicked on purpose"),
             "log_flood" => {
                 let count = int_arg(&args, "count")?;

@@ -14,11 +14,7 @@ pub fn push_read_file_turns(
         let id = format!("call_{i}");
         messages.push(Message::Assistant {
             content: None,
-            tool_calls: vec![ToolCall {
-                id: id.clone(),
-                name: "read_file".into(),
-                arguments: arguments(i),
-            }],
+            tool_calls: vec![ToolCall::new(id.clone(), "read_file", arguments(i))],
         });
         messages.push(Message::tool_result(id, output(i), false));
     }

@@ -174,6 +174,12 @@ impl AgentDef {
         if self.run.max_parallel_tools == 0 {
             return invalid("run.max_parallel_tools", "must be at least 1");
         }
+        if self.run.max_tool_args < 2 {
+            return invalid(
+                "run.max_tool_args",
+                "must be at least 2 bytes (\"{}\"); the default is \"1MiB\"",
+            );
+        }
         if !(self.context.trigger_ratio > 0.0 && self.context.trigger_ratio <= 1.0) {
             return invalid(
                 "context.trigger_ratio",

@@ -232,6 +232,27 @@ pub struct RunSettings {
     pub max_invalid_turns: u32,
     pub max_parallel_tools: usize,
     pub parallel_tool_calls: bool,
+    /// Largest argument text of one tool call the model may send: a number of bytes or a
+    /// size such as `"1MiB"` (the default). Larger arguments are dropped unread and the call
+    /// is rejected to the model with the size and this limit.
+    #[serde(alias = "max_tool_args_bytes", deserialize_with = "byte_size")]
+    pub max_tool_args: u64,
+}
+
+/// A number of bytes or a size with a unit (`"64KiB"`), as in the policy file.
+fn byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a number of bytes or a size such as \"1MiB\"")]
+    enum Size {
+        Num(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Num(n) => Ok(n),
+        Size::Text(text) => {
+            crate::executor::policy::units::parse_bytes(&text).map_err(serde::de::Error::custom)
+        }
+    }
 }
 
 impl Default for RunSettings {
@@ -242,6 +263,7 @@ impl Default for RunSettings {
             max_invalid_turns: d.max_invalid_turns,
             max_parallel_tools: d.max_parallel_tools,
             parallel_tool_calls: d.parallel_tool_calls,
+            max_tool_args: d.max_tool_args_bytes,
         }
     }
 }
@@ -319,6 +341,7 @@ impl AgentDef {
             max_output_retries: self.output.as_ref().map_or(2, |o| o.max_retries),
             max_parallel_tools: self.run.max_parallel_tools,
             parallel_tool_calls: self.run.parallel_tool_calls,
+            max_tool_args_bytes: self.run.max_tool_args,
             compaction: CompactionConfig {
                 summarize: self.context.summarize,
                 trigger_ratio: self.context.trigger_ratio,

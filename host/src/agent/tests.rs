@@ -159,6 +159,29 @@ fn values_that_cannot_work_are_rejected_with_their_key() {
 }
 
 #[test]
+fn max_tool_args_takes_a_size_and_defaults_to_one_mib() {
+    let base = "name = \"a\"\n[model]\nprovider = \"openai\"\nname = \"gpt-4o\"\n";
+    let agent = AgentDef::from_toml_str(base, "a.toml").unwrap();
+    assert_eq!(agent.loop_config().max_tool_args_bytes, 1 << 20);
+    for (value, bytes) in [("\"64KiB\"", 64 << 10), ("4096", 4096)] {
+        let text = format!("{base}[run]\nmax_tool_args = {value}\n");
+        let agent = AgentDef::from_toml_str(&text, "b.toml").unwrap();
+        assert_eq!(agent.loop_config().max_tool_args_bytes, bytes, "{value}");
+    }
+    let err = AgentDef::from_toml_str(&format!("{base}[run]\nmax_tool_args = 1\n"), "c.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`run.max_tool_args`"), "{err}");
+    let err = AgentDef::from_toml_str(
+        &format!("{base}[run]\nmax_tool_args = \"lots\"\n"),
+        "d.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("invalid size"), "{err}");
+}
+
+#[test]
 fn load_resolves_paths_reads_the_schema_and_check_files_finds_missing_components() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("schema.json"), r#"{"type": "object"}"#).unwrap();

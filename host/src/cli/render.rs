@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use warden::controller::{EXIT_FAILED, RunResult};
+use warden::controller::{EXIT_FAILED, RunResult, ToolUsage};
 use warden::events::{RunEvent, brief_server_error};
 use warden::llm::FinishReason;
 use warden::state::ModelCallKind;
@@ -128,10 +128,7 @@ impl Renderer {
                 usage,
                 ..
             } => {
-                let figures = format!(
-                    "{} ms, fuel {}, {} B out",
-                    usage.wall_ms, usage.fuel, usage.bytes_out
-                );
+                let figures = tool_figures(usage);
                 let line = if *ok {
                     format!("  {} {name} ({figures})", self.console.paint("32", "✓"))
                 } else {
@@ -297,6 +294,21 @@ impl Renderer {
     }
 }
 
+/// The figures of one tool call's line: time, fuel, output, and HTTP traffic if any.
+fn tool_figures(usage: &ToolUsage) -> String {
+    let mut figures = format!(
+        "{} ms, fuel {}, {} B out",
+        usage.wall_ms, usage.fuel, usage.bytes_out
+    );
+    if usage.http_requests > 0 {
+        figures.push_str(&format!(
+            ", HTTP {} req: {} B sent, {} B received",
+            usage.http_requests, usage.http_bytes_sent, usage.http_bytes_received
+        ));
+    }
+    figures
+}
+
 /// Why a forced final answer (tools off) may have come back without text.
 fn forced_empty_why(finish: &FinishReason, tool_calls: usize) -> String {
     match finish {
@@ -313,4 +325,27 @@ fn forced_empty_why(finish: &FinishReason, tool_calls: usize) -> String {
 /// The process exit code for `code` (anything out of range is a failure).
 pub(super) fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_line_shows_http_bytes_sent_and_received_when_there_was_traffic() {
+        let mut usage = ToolUsage {
+            fuel: 7,
+            wall_ms: 3,
+            bytes_out: 12,
+            ..ToolUsage::default()
+        };
+        assert_eq!(tool_figures(&usage), "3 ms, fuel 7, 12 B out");
+        usage.http_requests = 2;
+        usage.http_bytes_sent = 4096;
+        usage.http_bytes_received = 100;
+        assert_eq!(
+            tool_figures(&usage),
+            "3 ms, fuel 7, 12 B out, HTTP 2 req: 4096 B sent, 100 B received"
+        );
+    }
 }

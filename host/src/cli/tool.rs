@@ -195,7 +195,7 @@ fn outcome_json(outcome: &CallOutcome) -> Value {
 fn write_usage(usage: &CallUsage, err: &mut dyn Write) -> Result<()> {
     writeln!(
         err,
-        "usage: fuel {} units · {:.2} ms · peak memory {} KiB · in {} B · out {} B · http {} ({} denied)",
+        "usage: fuel {} units · {:.2} ms · peak memory {} KiB · in {} B · out {} B · http {} ({} denied, {} B sent, {} B received)",
         usage.fuel_consumed,
         usage.wall_time.as_secs_f64() * 1000.0,
         usage.peak_memory_bytes / 1024,
@@ -203,6 +203,8 @@ fn write_usage(usage: &CallUsage, err: &mut dyn Write) -> Result<()> {
         usage.bytes_out,
         usage.http_requests,
         usage.http_denied,
+        usage.http_bytes_sent,
+        usage.http_bytes_received,
     )
     .context("writing usage")?;
     for log in &usage.logs {

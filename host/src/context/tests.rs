@@ -9,11 +9,7 @@ use super::*;
 use crate::llm::ToolCall;
 
 fn call(id: &str) -> ToolCall {
-    ToolCall {
-        id: id.into(),
-        name: "calc".into(),
-        arguments: "{}".into(),
-    }
+    ToolCall::new(id, "calc", "{}")
 }
 
 fn assistant_calls(ids: &[&str]) -> Message {

@@ -327,11 +327,7 @@ mod tests {
                 Message::Assistant {
                     content: Some(text.clone()),
                     tool_calls: (0..calls)
-                        .map(|i| crate::llm::ToolCall {
-                            id: format!("call_{i}"),
-                            name: "search".into(),
-                            arguments: text.clone(),
-                        })
+                        .map(|i| crate::llm::ToolCall::new(format!("call_{i}"), "search", text.clone()))
                         .collect(),
                 }
             };

@@ -62,12 +62,15 @@ pub struct LoopConfig {
     pub max_parallel_tools: usize,
     /// Let the model request several calls in one turn.
     pub parallel_tool_calls: bool,
+    /// Largest argument text of one tool call, in bytes. Larger arguments are dropped unread
+    /// and the call is rejected to the model with the size and this limit.
+    pub max_tool_args_bytes: u64,
     pub compaction: CompactionConfig,
 }
 
 impl LoopConfig {
     /// Defaults for `model`: 1024 output tokens, 20 turns, 3 invalid turns, 2 output
-    /// retries, 8 parallel tools, compaction with summaries.
+    /// retries, 8 parallel tools, 1 MiB of arguments per tool call, compaction with summaries.
     pub fn new(model: impl Into<String>) -> Self {
         Self {
             agent_name: "agent".into(),
@@ -84,6 +87,7 @@ impl LoopConfig {
             max_output_retries: 2,
             max_parallel_tools: 8,
             parallel_tool_calls: true,
+            max_tool_args_bytes: crate::llm::DEFAULT_MAX_TOOL_ARGS_BYTES,
             compaction: CompactionConfig::default(),
         }
     }

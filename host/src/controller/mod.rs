@@ -56,6 +56,8 @@ mod types;
 mod tests;
 #[cfg(test)]
 mod tests_budget;
+#[cfg(test)]
+mod tests_limits;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -257,6 +259,8 @@ impl Controller {
                 phase: got,
             });
         };
+        // Before anything reads them: arguments over the cap are dropped here at the latest.
+        response.cap_tool_calls(self.config.max_tool_args_bytes);
         let estimated = self.fill_missing_usage(&mut response, estimate);
         let cost = self.budget.cost(&response.usage);
         let totals = self.state.usage_mut();
@@ -305,8 +309,12 @@ impl Controller {
             .text
             .as_deref()
             .map_or(0, |t| counter.count_text(t));
+        // Dropped arguments were never kept: count them at ~4 bytes a token.
         let calls: u64 = (response.tool_calls.iter())
-            .map(|c| counter.count_text(&c.name) + counter.count_text(&c.arguments))
+            .map(|c| {
+                let dropped = c.dropped.map_or(0, |d| d.size_bytes / 4);
+                counter.count_text(&c.name) + counter.count_text(&c.arguments) + dropped
+            })
             .sum();
         response.usage = Usage {
             input_tokens: estimated_input.max(1),

@@ -87,11 +87,7 @@ impl ScriptedModel {
             text: None,
             tool_calls: calls
                 .iter()
-                .map(|(id, name, args)| ToolCall {
-                    id: (*id).into(),
-                    name: (*name).into(),
-                    arguments: (*args).into(),
-                })
+                .map(|(id, name, args)| ToolCall::new(*id, *name, *args))
                 .collect(),
             finish_reason: FinishReason::ToolCalls,
             usage: Usage {

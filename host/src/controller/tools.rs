@@ -189,6 +189,8 @@ impl Controller {
                 record.usage.bytes_in += outcome.usage.bytes_in;
                 record.usage.bytes_out += outcome.usage.bytes_out;
                 record.usage.http_requests += outcome.usage.http_requests;
+                record.usage.http_bytes_sent += outcome.usage.http_bytes_sent;
+                record.usage.http_bytes_received += outcome.usage.http_bytes_received;
             }
             None => step.tool_calls.push(ToolCallRecord {
                 call_id: call.call_id.clone(),

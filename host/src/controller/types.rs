@@ -65,6 +65,12 @@ pub struct ToolUsage {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub http_requests: u64,
+    /// HTTP request body bytes the tool sent.
+    #[serde(default)]
+    pub http_bytes_sent: u64,
+    /// HTTP response body bytes the tool received.
+    #[serde(default)]
+    pub http_bytes_received: u64,
 }
 
 /// Why a tool call produced no output.

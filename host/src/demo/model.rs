@@ -80,10 +80,12 @@ fn respond_with(
     let tool_calls: Vec<ToolCall> = calls
         .into_iter()
         .enumerate()
-        .map(|(i, (name, args))| ToolCall {
-            id: format!("call_{turn}_{i}"),
-            name: name.to_string(),
-            arguments: args.to_string(),
+        .map(|(i, (name, args))| {
+            ToolCall::new(
+                format!("call_{turn}_{i}"),
+                name.to_string(),
+                args.to_string(),
+            )
         })
         .collect();
     // Roughly four characters a token, as a provider would bill it.
@@ -403,11 +405,7 @@ mod tests {
             Message::user("go"),
             Message::Assistant {
                 content: None,
-                tool_calls: vec![ToolCall {
-                    id: "c0".into(),
-                    name: "fs_list".into(),
-                    arguments: r#"{"path":"/notes"}"#.into(),
-                }],
+                tool_calls: vec![ToolCall::new("c0", "fs_list", r#"{"path":"/notes"}"#)],
             },
             Message::tool_result("c0", listing.to_string(), false),
         ]

@@ -13,6 +13,8 @@
 
 mod record;
 
+mod preview;
+
 use serde::{Deserialize, Serialize};
 
 pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_error, new_run_id};
@@ -59,6 +61,8 @@ pub enum RunEvent {
     ToolCallStarted {
         call_id: String,
         name: String,
+        /// A bounded preview of the arguments: long strings cut (their size noted), long
+        /// or deep containers elided with a `…` marker. The tool gets them whole.
         arguments: serde_json::Value,
         attempt: u32,
     },
@@ -119,12 +123,12 @@ pub enum RunEvent {
 }
 
 impl RunEvent {
-    /// `ToolCallStarted` for a planned call.
+    /// `ToolCallStarted` for a planned call, with a bounded preview of its arguments.
     pub fn tool_started(call: &PlannedCall) -> Self {
         RunEvent::ToolCallStarted {
             call_id: call.call_id.clone(),
             name: call.name.clone(),
-            arguments: call.arguments.clone(),
+            arguments: preview::preview(&call.arguments),
             attempt: call.attempt,
         }
     }
@@ -206,6 +210,34 @@ mod tests {
             "{line}"
         );
         assert_eq!(serde_json::from_str::<RunEvent>(&line).unwrap(), response);
+    }
+
+    #[test]
+    fn tool_started_carries_a_bounded_preview_of_the_arguments() {
+        let call = PlannedCall {
+            call_id: "c1".into(),
+            name: "write".into(),
+            arguments: serde_json::json!({"path": "/a", "text": "y".repeat(1 << 20)}),
+            sequential: false,
+            attempt: 1,
+        };
+        let event = RunEvent::tool_started(&call);
+        let line = event.to_json_line();
+        assert!(
+            line.len() < 2 * preview::ARGS_PREVIEW_CHARS,
+            "{} bytes",
+            line.len()
+        );
+        let RunEvent::ToolCallStarted { arguments, .. } = event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(arguments["path"], "/a");
+        assert!(
+            arguments["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("(1048576 bytes)")
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! pluggable [`Resolver`], and every resolved address against the internal ranges. The socket
 //! then goes to one of exactly those checked addresses (the name is never resolved again);
 //! redirects reach the guest as responses and a follow-up request is checked anew. Every
-//! request ends by the policy's total deadline and its response body is capped.
+//! request ends by the policy's total deadline; its request body (declared and sent) and its
+//! response body are capped, and going over either cap ends the call.
 //!
 //! Wiring: the executor builds one [`EgressHooks`] per tool call, keeps it in the store data
 //! and hands it out as `WasiHttpCtxView { ctx, table, hooks: &mut self.egress }`; after the
@@ -35,7 +36,9 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 pub use addr::is_internal;
 pub use policy::{EgressPolicy, EgressPolicyError, HostRule};
 pub use resolver::{ResolveError, Resolver, StaticResolver, SystemResolver};
-pub use stats::{Denial, DenialReason, EgressReport, EgressStats, MAX_RECORDED_DENIALS};
+pub use stats::{
+    Denial, DenialReason, EgressLimit, EgressReport, EgressStats, MAX_RECORDED_DENIALS,
+};
 
 use policy::RequestHost;
 use transport::{Driver, Target};
@@ -85,6 +88,12 @@ impl WasiHttpHooks for EgressHooks {
     /// reason instead of failing earlier with a bare protocol error.
     fn is_supported_scheme(&mut self, _scheme: &Scheme) -> bool {
         true
+    }
+
+    /// A guest write is copied whole into the host: no larger than the request-body cap.
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        let cap = usize::try_from(self.policy.max_request_bytes).unwrap_or(usize::MAX);
+        wasmtime_wasi_http::p2::DEFAULT_OUTGOING_BODY_CHUNK_SIZE.min(cap.max(1))
     }
 
     fn send_request(
@@ -180,7 +189,15 @@ impl EgressHooks {
         {
             parts.headers.insert(http::header::HOST, value);
         }
+        // A body declared larger than the cap is refused before any connection.
+        let max_body = self.policy.max_request_bytes;
+        if declared_length(&parts.headers).is_some_and(|n| n > max_body) {
+            self.stats
+                .record_limit(EgressLimit::RequestBody { limit: max_body });
+            return Err(fail(body, Error::HttpRequestBodySize(Some(max_body))));
+        }
         let body = body_for_hyper(&parts, body);
+        let body = body::SendBody::new(body, max_body, self.stats.clone()).boxed_unsync();
         let request = http::Request::from_parts(parts, body);
 
         self.stats.record_sent();
@@ -191,7 +208,18 @@ impl EgressHooks {
             first_byte: timeouts.first_byte,
             deadline,
         };
-        let (response, driver) = transport::send(target, request).await?;
+        let (response, driver) = match transport::send(target, request).await {
+            Ok(sent) => sent,
+            // hyper reports the body's failure as its own error: give the guest the cause.
+            Err(err) => {
+                return Err(match self.stats.limit_hit() {
+                    Some(EgressLimit::RequestBody { limit }) => {
+                        Error::HttpRequestBodySize(Some(limit))
+                    }
+                    _ => err,
+                });
+            }
+        };
         let stats = self.stats.clone();
         let limit = self.policy.max_response_bytes;
         let response = response.map(|incoming| {
@@ -306,6 +334,18 @@ fn body_for_hyper(parts: &http::request::Parts, body: WasiBody) -> WasiBody {
     } else {
         body
     }
+}
+
+/// The request's `Content-Length`, if it has a readable one (wasi-http checks that the body
+/// written matches it).
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The destination as shown in denials: `host`, or `host:port` for a non-default port. Cut to

@@ -175,6 +175,15 @@ pub enum ToolCallError {
         /// The cap that was exceeded.
         limit_bytes: u64,
     },
+    /// The tool went over a per-call limit of the operator's policy and was stopped (not
+    /// transient: the same call goes over it again).
+    #[error("the tool went over its limit {} of {max} {}", limit.policy_key(), limit.unit())]
+    LimitExceeded {
+        /// Which limit.
+        limit: CallLimit,
+        /// The limit's value, in [`CallLimit::unit`]s.
+        max: u64,
+    },
     /// The tool tried to use a capability the operator did not grant (not transient).
     #[error("the tool was denied {capability}: {detail}")]
     CapabilityDenied {
@@ -222,6 +231,7 @@ impl ToolCallError {
             Self::ResourceLimit { .. } => "resource_limit",
             Self::StackOverflow => "stack_overflow",
             Self::OutputTooLarge { .. } => "output_too_large",
+            Self::LimitExceeded { .. } => "limit_exceeded",
             Self::CapabilityDenied { .. } => "capability_denied",
             Self::Trap { .. } => "trap",
             Self::ToolFailed { .. } => "tool_failed",
@@ -268,6 +278,13 @@ impl ToolCallError {
             Self::OutputTooLarge { limit_bytes } => format!(
                 "the tool's output exceeded the limit of {limit_bytes} bytes; ask for less data (e.g. a smaller range or a filter)"
             ),
+            Self::LimitExceeded { limit, max } => format!(
+                "the tool was stopped: {} over the operator's limit of {max} {} (policy key `{}`); {}",
+                limit.what(),
+                limit.unit(),
+                limit.policy_key(),
+                limit.advice()
+            ),
             Self::CapabilityDenied { capability, detail } => format!(
                 "the tool was not allowed {capability} ({detail}); the operator's policy forbids it — do not retry, use another approach"
             ),
@@ -282,6 +299,61 @@ impl ToolCallError {
                 "the host could not run the tool ({message}); this is not caused by your arguments"
             ),
         }
+    }
+}
+
+/// A per-call limit of the operator's policy that a call can go over
+/// ([`ToolCallError::LimitExceeded`]). Serialised in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallLimit {
+    /// Bytes of one outgoing HTTP request body, declared or sent.
+    HttpRequestBody,
+    /// Bytes of one HTTP response body read by the tool.
+    HttpResponseBody,
+}
+
+impl CallLimit {
+    /// Where the operator sets it, in the policy file of the tool.
+    pub fn policy_key(self) -> &'static str {
+        match self {
+            Self::HttpRequestBody => "egress.max_request_bytes",
+            Self::HttpResponseBody => "egress.max_response_bytes",
+        }
+    }
+
+    /// The unit of its value.
+    pub fn unit(self) -> &'static str {
+        "bytes"
+    }
+
+    /// What the tool did, for the model.
+    fn what(self) -> &'static str {
+        match self {
+            Self::HttpRequestBody => "it tried to send an HTTP request body",
+            Self::HttpResponseBody => "it read an HTTP response body",
+        }
+    }
+
+    /// What the model can change.
+    fn advice(self) -> &'static str {
+        match self {
+            Self::HttpRequestBody => "send less data; the same call would be stopped again",
+            Self::HttpResponseBody => {
+                "ask for a smaller resource (a range, a filter, a page); the same call would be stopped again"
+            }
+        }
+    }
+}
+
+impl From<super::egress::EgressLimit> for ToolCallError {
+    fn from(limit: super::egress::EgressLimit) -> Self {
+        use super::egress::EgressLimit;
+        let (limit, max) = match limit {
+            EgressLimit::RequestBody { limit } => (CallLimit::HttpRequestBody, limit),
+            EgressLimit::ResponseBody { limit } => (CallLimit::HttpResponseBody, limit),
+        };
+        ToolCallError::LimitExceeded { limit, max }
     }
 }
 
@@ -355,5 +427,26 @@ mod tests {
         assert!(err.to_string().contains("limit of 64 open files"), "{err}");
         assert!(err.message_for_model().contains("`max_open_files`"));
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn a_limit_error_names_the_limit_its_value_and_policy_key() {
+        let err = ToolCallError::LimitExceeded {
+            limit: CallLimit::HttpRequestBody,
+            max: 4096,
+        };
+        assert_eq!(err.kind(), "limit_exceeded");
+        assert!(!err.is_transient());
+        assert_eq!(
+            err.to_string(),
+            "the tool went over its limit egress.max_request_bytes of 4096 bytes"
+        );
+        let text = err.message_for_model();
+        assert!(text.contains("limit of 4096 bytes"), "{text}");
+        assert!(text.contains("`egress.max_request_bytes`"), "{text}");
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            serde_json::json!({"kind": "limit_exceeded", "limit": "http_request_body", "max": 4096})
+        );
     }
 }

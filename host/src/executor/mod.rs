@@ -36,7 +36,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use config::{CacheDir, EngineConfig};
-pub use error::{ExecutorError, LoadError, ToolCallError};
+pub use error::{CallLimit, ExecutorError, LoadError, ToolCallError};
 pub use host_iface::LogRecord;
 pub use limits::HostLimit;
 pub use loader::ToolSet;

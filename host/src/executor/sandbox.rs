@@ -62,6 +62,8 @@ pub(crate) async fn run(
         Err(message) => return (Err(ToolCallError::Internal { message }), usage, None),
     };
     let fuel_budget = policy.fuel.unwrap_or(u64::MAX);
+    // Cancelled when outgoing HTTP goes over a size cap: the call ends at once.
+    let stop = store.data().egress.stats().stop_token();
 
     let work = async {
         let toolbox = pre.instantiate_async(&mut store).await?;
@@ -74,24 +76,37 @@ pub(crate) async fn run(
                 .map(Returned::Invoked),
         }
     };
-    let outcome = tokio::time::timeout(policy.timeout, work).await;
+    let stoppable = async {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => None,
+            returned = work => Some(returned),
+        }
+    };
+    let outcome = tokio::time::timeout(policy.timeout, stoppable).await;
     usage.wall_time = started.elapsed();
 
     let state = store.data();
-    let result = match outcome {
-        Err(_elapsed) => Err(ToolCallError::Timeout {
+    let egress = state.egress.stats().report();
+    let result = match (outcome, egress.limit_hit) {
+        // Going over a cap ends the call with that limit, whatever the guest did after.
+        (_, Some(limit)) => Err(ToolCallError::from(limit)),
+        (Err(_elapsed), None) => Err(ToolCallError::Timeout {
             limit: policy.timeout,
         }),
-        Ok(Ok(returned)) => Ok(returned),
-        Ok(Err(err)) => Err(classify(&err, state, policy, max_memory)),
+        (Ok(None), None) => Err(ToolCallError::Internal {
+            message: "the call was stopped without a recorded limit".into(),
+        }),
+        (Ok(Some(Ok(returned))), None) => Ok(returned),
+        (Ok(Some(Err(err))), None) => Err(classify(&err, state, policy, max_memory)),
     };
     usage.fuel_consumed = fuel_budget.saturating_sub(store.get_fuel().unwrap_or(0));
     let state = store.data_mut();
     usage.peak_memory_bytes = state.limiter.peak_memory as u64;
-    let egress = state.egress.stats().report();
     usage.http_requests = egress.requests_sent + egress.requests_denied;
     usage.http_denied = egress.requests_denied;
     usage.http_bytes_received = egress.bytes_received;
+    usage.http_bytes_sent = egress.bytes_sent;
     usage.logs = std::mem::take(&mut state.host.logs);
     usage.dropped_logs = state.host.dropped_logs;
     let (stdout, dropped_out) = state.stdout.contents();
@@ -146,6 +161,9 @@ fn classify(
             message: with_stderr_hint(format!("the tool exited with status {}", exit.0), state),
         };
     }
+    if let Some(invalid) = invalid_string(err) {
+        return invalid;
+    }
     let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
     if chain.iter().any(|m| m.contains(HOSTCALL_FUEL_EXHAUSTED)) {
         return ToolCallError::OutputTooLarge {
@@ -185,6 +203,23 @@ fn classify(
     }
 }
 
+/// Lifting a string the guest hands over (its output, an error message, a log line)
+/// validates it: invalid UTF-8, or a lone surrogate in a UTF-16 component, is the guest's
+/// fault, reported as `invalid_output`.
+fn invalid_string(err: &wasmtime::Error) -> Option<ToolCallError> {
+    let message = if let Some(e) = err.downcast_ref::<std::str::Utf8Error>() {
+        format!("the tool handed the host a string that is not valid UTF-8 ({e})")
+    } else if let Some(e) = err.downcast_ref::<std::char::DecodeUtf16Error>() {
+        format!(
+            "the tool handed the host a string with a lone UTF-16 surrogate (0x{:04X})",
+            e.unpaired_surrogate()
+        )
+    } else {
+        return None;
+    };
+    Some(ToolCallError::InvalidOutput { message })
+}
+
 /// Adds the last line the guest wrote to stderr (e.g. its panic message) to a trap message.
 fn with_stderr_hint(message: String, state: &StoreState) -> String {
     let (stderr, _) = state.stderr.contents();
@@ -211,4 +246,69 @@ fn truncate(text: &str, max: usize) -> String {
         cut -= 1;
     }
     format!("{}…", &text[..cut])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use wasmtime::component::{Component, Linker};
+    use wasmtime::{Engine, Store};
+
+    /// The error wasmtime gives when lifting the string a one-function component returns:
+    /// `encoding` is its canonical ABI string encoding, `bytes` the string as it stores it.
+    fn lift_error(encoding: &str, bytes: &str, units: u32) -> wasmtime::Error {
+        let wat = format!(
+            r#"(component
+                (core module $m
+                    (memory (export "memory") 1)
+                    (data (i32.const 16) "\20\00\00\00{len}\00\00\00")
+                    (data (i32.const 32) "{bytes}")
+                    (func (export "f") (result i32) (i32.const 16)))
+                (core instance $i (instantiate $m))
+                (func (export "f") (result string)
+                    (canon lift (core func $i "f") (memory (core memory $i "memory")) string-encoding={encoding})))"#,
+            len = format_args!("\\{units:02x}"),
+        );
+        let engine = Engine::default();
+        let component = Component::new(&engine, wat).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::<()>::new(&engine)
+            .instantiate(&mut store, &component)
+            .unwrap();
+        let f = instance
+            .get_typed_func::<(), (String,)>(&mut store, "f")
+            .unwrap();
+        f.call(&mut store, ()).unwrap_err()
+    }
+
+    #[test]
+    fn a_lone_utf16_surrogate_is_invalid_output() {
+        let err = lift_error("utf16", "\\00\\d8", 1);
+        match invalid_string(&err) {
+            Some(ToolCallError::InvalidOutput { message }) => {
+                assert!(
+                    message.contains("lone UTF-16 surrogate (0xD800)"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?} for {err:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_invalid_output() {
+        let err = lift_error("utf8", "\\ff", 1);
+        match invalid_string(&err) {
+            Some(ToolCallError::InvalidOutput { message }) => {
+                assert!(message.contains("not valid UTF-8"), "{message}");
+            }
+            other => panic!("{other:?} for {err:?}"),
+        }
+    }
+
+    #[test]
+    fn other_errors_are_not_taken_for_bad_strings() {
+        assert!(invalid_string(&wasmtime::format_err!("instantiation failed")).is_none());
+    }
 }

@@ -39,6 +39,8 @@ pub struct CallUsage {
     pub http_denied: u32,
     /// Response body bytes received over HTTP.
     pub http_bytes_received: u64,
+    /// Request body bytes sent over HTTP (at most `egress.max_request_bytes` per request).
+    pub http_bytes_sent: u64,
     /// `host.log` messages, in order (capped by the policy).
     pub logs: Vec<LogRecord>,
     /// Log messages dropped past the cap.

@@ -3,22 +3,31 @@
 //! Invariant: a response is only handed out as complete if the stream carried a finish
 //! event, and never with tool-call arguments cut by the token limit: both cases become
 //! [`LlmError::Truncated`]. Tool calls are assembled per index, so interleaved argument
-//! deltas of parallel calls land in the right call.
+//! deltas of parallel calls land in the right call. A call's argument text is kept only up
+//! to the cap (default [`DEFAULT_MAX_TOOL_ARGS_BYTES`]): past it the text is freed and only
+//! counted, and the call comes out with [`ToolCall::dropped`] set.
 
 use std::collections::BTreeMap;
 
+use serde_json::value::RawValue;
+
 use super::error::LlmError;
-use super::types::{ChatResponse, FinishReason, StreamEvent, ToolCall, Usage};
+use super::types::{
+    ChatResponse, DEFAULT_MAX_TOOL_ARGS_BYTES, FinishReason, StreamEvent, ToolCall, Usage,
+    cut_label,
+};
 
 #[derive(Debug, Default)]
 struct PartialCall {
     id: String,
     name: String,
     arguments: String,
+    /// Bytes of argument text received, kept or not.
+    size: u64,
 }
 
 /// Accumulates stream events; call [`StreamAccumulator::finish`] at the end of the stream.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StreamAccumulator {
     text: String,
     saw_text: bool,
@@ -26,15 +35,29 @@ pub struct StreamAccumulator {
     usage: Usage,
     finish: Option<FinishReason>,
     model: String,
+    max_tool_args: u64,
 }
 
 impl StreamAccumulator {
-    /// An empty accumulator; `model` is reported in the response.
+    /// An empty accumulator; `model` is reported in the response. Tool-call arguments are
+    /// capped at [`DEFAULT_MAX_TOOL_ARGS_BYTES`].
     pub fn new(model: impl Into<String>) -> Self {
         StreamAccumulator {
+            text: String::new(),
+            saw_text: false,
+            calls: BTreeMap::new(),
+            usage: Usage::default(),
+            finish: None,
             model: model.into(),
-            ..Default::default()
+            max_tool_args: DEFAULT_MAX_TOOL_ARGS_BYTES,
         }
+    }
+
+    /// Caps each tool call's argument text at `limit` bytes instead of the default.
+    #[must_use]
+    pub fn with_max_tool_args(mut self, limit: u64) -> Self {
+        self.max_tool_args = limit;
+        self
     }
 
     /// Adds one event.
@@ -48,17 +71,22 @@ impl StreamAccumulator {
                 let call = self.calls.entry(*index).or_default();
                 if !id.is_empty() {
                     call.id.clone_from(id);
+                    cut_label(&mut call.id);
                 }
                 if !name.is_empty() {
                     call.name.clone_from(name);
+                    cut_label(&mut call.name);
                 }
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
-                self.calls
-                    .entry(*index)
-                    .or_default()
-                    .arguments
-                    .push_str(arguments);
+                let call = self.calls.entry(*index).or_default();
+                call.size = call.size.saturating_add(arguments.len() as u64);
+                if call.size <= self.max_tool_args {
+                    call.arguments.push_str(arguments);
+                } else if !call.arguments.is_empty() {
+                    // Over the cap: free what was kept; only the count goes on.
+                    call.arguments = String::new();
+                }
             }
             StreamEvent::ToolCallEnd { .. } => {}
             // Usage events are cumulative snapshots (Anthropic sends input tokens first,
@@ -86,11 +114,15 @@ impl StreamAccumulator {
                     detail: format!("tool call #{index} never received its name"),
                 });
             }
-            tool_calls.push(ToolCall {
-                id: call.id,
-                name: call.name,
-                arguments: call.arguments,
-            });
+            let mut tool_call = ToolCall::new(call.id, call.name, call.arguments);
+            if call.size > self.max_tool_args {
+                tool_call.arguments = "{}".to_string();
+                tool_call.dropped = Some(super::types::DroppedArguments {
+                    size_bytes: call.size,
+                    limit_bytes: self.max_tool_args,
+                });
+            }
+            tool_calls.push(tool_call);
         }
         let response = ChatResponse {
             text: self.saw_text.then_some(self.text),
@@ -107,15 +139,17 @@ impl StreamAccumulator {
 
 /// Refuses a response whose token limit cut a tool call's arguments (they are not a JSON
 /// object). Applies to streamed and non-streamed responses alike. Empty arguments count as
-/// an empty object, which some servers send for tools without parameters.
+/// an empty object, which some servers send for tools without parameters; dropped
+/// (over-size) arguments are left to the parser, which rejects them. The check builds no
+/// JSON tree.
 pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
     if response.finish_reason != FinishReason::Length {
         return Ok(());
     }
-    for call in &response.tool_calls {
+    for call in response.tool_calls.iter().filter(|c| c.dropped.is_none()) {
         let args = call.arguments.trim();
         let is_object = args.is_empty()
-            || serde_json::from_str::<serde_json::Value>(args).is_ok_and(|v| v.is_object());
+            || serde_json::from_str::<&RawValue>(args).is_ok_and(|v| v.get().starts_with('{'));
         if !is_object {
             return Err(LlmError::Truncated {
                 detail: format!(
@@ -169,14 +203,7 @@ mod tests {
         }
         let r = acc.finish().unwrap();
         assert_eq!(r.tool_calls.len(), 2);
-        assert_eq!(
-            r.tool_calls[0],
-            ToolCall {
-                id: "a".into(),
-                name: "add".into(),
-                arguments: "{\"y\":1}".into()
-            }
-        );
+        assert_eq!(r.tool_calls[0], ToolCall::new("a", "add", "{\"y\":1}"));
         assert_eq!(r.tool_calls[1].arguments, "{\"x\":2}");
         assert_eq!(r.text, None);
     }
@@ -246,6 +273,38 @@ mod tests {
         });
         acc.push(&finish(FinishReason::Length));
         assert_eq!(acc.finish().unwrap().finish_reason, FinishReason::Length);
+    }
+
+    #[test]
+    fn arguments_over_the_cap_are_dropped_and_only_counted() {
+        let mut acc = StreamAccumulator::new("m").with_max_tool_args(10);
+        acc.push(&start(0, "a", "write"));
+        acc.push(&start(1, "b", "write"));
+        acc.push(&delta(0, "{\"text\":"));
+        acc.push(&delta(1, "{}"));
+        acc.push(&delta(0, "\"0123456789\"}"));
+        acc.push(&delta(0, &"x".repeat(1000)));
+        acc.push(&finish(FinishReason::Length));
+        let r = acc.finish().unwrap();
+        assert_eq!(r.tool_calls[0].arguments, "{}");
+        assert_eq!(
+            r.tool_calls[0].dropped,
+            Some(crate::llm::DroppedArguments {
+                size_bytes: 1021,
+                limit_bytes: 10
+            })
+        );
+        assert_eq!(r.tool_calls[1], ToolCall::new("b", "write", "{}"));
+    }
+
+    #[test]
+    fn over_long_names_and_ids_are_cut() {
+        let mut acc = StreamAccumulator::new("m");
+        acc.push(&start(0, &"i".repeat(10_000), &"é".repeat(10_000)));
+        acc.push(&finish(FinishReason::ToolCalls));
+        let call = &acc.finish().unwrap().tool_calls[0];
+        assert_eq!(call.id.len(), 256);
+        assert_eq!(call.name.len(), 256);
     }
 
     #[test]

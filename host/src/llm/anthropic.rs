@@ -160,20 +160,20 @@ struct Response {
     usage: Option<WireUsage>,
 }
 
+/// One content block. A flat struct rather than a tagged enum: serde buffers a tagged enum's
+/// content as a tree, and a tool's `input` is kept as raw text, never parsed into one here.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ResponseBlock {
-    Text {
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        #[serde(default)]
-        input: Value,
-    },
-    #[serde(other)]
-    Other,
+struct ResponseBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    input: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -223,10 +223,11 @@ struct ErrorBody {
     message: Option<String>,
 }
 
-fn arguments_text(input: &Value) -> String {
-    match input {
-        Value::Null => "{}".to_string(),
-        v => v.to_string(),
+/// A tool call's arguments from its raw `input` (absent or null: no arguments).
+fn arguments_text(input: Option<&serde_json::value::RawValue>) -> String {
+    match input.map(|raw| raw.get().trim()) {
+        None | Some("null") => "{}".to_string(),
+        Some(text) => text.to_string(),
     }
 }
 
@@ -300,16 +301,23 @@ impl Wire for Anthropic {
         let mut text: Option<String> = None;
         let mut tool_calls = Vec::new();
         for block in content {
-            match block {
-                ResponseBlock::Text { text: t } => {
-                    text.get_or_insert_with(String::new).push_str(&t)
+            match block.kind.as_str() {
+                "text" => {
+                    let Some(t) = block.text else {
+                        return Err(ep.invalid("messages body", "a text block has no text"));
+                    };
+                    text.get_or_insert_with(String::new).push_str(&t);
                 }
-                ResponseBlock::ToolUse { id, name, input } => tool_calls.push(ToolCall {
-                    id,
-                    name,
-                    arguments: arguments_text(&input),
-                }),
-                ResponseBlock::Other => {}
+                "tool_use" => {
+                    let (Some(id), Some(name)) = (block.id, block.name) else {
+                        return Err(
+                            ep.invalid("messages body", "a tool_use block has no id or name")
+                        );
+                    };
+                    let arguments = arguments_text(block.input.as_deref());
+                    tool_calls.push(ToolCall::new(id, name, arguments));
+                }
+                _ => {}
             }
         }
         Ok(ChatResponse {

@@ -33,16 +33,8 @@ fn history() -> Vec<Message> {
         Message::Assistant {
             content: Some("on it".into()),
             tool_calls: vec![
-                ToolCall {
-                    id: "toolu_a".into(),
-                    name: "add".into(),
-                    arguments: "{\"a\":1}".into(),
-                },
-                ToolCall {
-                    id: "toolu_b".into(),
-                    name: "now".into(),
-                    arguments: String::new(),
-                },
+                ToolCall::new("toolu_a", "add", "{\"a\":1}"),
+                ToolCall::new("toolu_b", "now", String::new()),
             ],
         },
         Message::tool_result("toolu_a", "2", false),
@@ -139,11 +131,7 @@ fn response_with_thinking_text_and_tool_use() {
     assert_eq!(r.text.as_deref(), Some("Adding."));
     assert_eq!(
         r.tool_calls,
-        vec![ToolCall {
-            id: "toolu_1".into(),
-            name: "add".into(),
-            arguments: "{\"a\":1,\"b\":2}".into()
-        }]
+        vec![ToolCall::new("toolu_1", "add", "{\"a\":1,\"b\":2}")]
     );
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);
     assert_eq!(
@@ -238,16 +226,8 @@ fn tool_stream_skips_thinking_and_assembles_json_deltas() {
     assert_eq!(
         r.tool_calls,
         vec![
-            ToolCall {
-                id: "toolu_01".into(),
-                name: "add".into(),
-                arguments: "{\"a\": 1, \"b\": 2}".into()
-            },
-            ToolCall {
-                id: "toolu_02".into(),
-                name: "now".into(),
-                arguments: "{}".into()
-            },
+            ToolCall::new("toolu_01", "add", "{\"a\": 1, \"b\": 2}"),
+            ToolCall::new("toolu_02", "now", "{}"),
         ]
     );
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);

@@ -297,10 +297,12 @@ impl Wire for OpenAi {
             .tool_calls
             .unwrap_or_default()
             .into_iter()
-            .map(|c| ToolCall {
-                id: c.id,
-                name: c.function.name,
-                arguments: c.function.arguments.unwrap_or_default(),
+            .map(|c| {
+                ToolCall::new(
+                    c.id,
+                    c.function.name,
+                    c.function.arguments.unwrap_or_default(),
+                )
             })
             .collect();
         let Some(reason) = choice.finish_reason else {

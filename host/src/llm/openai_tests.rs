@@ -30,11 +30,7 @@ fn request(tools: bool) -> ChatRequest {
             Message::user("1+2?"),
             Message::Assistant {
                 content: None,
-                tool_calls: vec![ToolCall {
-                    id: "call_1".into(),
-                    name: "add".into(),
-                    arguments: "{\"a\":1,\"b\":2}".into(),
-                }],
+                tool_calls: vec![ToolCall::new("call_1", "add", "{\"a\":1,\"b\":2}")],
             },
             Message::tool_result("call_1", "boom", true),
         ],
@@ -119,11 +115,7 @@ fn response_with_null_content_beside_tool_calls_and_unknown_fields() {
     assert_eq!(r.text, None);
     assert_eq!(
         r.tool_calls,
-        vec![ToolCall {
-            id: "call_x".into(),
-            name: "add".into(),
-            arguments: "{\"a\":1}".into()
-        }]
+        vec![ToolCall::new("call_x", "add", "{\"a\":1}")]
     );
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);
     assert_eq!(
@@ -221,11 +213,7 @@ fn parallel_tool_call_stream_interleaves_by_index() {
     assert_eq!(r.tool_calls[0].arguments, "{\"a\": 1, \"b\": 2}");
     assert_eq!(
         r.tool_calls[1],
-        ToolCall {
-            id: "call_b".into(),
-            name: "mul".into(),
-            arguments: "{\"a\":3, \"b\": 4}".into()
-        }
+        ToolCall::new("call_b", "mul", "{\"a\":3, \"b\": 4}")
     );
     assert_eq!(r.usage.total(), 80);
     assert!(events.contains(&StreamEvent::ToolCallEnd { index: 1 }));

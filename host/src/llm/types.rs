@@ -68,6 +68,13 @@ impl Message {
     }
 }
 
+/// Default cap on one tool call's argument text (1 MiB); see [`ToolCall::dropped`].
+pub const DEFAULT_MAX_TOOL_ARGS_BYTES: u64 = 1 << 20;
+
+/// Longest tool name or call id kept from a model (longer ones are cut on a character
+/// boundary; no valid tool name comes close).
+const MAX_CALL_LABEL_BYTES: usize = 256;
+
 /// A tool call requested by the model. `arguments` is the raw JSON text the model produced:
 /// it is validated by the response parser, never trusted here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +82,62 @@ pub struct ToolCall {
     pub id: String,
     pub name: String,
     pub arguments: String,
+    /// Set when the arguments were over the cap and dropped unread (`arguments` is then
+    /// `{}`, which every provider accepts in a history): the call is rejected to the model,
+    /// saying the size and the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<DroppedArguments>,
+}
+
+impl ToolCall {
+    /// A call with its arguments kept.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+            dropped: None,
+        }
+    }
+
+    /// Drops arguments longer than `limit` bytes (recording their size) and cuts an
+    /// over-long name or id, so nothing the model sent grows past a bound from here on.
+    pub fn cap(&mut self, limit: u64) {
+        let size = self.arguments.len() as u64;
+        if size > limit {
+            self.arguments = "{}".to_string();
+            self.dropped = Some(DroppedArguments {
+                size_bytes: size,
+                limit_bytes: limit,
+            });
+        }
+        cut_label(&mut self.name);
+        cut_label(&mut self.id);
+    }
+}
+
+/// Cuts `text` to [`MAX_CALL_LABEL_BYTES`] on a character boundary.
+pub(crate) fn cut_label(text: &mut String) {
+    if text.len() > MAX_CALL_LABEL_BYTES {
+        let mut end = MAX_CALL_LABEL_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// Arguments of a tool call that were over the cap and never kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedArguments {
+    /// How many bytes of argument text the model sent.
+    pub size_bytes: u64,
+    /// The cap in force (`max_tool_args` of the agent's `[run]` settings).
+    pub limit_bytes: u64,
 }
 
 /// A tool offered to the model.
@@ -221,6 +284,14 @@ impl ChatResponse {
             reason: self.finish_reason.clone(),
         });
         events
+    }
+
+    /// Applies [`ToolCall::cap`] to every tool call: arguments over `limit` bytes are
+    /// dropped before anything parses, copies or reports them.
+    pub fn cap_tool_calls(&mut self, limit: u64) {
+        for call in &mut self.tool_calls {
+            call.cap(limit);
+        }
     }
 
     /// The assistant message to append to the history for this response.

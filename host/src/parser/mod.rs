@@ -23,6 +23,11 @@ pub use output::OutputSchema;
 /// Most schema errors listed in one explanation.
 const MAX_SCHEMA_ERRORS: usize = 5;
 
+/// Longest schema error message (and error path) kept, in characters: a message may quote
+/// the offending value and a path its keys, which the model chose (events and the model's
+/// tool result carry them).
+const MAX_SCHEMA_MESSAGE_CHARS: usize = 300;
+
 /// A catalog that could not be compiled.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParserError {
@@ -63,6 +68,11 @@ pub enum InvalidReason {
     },
     /// The response hit the output-token limit while writing the arguments.
     Truncated,
+    /// The arguments were over the agent's `max_tool_args` and were dropped unread.
+    TooLarge {
+        size_bytes: u64,
+        limit_bytes: u64,
+    },
 }
 
 impl InvalidReason {
@@ -81,6 +91,10 @@ impl InvalidReason {
                 None => "schema violation".into(),
             },
             Self::Truncated => "arguments cut by the output-token limit".into(),
+            Self::TooLarge {
+                size_bytes,
+                limit_bytes,
+            } => format!("arguments are {size_bytes} bytes, over the limit of {limit_bytes} bytes"),
         }
     }
 
@@ -118,7 +132,23 @@ impl InvalidReason {
                 "Error: the arguments for `{tool}` were cut off because the response reached the output-token limit. \
                  Call the tool again with shorter arguments."
             ),
+            Self::TooLarge {
+                size_bytes,
+                limit_bytes,
+            } => format!(
+                "Error: the arguments for `{tool}` are {size_bytes} bytes, over the limit of {limit_bytes} bytes, \
+                 so the call was not run and the arguments were not read. Call the tool again with arguments \
+                 under {limit_bytes} bytes (split the work into smaller calls)."
+            ),
         }
+    }
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn cut_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -241,6 +271,12 @@ impl ToolSchemas {
                 reason,
             })
         };
+        if let Some(dropped) = call.dropped {
+            return invalid(InvalidReason::TooLarge {
+                size_bytes: dropped.size_bytes,
+                limit_bytes: dropped.limit_bytes,
+            });
+        }
         let Some(tool) = self.tools.iter().find(|t| t.entry.name == call.name) else {
             return invalid(InvalidReason::UnknownTool {
                 known: self.names(),
@@ -278,9 +314,9 @@ impl ToolSchemas {
             .iter_errors(&arguments)
             .take(MAX_SCHEMA_ERRORS)
             .map(|e| SchemaError {
-                path: e.instance_path().to_string(),
+                path: cut_chars(&e.instance_path().to_string(), MAX_SCHEMA_MESSAGE_CHARS),
                 schema_path: e.schema_path().to_string(),
-                message: e.to_string(),
+                message: cut_chars(&e.to_string(), MAX_SCHEMA_MESSAGE_CHARS),
             })
             .collect();
         if !errors.is_empty() {

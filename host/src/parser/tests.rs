@@ -20,11 +20,7 @@ fn catalog() -> ToolSchemas {
 }
 
 fn call(name: &str, args: &str) -> ToolCall {
-    ToolCall {
-        id: "c1".into(),
-        name: name.into(),
-        arguments: args.into(),
-    }
+    ToolCall::new("c1", name, args)
 }
 
 fn response(text: Option<&str>, calls: Vec<ToolCall>, finish: FinishReason) -> ChatResponse {
@@ -194,4 +190,62 @@ fn output_schema_accepts_fenced_json_and_explains_failures() {
     let why = schema.check("{\"answer\": \"four\"}").unwrap_err();
     assert!(why.contains("/answer") && why.contains("number"), "{why}");
     assert!(schema.check("four").unwrap_err().contains("not valid JSON"));
+}
+
+#[test]
+fn dropped_arguments_are_rejected_with_their_size_and_the_limit() {
+    let mut huge = call("add", &format!(r#"{{"a":"{}"}}"#, "1".repeat(5000)));
+    huge.cap(1024);
+    let reason = invalid(catalog().check_call(&huge, false));
+    assert_eq!(
+        reason,
+        InvalidReason::TooLarge {
+            size_bytes: 5008,
+            limit_bytes: 1024
+        }
+    );
+    assert_eq!(
+        reason.summary(),
+        "arguments are 5008 bytes, over the limit of 1024 bytes"
+    );
+    let text = reason.message_for_model("add");
+    assert!(
+        text.contains("5008 bytes, over the limit of 1024 bytes"),
+        "{text}"
+    );
+    assert!(text.contains("under 1024 bytes"), "{text}");
+    // Also for an unknown tool: the size is checked before anything else.
+    let mut unknown = call("nope", &"x".repeat(2000));
+    unknown.cap(1024);
+    assert!(matches!(
+        invalid(catalog().check_call(&unknown, false)),
+        InvalidReason::TooLarge { .. }
+    ));
+}
+
+#[test]
+fn schema_errors_quoting_a_huge_value_or_key_are_cut() {
+    let value = "v".repeat(100_000);
+    let args = format!(r#"{{"a":"{value}","b":1}}"#);
+    let InvalidReason::SchemaViolation { errors } =
+        invalid(catalog().check_call(&call("add", &args), false))
+    else {
+        panic!("expected a schema violation");
+    };
+    assert!(errors[0].message.chars().count() <= MAX_SCHEMA_MESSAGE_CHARS + 1);
+    assert!(errors[0].message.ends_with('…'), "{}", errors[0].message);
+    let key = "k".repeat(100_000);
+    let nested = ToolSchemas::compile(vec![ToolCatalogEntry::new(
+        "deep",
+        "d",
+        json!({"type": "object", "additionalProperties": {"type": "integer"}}),
+    )])
+    .unwrap();
+    let InvalidReason::SchemaViolation { errors } =
+        invalid(nested.check_call(&call("deep", &format!(r#"{{"{key}":"x"}}"#)), false))
+    else {
+        panic!("expected a schema violation");
+    };
+    assert!(errors[0].path.chars().count() <= MAX_SCHEMA_MESSAGE_CHARS + 1);
+    assert!(errors[0].message.chars().count() <= MAX_SCHEMA_MESSAGE_CHARS + 1);
 }

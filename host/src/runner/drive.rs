@@ -4,7 +4,8 @@
 //!
 //! Invariant: the controller's queued events are forwarded before each step is executed
 //! and once more at the end, so the order of events is the order of decisions; an
-//! immediate cancellation is fed to the controller as soon as it is seen.
+//! immediate cancellation is fed to the controller as soon as it is seen; a tool call's
+//! argument text is capped (`max_tool_args`) as it arrives, before anything else sees it.
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     streaming: bool,
 ) -> Result<RunResult, RunError> {
     let mut after_turn_sent = false;
+    let max_tool_args = agent.config().max_tool_args_bytes;
     loop {
         forward(controller, sink);
         if handle.is_cancelled() && controller.result().is_none() {
@@ -56,6 +58,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     &request,
                     streaming,
                     true,
+                    max_tool_args,
                     handle.token(),
                     sink,
                 )
@@ -68,6 +71,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     &request,
                     streaming,
                     false,
+                    max_tool_args,
                     handle.token(),
                     sink,
                 )
@@ -118,12 +122,14 @@ fn feed_model(controller: &mut Controller, outcome: ModelOutcome) -> Result<(), 
 
 /// One model call. Notices (rate-limit waits, retries) become events while it runs; its
 /// text becomes `TextDelta`s (only for `answer` calls, not summaries): as it streams, or in
-/// one piece once a non-streamed call returns.
+/// one piece once a non-streamed call returns. Tool-call arguments over `max_tool_args`
+/// bytes are dropped as they arrive (streamed) or as soon as the response is parsed.
 async fn call_model<S: FnMut(RunEvent) + ?Sized>(
     model: &dyn Model,
     request: &ChatRequest,
     streaming: bool,
     answer: bool,
+    max_tool_args: u64,
     cancel: &CancellationToken,
     sink: &mut S,
 ) -> ModelOutcome {
@@ -142,7 +148,8 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
         };
         drain_notices(&queue, sink);
         return match result {
-            Ok(response) => {
+            Ok(mut response) => {
+                response.cap_tool_calls(max_tool_args);
                 // The text in one piece: what a streamed call delivers in deltas, so text the
                 // model writes beside tool calls is seen without streaming too.
                 if answer && let Some(text) = response.text.as_ref().filter(|t| !t.is_empty()) {
@@ -168,7 +175,7 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
         Ok(stream) => stream,
         Err(e) => return ModelOutcome::Failed(e),
     };
-    let mut acc = StreamAccumulator::new(model.model_name());
+    let mut acc = StreamAccumulator::new(model.model_name()).with_max_tool_args(max_tool_args);
     loop {
         let next = tokio::select! {
             biased;

@@ -208,6 +208,8 @@ fn map_outcome(call: &PlannedCall, outcome: CallOutcome) -> ToolOutcome {
         bytes_in: u.bytes_in,
         bytes_out: u.bytes_out,
         http_requests: u64::from(u.http_requests),
+        http_bytes_sent: u.http_bytes_sent,
+        http_bytes_received: u.http_bytes_received,
     };
     ToolOutcome {
         call_id: call.call_id.clone(),

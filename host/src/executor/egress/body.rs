@@ -1,8 +1,10 @@
 //! Response and request bodies at the policy boundary: the response body is cut at the
-//! request's deadline and at the size cap; a request body hyper will not send is drained.
+//! request's deadline and at the size cap; the request body is counted and cut at its cap; a
+//! request body hyper will not send is drained.
 //!
 //! Invariant: a response body handed to a guest never yields a byte after the deadline nor
-//! more than the cap; once it has failed it stays ended.
+//! more than the cap, and hyper never gets more request body bytes than the cap; a body that
+//! failed stays ended, and going over a cap is recorded (which ends the call).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error, WasiBody};
 
-use super::stats::EgressStats;
+use super::stats::{EgressLimit, EgressStats};
 
 /// Most bytes of a request body drained after hyper dropped it.
 const DRAIN_MAX_BYTES: usize = 64 * 1024;
@@ -86,6 +88,8 @@ where
                     this.stats.record_bytes(len);
                     this.received = this.received.saturating_add(len);
                     if this.received > this.limit {
+                        let limit = this.limit;
+                        this.stats.record_limit(EgressLimit::ResponseBody { limit });
                         return this.fail(Error::HttpResponseBodySize(Some(this.received)));
                     }
                 }
@@ -119,6 +123,73 @@ where
                 }
             }
         }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A guest's request body on its way to hyper: counted as it is handed over, and failed with
+/// `HttpRequestBodySize` (the limit hit recorded) before a frame would take it over the cap.
+pub(crate) struct SendBody<B> {
+    inner: B,
+    sent: u64,
+    limit: u64,
+    stats: Arc<EgressStats>,
+    ended: bool,
+}
+
+impl<B> SendBody<B> {
+    pub(crate) fn new(inner: B, limit: u64, stats: Arc<EgressStats>) -> Self {
+        SendBody {
+            inner,
+            sent: 0,
+            limit,
+            stats,
+            ended: false,
+        }
+    }
+}
+
+impl<B> Body for SendBody<B>
+where
+    B: Body<Data = Bytes, Error = Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            let len = data.len() as u64;
+            let total = this.sent.saturating_add(len);
+            if total > this.limit {
+                this.ended = true;
+                let limit = this.limit;
+                this.stats.record_limit(EgressLimit::RequestBody { limit });
+                return Poll::Ready(Some(Err(Error::HttpRequestBodySize(Some(limit)))));
+            }
+            this.sent = total;
+            this.stats.record_sent_bytes(len);
+        }
+        if !matches!(frame, Some(Ok(_))) {
+            this.ended = true;
+        }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -192,6 +263,68 @@ mod tests {
             matches!(err, Error::HttpResponseBodySize(Some(6))),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn response_over_the_cap_records_the_limit_and_stops_the_call() {
+        let stats = Arc::new(EgressStats::default());
+        let body = GuardedBody::new(
+            Full::new(Bytes::from_static(b"hello!")),
+            Instant::now() + Duration::from_secs(30),
+            None,
+            5,
+            stats.clone(),
+        );
+        assert!(body.collect().await.is_err());
+        let report = stats.report();
+        assert_eq!(
+            report.limit_hit,
+            Some(EgressLimit::ResponseBody { limit: 5 })
+        );
+        assert!(stats.stop_token().is_cancelled());
+    }
+
+    fn chunks(n: usize, size: usize) -> WasiBody {
+        let chunk = Bytes::from(vec![b'u'; size]);
+        let frames = futures::stream::iter((0..n).map(move |_| Ok(Frame::data(chunk.clone()))));
+        StreamBody::new(frames).boxed_unsync()
+    }
+
+    #[tokio::test]
+    async fn request_body_within_the_cap_is_passed_whole_and_counted() {
+        let stats = Arc::new(EgressStats::default());
+        let body = SendBody::new(chunks(4, 1000), 4000, stats.clone());
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(bytes.len(), 4000);
+        let report = stats.report();
+        assert_eq!((report.bytes_sent, report.limit_hit), (4000, None));
+    }
+
+    #[tokio::test]
+    async fn request_body_over_the_cap_fails_before_the_excess_is_handed_on() {
+        let stats = Arc::new(EgressStats::default());
+        let mut body = SendBody::new(chunks(10, 1000), 2500, stats.clone());
+        let mut passed = 0;
+        let err = loop {
+            match body.frame().await {
+                Some(Ok(frame)) => passed += frame.data_ref().map_or(0, Bytes::len),
+                Some(Err(err)) => break err,
+                None => panic!("the body ended without hitting its cap"),
+            }
+        };
+        assert!(
+            matches!(err, Error::HttpRequestBodySize(Some(2500))),
+            "{err:?}"
+        );
+        assert_eq!(passed, 2000);
+        assert!(body.frame().await.is_none(), "a failed body stays ended");
+        let report = stats.report();
+        assert_eq!(report.bytes_sent, 2000);
+        assert_eq!(
+            report.limit_hit,
+            Some(EgressLimit::RequestBody { limit: 2500 })
+        );
+        assert!(stats.stop_token().is_cancelled());
     }
 
     #[tokio::test]

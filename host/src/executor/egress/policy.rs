@@ -207,6 +207,7 @@ fn check_name(name: &str) -> Result<(), String> {
 /// connect_timeout = "5s"         # or a number of seconds
 /// total_timeout = "30s"
 /// max_response_bytes = "1MiB"     # or a number of bytes
+/// max_request_bytes = "1MiB"      # request body, declared or sent
 /// max_requests = 16
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -217,8 +218,11 @@ pub struct EgressPolicy {
     pub connect_timeout: Duration,
     /// Longest time for a whole request: resolve, connect, send, response head and body.
     pub total_timeout: Duration,
-    /// Largest response body a request may receive; a larger one ends with an error.
+    /// Largest response body a request may receive; reading past it ends the call.
     pub max_response_bytes: u64,
+    /// Largest request body a request may send (or declare in `Content-Length`); going over
+    /// it ends the call.
+    pub max_request_bytes: u64,
     /// Most requests one tool call may attempt, denied ones included.
     pub max_requests: u32,
 }
@@ -230,6 +234,7 @@ impl Default for EgressPolicy {
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(30),
             max_response_bytes: 1024 * 1024,
+            max_request_bytes: 1024 * 1024,
             max_requests: 16,
         }
     }
@@ -314,6 +319,7 @@ struct RawPolicy {
     connect_timeout: Option<Quantity>,
     total_timeout: Option<Quantity>,
     max_response_bytes: Option<Quantity>,
+    max_request_bytes: Option<Quantity>,
     max_requests: Option<u32>,
 }
 
@@ -367,6 +373,10 @@ impl TryFrom<RawPolicy> for EgressPolicy {
             max_response_bytes: match &raw.max_response_bytes {
                 Some(q) => q.parse("max_response_bytes", parse_bytes)?,
                 None => defaults.max_response_bytes,
+            },
+            max_request_bytes: match &raw.max_request_bytes {
+                Some(q) => q.parse("max_request_bytes", parse_bytes)?,
+                None => defaults.max_request_bytes,
             },
             max_requests: raw.max_requests.unwrap_or(defaults.max_requests),
         })
@@ -461,6 +471,7 @@ mod tests {
         assert_eq!(policy.total_timeout, Duration::from_secs(2));
         assert_eq!(policy.connect_timeout, Duration::from_secs(5));
         assert_eq!(policy.max_response_bytes, 1024 * 1024);
+        assert_eq!(policy.max_request_bytes, 1024 * 1024);
         assert_eq!(policy.max_requests, 16);
     }
 
@@ -487,15 +498,18 @@ mod tests {
             r#"connect_timeout = "5 parsecs""#,
             r#"connect_timeout = "0s""#,
             r#"max_response_bytes = "lots""#,
+            r#"max_request_bytes = "lots""#,
             r#"total_timeout = "soon""#,
             r#"allowed_host = ["a.example"]"#,
         ] {
             assert!(EgressPolicy::from_toml(text).is_err(), "{text}");
         }
         let policy = EgressPolicy::from_toml(
-            "connect_timeout = \"250ms\"\ntotal_timeout = 2\nmax_response_bytes = \"64KiB\"",
+            "connect_timeout = \"250ms\"\ntotal_timeout = 2\nmax_response_bytes = \"64KiB\"\n\
+             max_request_bytes = \"16KiB\"",
         )
         .unwrap();
+        assert_eq!(policy.max_request_bytes, 16 * 1024);
         assert_eq!(policy.connect_timeout, Duration::from_millis(250));
         assert_eq!(policy.total_timeout, Duration::from_secs(2));
         assert_eq!(policy.max_response_bytes, 64 * 1024);

@@ -2,11 +2,14 @@
 //! between the hooks (which write) and the executor (which reads after the call).
 //!
 //! Invariant: memory stays bounded whatever the guest does: counters are integers and at most
-//! [`MAX_RECORDED_DENIALS`] denials are kept (the count goes on).
+//! [`MAX_RECORDED_DENIALS`] denials are kept (the count goes on). The first size limit a
+//! request goes over is kept and cancels [`EgressStats::stop_token`], which ends the call.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use tokio_util::sync::CancellationToken;
 
 /// How many denial records a call keeps; later denials are only counted.
 pub const MAX_RECORDED_DENIALS: usize = 32;
@@ -40,6 +43,21 @@ pub enum DenialReason {
     },
 }
 
+/// A size limit of the egress policy that a request went over. Hitting one ends the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressLimit {
+    /// A request body (declared or sent) was larger than `max_request_bytes`.
+    RequestBody {
+        /// The policy's `max_request_bytes`.
+        limit: u64,
+    },
+    /// A response body was larger than `max_response_bytes`.
+    ResponseBody {
+        /// The policy's `max_response_bytes`.
+        limit: u64,
+    },
+}
+
 /// One refused request: where it was going and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("HTTP to {host} was denied: {reason}")]
@@ -59,6 +77,10 @@ pub struct EgressReport {
     pub requests_denied: u32,
     /// Response body bytes received from all requests.
     pub bytes_received: u64,
+    /// Request body bytes handed to the connection, over all requests.
+    pub bytes_sent: u64,
+    /// The first size limit a request went over, if any (the call ends with it).
+    pub limit_hit: Option<EgressLimit>,
     /// The first [`MAX_RECORDED_DENIALS`] denials, in order.
     pub denials: Vec<Denial>,
 }
@@ -70,6 +92,9 @@ pub struct EgressStats {
     sent: AtomicU32,
     denied: AtomicU32,
     bytes_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    limit_hit: OnceLock<EgressLimit>,
+    stop: CancellationToken,
     denials: Mutex<Vec<Denial>>,
 }
 
@@ -80,6 +105,8 @@ impl EgressStats {
             requests_sent: self.sent.load(Ordering::SeqCst),
             requests_denied: self.denied.load(Ordering::SeqCst),
             bytes_received: self.bytes_received.load(Ordering::SeqCst),
+            bytes_sent: self.bytes_sent.load(Ordering::SeqCst),
+            limit_hit: self.limit_hit.get().copied(),
             denials: self
                 .denials
                 .lock()
@@ -101,6 +128,31 @@ impl EgressStats {
 
     pub(crate) fn record_bytes(&self, n: u64) {
         self.bytes_received.fetch_add(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn record_sent_bytes(&self, n: u64) {
+        self.bytes_sent.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Records that a request went over `limit` (the first one is kept) and asks the executor
+    /// to end the call.
+    pub(crate) fn record_limit(&self, limit: EgressLimit) {
+        tracing::info!(
+            ?limit,
+            "outgoing HTTP went over a size limit; ending the call"
+        );
+        let _first = self.limit_hit.set(limit);
+        self.stop.cancel();
+    }
+
+    /// The first size limit a request went over, if any.
+    pub(crate) fn limit_hit(&self) -> Option<EgressLimit> {
+        self.limit_hit.get().copied()
+    }
+
+    /// Cancelled once a request went over a size limit: the executor ends the call then.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
 
     pub(crate) fn record_denial(&self, denial: Denial) {
@@ -142,5 +194,19 @@ mod tests {
         let report = stats.report();
         assert_eq!(report.denials.len(), MAX_RECORDED_DENIALS);
         assert_eq!(report.requests_denied as usize, MAX_RECORDED_DENIALS + 5);
+    }
+
+    #[test]
+    fn the_first_limit_hit_is_kept_and_stops_the_call() {
+        let stats = EgressStats::default();
+        let stop = stats.stop_token();
+        assert!(!stop.is_cancelled());
+        stats.record_limit(EgressLimit::RequestBody { limit: 10 });
+        stats.record_limit(EgressLimit::ResponseBody { limit: 20 });
+        assert!(stop.is_cancelled());
+        assert_eq!(
+            stats.report().limit_hit,
+            Some(EgressLimit::RequestBody { limit: 10 })
+        );
     }
 }

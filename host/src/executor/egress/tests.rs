@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod limits;
 mod server;
 
 use std::net::IpAddr;
