@@ -90,12 +90,6 @@ impl WasiHttpHooks for EgressHooks {
         true
     }
 
-    /// A guest write is copied whole into the host: no larger than the request-body cap.
-    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
-        let cap = usize::try_from(self.policy.max_request_bytes).unwrap_or(usize::MAX);
-        wasmtime_wasi_http::p2::DEFAULT_OUTGOING_BODY_CHUNK_SIZE.min(cap.max(1))
-    }
-
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -106,10 +100,12 @@ impl WasiHttpHooks for EgressHooks {
         Box::new(async move { hooks.send(request, options).await })
     }
 
-    /// An unsent request body buffers up to two chunks in host memory; wasmtime's 1 MiB
-    /// chunks would let a guest pin 2 MiB per request object it holds.
+    /// A guest write is copied whole into the host, and an unsent request body buffers up
+    /// to two chunks in host memory: wasmtime's 1 MiB chunks would let a guest pin 2 MiB per
+    /// request object it holds, so a chunk is at most 64 KiB and never over the body cap.
     fn p2_outgoing_body_chunk_size(&mut self) -> usize {
-        OUTGOING_BODY_CHUNK_BYTES
+        let cap = usize::try_from(self.policy.max_request_bytes).unwrap_or(usize::MAX);
+        OUTGOING_BODY_CHUNK_BYTES.min(cap.max(1))
     }
 }
 
