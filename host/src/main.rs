@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // In a compiler child this compiles one component and exits; otherwise it lets the
+    // executor compile in such a child of this binary, under the compile limits.
+    warden::executor::run_compiler_child_if_requested();
     let args = cli::Cli::parse();
     cli::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -37,6 +37,25 @@ pub enum PolicyError {
         /// What is wrong and what to write instead.
         message: String,
     },
+    /// A granted directory is, contains or lies inside one of warden's own state directories
+    /// (its compiled-code cache or the directory of the cache's key): a tool with that grant
+    /// could plant native code that warden runs.
+    #[error(
+        "policy key `{key}`: the granted directory {granted} {relation} warden's own state \
+         directory {state_dir}, which a tool must never reach; grant a directory that neither \
+         contains nor lies inside it (or move warden's state with WARDEN_CACHE_DIR and \
+         WARDEN_STATE_DIR)"
+    )]
+    StateDirGranted {
+        /// Dotted key of the grant, e.g. `tools.fs.dirs[0].host`.
+        key: String,
+        /// The granted directory, canonical.
+        granted: String,
+        /// `is`, `contains` or `lies inside`.
+        relation: &'static str,
+        /// warden's state directory it reaches, canonical.
+        state_dir: String,
+    },
 }
 
 /// A number or a string with a unit (`timeout = 2` or `timeout = "2s"`).
