@@ -40,7 +40,7 @@ pub fn executor() -> &'static Executor {
     static EXECUTOR: OnceLock<Executor> = OnceLock::new();
     EXECUTOR.get_or_init(|| {
         Executor::new(config_with(cache_dir(), state_dir()))
-        .unwrap_or_else(|e| panic!("cannot build the test executor: {e}"))
+            .unwrap_or_else(|e| panic!("cannot build the test executor: {e}"))
     })
 }
 

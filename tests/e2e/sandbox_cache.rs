@@ -75,7 +75,11 @@ async fn a_tampered_artifact_is_discarded_and_recompiled_not_run() {
 async fn assert_planted_artifact_is_not_run(root: &Path, planted: &[u8]) {
     let bytes = hostile_bytes();
     let (_, first) = load(config_in(root), &bytes).await;
-    std::fs::write(cached(&root.join("cache"), first.digest(), ".cwasm"), planted).unwrap();
+    std::fs::write(
+        cached(&root.join("cache"), first.digest(), ".cwasm"),
+        planted,
+    )
+    .unwrap();
     let (exec, again) = load(config_in(root), &bytes).await;
     assert!(!again.loaded_from_cache(), "the planted artifact was used");
     // Had calc's code been run, `echo` would be an unknown tool to it.
@@ -88,7 +92,8 @@ async fn a_planted_valid_artifact_is_not_run_by_a_later_unrelated_call() {
     // engine, but sealed with another user's key (another state directory).
     let other = tempfile::tempdir().unwrap();
     let (_, calc) = load(config_in(other.path()), calc_bytes()).await;
-    let sealed = std::fs::read(cached(&other.path().join("cache"), calc.digest(), ".cwasm")).unwrap();
+    let sealed =
+        std::fs::read(cached(&other.path().join("cache"), calc.digest(), ".cwasm")).unwrap();
     // The bare machine code inside (an ELF image), as wasmtime itself would write it.
     let elf = sealed
         .windows(4)
@@ -115,7 +120,11 @@ async fn a_swapped_tools_file_is_detected_and_described_again() {
     .unwrap();
 
     let (exec, again) = load(config_in(root.path()), &bytes).await;
-    assert_eq!(again.tools(), hostile.tools(), "the swapped tool list was used");
+    assert_eq!(
+        again.tools(),
+        hostile.tools(),
+        "the swapped tool list was used"
+    );
     assert_ne!(again.tools(), calc.tools());
     assert_echo_works(&exec, &again).await;
 }
@@ -165,7 +174,10 @@ async fn a_grant_of_a_directory_holding_warden_state_is_refused_at_policy_load()
     match outcome.result {
         Err(ToolCallError::CapabilityDenied { detail, .. }) => {
             assert!(detail.contains("/home"), "{detail}");
-            assert!(!detail.contains(&home.display().to_string()), "host path leaked: {detail}");
+            assert!(
+                !detail.contains(&home.display().to_string()),
+                "host path leaked: {detail}"
+            );
         }
         other => panic!("the call ran: {other:?}"),
     }
@@ -199,11 +211,19 @@ async fn a_cache_dir_another_user_could_control_is_refused() {
         let dir = root.path().join("cache");
         setup(&dir);
         let exec = Executor::new(config_in(root.path())).unwrap();
-        assert_eq!(exec.cache_dir(), None, "a cache dir that is {what} was used");
+        assert_eq!(
+            exec.cache_dir(),
+            None,
+            "a cache dir that is {what} was used"
+        );
         let set = exec.load_bytes(&bytes).await.unwrap();
         assert!(!set.loaded_from_cache());
         assert_echo_works(&exec, &set).await;
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{what}: written to");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "{what}: written to"
+        );
     }
 }
 
@@ -213,7 +233,12 @@ async fn a_cache_dir_another_user_could_control_is_refused() {
 fn without_a_home_caching_is_off_with_a_notice_and_nothing_goes_to_tmp() {
     let tmp = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["sandbox_cache::no_home_child", "--exact", "--ignored", "--nocapture"])
+        .args([
+            "sandbox_cache::no_home_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env_clear()
         .env("WARDEN_E2E_NO_HOME_CHILD", "1")
         .env("TMPDIR", tmp.path())
@@ -223,7 +248,10 @@ fn without_a_home_caching_is_off_with_a_notice_and_nothing_goes_to_tmp() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "the child test did not run:\n{stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child test did not run:\n{stdout}"
+    );
     assert!(
         stderr.contains("caching of compiled components is off"),
         "no notice:\n{stderr}"
@@ -239,7 +267,13 @@ fn no_home_child() {
     if std::env::var_os("WARDEN_E2E_NO_HOME_CHILD").is_none() {
         return;
     }
-    for var in ["HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "WARDEN_CACHE_DIR", "WARDEN_STATE_DIR"] {
+    for var in [
+        "HOME",
+        "XDG_CACHE_HOME",
+        "XDG_STATE_HOME",
+        "WARDEN_CACHE_DIR",
+        "WARDEN_STATE_DIR",
+    ] {
         assert!(std::env::var_os(var).is_none(), "{var} is set");
     }
     tracing_subscriber::fmt()
@@ -275,7 +309,11 @@ async fn a_component_built_to_be_slow_to_compile_stops_at_the_compile_timeout() 
         "{err:?}"
     );
     assert_eq!(err.kind(), "compile_timeout");
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     // The executor is fine: the next load compiles (no cache) and runs.
     let set = exec.load_bytes(&hostile_bytes()).await.unwrap();
     assert_echo_works(&exec, &set).await;
@@ -300,5 +338,8 @@ fn slow_to_compile(locals: usize, blocks: usize) -> Vec<u8> {
         body.push_str(&format!("local.get {i} i64.add\n"));
     }
     body.push_str("drop\n");
-    wat::parse_str(format!("(component (core module (func (export \"f\") {body})))")).unwrap()
+    wat::parse_str(format!(
+        "(component (core module (func (export \"f\") {body})))"
+    ))
+    .unwrap()
 }

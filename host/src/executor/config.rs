@@ -62,7 +62,9 @@ impl StateDir {
     pub(crate) fn resolve_with(&self, env: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
         match self {
             Self::Path(p) => Some(p.clone()),
-            Self::Default => per_user_dir(env, "WARDEN_STATE_DIR", "XDG_STATE_HOME", ".local/state"),
+            Self::Default => {
+                per_user_dir(env, "WARDEN_STATE_DIR", "XDG_STATE_HOME", ".local/state")
+            }
         }
     }
 }
@@ -166,11 +168,24 @@ mod tests {
         ]);
         assert_eq!(CacheDir::Default.resolve_with(&all), Some("/w/c".into()));
         assert_eq!(StateDir::Default.resolve_with(&all), Some("/w/s".into()));
-        let xdg = env_of(&[("XDG_CACHE_HOME", "/x/c"), ("XDG_STATE_HOME", "/x/s"), ("HOME", "/h")]);
-        assert_eq!(CacheDir::Default.resolve_with(&xdg), Some("/x/c/warden".into()));
-        assert_eq!(StateDir::Default.resolve_with(&xdg), Some("/x/s/warden".into()));
+        let xdg = env_of(&[
+            ("XDG_CACHE_HOME", "/x/c"),
+            ("XDG_STATE_HOME", "/x/s"),
+            ("HOME", "/h"),
+        ]);
+        assert_eq!(
+            CacheDir::Default.resolve_with(&xdg),
+            Some("/x/c/warden".into())
+        );
+        assert_eq!(
+            StateDir::Default.resolve_with(&xdg),
+            Some("/x/s/warden".into())
+        );
         let home = env_of(&[("HOME", "/h")]);
-        assert_eq!(CacheDir::Default.resolve_with(&home), Some("/h/.cache/warden".into()));
+        assert_eq!(
+            CacheDir::Default.resolve_with(&home),
+            Some("/h/.cache/warden".into())
+        );
         assert_eq!(
             StateDir::Default.resolve_with(&home),
             Some("/h/.local/state/warden".into())

@@ -85,7 +85,10 @@ pub(crate) async fn load_file(inner: &Arc<Inner>, path: &Path) -> Result<Arc<Too
 }
 
 /// Loads a component from its bytes.
-pub(crate) async fn load_bytes(inner: &Arc<Inner>, bytes: &[u8]) -> Result<Arc<ToolSet>, LoadError> {
+pub(crate) async fn load_bytes(
+    inner: &Arc<Inner>,
+    bytes: &[u8],
+) -> Result<Arc<ToolSet>, LoadError> {
     check_size(bytes.len() as u64, inner.config.max_component_bytes)?;
     load_owned(inner, bytes.to_vec()).await
 }

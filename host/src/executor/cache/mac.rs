@@ -151,7 +151,10 @@ mod tests {
     fn a_sealed_payload_opens_only_as_what_it_was_sealed_as() {
         let key = CacheKey::from_bytes([1; 32]);
         let file = sealed(&key, subject(Kind::Artifact, "aa"), b"code");
-        assert_eq!(key.open(subject(Kind::Artifact, "aa"), &file), Some(&b"code"[..]));
+        assert_eq!(
+            key.open(subject(Kind::Artifact, "aa"), &file),
+            Some(&b"code"[..])
+        );
         assert_eq!(key.open(subject(Kind::Tools, "aa"), &file), None);
         assert_eq!(key.open(subject(Kind::Artifact, "bb"), &file), None);
         let other_engine = Subject {
@@ -159,7 +162,10 @@ mod tests {
             ..subject(Kind::Artifact, "aa")
         };
         assert_eq!(key.open(other_engine, &file), None);
-        assert_eq!(CacheKey::from_bytes([2; 32]).open(subject(Kind::Artifact, "aa"), &file), None);
+        assert_eq!(
+            CacheKey::from_bytes([2; 32]).open(subject(Kind::Artifact, "aa"), &file),
+            None
+        );
     }
 
     #[test]

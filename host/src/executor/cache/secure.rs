@@ -186,7 +186,12 @@ impl SecureDir {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
         for _ in 0..16 {
             let name = format!(".tmp-{}-{:016x}", std::process::id(), rand::random::<u64>());
-            let fd = match openat(&self.fd, &name, flags | OFlags::CLOEXEC, Mode::RUSR | Mode::WUSR) {
+            let fd = match openat(
+                &self.fd,
+                &name,
+                flags | OFlags::CLOEXEC,
+                Mode::RUSR | Mode::WUSR,
+            ) {
                 Ok(fd) => fd,
                 Err(Errno::EXIST) => continue,
                 Err(e) => return Err(refused(&self.path.join(&name), e)),

@@ -100,7 +100,11 @@ fn a_swapped_tools_file_is_detected() {
     cache.write_described("d1", &tools("one"));
     cache.write_described("d2", &tools("two"));
     assert_eq!(cache.read_described("d1"), Some(tools("one")));
-    std::fs::copy(file(&cache, "d2", Kind::Tools), file(&cache, "d1", Kind::Tools)).unwrap();
+    std::fs::copy(
+        file(&cache, "d2", Kind::Tools),
+        file(&cache, "d1", Kind::Tools),
+    )
+    .unwrap();
     assert_eq!(cache.read_described("d1"), None);
     assert_eq!(cache.read_described("d2"), Some(tools("two")));
 }

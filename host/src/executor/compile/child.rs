@@ -119,7 +119,11 @@ fn read_request(input: &mut dyn Read) -> Result<(CodegenSettings, Vec<u8>), Stri
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
     if bytes.len() as u64 != request.len {
-        return Err(format!("{} of {} component bytes", bytes.len(), request.len));
+        return Err(format!(
+            "{} of {} component bytes",
+            bytes.len(),
+            request.len
+        ));
     }
     Ok((request.settings, bytes))
 }
@@ -149,7 +153,11 @@ pub(super) fn compile(
     // A backstop should the parent die before it can kill the child: CPU seconds for every
     // core the compiler may use throughout the wall-clock limit, plus one.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let cpu = limits.timeout.as_secs().saturating_add(1).saturating_mul(cores);
+    let cpu = limits
+        .timeout
+        .as_secs()
+        .saturating_add(1)
+        .saturating_mul(cores);
     // SAFETY: the closure runs between fork and exec and only makes `setrlimit` system
     // calls (async-signal-safe, no allocation, no locks).
     unsafe {
@@ -166,9 +174,13 @@ pub(super) fn compile(
     else {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(LoadError::CompilerFailed("the compiler process has no pipes".into()));
+        return Err(LoadError::CompilerFailed(
+            "the compiler process has no pipes".into(),
+        ));
     };
-    let out_cap = usize::try_from(memory).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let out_cap = usize::try_from(memory)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
     let (status, out, err) = std::thread::scope(|scope| {
         scope.spawn(move || {
             // A child that dies early closes the pipe: the write fails, which is fine.
@@ -268,9 +280,13 @@ fn parse_answer(out: &[u8], expected_engine: &[u8; 32]) -> Result<Vec<u8>, LoadE
 
 /// The typed error for a child that did not exit 0.
 fn failure(status: ExitStatus, stderr: &str, limits: Limits) -> LoadError {
-    let out_of_memory = ["memory allocation of", "out of memory", "Cannot allocate memory"]
-        .iter()
-        .any(|needle| stderr.contains(needle));
+    let out_of_memory = [
+        "memory allocation of",
+        "out of memory",
+        "Cannot allocate memory",
+    ]
+    .iter()
+    .any(|needle| stderr.contains(needle));
     if out_of_memory {
         return LoadError::CompileMemoryLimit {
             limit_bytes: limits.max_memory_bytes,
@@ -338,6 +354,9 @@ mod tests {
         let artifact = parse_answer(&output, &engine_hash(&engine)).unwrap();
         assert!(!artifact.is_empty());
         let mut garbage = Vec::new();
-        assert_eq!(serve(&mut &b"\x02\0\0\0{}"[..], &mut garbage), EXIT_PROTOCOL);
+        assert_eq!(
+            serve(&mut &b"\x02\0\0\0{}"[..], &mut garbage),
+            EXIT_PROTOCOL
+        );
     }
 }

@@ -99,6 +99,5 @@ pub(crate) fn compile(
     }
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -55,8 +55,15 @@ fn the_child_compiles_a_component_this_engine_loads() {
         timeout: Duration::from_secs(60),
         max_memory_bytes: 2 << 30,
     };
-    let artifact =
-        compile(&child(), &settings, &engine, &engine_hash(&engine), &bytes, limits).unwrap();
+    let artifact = compile(
+        &child(),
+        &settings,
+        &engine,
+        &engine_hash(&engine),
+        &bytes,
+        limits,
+    )
+    .unwrap();
     // SAFETY: made by our own compiler child just now, for this engine.
     assert!(unsafe { wasmtime::component::Component::deserialize(&engine, &artifact) }.is_ok());
 }
@@ -69,9 +76,19 @@ fn an_invalid_component_is_a_compile_error_from_the_child() {
         timeout: Duration::from_secs(60),
         max_memory_bytes: 2 << 30,
     };
-    let err = compile(&child(), &settings, &engine, &engine_hash(&engine), &bytes, limits)
-        .unwrap_err();
-    assert!(matches!(&err, LoadError::Compile(m) if m.contains("type mismatch")), "{err:?}");
+    let err = compile(
+        &child(),
+        &settings,
+        &engine,
+        &engine_hash(&engine),
+        &bytes,
+        limits,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Compile(m) if m.contains("type mismatch")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -83,13 +100,24 @@ fn a_slow_to_compile_component_is_stopped_at_the_compile_timeout() {
         max_memory_bytes: 2 << 30,
     };
     let started = Instant::now();
-    let err =
-        compile(&child(), &settings, &engine, &engine_hash(&engine), &bomb, limits).unwrap_err();
+    let err = compile(
+        &child(),
+        &settings,
+        &engine,
+        &engine_hash(&engine),
+        &bomb,
+        limits,
+    )
+    .unwrap_err();
     assert!(
         matches!(err, LoadError::CompileTimeout { limit } if limit == Duration::from_secs(2)),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.to_string().contains("compile_timeout"), "{err}");
 }
 
@@ -102,10 +130,25 @@ fn a_compile_over_the_memory_limit_is_stopped() {
     };
     // The limit leaves room for a small component: it is the big one that hits it.
     let small = slow_to_compile(10, 10);
-    compile(&child(), &settings, &engine, &engine_hash(&engine), &small, limits).unwrap();
+    compile(
+        &child(),
+        &settings,
+        &engine,
+        &engine_hash(&engine),
+        &small,
+        limits,
+    )
+    .unwrap();
     let bomb = slow_to_compile(1000, 4000);
-    let err =
-        compile(&child(), &settings, &engine, &engine_hash(&engine), &bomb, limits).unwrap_err();
+    let err = compile(
+        &child(),
+        &settings,
+        &engine,
+        &engine_hash(&engine),
+        &bomb,
+        limits,
+    )
+    .unwrap_err();
     assert!(
         matches!(err, LoadError::CompileMemoryLimit { limit_bytes } if limit_bytes == 96 << 20),
         "{err:?}"

@@ -300,6 +300,37 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_reaching_warden_state_is_refused_naming_both_paths() {
+        let root = tempfile::tempdir().unwrap();
+        let home = std::fs::canonicalize(root.path()).unwrap();
+        let cache = home.join(".cache/warden");
+        let _protected = crate::executor::state_dirs::register(std::slice::from_ref(&cache));
+        std::os::unix::fs::symlink(&home, home.join("alias")).unwrap();
+        let text = format!(
+            "[tools.fs]\ndirs = [{{ host = {:?}, guest = \"/h\", mode = \"rw\" }}]\n",
+            home.join("alias")
+        );
+        let err = PolicyFile::from_toml(&text).unwrap_err();
+        let message = err.to_string();
+        match err {
+            PolicyError::StateDirGranted {
+                key,
+                granted,
+                relation,
+                state_dir,
+            } => {
+                assert_eq!(key, "tools.fs.dirs[0].host");
+                assert_eq!(Path::new(&granted), home);
+                assert_eq!(relation, "contains");
+                assert_eq!(Path::new(&state_dir), cache);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(message.contains(&cache.display().to_string()), "{message}");
+        assert!(message.contains(&home.display().to_string()), "{message}");
+    }
+
+    #[test]
     fn bad_quantities_and_unknown_keys_are_rejected() {
         let err = PolicyFile::from_toml("[defaults]\ntimeout = \"2 fortnights\"").unwrap_err();
         assert!(matches!(&err, PolicyError::Invalid { key, .. } if key == "defaults.timeout"));
