@@ -83,36 +83,27 @@ fn overlap(granted: &Path, state_dir: PathBuf) -> Option<Overlap> {
 /// The canonical form of `path`: absolute, symlinks resolved as far as the path exists, and
 /// the part that does not exist yet cleaned lexically (it cannot hold a symlink).
 pub(crate) fn resolve(path: &Path) -> PathBuf {
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        match std::env::current_dir() {
-            Ok(cwd) => cwd.join(path),
-            Err(_) => path.to_path_buf(),
-        }
-    };
-    let mut out = PathBuf::new();
-    let mut exists = true;
-    for part in absolute.components() {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Ok(real) = std::fs::canonicalize(&absolute) {
+        return real;
+    }
+    // The longest prefix that exists, resolved by the OS; the rest after it, lexically.
+    let parts: Vec<Component<'_>> = absolute.components().collect();
+    let (mut out, tail) = (0..parts.len())
+        .rev()
+        .find_map(|n| {
+            let prefix: PathBuf = parts[..n].iter().collect();
+            let real = std::fs::canonicalize(&prefix).ok()?;
+            Some((real, &parts[n..]))
+        })
+        .unwrap_or_else(|| (PathBuf::new(), &parts[..]));
+    for part in tail {
         match part {
-            Component::Prefix(_) | Component::RootDir => out.push(part.as_os_str()),
-            Component::CurDir => {}
-            Component::ParentDir if !exists => {
+            Component::ParentDir => {
                 out.pop();
             }
-            Component::ParentDir | Component::Normal(_) => {
-                let next = out.join(part.as_os_str());
-                if exists && let Ok(real) = std::fs::canonicalize(&next) {
-                    out = real;
-                    continue;
-                }
-                exists = false;
-                if part == Component::ParentDir {
-                    out.pop();
-                } else {
-                    out = next;
-                }
-            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
         }
     }
     out

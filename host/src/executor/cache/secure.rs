@@ -2,9 +2,9 @@
 //! its file descriptor, so later changes to the path (a swapped-in symlink) cannot redirect
 //! what warden reads or writes.
 //!
-//! Invariant: a `SecureDir` is a real directory (not entered through a symlink at its last
-//! component, nor at any component warden created), owned by the current user, and neither
-//! group- nor world-writable; files in it are opened without following symlinks, and only
+//! Invariant: a `SecureDir` is a real directory (its last component is not a symlink, and
+//! every component warden created or entered below the resolved parent was entered without
+//! following links), owned by the current user, and neither group- nor world-writable; files in it are opened without following symlinks, and only
 //! regular files owned by the current user are read.
 
 use std::ffi::OsStr;
@@ -14,6 +14,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, fstat, mkdirat, openat};
 use rustix::io::Errno;
+
+use crate::executor::state_dirs::resolve;
 
 /// Why a state directory (or a file in it) is not used.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +53,22 @@ const DIR_FLAGS: OFlags = OFlags::DIRECTORY
     .union(OFlags::NOFOLLOW);
 
 impl SecureDir {
-    /// Opens `path`, creating the missing components with mode 0700, and checks it.
+    /// Opens `path`, creating the missing components with mode 0700, and checks it. The
+    /// parent is resolved like a grant is (see `state_dirs::resolve`), so the directory
+    /// opened is the one protected from grants; its last component is never a symlink.
     pub(crate) fn open_or_create(path: &Path) -> Result<Self, Refused> {
-        let path = std::path::absolute(path).map_err(|e| io_err(path, e))?;
-        // The longest prefix that exists is entered as the OS resolves it (the user's own
-        // layout); every component below it is created and entered without following links.
+        let absolute = std::path::absolute(path).map_err(|e| io_err(path, e))?;
+        let (Some(parent), Some(Component::Normal(name))) =
+            (absolute.parent(), absolute.components().next_back())
+        else {
+            return Err(io_err(
+                path,
+                std::io::Error::other("the path must end in a directory name"),
+            ));
+        };
+        let path = resolve(parent).join(name);
+        // The existing part of the resolved path has no symlinks left; every component
+        // below it is created and entered without following links.
         let parts: Vec<&OsStr> = path
             .components()
             .filter_map(|c| match c {
@@ -68,12 +81,7 @@ impl SecureDir {
             let prefix: PathBuf = std::iter::once(OsStr::new("/"))
                 .chain(parts[..existing].iter().copied())
                 .collect();
-            let flags = if existing == parts.len() {
-                DIR_FLAGS
-            } else {
-                DIR_FLAGS.difference(OFlags::NOFOLLOW)
-            };
-            match rustix::fs::open(&prefix, flags, Mode::empty()) {
+            match rustix::fs::open(&prefix, DIR_FLAGS, Mode::empty()) {
                 Ok(fd) => break fd,
                 Err(Errno::NOENT) if existing > 0 => existing -= 1,
                 Err(e) => return Err(refused(&prefix, e)),

@@ -159,3 +159,21 @@ fn caching_can_be_disabled() {
     assert_eq!(cache.dir(), None);
     assert!(!root.path().join("state").exists());
 }
+
+#[test]
+fn a_cache_path_with_dot_dots_is_the_directory_grants_are_checked_against() {
+    let root = tempfile::tempdir().unwrap();
+    let root_path = std::fs::canonicalize(root.path()).unwrap();
+    let given = root_path.join("new/../cache");
+    let cache = ArtifactCache::open(
+        &engine(),
+        &CacheDir::Path(given.clone()),
+        &StateDir::Path(root_path.join("state")),
+        1 << 30,
+    );
+    assert_eq!(cache.dir(), Some(root_path.join("cache").as_path()));
+    assert_eq!(
+        crate::executor::state_dirs::resolve(&given),
+        root_path.join("cache")
+    );
+}
