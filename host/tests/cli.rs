@@ -6,11 +6,13 @@
 //! request count stays 0.
 //!
 //! One test binary (the binary is only built for this package's own integration tests):
-//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files), `chat`, and
-//! `sandbox` (the executor under the process's own limits).
+//! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files), `chat`,
+//! `sandbox` (the executor under the process's own limits) and `cache` (warden's own state).
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "cli/cache.rs"]
+mod cache;
 #[path = "cli/chat.rs"]
 mod chat;
 #[path = "cli/run.rs"]
