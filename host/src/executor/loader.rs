@@ -99,18 +99,18 @@ async fn load_owned(inner: &Arc<Inner>, bytes: Vec<u8>) -> Result<Arc<ToolSet>, 
     // Hashing, reading and checking the cache, and compiling all block: keep them off the
     // async workers so a cold compile does not stall other runs.
     let shared = inner.clone();
-    let (digest, component, cached) = blocking(move || compiled(&shared, &bytes)).await??;
+    let (digest, component, origin) = blocking(move || compiled(&shared, &bytes)).await??;
     let instance_pre = inner
         .linker
         .instantiate_pre(&component)
         .map_err(|e| LoadError::UnsupportedImports(e.to_string()))?;
     let pre =
         ToolboxPre::new(instance_pre).map_err(|e| LoadError::MissingExports(e.to_string()))?;
-    let from_cache = cached.is_some();
+    let from_cache = matches!(origin, Origin::Cache(_));
     // A component this host loaded before: reuse the answer it validated then.
-    let (tools, compiled) = match cached.flatten() {
-        Some(described) => validate_described(described, false)?,
-        None => {
+    let (tools, compiled) = match origin {
+        Origin::Cache(Some(described)) => validate_described(described, false)?,
+        Origin::Cache(None) | Origin::Compiler => {
             let described = describe(inner, &pre).await?;
             let validated = validate_described(described.clone(), true)?;
             let (shared, key) = (inner.clone(), digest.clone());
@@ -128,17 +128,20 @@ async fn load_owned(inner: &Arc<Inner>, bytes: Vec<u8>) -> Result<Arc<ToolSet>, 
     }))
 }
 
-/// The component's digest and compiled code, from the authenticated cache (with the cached
-/// tool list, if that is authentic too) or from the compiler (then stored in the cache).
-#[allow(clippy::type_complexity)]
-fn compiled(
-    inner: &Inner,
-    bytes: &[u8],
-) -> Result<(String, Component, Option<Option<Vec<DescribedTool>>>), LoadError> {
+/// Where a component's compiled code came from.
+enum Origin {
+    /// The authenticated cache, with the tool list cached beside it if that is authentic too.
+    Cache(Option<Vec<DescribedTool>>),
+    /// The compiler, just now (and then stored in the cache).
+    Compiler,
+}
+
+/// The component's digest, compiled code and where the code came from.
+fn compiled(inner: &Inner, bytes: &[u8]) -> Result<(String, Component, Origin), LoadError> {
     let digest = digest(bytes);
     if let Some(component) = inner.cache.load(&inner.engine, &digest) {
         let described = inner.cache.read_described(&digest);
-        return Ok((digest, component, Some(described)));
+        return Ok((digest, component, Origin::Cache(described)));
     }
     let limits = Limits {
         timeout: inner.config.compile_timeout,
@@ -158,7 +161,7 @@ fn compiled(
     let component = unsafe { Component::deserialize(&inner.engine, &artifact) }
         .map_err(|e| LoadError::CompilerFailed(format!("its artifact does not load: {e:#}")))?;
     inner.cache.store(&digest, &artifact);
-    Ok((digest, component, None))
+    Ok((digest, component, Origin::Compiler))
 }
 
 /// Reads `path`, refusing a file over `limit` bytes before reading it whole.

@@ -118,28 +118,42 @@ impl ArtifactCache {
         }
     }
 
-    /// The authenticated payload of the cached `kind` file of `digest`, if there is one.
-    /// A file that fails any check is removed, with a warning.
-    fn read(&self, digest: &str, kind: Kind, limit: u64) -> Option<Vec<u8>> {
+    /// `parse`s the authenticated payload of the cached `kind` file of `digest`, if there is
+    /// one. A file that fails any check, or that `parse` rejects, is removed with a warning.
+    fn read<T>(
+        &self,
+        digest: &str,
+        kind: Kind,
+        limit: u64,
+        parse: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> Option<T> {
         let store = self.store.as_ref()?;
         let name = self.name(digest, kind);
+        let refuse = |why: &str| {
+            tracing::warn!(
+                file = %store.dir.path().join(&name).display(),
+                "{why}; removing it and compiling again"
+            );
+            store.dir.remove(&name);
+        };
         let sealed = match store.dir.read(&name, limit.saturating_add(64)) {
             Ok(Some(sealed)) => sealed,
             Ok(None) => return None,
             Err(e) => {
-                tracing::warn!(error = %e, "unusable cache file; removing it and compiling again");
-                store.dir.remove(&name);
+                refuse(&format!("unusable cache file: {e}"));
                 return None;
             }
         };
-        match store.key.open(self.subject(kind, digest), &sealed) {
-            Some(payload) => Some(payload.to_vec()),
-            None => {
-                tracing::warn!(
-                    file = %store.dir.path().join(&name).display(),
-                    "a cached file failed its authentication check (tampered, corrupt or from another key); removing it and compiling again"
-                );
-                store.dir.remove(&name);
+        let Some(payload) = store.key.open(self.subject(kind, digest), &sealed) else {
+            refuse(
+                "a cached file failed its authentication check (tampered, corrupt or from another key)",
+            );
+            return None;
+        };
+        match parse(payload) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                refuse(&format!("an authentic cached file does not load ({e})"));
                 None
             }
         }
@@ -156,21 +170,18 @@ impl ArtifactCache {
 
     /// The cached, authenticated artifact of `digest`, deserialized.
     pub(crate) fn load(&self, engine: &Engine, digest: &str) -> Option<Component> {
-        let artifact = self.read(digest, Kind::Artifact, self.max_artifact_bytes)?;
-        // SAFETY: the bytes verified under this user's secret key as the artifact this
-        // engine configuration compiled from the component with this digest. The key lives
-        // 0600 in a directory no tool may be granted, so only this user's warden produced
-        // them (in its compiler), exactly as they were written.
-        match unsafe { Component::deserialize(engine, &artifact) } {
-            Ok(component) => Some(component),
-            Err(e) => {
-                tracing::warn!(error = %e, "a cached artifact does not load; compiling again");
-                if let Some(store) = &self.store {
-                    store.dir.remove(&self.name(digest, Kind::Artifact));
-                }
-                None
-            }
-        }
+        self.read(
+            digest,
+            Kind::Artifact,
+            self.max_artifact_bytes,
+            |artifact| {
+                // SAFETY: the bytes verified under this user's secret key as the artifact this
+                // engine configuration compiled from the component with this digest. The key
+                // lives 0600 in a directory no tool may be granted, so only this user's warden
+                // produced them (in its compiler), exactly as they were written.
+                unsafe { Component::deserialize(engine, artifact) }.map_err(|e| format!("{e:#}"))
+            },
+        )
     }
 
     /// Stores a freshly compiled artifact (best effort, with a warning on failure).
@@ -180,8 +191,9 @@ impl ArtifactCache {
 
     /// The validated `describe()` answer stored beside the artifact, if authentic.
     pub(crate) fn read_described(&self, digest: &str) -> Option<Vec<DescribedTool>> {
-        let bytes = self.read(digest, Kind::Tools, MAX_TOOLS_FILE)?;
-        serde_json::from_slice(&bytes).ok()
+        self.read(digest, Kind::Tools, MAX_TOOLS_FILE, |bytes| {
+            serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        })
     }
 
     /// Stores a validated `describe()` answer beside the artifact (best effort).

@@ -222,8 +222,9 @@ fn set_limits(memory: u64, cpu_seconds: u64) -> std::io::Result<()> {
 }
 
 /// Waits for `child` until `timeout`; past it, kills and reaps it and returns `None`.
+/// A timeout too large to represent means no deadline.
 fn wait_until(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now().checked_add(timeout);
     let mut pause = Duration::from_millis(1);
     loop {
         match child.try_wait() {
@@ -232,11 +233,11 @@ fn wait_until(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
             // Cannot happen for our own child; treat like a deadline so it is reaped.
             Err(_) => break,
         }
-        let now = Instant::now();
-        if now >= deadline {
+        let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
             break;
         }
-        std::thread::sleep(pause.min(deadline - now));
+        std::thread::sleep(pause.min(left));
         pause = (pause * 2).min(Duration::from_millis(20));
     }
     let _ = child.kill();
