@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
-use warden::executor::{CacheDir, EngineConfig, Executor, ToolPolicy, ToolSet};
+use warden::executor::{CacheDir, EngineConfig, Executor, StateDir, ToolPolicy, ToolSet};
 
 /// The cache directory shared by test runs: `$WARDEN_TEST_CACHE_DIR`, else a folder in the
 /// system temp dir. Artifacts are keyed by engine hash, so sharing it is safe.
@@ -17,15 +17,30 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("warden-test-cache"))
 }
 
+/// The directory of the test cache's key: `$WARDEN_TEST_STATE_DIR`, else a folder in the
+/// system temp dir (never the user's own state).
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("WARDEN_TEST_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("warden-test-state"))
+}
+
+/// Engine settings whose cache and key live in `cache` and `state` (compiling in this test
+/// binary re-run as the compiler child, see `e2e/main.rs`).
+pub fn config_with(cache: PathBuf, state: PathBuf) -> EngineConfig {
+    EngineConfig {
+        cache_dir: CacheDir::Path(cache),
+        state_dir: StateDir::Path(state),
+        ..EngineConfig::default()
+    }
+}
+
 /// The executor shared by the tests of this process (16 instance slots).
 pub fn executor() -> &'static Executor {
     static EXECUTOR: OnceLock<Executor> = OnceLock::new();
     EXECUTOR.get_or_init(|| {
-        Executor::new(EngineConfig {
-            cache_dir: CacheDir::Path(cache_dir()),
-            ..EngineConfig::default()
-        })
-        .unwrap_or_else(|e| panic!("cannot build the test executor: {e}"))
+        Executor::new(config_with(cache_dir(), state_dir()))
+            .unwrap_or_else(|e| panic!("cannot build the test executor: {e}"))
     })
 }
 

@@ -18,3 +18,15 @@ pub mod llm;
 pub mod parser;
 pub mod runner;
 pub mod state;
+
+/// warden's own test binary serves as its compiler child, before libtest's `main` runs (the
+/// `warden` binary calls the same function first thing in its `main`).
+#[cfg(all(test, target_os = "linux"))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SERVE_COMPILER_CHILD: extern "C" fn() = {
+    extern "C" fn serve() {
+        executor::run_compiler_child_if_requested();
+    }
+    serve
+};

@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // In a compiler child this compiles one component and exits; otherwise it lets the
+    // executor compile in such a child of this binary, under the compile limits.
+    warden::executor::run_compiler_child_if_requested();
     let args = cli::Cli::parse();
     // One console for the whole process: no stream is locked beyond a single write, so the
     // spinner's thread and every line share stdout and stderr without waiting on each other.

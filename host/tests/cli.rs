@@ -7,11 +7,13 @@
 //!
 //! One test binary (the binary is only built for this package's own integration tests):
 //! `run` (answers, events, exit codes, Ctrl-C, paths), `setup` (bad agent files), `chat`,
-//! `pty` (the binary in a pseudo-terminal, as a person uses it) and `sandbox` (the executor
-//! under the process's own limits).
+//! `pty` (the binary in a pseudo-terminal, as a person uses it), `sandbox` (the executor
+//! under the process's own limits) and `cache` (warden's own state).
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "cli/cache.rs"]
+mod cache;
 #[path = "cli/chat.rs"]
 mod chat;
 #[path = "cli/output.rs"]

@@ -15,6 +15,7 @@ mod llm_limits;
 mod llm_mock;
 mod llm_roundtrip;
 mod llm_secrets;
+mod sandbox_cache;
 mod sandbox_concurrency;
 mod sandbox_hostile;
 mod sandbox_http_limits;
@@ -22,3 +23,15 @@ mod sandbox_load;
 mod sandbox_output;
 mod sandbox_policy;
 mod sandbox_resources;
+
+/// This binary serves as its own compiler child (warden compiles components in a child
+/// process it can kill at the compile limits), before libtest's `main` runs.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SERVE_COMPILER_CHILD: extern "C" fn() = {
+    extern "C" fn serve() {
+        warden::executor::run_compiler_child_if_requested();
+    }
+    serve
+};

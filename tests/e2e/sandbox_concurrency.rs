@@ -4,15 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use warden::executor::{CacheDir, EngineConfig, Executor, ToolPolicy};
-use warden_e2e::sandbox::{cache_dir, quick_policy};
+use warden::executor::{EngineConfig, Executor, ToolPolicy};
+use warden_e2e::sandbox::{cache_dir, config_with, quick_policy, state_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_mixed_calls_with_eight_slots_all_benign_calls_succeed() {
     let exec = Executor::new(EngineConfig {
         max_concurrent_calls: 8,
-        cache_dir: CacheDir::Path(cache_dir()),
-        ..EngineConfig::default()
+        ..config_with(cache_dir(), state_dir())
     })
     .unwrap();
     let set = exec.load_file(warden::guests::HOSTILE).await.unwrap();

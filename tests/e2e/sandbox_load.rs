@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use warden::executor::{CacheDir, EngineConfig, Executor, LoadError, ToolSet};
-use warden_e2e::sandbox::{assert_echo_works, executor, hostile};
+use warden::executor::{EngineConfig, Executor, LoadError, ToolSet};
+use warden_e2e::sandbox::{assert_echo_works, config_with, executor, hostile};
 
 async fn load_error(bytes: &[u8]) -> LoadError {
     match executor().load_bytes(bytes).await {
@@ -25,10 +25,10 @@ async fn the_hostile_component_lists_its_tools_with_schemas() {
 #[tokio::test]
 async fn a_second_load_comes_from_the_disk_cache() {
     let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
     let config = || EngineConfig {
-        cache_dir: CacheDir::Path(dir.path().to_path_buf()),
         max_concurrent_calls: 2,
-        ..EngineConfig::default()
+        ..config_with(dir.path().to_path_buf(), state.path().to_path_buf())
     };
     let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
     let first = Executor::new(config()).unwrap();
@@ -61,10 +61,10 @@ async fn a_second_load_comes_from_the_disk_cache() {
 /// name ends with `suffix` with garbage, and loads it again with the same executor.
 async fn load_with_corrupt_cache_file(suffix: &str) -> (Arc<ToolSet>, Arc<ToolSet>) {
     let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
     let config = EngineConfig {
-        cache_dir: CacheDir::Path(dir.path().to_path_buf()),
         max_concurrent_calls: 2,
-        ..EngineConfig::default()
+        ..config_with(dir.path().to_path_buf(), state.path().to_path_buf())
     };
     let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
     let exec = Executor::new(config).unwrap();

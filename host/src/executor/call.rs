@@ -1,8 +1,9 @@
 //! One tool call: validate the arguments before any instance exists, run `invoke` in the
 //! sandbox, and turn the guest's answer into output or a typed error.
 //!
-//! Invariant: a call whose arguments fail validation never reaches wasm (no instance, no
-//! fuel, no queueing), and an output is returned only if it is JSON within its size cap.
+//! Invariant: a call whose arguments fail validation, or whose policy grants a directory that
+//! reaches warden's own state, never reaches wasm (no instance, no fuel, no queueing), and an
+//! output is returned only if it is JSON within its size cap.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use super::error::ToolCallError;
 use super::loader::ToolSet;
 use super::policy::ToolPolicy;
 use super::sandbox::{self, Action, Returned};
+use super::state_dirs::find_overlap;
 use super::usage::{CallOutcome, CallUsage};
 
 pub(crate) async fn call(
@@ -23,9 +25,11 @@ pub(crate) async fn call(
 ) -> CallOutcome {
     let started = Instant::now();
     let bytes_in = (name.len() + args_json.len()) as u64;
-    let checked = tools
-        .compiled(name)
-        .and_then(|(info, c)| c.check_args(info, args_json).map(|()| (info, c)));
+    let checked = check_grants(policy).and_then(|()| {
+        tools
+            .compiled(name)
+            .and_then(|(info, c)| c.check_args(info, args_json).map(|()| (info, c)))
+    });
     let (info, compiled) = match checked {
         Ok(compiled) => compiled,
         Err(err) => {
@@ -90,4 +94,20 @@ pub(crate) async fn call(
         (result, _) => result,
     };
     CallOutcome { result, usage }
+}
+
+/// Refuses a policy that grants warden's own state (cache or key), even one built in code
+/// without [`ToolPolicy::validate`]. The message names guest paths only.
+fn check_grants(policy: &ToolPolicy) -> Result<(), ToolCallError> {
+    match policy.dirs.iter().find(|d| find_overlap(&d.host).is_some()) {
+        None => Ok(()),
+        Some(dir) => Err(ToolCallError::CapabilityDenied {
+            capability: "a directory grant".into(),
+            detail: format!(
+                "the directory granted at {} reaches warden's own state directory; the operator \
+                 must grant another directory",
+                dir.guest
+            ),
+        }),
+    }
 }

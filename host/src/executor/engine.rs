@@ -4,10 +4,13 @@
 //!
 //! Invariant: the linker holds WASI p2 (a few functions shimmed to charge the call's limits,
 //! see `limits/shims.rs`), wasi-http and `warden:tool/host` only; what each of them may
-//! actually do is decided per call by the store built in `store.rs`.
+//! actually do is decided per call by the store built in `store.rs`. Every engine setting
+//! that affects code generation comes from [`CodegenSettings`], which the compiler child
+//! receives, so it builds machine code this engine accepts.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -16,10 +19,25 @@ use super::config::EngineConfig;
 use super::error::ExecutorError;
 use super::store::StoreState;
 
+/// The engine settings that decide the machine code (and its compatibility hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CodegenSettings {
+    max_wasm_stack: usize,
+}
+
+impl CodegenSettings {
+    pub(crate) fn of(cfg: &EngineConfig) -> Self {
+        Self {
+            max_wasm_stack: cfg.max_wasm_stack,
+        }
+    }
+}
+
 /// Creates the engine; the bool says whether the pooling allocator is in use.
 pub(crate) fn build_engine(cfg: &EngineConfig) -> Result<(Engine, bool), ExecutorError> {
+    let settings = CodegenSettings::of(cfg);
     if cfg.pooling {
-        let mut config = base_config(cfg);
+        let mut config = base_config(&settings);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(cfg)));
         match Engine::new(&config) {
             Ok(engine) => return Ok((engine, true)),
@@ -30,11 +48,17 @@ pub(crate) fn build_engine(cfg: &EngineConfig) -> Result<(Engine, bool), Executo
         }
     }
     let engine =
-        Engine::new(&base_config(cfg)).map_err(|e| ExecutorError::Engine(e.to_string()))?;
+        Engine::new(&base_config(&settings)).map_err(|e| ExecutorError::Engine(e.to_string()))?;
     Ok((engine, false))
 }
 
-fn base_config(cfg: &EngineConfig) -> Config {
+/// An engine that only compiles (the compiler child's): the same code generation as the
+/// executor's, without the pooling allocator's address-space reservation.
+pub(crate) fn compiler_engine(settings: &CodegenSettings) -> wasmtime::Result<Engine> {
+    Engine::new(&base_config(settings))
+}
+
+fn base_config(cfg: &CodegenSettings) -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)

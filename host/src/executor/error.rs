@@ -52,9 +52,43 @@ pub enum LoadError {
          wasm32-wasip2 target (which emits a component) against wit/tool.wit"
     )]
     CoreModule,
+    /// The component is larger than the engine's cap (checked before any parsing).
+    #[error(
+        "the component is {size} bytes, over the limit of {limit_bytes} bytes \
+         (EngineConfig::max_component_bytes); build a smaller component or raise the limit"
+    )]
+    ComponentTooLarge {
+        /// The component's size (at least this much, for a file still growing).
+        size: u64,
+        /// The cap.
+        limit_bytes: u64,
+    },
     /// wasmtime could not compile (or validate) the component.
     #[error("the component does not compile: {0}")]
     Compile(String),
+    /// Compiling took longer than the compile deadline; the compiler was stopped.
+    #[error(
+        "compiling the component did not finish within {} ms (EngineConfig::compile_timeout) \
+         and was stopped; the component may be built to be slow to compile",
+        limit.as_millis()
+    )]
+    CompileTimeout {
+        /// The compile deadline.
+        limit: Duration,
+    },
+    /// The compiler needed more memory than the compile memory limit; it was stopped.
+    #[error(
+        "compiling the component needed more than {limit_bytes} bytes of memory \
+         (EngineConfig::compile_max_memory_bytes) and was stopped"
+    )]
+    CompileMemoryLimit {
+        /// The compiler's memory limit.
+        limit_bytes: u64,
+    },
+    /// The compiler process could not be run or failed for another reason than the
+    /// component (it could not start, crashed, or answered for another engine).
+    #[error("the compiler process failed: {0}")]
+    CompilerFailed(String),
     /// The component imports interfaces warden does not provide.
     #[error(
         "the component imports something warden does not provide (only the warden:tool/host \
@@ -105,7 +139,11 @@ impl LoadError {
             Self::UnknownBuiltin { .. } => "unknown_builtin",
             Self::NotWasm => "not_wasm",
             Self::CoreModule => "core_module",
+            Self::ComponentTooLarge { .. } => "component_too_large",
             Self::Compile(_) => "compile",
+            Self::CompileTimeout { .. } => "compile_timeout",
+            Self::CompileMemoryLimit { .. } => "compile_memory_limit",
+            Self::CompilerFailed(_) => "compiler_failed",
             Self::UnsupportedImports(_) => "unsupported_imports",
             Self::MissingExports(_) => "missing_exports",
             Self::DescribeFailed(_) => "describe_failed",

@@ -1,4 +1,5 @@
-//! Loading a tool component: check the bytes, compile or take the cached artifact, link,
+//! Loading a tool component: check its size and bytes, compile (under the compile limits) or
+//! take the authenticated cached artifact, link,
 //! run `describe()` once in a strict sandbox, validate its answer, and keep everything a
 //! call needs ([`ToolSet`]): the pre-linked instance and the compiled schemas. A cached
 //! artifact comes with the answer validated when it was first compiled, so a cached load
@@ -7,12 +8,16 @@
 //! Invariant: a [`ToolSet`] exists only for a component that links against warden's
 //! interfaces, exports `warden:tool/tool`, and described valid, unique tools.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
+
+use wasmtime::component::Component;
 
 use super::Inner;
 use super::bindings::ToolboxPre;
 use super::cache::digest;
+use super::compile::{self, Limits};
 use super::error::{LoadError, ToolCallError};
 use super::policy::ToolPolicy;
 use super::sandbox::{self, Action, Returned};
@@ -71,38 +76,46 @@ impl ToolSet {
     }
 }
 
-/// Reads a component file and loads it.
-pub(crate) async fn load_file(inner: &Inner, path: &Path) -> Result<Arc<ToolSet>, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    load_bytes(inner, &bytes).await
+/// Reads a component file (at most `max_component_bytes`) and loads it.
+pub(crate) async fn load_file(inner: &Arc<Inner>, path: &Path) -> Result<Arc<ToolSet>, LoadError> {
+    let limit = inner.config.max_component_bytes;
+    let owned = path.to_path_buf();
+    let bytes = blocking(move || read_capped(&owned, limit)).await??;
+    load_owned(inner, bytes).await
 }
 
 /// Loads a component from its bytes.
-pub(crate) async fn load_bytes(inner: &Inner, bytes: &[u8]) -> Result<Arc<ToolSet>, LoadError> {
-    check_header(bytes)?;
-    let digest = digest(bytes);
-    let (component, from_cache) = inner.cache.load_or_compile(&inner.engine, bytes, &digest)?;
+pub(crate) async fn load_bytes(
+    inner: &Arc<Inner>,
+    bytes: &[u8],
+) -> Result<Arc<ToolSet>, LoadError> {
+    check_size(bytes.len() as u64, inner.config.max_component_bytes)?;
+    load_owned(inner, bytes.to_vec()).await
+}
+
+async fn load_owned(inner: &Arc<Inner>, bytes: Vec<u8>) -> Result<Arc<ToolSet>, LoadError> {
+    check_size(bytes.len() as u64, inner.config.max_component_bytes)?;
+    check_header(&bytes)?;
+    // Hashing, reading and checking the cache, and compiling all block: keep them off the
+    // async workers so a cold compile does not stall other runs.
+    let shared = inner.clone();
+    let (digest, component, origin) = blocking(move || compiled(&shared, &bytes)).await??;
     let instance_pre = inner
         .linker
         .instantiate_pre(&component)
         .map_err(|e| LoadError::UnsupportedImports(e.to_string()))?;
     let pre =
         ToolboxPre::new(instance_pre).map_err(|e| LoadError::MissingExports(e.to_string()))?;
+    let from_cache = matches!(origin, Origin::Cache(_));
     // A component this host loaded before: reuse the answer it validated then.
-    let cached = if from_cache {
-        inner.cache.read_described(&digest)
-    } else {
-        None
-    };
-    let (tools, compiled) = match cached {
-        Some(described) => validate_described(described, false)?,
-        None => {
+    let (tools, compiled) = match origin {
+        Origin::Cache(Some(described)) => validate_described(described, false)?,
+        Origin::Cache(None) | Origin::Compiler => {
             let described = describe(inner, &pre).await?;
             let validated = validate_described(described.clone(), true)?;
-            inner.cache.write_described(&digest, &described);
+            let (shared, key) = (inner.clone(), digest.clone());
+            // Best effort (a failed write is a warning); it still must not block a worker.
+            let _ = blocking(move || shared.cache.write_described(&key, &described)).await;
             validated
         }
     };
@@ -113,6 +126,74 @@ pub(crate) async fn load_bytes(inner: &Inner, bytes: &[u8]) -> Result<Arc<ToolSe
         pre,
         from_cache,
     }))
+}
+
+/// Where a component's compiled code came from.
+enum Origin {
+    /// The authenticated cache, with the tool list cached beside it if that is authentic too.
+    Cache(Option<Vec<DescribedTool>>),
+    /// The compiler, just now (and then stored in the cache).
+    Compiler,
+}
+
+/// The component's digest, compiled code and where the code came from.
+fn compiled(inner: &Inner, bytes: &[u8]) -> Result<(String, Component, Origin), LoadError> {
+    let digest = digest(bytes);
+    if let Some(component) = inner.cache.load(&inner.engine, &digest) {
+        let described = inner.cache.read_described(&digest);
+        return Ok((digest, component, Origin::Cache(described)));
+    }
+    let limits = Limits {
+        timeout: inner.config.compile_timeout,
+        max_memory_bytes: inner.config.compile_max_memory_bytes,
+    };
+    let artifact = compile::compile(
+        &inner.compiler,
+        &inner.codegen,
+        &inner.engine,
+        inner.cache.engine_hash(),
+        bytes,
+        limits,
+    )?;
+    // SAFETY: the artifact was just made by this executor's compiler (its own child over a
+    // private pipe, or this process) for an engine with this engine's hash; wasmtime also
+    // checks the compatibility header.
+    let component = unsafe { Component::deserialize(&inner.engine, &artifact) }
+        .map_err(|e| LoadError::CompilerFailed(format!("its artifact does not load: {e:#}")))?;
+    inner.cache.store(&digest, &artifact);
+    Ok((digest, component, Origin::Compiler))
+}
+
+/// Reads `path`, refusing a file over `limit` bytes before reading it whole.
+fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+    let io = |e: std::io::Error| LoadError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    check_size(file.metadata().map_err(io)?.len(), limit)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    check_size(bytes.len() as u64, limit)?;
+    Ok(bytes)
+}
+
+fn check_size(size: u64, limit_bytes: u64) -> Result<(), LoadError> {
+    if size > limit_bytes {
+        return Err(LoadError::ComponentTooLarge { size, limit_bytes });
+    }
+    Ok(())
+}
+
+/// Runs blocking work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LoadError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| LoadError::CompilerFailed(format!("the load task failed: {e}")))
 }
 
 /// Runs `describe()` once in the strict load-time sandbox.

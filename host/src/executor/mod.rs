@@ -14,6 +14,7 @@
 mod bindings;
 mod cache;
 mod call;
+mod compile;
 mod config;
 pub mod egress;
 mod engine;
@@ -24,6 +25,7 @@ mod loader;
 mod pipe;
 pub mod policy;
 mod sandbox;
+mod state_dirs;
 mod store;
 mod tools;
 mod usage;
@@ -35,7 +37,8 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use config::{CacheDir, EngineConfig};
+pub use compile::{Compiler, run_compiler_child_if_requested};
+pub use config::{CacheDir, EngineConfig, StateDir};
 pub use error::{CallLimit, ExecutorError, LoadError, ToolCallError};
 pub use host_iface::LogRecord;
 pub use limits::HostLimit;
@@ -45,6 +48,8 @@ pub use tools::{ToolInfo, is_valid_tool_name};
 pub use usage::{CallOutcome, CallUsage};
 
 use cache::ArtifactCache;
+use engine::CodegenSettings;
+use state_dirs::Registration;
 use store::StoreState;
 
 /// Runs tool calls in sandboxes. Cheap to clone (one shared engine); `Send + Sync`, so
@@ -59,8 +64,13 @@ pub(crate) struct Inner {
     linker: Linker<StoreState>,
     permits: Semaphore,
     cache: ArtifactCache,
+    /// `config.compiler` with `Auto` resolved.
+    compiler: Compiler,
+    codegen: CodegenSettings,
     config: EngineConfig,
     pooling: bool,
+    /// Keeps the cache and key directories out of every grant while the executor lives.
+    _state_dirs: Registration,
 }
 
 impl Executor {
@@ -70,7 +80,19 @@ impl Executor {
         let (engine, pooling) = engine::build_engine(&config)?;
         engine::start_epoch_ticker(&engine, config.epoch_tick);
         let linker = engine::build_linker(&engine)?;
-        let cache = ArtifactCache::new(&engine, config.cache_dir.resolve());
+        // Protected before they are created, so no grant can race the cache into existence.
+        let state_dirs = state_dirs::register(
+            &[config.cache_dir.resolve(), config.state_dir.resolve()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
+        let cache = ArtifactCache::open(
+            &engine,
+            &config.cache_dir,
+            &config.state_dir,
+            config.compile_max_memory_bytes,
+        );
         let permits = Semaphore::new(config.max_concurrent_calls.max(1) as usize);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -78,8 +100,11 @@ impl Executor {
                 linker,
                 permits,
                 cache,
+                compiler: config.compiler.resolve(),
+                codegen: CodegenSettings::of(&config),
                 config,
                 pooling,
+                _state_dirs: state_dirs,
             }),
         })
     }
@@ -115,6 +140,11 @@ impl Executor {
     /// The precompiled-artifact cache directory, if caching is on.
     pub fn cache_dir(&self) -> Option<&Path> {
         self.inner.cache.dir()
+    }
+
+    /// The directory of the cache's key, if caching is on.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.inner.cache.state_dir()
     }
 
     /// The engine settings this executor was built with.

@@ -65,13 +65,14 @@ impl Fixture {
         self.agent_at("agent.toml", body)
     }
 
-    /// `warden <args>` run in the fixture's folder with a private tool cache, the test key
+    /// `warden <args>` run in the fixture's folder with a private tool cache (and cache key), the test key
     /// set and no colour preference inherited.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("WARDEN_CACHE_DIR", self.dir.path().join("cache"))
+            .env("WARDEN_STATE_DIR", self.dir.path().join("state"))
             .env(KEY_VAR, "test-key")
             .env_remove("NO_COLOR")
             .env_remove("WARDEN_LOG")

@@ -74,6 +74,8 @@ fn tool_loop(times: usize) -> Behaviour {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Compile tool components in a child of this binary, under the compile limits.
+    warden::executor::run_compiler_child_if_requested();
     let args = Args::parse();
     // reqwest is built without a default TLS provider; the raw client needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -37,6 +37,25 @@ pub enum PolicyError {
         /// What is wrong and what to write instead.
         message: String,
     },
+    /// A granted directory is, contains or lies inside one of warden's own state directories
+    /// (its compiled-code cache or the directory of the cache's key): a tool with that grant
+    /// could plant native code that warden runs.
+    #[error(
+        "policy key `{key}`: the granted directory {granted} {relation} warden's own state \
+         directory {state_dir}, which a tool must never reach; grant a directory that neither \
+         contains nor lies inside it (or move warden's state with WARDEN_CACHE_DIR and \
+         WARDEN_STATE_DIR)"
+    )]
+    StateDirGranted {
+        /// Dotted key of the grant, e.g. `tools.fs.dirs[0].host`.
+        key: String,
+        /// The granted directory, canonical.
+        granted: String,
+        /// `is`, `contains` or `lies inside`.
+        relation: &'static str,
+        /// warden's state directory it reaches, canonical.
+        state_dir: String,
+    },
 }
 
 /// A number or a string with a unit (`timeout = 2` or `timeout = "2s"`).
@@ -308,6 +327,37 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_grant_reaching_warden_state_is_refused_naming_both_paths() {
+        let root = tempfile::tempdir().unwrap();
+        let home = std::fs::canonicalize(root.path()).unwrap();
+        let cache = home.join(".cache/warden");
+        let _protected = crate::executor::state_dirs::register(std::slice::from_ref(&cache));
+        std::os::unix::fs::symlink(&home, home.join("alias")).unwrap();
+        let text = format!(
+            "[tools.fs]\ndirs = [{{ host = {:?}, guest = \"/h\", mode = \"rw\" }}]\n",
+            home.join("alias")
+        );
+        let err = PolicyFile::from_toml(&text).unwrap_err();
+        let message = err.to_string();
+        match err {
+            PolicyError::StateDirGranted {
+                key,
+                granted,
+                relation,
+                state_dir,
+            } => {
+                assert_eq!(key, "tools.fs.dirs[0].host");
+                assert_eq!(Path::new(&granted), home);
+                assert_eq!(relation, "contains");
+                assert_eq!(Path::new(&state_dir), cache);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(message.contains(&cache.display().to_string()), "{message}");
+        assert!(message.contains(&home.display().to_string()), "{message}");
     }
 
     #[test]

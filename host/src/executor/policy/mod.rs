@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::egress::EgressPolicy;
+use super::state_dirs::find_overlap;
 
 pub use file::{PolicyError, PolicyFile, PolicyOverride};
 
@@ -109,8 +110,9 @@ impl Default for ToolPolicy {
 }
 
 impl ToolPolicy {
-    /// Checks what can only be checked against the host: granted dirs must exist. `key` names
-    /// the policy section in error messages (e.g. `tools.fetch`).
+    /// Checks what can only be checked against the host: granted dirs must exist and must not
+    /// reach warden's own state directories. `key` names the policy section in error messages
+    /// (e.g. `tools.fetch`).
     pub fn validate(&self, key: &str) -> Result<(), PolicyError> {
         for (i, dir) in self.dirs.iter().enumerate() {
             let at = format!("{key}.dirs[{i}]");
@@ -121,6 +123,14 @@ impl ToolPolicy {
                         "the granted directory {} does not exist or is not a directory; create it or fix the path",
                         dir.host.display()
                     ),
+                });
+            }
+            if let Some(overlap) = find_overlap(&dir.host) {
+                return Err(PolicyError::StateDirGranted {
+                    key: format!("{at}.host"),
+                    granted: overlap.granted.display().to_string(),
+                    relation: overlap.relation,
+                    state_dir: overlap.state_dir.display().to_string(),
                 });
             }
             if !dir.guest.starts_with('/') {
