@@ -50,8 +50,10 @@ async fn max_turns_forces_a_final_answer(w: Wire) {
 }
 
 async fn token_budget_forces_a_final_answer(w: Wire) {
-    let turns = vec![with_usage(echo(), 1000, 600), Turn::text("what I know")];
-    let tail = format!("{}\n[budget]\nmax_total_tokens = 1500\n", hostile_tool(""));
+    // The budget leaves room for the first request (the hostile component declares many
+    // tools), not for what the first response reports.
+    let turns = vec![with_usage(echo(), 3500, 600), Turn::text("what I know")];
+    let tail = format!("{}\n[budget]\nmax_total_tokens = 4000\n", hostile_tool(""));
     let env = start(w, turns, &tail).await;
     let (result, _) = run_events(&env, "x").await;
     assert_eq!(

@@ -143,8 +143,11 @@ pub(super) fn compile(
     })
     .map_err(|e| LoadError::CompilerFailed(e.to_string()))?;
     let mut command = Command::new(program);
+    // The child gets no environment but its protocol: it needs nothing else, and the
+    // parent's may hold API keys and other secrets.
     command
         .args(args)
+        .env_clear()
         .env(CHILD_ENV, PROTOCOL)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
