@@ -5,13 +5,15 @@
 //!
 //! Invariant: with a child compiler, no component can keep compiling past
 //! `compile_timeout` or grow the compiler past `compile_max_memory_bytes`; the in-process
-//! compiler (only where no child can be run) enforces neither, and says so once.
+//! compiler (only where no child can be run) enforces neither, and says so once. At most one
+//! compilation per core runs at a time in the process (others wait for a slot), so many cold
+//! loads at once cannot multiply the memory limit by their number.
 
 mod child;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::{Condvar, LazyLock, Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use wasmtime::Engine;
@@ -69,8 +71,54 @@ pub(crate) struct Limits {
     pub(crate) max_memory_bytes: u64,
 }
 
+/// A counting gate: at most `slots` holders at once; the others block until one leaves.
+pub(crate) struct Gate {
+    slots: usize,
+    taken: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// One holder of a [`Gate`] slot; the slot is given back on drop.
+pub(crate) struct Slot<'a>(&'a Gate);
+
+impl Gate {
+    pub(crate) fn new(slots: usize) -> Self {
+        Gate {
+            slots: slots.max(1),
+            taken: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot.
+    pub(crate) fn enter(&self) -> Slot<'_> {
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        while *taken >= self.slots {
+            taken = self
+                .freed
+                .wait(taken)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *taken += 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut taken = self.0.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        *taken -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// The process's compilations: one per core at a time.
+static COMPILING: LazyLock<Gate> =
+    LazyLock::new(|| Gate::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+
 /// Compiles `bytes` for `engine` (whose settings are `settings` and hash `engine_hash`) and
-/// returns the serialized artifact. Blocks: call it on the blocking pool.
+/// returns the serialized artifact, once a compile slot is free (the time limit counts from
+/// then). Blocks: call it on the blocking pool.
 pub(crate) fn compile(
     compiler: &Compiler,
     settings: &CodegenSettings,
@@ -79,6 +127,7 @@ pub(crate) fn compile(
     bytes: &[u8],
     limits: Limits,
 ) -> Result<Vec<u8>, LoadError> {
+    let _slot = COMPILING.enter();
     match compiler {
         Compiler::Child { program, args } => {
             child::compile(program, args, settings, engine_hash, bytes, limits)

@@ -174,3 +174,26 @@ fn a_component_over_the_size_cap_is_refused_before_compiling() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_compile_gate_lets_no_more_than_its_slots_in_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let gate = super::Gate::new(2);
+    let inside = AtomicUsize::new(0);
+    let most = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let _slot = gate.enter();
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                inside.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "never more than two at once"
+    );
+}
