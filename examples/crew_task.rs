@@ -7,9 +7,7 @@
 
 use mock_llm::Turn;
 use serde_json::{Value, json};
-use warden::controller::{LoopConfig, RunResult};
-use warden::executor::{Executor, ToolPolicy};
-use warden::runner::{Agent, Runner};
+use warden::{Agent, Executor, LoopConfig, RunResult, Runner, ToolPolicy};
 use warden_examples::Backend;
 
 pub const ARTICLE: &str = "WebAssembly components give each tool its own sandbox. \

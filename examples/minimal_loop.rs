@@ -5,8 +5,9 @@
 //! OPENAI_API_KEY or ANTHROPIC_API_KEY to use a real model).
 
 use mock_llm::Turn;
-use warden::executor::{Executor, ToolPolicy};
-use warden::llm::{ChatRequest, Message, Model, Notices, RequestSettings, ToolChoice, ToolSpec};
+use warden_core::chat::{ChatRequest, Message, RequestSettings, ToolChoice, ToolSpec};
+use warden_llm::{Model, Notices};
+use warden_sandbox::{Executor, ToolPolicy};
 
 pub const TASK: &str = "What is (2^10 + 6) / 10?";
 

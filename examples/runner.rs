@@ -6,9 +6,7 @@
 
 use mock_llm::Turn;
 use tokio::runtime::Runtime;
-use warden::controller::{LoopConfig, RunResult};
-use warden::executor::{Executor, ToolPolicy};
-use warden::runner::{Agent, Runner};
+use warden::{Agent, Executor, LoopConfig, RunResult, Runner, ToolPolicy};
 use warden_examples::{Backend, calls};
 
 pub const TASK: &str = "What is 17 * 23, and how many words are in 'the quick brown fox'?";

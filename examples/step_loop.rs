@@ -8,13 +8,13 @@
 
 use futures::future::join_all;
 use mock_llm::Turn;
-use warden::controller::{
+use warden_core::controller::{
     Controller, LoopConfig, PlannedCall, RunResult, Step, ToolCatalogEntry, ToolFailure,
     ToolOutcome, ToolUsage,
 };
-use warden::executor::{Executor, ToolPolicy, ToolSet};
-use warden::llm::{Model, Notices};
 use warden_examples::calls;
+use warden_llm::{Model, Notices};
+use warden_sandbox::{Executor, ToolPolicy, ToolSet};
 
 pub const LOG: &str = "boot ok\nerror: disk quota exceeded on /var\nretrying upload\n\
 error: upload failed after 3 attempts\nshutdown";

@@ -8,10 +8,8 @@ pub mod llm {
     use std::time::Duration;
 
     use mock_llm::MockHandle;
-    use warden::llm::{
-        ApiKey, ChatRequest, LlmNotice, Message, ProviderConfig, ProviderKind, RequestSettings,
-        RetryPolicy, Timeouts, ToolChoice, ToolSpec,
-    };
+    use warden_core::chat::{ChatRequest, Message, RequestSettings, ToolChoice, ToolSpec};
+    use warden_llm::{ApiKey, LlmNotice, ProviderConfig, ProviderKind, RetryPolicy, Timeouts};
 
     /// The key the mock is started with.
     pub const KEY: &str = "sk-e2e-0123456789-secret";

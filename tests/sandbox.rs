@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
-use warden::executor::{CacheDir, EngineConfig, Executor, StateDir, ToolPolicy, ToolSet};
+use warden_sandbox::{CacheDir, EngineConfig, Executor, StateDir, ToolPolicy, ToolSet};
 
 /// The cache directory shared by test runs: `$WARDEN_TEST_CACHE_DIR`, else a folder in the
 /// system temp dir. Artifacts are keyed by engine hash, so sharing it is safe.
@@ -49,7 +49,7 @@ pub async fn hostile() -> Arc<ToolSet> {
     static SET: OnceCell<Arc<ToolSet>> = OnceCell::const_new();
     SET.get_or_init(|| async {
         executor()
-            .load_file(warden::guests::HOSTILE)
+            .load_file(warden::testing::guests::HOSTILE)
             .await
             .unwrap_or_else(|e| panic!("cannot load the hostile component: {e}"))
     })

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use mock_llm::{Behaviour, MockConfig, MockHandle, MockServer, Turn};
-use warden::executor::{EngineConfig, Executor};
-use warden::llm::{self, ApiKey, Model, ProviderConfig, ProviderKind};
+use warden::{ApiKey, EngineConfig, Executor, Model, ProviderConfig, ProviderKind};
 
 /// The model an example runs against.
 pub struct Backend {
@@ -38,7 +37,7 @@ pub async fn backend(script: Vec<Turn>) -> anyhow::Result<Backend> {
             config.api_key_env = Some(var.into());
             eprintln!("(using {} {name}: {var} is set)", kind.as_str());
             return Ok(Backend {
-                model: llm::connect(&config)?,
+                model: warden::connect(&config)?,
                 model_name: name.into(),
                 mock: None,
             });
@@ -62,7 +61,7 @@ pub async fn mock_backend(script: Vec<Turn>) -> anyhow::Result<Backend> {
     config.base_url = Some(mock.openai_base_url());
     config.api_key = Some(ApiKey::new("mock"));
     Ok(Backend {
-        model: llm::connect(&config)?,
+        model: warden::connect(&config)?,
         model_name: "mock-model".into(),
         mock: Some(mock),
     })

@@ -17,8 +17,8 @@ mod step_loop;
 
 use std::path::Path;
 
-use warden::agent::{AgentDef, Provider};
-use warden::controller::StopReason;
+use warden::{AgentDef, Provider};
+use warden_core::controller::StopReason;
 use warden_examples::mock_backend;
 
 /// The texts of the tool results the mock received, in order.
@@ -137,14 +137,14 @@ async fn agent_files_tools_and_policies_load_and_run() {
     for file in ["openai.toml", "anthropic.toml", "ollama.toml"] {
         let def = AgentDef::load(dir.join(file)).unwrap();
         let executor = warden_examples::executor().unwrap();
-        let agent = warden::runner::Agent::load(&def, &executor).await.unwrap();
+        let agent = warden::Agent::load(&def, &executor).await.unwrap();
         let backend = mock_backend(vec![
             mock_llm::Turn::call("calc", r#"{"expression":"2^20 / 7"}"#),
             mock_llm::Turn::text("149796.571"),
         ])
         .await
         .unwrap();
-        let runner = warden::runner::Runner::new(backend.model.clone(), executor);
+        let runner = warden::Runner::new(backend.model.clone(), executor);
         let result = runner.run(&agent, "What is 2^20 / 7?").await.unwrap();
         assert_eq!(result.stop_reason, StopReason::Completed, "{file}");
         assert!(tool_results(&backend)[0].contains("149796.571"), "{file}");

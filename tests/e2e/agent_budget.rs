@@ -3,9 +3,9 @@
 //! budget says so; rate-limit answers from the server surface as retry events.
 
 use mock_llm::Turn;
-use warden::budget::BudgetResource;
-use warden::controller::StopReason;
-use warden::events::RunEvent;
+use warden_core::budget::BudgetResource;
+use warden_core::controller::StopReason;
+use warden_core::events::RunEvent;
 
 use crate::agent_support::{
     Wire, assert_valid_histories, each_wire, hostile_tool, run_events, start, with_usage,
@@ -104,7 +104,7 @@ async fn cost_budget_forces_a_final_answer() {
     // $10 per million input tokens: the first turn costs $1 of the $0.50 allowed.
     let tail = format!("{}\n[budget]\nmax_cost_usd = 0.5\n", hostile_tool(""));
     let w = Wire {
-        kind: warden::llm::ProviderKind::Openai,
+        kind: warden_llm::ProviderKind::Openai,
         streaming: false,
     };
     let env = start_priced(w, turns, &tail).await;
@@ -133,7 +133,7 @@ async fn budget_error_policy_stops_without_a_final_call() {
         hostile_tool("")
     );
     let w = Wire {
-        kind: warden::llm::ProviderKind::Anthropic,
+        kind: warden_llm::ProviderKind::Anthropic,
         streaming: false,
     };
     let env = start(w, turns, &tail).await;
@@ -147,7 +147,7 @@ async fn budget_error_policy_stops_without_a_final_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_answers_become_retry_events() {
     let w = Wire {
-        kind: warden::llm::ProviderKind::Openai,
+        kind: warden_llm::ProviderKind::Openai,
         streaming: true,
     };
     let env = start(w, vec![Turn::text("after the wait")], "").await;

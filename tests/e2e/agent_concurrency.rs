@@ -7,9 +7,9 @@
 
 use futures::StreamExt;
 use mock_llm::Turn;
-use warden::controller::StopReason;
-use warden::events::RunEvent;
-use warden::llm::ProviderKind;
+use warden_core::controller::StopReason;
+use warden_core::events::RunEvent;
+use warden_llm::ProviderKind;
 
 use crate::agent_support::{Wire, assert_valid_histories, calls, hostile_tool, start};
 

@@ -4,8 +4,8 @@
 
 use mock_llm::Turn;
 use serde_json::Value;
-use warden::controller::StopReason;
-use warden::events::RunEvent;
+use warden_core::controller::StopReason;
+use warden_core::events::RunEvent;
 
 use crate::agent_support::{
     Wire, assert_valid_histories, calc_tool, calls, each_wire, hostile_tool, run_events, start,

@@ -2,7 +2,7 @@
 //! key, before the first model call (the mock, which the agent points at, sees nothing).
 
 use mock_llm::{MockConfig, MockHandle, MockServer, Turn};
-use warden::runner::{Runner, SetupError};
+use warden::{Runner, SetupError};
 
 struct Case {
     mock: MockHandle,
@@ -38,7 +38,7 @@ impl Case {
         let path = self.dir.path().join("agent.toml");
         std::fs::write(&path, text).unwrap();
         let executor = warden_e2e::sandbox::executor().clone();
-        let def = warden::agent::AgentDef::load(&path);
+        let def = warden::AgentDef::load(&path);
         let result = match def {
             Err(e) => Err(SetupError::Agent(Box::new(e))),
             Ok(def) => Runner::from_def_with(&def, executor).await.map(|_| ()),
@@ -118,7 +118,7 @@ async fn a_policy_granting_a_missing_directory_is_reported() {
     let text = format!(
         "{}\n[[tools]]\ncomponent = {:?}\n[tools.policy.defaults]\ndirs = [{{ host = \"/no/such/dir\", guest = \"/data\", mode = \"ro\" }}]\n",
         case.good(),
-        warden::guests::FS
+        warden::testing::guests::FS
     );
     let message = case.error(&text).await;
     assert!(message.contains("tools[0].policy"), "{message}");

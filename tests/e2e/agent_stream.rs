@@ -2,10 +2,11 @@
 
 use futures::StreamExt;
 use mock_llm::Turn;
-use warden::controller::{CancelMode, StopReason};
-use warden::events::RunEvent;
-use warden::llm::{FinishReason, ProviderKind};
-use warden::runner::RunError;
+use warden::RunError;
+use warden_core::chat::FinishReason;
+use warden_core::controller::{CancelMode, StopReason};
+use warden_core::events::RunEvent;
+use warden_llm::ProviderKind;
 
 use crate::agent_support::{
     Wire, assert_valid_histories, calc_tool, each_wire, event_types, hostile_tool, start,

@@ -6,12 +6,12 @@ use mock_llm::{
     Behaviour, MockConfig, MockHandle, MockServer, RecordedRequest, ScriptCall, ScriptUsage, Turn,
 };
 use serde_json::Value;
-use warden::agent::AgentDef;
-use warden::controller::RunResult;
-use warden::events::RunEvent;
-use warden::llm::{self, ApiKey, ProviderConfig, ProviderKind};
-use warden::runner::{Agent, RunHandle, Runner};
+use warden::AgentDef;
+use warden::{Agent, RunHandle, Runner};
+use warden_core::controller::RunResult;
+use warden_core::events::RunEvent;
 use warden_e2e::sandbox::executor;
+use warden_llm::{ApiKey, ProviderConfig, ProviderKind};
 
 /// One of the four ways of talking to the model.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +24,7 @@ pub struct Wire {
 macro_rules! each_wire {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            use warden::llm::ProviderKind;
+            use warden_llm::ProviderKind;
             use $crate::agent_support::Wire;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn openai() {
@@ -49,7 +49,10 @@ pub(crate) use each_wire;
 
 /// `[[tools]]` section for the calc component.
 pub fn calc_tool() -> String {
-    format!("[[tools]]\ncomponent = {:?}\n", warden::guests::CALC)
+    format!(
+        "[[tools]]\ncomponent = {:?}\n",
+        warden::testing::guests::CALC
+    )
 }
 
 /// `[[tools]]` section for the hostile component with `extra` lines (error policy, an
@@ -57,7 +60,7 @@ pub fn calc_tool() -> String {
 pub fn hostile_tool(extra: &str) -> String {
     format!(
         "[[tools]]\ncomponent = {:?}\n{extra}\n",
-        warden::guests::HOSTILE
+        warden::testing::guests::HOSTILE
     )
 }
 
@@ -105,7 +108,7 @@ pub async fn start(w: Wire, turns: Vec<Turn>, tail: &str) -> Env {
     });
     config.api_key = Some(ApiKey::new("test-key"));
     config.retry.initial_backoff_ms = 10;
-    let model = llm::connect(&config).unwrap();
+    let model = warden_llm::connect(&config).unwrap();
     let runner = Runner::new(model, executor().clone()).streaming(w.streaming);
     Env {
         mock,

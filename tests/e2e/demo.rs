@@ -1,15 +1,15 @@
 //! `warden demo`'s logic end to end: the scripted model drives the real fs, text, calc and
 //! http components; the report must show what the demo promises.
 
-use warden::budget::BudgetResource;
-use warden::events::RunEvent;
+use warden_core::budget::BudgetResource;
+use warden_core::events::RunEvent;
 
 use warden_e2e::sandbox::executor;
 
 #[tokio::test]
 async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer() {
     let mut events = Vec::new();
-    let report = warden::demo::run(executor(), |e| events.push(e.clone()))
+    let report = warden_cli::demo::run(executor(), |e| events.push(e.clone()))
         .await
         .unwrap();
 
@@ -52,7 +52,7 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
         report.budget_stop().map(|(r, _, limit)| (r, limit)),
         Some((
             BudgetResource::ToolCalls,
-            f64::from(warden::demo::MAX_TOOL_CALLS)
+            f64::from(warden_cli::demo::MAX_TOOL_CALLS)
         ))
     );
     assert!(report.result.forced);
@@ -68,7 +68,7 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
     );
 
     // The sandbox measured every call.
-    assert_eq!(report.tool_calls, warden::demo::MAX_TOOL_CALLS);
+    assert_eq!(report.tool_calls, warden_cli::demo::MAX_TOOL_CALLS);
     assert!(report.fuel > 0 && report.peak_memory > 0);
     assert!(matches!(
         events.last(),

@@ -2,14 +2,14 @@
 //! match the output schemas they declare, and grants decide what fs can reach.
 
 use serde_json::Value;
-use warden::executor::{DirMode, GrantedDir, ToolCallError};
 use warden_e2e::sandbox::{executor, quick_policy};
+use warden_sandbox::{DirMode, GrantedDir, ToolCallError};
 
 async fn call(
     component: &str,
     tool: &str,
     args: &str,
-    policy: &warden::executor::ToolPolicy,
+    policy: &warden_sandbox::ToolPolicy,
 ) -> Result<Value, ToolCallError> {
     let set = executor()
         .load_file(component)
@@ -24,7 +24,7 @@ async fn call(
 #[tokio::test]
 async fn calc_evaluates_an_expression_in_the_sandbox() {
     let out = call(
-        warden::guests::CALC,
+        warden::testing::guests::CALC,
         "calc",
         r#"{"expression":"2 * (3 + 4) ^ 2 / sqrt(16)"}"#,
         &quick_policy(),
@@ -37,7 +37,7 @@ async fn calc_evaluates_an_expression_in_the_sandbox() {
 #[tokio::test]
 async fn calc_reports_a_bad_expression_as_invalid_arguments() {
     let err = call(
-        warden::guests::CALC,
+        warden::testing::guests::CALC,
         "calc",
         r#"{"expression":"2 +* 3"}"#,
         &quick_policy(),
@@ -52,9 +52,14 @@ async fn calc_reports_a_bad_expression_as_invalid_arguments() {
 #[tokio::test]
 async fn regex_search_without_groups_matches_its_output_schema() {
     let args = r#"{"pattern":"b[a-z]+","text":"alpha beta\nbravo"}"#;
-    let out = call(warden::guests::TEXT, "regex_search", args, &quick_policy())
-        .await
-        .unwrap();
+    let out = call(
+        warden::testing::guests::TEXT,
+        "regex_search",
+        args,
+        &quick_policy(),
+    )
+    .await
+    .unwrap();
     let texts: Vec<&str> = out["matches"]
         .as_array()
         .unwrap()
@@ -67,9 +72,14 @@ async fn regex_search_without_groups_matches_its_output_schema() {
 #[tokio::test]
 async fn json_query_selects_with_jsonpath() {
     let args = r#"{"document":"{\"items\":[{\"n\":1},{\"n\":2}]}","query":"$.items[*].n"}"#;
-    let out = call(warden::guests::TEXT, "json_query", args, &quick_policy())
-        .await
-        .unwrap();
+    let out = call(
+        warden::testing::guests::TEXT,
+        "json_query",
+        args,
+        &quick_policy(),
+    )
+    .await
+    .unwrap();
     let values: Vec<&Value> = out["matches"]
         .as_array()
         .unwrap()
@@ -91,7 +101,7 @@ async fn fs_reads_inside_a_grant_and_is_refused_writing_to_a_read_only_one() {
     }];
 
     let read = call(
-        warden::guests::FS,
+        warden::testing::guests::FS,
         "fs_read",
         r#"{"path":"/data/notes.txt"}"#,
         &policy,
@@ -101,7 +111,7 @@ async fn fs_reads_inside_a_grant_and_is_refused_writing_to_a_read_only_one() {
     assert_eq!(read["content"], "hello from the host", "{read}");
 
     let write = call(
-        warden::guests::FS,
+        warden::testing::guests::FS,
         "fs_write",
         r#"{"path":"/data/new.txt","content":"x"}"#,
         &policy,

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use mock_llm::{Behaviour, Fault, MockConfig, MockHandle, MockServer, Turn};
-use warden::llm::{
-    ChatResponse, LlmError, LlmNotice, Model, Notices, ProviderKind, StreamEvent, TimeoutPhase,
-    collect_stream, connect,
-};
+use warden_core::chat::{ChatResponse, StreamEvent};
 use warden_e2e::llm::{KEY, KINDS, drain, provider, request, retry_delays};
+use warden_llm::{
+    LlmError, LlmNotice, Model, Notices, ProviderKind, TimeoutPhase, collect_stream, connect,
+};
 
 const LONG: &str =
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
@@ -130,7 +130,7 @@ async fn client_errors_are_never_retried() {
 async fn a_wrong_key_fails_at_once_with_a_clear_message() {
     let mock = mock(&[]).await;
     let mut cfg = provider(ProviderKind::Openai, &mock);
-    cfg.api_key = Some(warden::llm::ApiKey::new("sk-wrong-key-987654"));
+    cfg.api_key = Some(warden_llm::ApiKey::new("sk-wrong-key-987654"));
     let err = connect(&cfg)
         .unwrap()
         .complete(&request("hi"), &Notices::none())

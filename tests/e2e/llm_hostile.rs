@@ -9,12 +9,13 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use warden::llm::{
-    ApiKey, ChatResponse, LlmError, Model, Notices, ProviderConfig, ProviderKind, RetryPolicy,
-    SizeCap, TimeoutPhase, collect_stream, connect,
-};
+use warden_core::chat::ChatResponse;
 use warden_e2e::hostile_http::{Body, HostileServer, Reply};
 use warden_e2e::llm::{KINDS, request};
+use warden_llm::{
+    ApiKey, LlmError, Model, Notices, ProviderConfig, ProviderKind, RetryPolicy, SizeCap,
+    TimeoutPhase, collect_stream, connect,
+};
 
 /// Slack for what sits in the loopback socket buffers when the client stops reading.
 const SOCKET_SLACK: u64 = 16 << 20;

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use mock_llm::{Behaviour, Fault, MockConfig, MockServer, Turn};
-use warden::llm::{LlmNotice, Notices, ProviderKind, connect};
 use warden_e2e::llm::{KEY, drain, provider, request};
+use warden_llm::{LlmNotice, Notices, ProviderKind, connect};
 
 #[tokio::test]
 async fn a_token_budget_held_by_one_request_makes_the_next_wait() {

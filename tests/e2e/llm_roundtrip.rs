@@ -5,8 +5,9 @@
 
 use futures::StreamExt;
 use mock_llm::{Behaviour, MockConfig, MockServer, ScriptUsage, Turn};
-use warden::llm::{FinishReason, Message, Notices, StreamEvent, collect_stream, connect};
+use warden_core::chat::{FinishReason, Message, StreamEvent};
 use warden_e2e::llm::{KEY, KINDS, provider, request};
+use warden_llm::{Notices, collect_stream, connect};
 
 fn script() -> Behaviour {
     Behaviour::Script {
@@ -135,13 +136,13 @@ async fn requests_carry_the_documented_wire_fields() {
         let sent = &mock.requests()[0].body;
         assert_eq!(sent["stream"], true);
         match kind {
-            warden::llm::ProviderKind::Openai => {
+            warden_llm::ProviderKind::Openai => {
                 assert_eq!(sent["stream_options"]["include_usage"], true);
                 assert_eq!(sent["tool_choice"], "auto");
                 assert_eq!(sent["parallel_tool_calls"], true);
                 assert_eq!(sent["messages"][0]["role"], "system");
             }
-            warden::llm::ProviderKind::Anthropic => {
+            warden_llm::ProviderKind::Anthropic => {
                 assert_eq!(sent["system"], "You are a test.");
                 assert_eq!(sent["messages"][0]["role"], "user");
                 assert_eq!(sent["tool_choice"]["type"], "auto");

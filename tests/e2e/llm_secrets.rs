@@ -7,8 +7,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use mock_llm::{Behaviour, Fault, MockConfig, MockServer, Turn};
-use warden::llm::{ApiKey, Notices, collect_stream, connect};
 use warden_e2e::llm::{KEY, KINDS, provider, request};
+use warden_llm::{ApiKey, Notices, collect_stream, connect};
 
 const WRONG: &str = "sk-wrong-key-5555-secret";
 

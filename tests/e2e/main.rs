@@ -31,7 +31,7 @@ mod sandbox_resources;
 #[unsafe(link_section = ".init_array")]
 static SERVE_COMPILER_CHILD: extern "C" fn() = {
     extern "C" fn serve() {
-        warden::executor::run_compiler_child_if_requested();
+        warden_sandbox::run_compiler_child_if_requested();
     }
     serve
 };

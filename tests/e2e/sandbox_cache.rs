@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use warden::executor::{
+use warden_e2e::sandbox::{assert_echo_works, config_with, quick_policy};
+use warden_sandbox::{
     CacheDir, DirMode, EngineConfig, Executor, GrantedDir, LoadError, PolicyError, PolicyFile,
     ToolCallError, ToolSet,
 };
-use warden_e2e::sandbox::{assert_echo_works, config_with, quick_policy};
 
 /// Engine settings with the cache and key under `root` (`root/cache`, `root/state`).
 fn config_in(root: &Path) -> EngineConfig {
@@ -31,7 +31,7 @@ async fn load(config: EngineConfig, bytes: &[u8]) -> (Executor, Arc<ToolSet>) {
 }
 
 fn hostile_bytes() -> Vec<u8> {
-    std::fs::read(warden::guests::HOSTILE).unwrap()
+    std::fs::read(warden::testing::guests::HOSTILE).unwrap()
 }
 
 fn calc_bytes() -> &'static [u8] {
@@ -160,7 +160,7 @@ async fn a_grant_of_a_directory_holding_warden_state_is_refused_at_policy_load()
 
     // A policy built in code skips the file check; the call refuses it before the tool runs.
     let fs = warden::builtin::load_named(&exec, "fs").await.unwrap();
-    let policy = warden::executor::ToolPolicy {
+    let policy = warden_sandbox::ToolPolicy {
         dirs: vec![GrantedDir {
             host: home.clone(),
             guest: "/home".into(),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use warden::executor::{EngineConfig, Executor, ToolPolicy};
 use warden_e2e::sandbox::{cache_dir, config_with, quick_policy, state_dir};
+use warden_sandbox::{EngineConfig, Executor, ToolPolicy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_mixed_calls_with_eight_slots_all_benign_calls_succeed() {
@@ -14,7 +14,10 @@ async fn a_thousand_mixed_calls_with_eight_slots_all_benign_calls_succeed() {
         ..config_with(cache_dir(), state_dir())
     })
     .unwrap();
-    let set = exec.load_file(warden::guests::HOSTILE).await.unwrap();
+    let set = exec
+        .load_file(warden::testing::guests::HOSTILE)
+        .await
+        .unwrap();
     let policy = Arc::new(ToolPolicy {
         fuel: Some(2_000_000),
         ..quick_policy()

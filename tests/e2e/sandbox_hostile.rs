@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use warden::executor::{DirMode, GrantedDir, ToolCallError, ToolPolicy};
 use warden_e2e::sandbox::{assert_echo_works, executor, hostile, quick_policy};
+use warden_sandbox::{DirMode, GrantedDir, ToolCallError, ToolPolicy};
 
 /// Runs `tool` of the hostile component and returns its error, after checking the host
 /// still serves a benign call.
@@ -414,7 +414,7 @@ fn one_shot_http_server() -> (std::net::SocketAddr, std::thread::JoinHandle<bool
 async fn http_to_an_allowed_loopback_host_goes_through() {
     let (addr, server) = one_shot_http_server();
     let policy = ToolPolicy {
-        egress: warden::executor::egress::EgressPolicy::from_toml(&format!(
+        egress: warden_sandbox::egress::EgressPolicy::from_toml(&format!(
             "allowed_hosts = [{{ host = \"{addr}\", allow_private = true }}]"
         ))
         .unwrap(),

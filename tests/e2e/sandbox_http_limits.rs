@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use warden::executor::egress::EgressPolicy;
-use warden::executor::{CallLimit, CallOutcome, ToolCallError, ToolPolicy};
 use warden_e2e::sandbox::{assert_echo_works, executor, hostile, quick_policy};
+use warden_sandbox::egress::EgressPolicy;
+use warden_sandbox::{CallLimit, CallOutcome, ToolCallError, ToolPolicy};
 
 /// What the loopback server does with each connection.
 #[derive(Clone, Copy)]
@@ -186,7 +186,10 @@ async fn a_declared_upload_over_the_cap_is_refused_before_connecting() {
 async fn reading_a_response_past_the_cap_ends_the_call_with_the_limit() {
     let server = Loopback::start(Mode::Download(512 * 1024)).await;
     let policy = server.policy("max_response_bytes = \"64KiB\"");
-    let set = executor().load_file(warden::guests::HTTP).await.unwrap();
+    let set = executor()
+        .load_file(warden::testing::guests::HTTP)
+        .await
+        .unwrap();
     // The fetch tool would read up to 1 MiB; the operator allows 64 KiB.
     let args = format!(
         r#"{{"url":"http://{}/","max_body_bytes":1048576}}"#,

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use warden::executor::{EngineConfig, Executor, LoadError, ToolSet};
 use warden_e2e::sandbox::{assert_echo_works, config_with, executor, hostile};
+use warden_sandbox::{EngineConfig, Executor, LoadError, ToolSet};
 
 async fn load_error(bytes: &[u8]) -> LoadError {
     match executor().load_bytes(bytes).await {
@@ -30,7 +30,7 @@ async fn a_second_load_comes_from_the_disk_cache() {
         max_concurrent_calls: 2,
         ..config_with(dir.path().to_path_buf(), state.path().to_path_buf())
     };
-    let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
+    let bytes = std::fs::read(warden::testing::guests::HOSTILE).unwrap();
     let first = Executor::new(config()).unwrap();
     let compiled: Arc<ToolSet> = first.load_bytes(&bytes).await.unwrap();
     assert!(!compiled.loaded_from_cache());
@@ -66,7 +66,7 @@ async fn load_with_corrupt_cache_file(suffix: &str) -> (Arc<ToolSet>, Arc<ToolSe
         max_concurrent_calls: 2,
         ..config_with(dir.path().to_path_buf(), state.path().to_path_buf())
     };
-    let bytes = std::fs::read(warden::guests::HOSTILE).unwrap();
+    let bytes = std::fs::read(warden::testing::guests::HOSTILE).unwrap();
     let exec = Executor::new(config).unwrap();
     let set = exec.load_bytes(&bytes).await.unwrap();
     // The cache holds the artifact and the tool list beside it; pick by name, not by order.
@@ -96,7 +96,10 @@ async fn a_corrupt_cached_tool_list_is_described_again() {
 
 #[tokio::test]
 async fn a_component_that_traps_in_describe_is_a_load_error() {
-    let err = match executor().load_file(warden::guests::BAD_DESCRIBE).await {
+    let err = match executor()
+        .load_file(warden::testing::guests::BAD_DESCRIBE)
+        .await
+    {
         Err(e) => e,
         Ok(set) => panic!("loaded {set:?}"),
     };

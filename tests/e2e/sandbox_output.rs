@@ -2,8 +2,8 @@
 //! a log line; a stray byte or a UTF-8-encoded lone surrogate) gets `invalid_output`, never a
 //! host error, and the next benign call works.
 
-use warden::executor::ToolCallError;
 use warden_e2e::sandbox::{assert_echo_works, executor, hostile, quick_policy};
+use warden_sandbox::ToolCallError;
 
 /// Calls `bad_utf8` with `place` and `kind` and returns the call's error.
 async fn bad_utf8(place: &str, kind: &str) -> ToolCallError {

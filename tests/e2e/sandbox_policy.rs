@@ -1,8 +1,8 @@
 //! Operator policy files drive the sandbox: per-tool overrides on top of `[defaults]` reach
 //! the call, and granted directories are checked when the file is loaded.
 
-use warden::executor::{PolicyError, PolicyFile, ToolCallError};
 use warden_e2e::sandbox::{assert_echo_works, executor, hostile};
+use warden_sandbox::{PolicyError, PolicyFile, ToolCallError};
 
 #[tokio::test]
 async fn a_policy_file_sets_per_tool_limits_and_grants() {

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use warden::executor::{DirMode, GrantedDir, HostLimit, ToolCallError, ToolPolicy};
 use warden_e2e::sandbox::{assert_echo_works, executor, hostile, quick_policy};
+use warden_sandbox::{DirMode, GrantedDir, HostLimit, ToolCallError, ToolPolicy};
 
 /// Runs `tool` and returns its outcome, after checking the host still serves a benign call.
-async fn run(tool: &str, args: &str, policy: &ToolPolicy) -> warden::executor::CallOutcome {
+async fn run(tool: &str, args: &str, policy: &ToolPolicy) -> warden_sandbox::CallOutcome {
     let set = hostile().await;
     let outcome = executor().call(&set, tool, args, policy).await;
     assert_echo_works(executor(), &set).await;

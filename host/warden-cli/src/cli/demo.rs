@@ -1,0 +1,106 @@
+//! `warden demo`: the offline demo (see `warden_cli::demo`). The run streams like `warden run`
+//! (answer on stdout, tool calls on stderr); the sandbox summary follows on stdout.
+//!
+//! Exit code 0 when the demo showed what it is meant to (parallel calls, a refusal the model
+//! recovered from, a budget stop with a forced answer), 1 otherwise.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::Value;
+use warden_core::events::RunEvent;
+use warden_sandbox::{EngineConfig, Executor};
+
+use super::console::Console;
+use super::render::Renderer;
+
+/// `warden demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Print the run's events as JSON lines on stdout instead (stderr stays empty).
+    #[arg(long)]
+    json: bool,
+}
+
+impl DemoArgs {
+    /// Whether the command prints `--json` events.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
+pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
+    if args.json {
+        console.start_json_run();
+    }
+    let mut view = Renderer::new(console.clone());
+    let executor = match Executor::new(EngineConfig::default()) {
+        Ok(executor) => executor,
+        Err(e) => return view.error(&format!("cannot build the wasm engine: {e}")),
+    };
+    if !args.json {
+        console.err_line(&format!(
+            "warden demo: a scripted model (offline) drives the real sandboxed tools\ntask: {}\n",
+            warden_cli::demo::TASK
+        ));
+    }
+    let report = match warden_cli::demo::run(&executor, |event| view.event(&shorten(event))).await {
+        Ok(report) => report,
+        Err(e) => return view.error(&e.to_string()),
+    };
+    // The renderer's own exit code says "budget reached"; the demo expects exactly that.
+    let _ = view.finish(&report.result);
+    let shown = report.max_parallel > 1 && report.recovered() && report.result.forced;
+    if !args.json {
+        console.out_text(&format!("\n{report}\n"));
+    }
+    if shown {
+        ExitCode::SUCCESS
+    } else {
+        view.error("the demo did not show parallel calls, a recovered refusal and a forced answer")
+    }
+}
+
+/// Longest string argument shown in a tool-call line (the demo passes whole files around).
+const SHOWN_CHARS: usize = 48;
+
+/// `event` for display: long string arguments of a tool call cut to [`SHOWN_CHARS`].
+fn shorten(event: &RunEvent) -> RunEvent {
+    let mut event = event.clone();
+    if let RunEvent::ToolCallStarted { arguments, .. } = &mut event
+        && let Some(map) = arguments.as_object_mut()
+    {
+        for value in map.values_mut() {
+            if let Value::String(text) = value
+                && text.chars().count() > SHOWN_CHARS
+            {
+                let cut: String = text.chars().take(SHOWN_CHARS).collect();
+                *value = Value::String(format!("{cut}… ({} chars)", text.chars().count()));
+            }
+        }
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_string_arguments_are_cut_for_display_only() {
+        let long = "x".repeat(100);
+        let event = RunEvent::ToolCallStarted {
+            call_id: "c".into(),
+            name: "text_stats".into(),
+            arguments: serde_json::json!({ "text": long, "max": 3 }),
+            attempt: 1,
+        };
+        let RunEvent::ToolCallStarted { arguments, .. } = shorten(&event) else {
+            panic!("wrong variant");
+        };
+        let shown = arguments["text"].as_str().unwrap_or_default();
+        assert!(shown.ends_with("… (100 chars)"), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'x').count(), SHOWN_CHARS);
+        assert_eq!(arguments["max"], 3);
+    }
+}

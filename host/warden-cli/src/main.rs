@@ -1,0 +1,34 @@
+//! The `warden` command line. Subcommands live in `cli/`, one file each.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // In a compiler child this compiles one component and exits; otherwise it lets the
+    // executor compile in such a child of this binary, under the compile limits.
+    warden_sandbox::run_compiler_child_if_requested();
+    let args = cli::Cli::parse();
+    // One console for the whole process: no stream is locked beyond a single write, so the
+    // spinner's thread and every line share stdout and stderr without waiting on each other.
+    let console = cli::Console::stdio(cli::Style::detect());
+    cli::init_logging(&console, args.json_events());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            console.err_line(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(cli::run(args, console));
+    // Host work a tool call started and that outlived it (e.g. a slow filesystem call left on
+    // the blocking pool) must not keep the process from exiting; a cache write in flight
+    // gets a moment to finish.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}

@@ -1,0 +1,332 @@
+//! Provider-neutral request, response and streaming types.
+//!
+//! Everything above the LLM interface (context assembler, parser, controller) speaks only
+//! these types; the OpenAI and Anthropic adapters map them to and from their wire formats.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// One message of the conversation history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Message {
+    /// Instructions. Adapters that take the system prompt out of band (Anthropic) lift it out.
+    System { content: String },
+    /// Input from the user.
+    User { content: String },
+    /// A model turn: text, tool calls, or both.
+    Assistant {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+    },
+    /// The result of one tool call, answering the call with the same id.
+    Tool {
+        call_id: String,
+        content: String,
+        #[serde(default)]
+        is_error: bool,
+    },
+}
+
+impl Message {
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message::User {
+            content: content.into(),
+        }
+    }
+
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Message::System {
+            content: content.into(),
+        }
+    }
+
+    /// An assistant message with text only.
+    pub fn assistant_text(content: impl Into<String>) -> Self {
+        Message::Assistant {
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+        }
+    }
+
+    /// A tool result.
+    pub fn tool_result(
+        call_id: impl Into<String>,
+        content: impl Into<String>,
+        is_error: bool,
+    ) -> Self {
+        Message::Tool {
+            call_id: call_id.into(),
+            content: content.into(),
+            is_error,
+        }
+    }
+}
+
+/// Default cap on one tool call's argument text (1 MiB); see [`ToolCall::dropped`].
+pub const DEFAULT_MAX_TOOL_ARGS_BYTES: u64 = 1 << 20;
+
+/// Longest tool name or call id kept from a model (longer ones are cut on a character
+/// boundary; no valid tool name comes close).
+const MAX_CALL_LABEL_BYTES: usize = 256;
+
+/// A tool call requested by the model. `arguments` is the raw JSON text the model produced:
+/// it is validated by the response parser, never trusted here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+    /// Set when the arguments were over the cap and dropped unread (`arguments` is then
+    /// `{}`, which every provider accepts in a history): the call is rejected to the model,
+    /// saying the size and the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<DroppedArguments>,
+}
+
+impl ToolCall {
+    /// A call with its arguments kept.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+            dropped: None,
+        }
+    }
+
+    /// Drops arguments longer than `limit` bytes (recording their size) and cuts an
+    /// over-long name or id, so nothing the model sent grows past a bound from here on.
+    pub fn cap(&mut self, limit: u64) {
+        let size = self.arguments.len() as u64;
+        if size > limit {
+            self.arguments = "{}".to_string();
+            self.dropped = Some(DroppedArguments {
+                size_bytes: size,
+                limit_bytes: limit,
+            });
+        }
+        cut_label(&mut self.name);
+        cut_label(&mut self.id);
+    }
+}
+
+/// Cuts `text` to [`MAX_CALL_LABEL_BYTES`] on a character boundary.
+pub fn cut_label(text: &mut String) {
+    if text.len() > MAX_CALL_LABEL_BYTES {
+        let mut end = MAX_CALL_LABEL_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// Arguments of a tool call that were over the cap and never kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedArguments {
+    /// How many bytes of argument text the model sent.
+    pub size_bytes: u64,
+    /// The cap in force (`max_tool_args` of the agent's `[run]` settings).
+    pub limit_bytes: u64,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub parameters: serde_json::Value,
+}
+
+/// How the model may use the tools.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides.
+    #[default]
+    Auto,
+    /// No tool calls (tools may still be listed).
+    None,
+    /// At least one tool call.
+    Required,
+    /// This tool must be called.
+    Tool(String),
+}
+
+/// Per-request settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestSettings {
+    pub model: String,
+    pub max_tokens: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
+    /// Whether the model may request several tool calls in one turn.
+    #[serde(default = "default_true")]
+    pub parallel_tool_calls: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A complete request to a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub settings: RequestSettings,
+    pub messages: Vec<Message>,
+    /// Shared, not copied: an agent offers the same specs (schemas included) on every call.
+    pub tools: Arc<[ToolSpec]>,
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A natural end: the answer is complete.
+    Stop,
+    /// The model wants tool calls run.
+    ToolCalls,
+    /// The output hit the token limit: text or tool arguments may be cut.
+    Length,
+    /// The provider filtered the content (or the model refused).
+    ContentFilter,
+    /// Anything else the provider reported, kept verbatim.
+    Other(String),
+}
+
+impl std::fmt::Display for FinishReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stop => "stop",
+            Self::ToolCalls => "tool_calls",
+            Self::Length => "length",
+            Self::ContentFilter => "content_filter",
+            Self::Other(reason) => reason,
+        })
+    }
+}
+
+/// Token usage as reported by the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Input tokens served from the provider's prompt cache (a subset of `input_tokens`).
+    pub cached_tokens: u64,
+}
+
+/// Saturating: the counts come from a server and may be absurd; they must not overflow.
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+    }
+}
+
+/// A complete model response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// Text of the answer, if any.
+    pub text: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: FinishReason,
+    pub usage: Usage,
+    /// The model that answered, as reported by the provider.
+    #[serde(default)]
+    pub model: String,
+    /// Set when the model refused (OpenAI's `refusal`), with its explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}
+
+impl ChatResponse {
+    /// The events a provider would stream for this response: the text and each call's
+    /// arguments cut into pieces by `split`, then the usage and the finish reason. Used for
+    /// servers that answer a streaming request with plain JSON, and by scripted models.
+    pub fn to_stream_events(&self, split: impl Fn(&str) -> Vec<String>) -> Vec<StreamEvent> {
+        let mut events: Vec<StreamEvent> = self
+            .text
+            .iter()
+            .flat_map(|text| split(text))
+            .map(|text| StreamEvent::TextDelta { text })
+            .collect();
+        for (index, call) in self.tool_calls.iter().enumerate() {
+            events.push(StreamEvent::ToolCallStart {
+                index,
+                id: call.id.clone(),
+                name: call.name.clone(),
+            });
+            for arguments in split(&call.arguments) {
+                events.push(StreamEvent::ToolCallDelta { index, arguments });
+            }
+            events.push(StreamEvent::ToolCallEnd { index });
+        }
+        events.push(StreamEvent::Usage { usage: self.usage });
+        events.push(StreamEvent::Finish {
+            reason: self.finish_reason.clone(),
+        });
+        events
+    }
+
+    /// Applies [`ToolCall::cap`] to every tool call: arguments over `limit` bytes are
+    /// dropped before anything parses, copies or reports them.
+    pub fn cap_tool_calls(&mut self, limit: u64) {
+        for call in &mut self.tool_calls {
+            call.cap(limit);
+        }
+    }
+
+    /// The assistant message to append to the history for this response.
+    pub fn to_message(&self) -> Message {
+        Message::Assistant {
+            content: self.text.clone(),
+            tool_calls: self.tool_calls.clone(),
+        }
+    }
+}
+
+/// One event of a streamed response. Tool calls are identified by `index` (their position in
+/// the response); several calls may interleave their argument deltas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    TextDelta {
+        text: String,
+    },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    ToolCallDelta {
+        index: usize,
+        arguments: String,
+    },
+    ToolCallEnd {
+        index: usize,
+    },
+    Usage {
+        usage: Usage,
+    },
+    Finish {
+        reason: FinishReason,
+    },
+}

@@ -1,0 +1,350 @@
+//! The history validator: the shape check run before every send, and its repair.
+//!
+//! A valid history is: system messages only at the start; then a user message first; no two
+//! user or two assistant messages in a row (Anthropic rejects them; the adapters lift the
+//! system prompt out); no empty assistant or blank user message; every tool call id unique;
+//! and directly after an assistant message with tool calls, exactly one result per call, in
+//! call order.
+//! Invariant: the output of [`repair`] always passes [`validate`] unless it has no message
+//! besides the system prompt.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::Serialize;
+
+use crate::chat::Message;
+
+/// Text of the error result added for a call whose result is missing.
+pub const MISSING_RESULT_TEXT: &str = "no result was recorded for this call";
+/// Text of the user message inserted when a history does not start with one.
+pub const OMITTED_START_TEXT: &str = "(the start of this conversation was omitted)";
+
+/// One thing wrong with a history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "issue", rename_all = "snake_case")]
+pub enum HistoryIssue {
+    #[error("the history has no message besides the system prompt")]
+    Empty,
+    #[error("message {index}: a system message after the conversation started")]
+    SystemNotFirst { index: usize },
+    #[error("message {index}: the first message after the system prompt must be from the user")]
+    FirstNotUser { index: usize },
+    #[error("message {index}: two {role} messages in a row")]
+    ConsecutiveRole { index: usize, role: &'static str },
+    #[error("message {index}: a user message without text")]
+    EmptyUser { index: usize },
+    #[error("message {index}: an assistant message with neither text nor tool calls")]
+    EmptyAssistant { index: usize },
+    #[error("message {index}: tool call id `{call_id}` is used twice")]
+    DuplicateCallId { index: usize, call_id: String },
+    #[error(
+        "message {index}: result for `{call_id}` answers no call of the preceding assistant message"
+    )]
+    OrphanResult { index: usize, call_id: String },
+    #[error("message {index}: a second result for call `{call_id}`")]
+    DuplicateResult { index: usize, call_id: String },
+    #[error("message {index}: result for `{call_id}` is not in call order")]
+    ResultOutOfOrder { index: usize, call_id: String },
+    #[error("message {index}: call `{call_id}` has no result before the next message")]
+    MissingResult { index: usize, call_id: String },
+}
+
+/// A history that failed validation, with every issue found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid conversation history: {}", .issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct InvalidHistory {
+    pub issues: Vec<HistoryIssue>,
+}
+
+/// One change [`repair`] made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "repair", rename_all = "snake_case")]
+pub enum Repair {
+    MergedSystemMessages { count: usize },
+    DroppedEmptyAssistant,
+    DroppedDuplicateCall { call_id: String },
+    DroppedOrphanResult { call_id: String },
+    MovedResult { call_id: String },
+    AddedMissingResult { call_id: String },
+    MergedConsecutive { role: &'static str },
+    InsertedUserStart,
+    FilledEmptyUser,
+}
+
+/// Text put into a user message that has none (Anthropic rejects empty text blocks).
+pub const EMPTY_USER_TEXT: &str = "(no text)";
+
+/// The role name of a message, as used in issues.
+pub fn role(message: &Message) -> &'static str {
+    match message {
+        Message::System { .. } => "system",
+        Message::User { .. } => "user",
+        Message::Assistant { .. } => "assistant",
+        Message::Tool { .. } => "tool",
+    }
+}
+
+fn is_empty_assistant(message: &Message) -> bool {
+    matches!(message, Message::Assistant { content, tool_calls }
+        if tool_calls.is_empty() && content.as_deref().is_none_or(str::is_empty))
+}
+
+/// Checks the shape of `messages`; returns every issue found.
+pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
+    let mut issues = Vec::new();
+    let mut started = false;
+    let mut prev: Option<&'static str> = None;
+    let mut all_ids: HashSet<&str> = HashSet::new();
+    let mut answered: HashSet<&str> = HashSet::new();
+    // Calls of the latest assistant message still waiting for their result, in order.
+    let mut expected: VecDeque<&str> = VecDeque::new();
+    for (index, message) in messages.iter().enumerate() {
+        if !matches!(message, Message::Tool { .. }) {
+            for call_id in expected.drain(..) {
+                issues.push(HistoryIssue::MissingResult {
+                    index,
+                    call_id: call_id.to_string(),
+                });
+            }
+        }
+        let this = role(message);
+        match message {
+            Message::System { .. } if started => {
+                issues.push(HistoryIssue::SystemNotFirst { index })
+            }
+            Message::System { .. } => {}
+            _ if !started && this != "user" => issues.push(HistoryIssue::FirstNotUser { index }),
+            _ => {}
+        }
+        if this != "system" {
+            started = true;
+        }
+        if (this == "user" || this == "assistant") && prev == Some(this) {
+            issues.push(HistoryIssue::ConsecutiveRole { index, role: this });
+        }
+        prev = Some(this);
+        match message {
+            Message::User { content } if content.trim().is_empty() => {
+                issues.push(HistoryIssue::EmptyUser { index });
+            }
+            Message::Assistant { tool_calls, .. } => {
+                if is_empty_assistant(message) {
+                    issues.push(HistoryIssue::EmptyAssistant { index });
+                }
+                for call in tool_calls {
+                    if !all_ids.insert(call.id.as_str()) {
+                        issues.push(HistoryIssue::DuplicateCallId {
+                            index,
+                            call_id: call.id.clone(),
+                        });
+                    }
+                    expected.push_back(call.id.as_str());
+                }
+            }
+            Message::Tool { call_id, .. } => {
+                let call_id_s = || call_id.to_string();
+                if expected.front() == Some(&call_id.as_str()) {
+                    expected.pop_front();
+                    answered.insert(call_id.as_str());
+                } else if answered.contains(call_id.as_str()) {
+                    issues.push(HistoryIssue::DuplicateResult {
+                        index,
+                        call_id: call_id_s(),
+                    });
+                } else if expected.contains(&call_id.as_str()) || all_ids.contains(call_id.as_str())
+                {
+                    // Answers a call, but not the next one due (or one of an earlier turn).
+                    issues.push(HistoryIssue::ResultOutOfOrder {
+                        index,
+                        call_id: call_id_s(),
+                    });
+                } else {
+                    issues.push(HistoryIssue::OrphanResult {
+                        index,
+                        call_id: call_id_s(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for call_id in expected {
+        issues.push(HistoryIssue::MissingResult {
+            index: messages.len(),
+            call_id: call_id.to_string(),
+        });
+    }
+    if !started {
+        issues.push(HistoryIssue::Empty);
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidHistory { issues })
+    }
+}
+
+/// Repairs `messages` into a valid history: system messages merged at the front, orphan
+/// and duplicate results dropped, misplaced results moved after their call, an error result
+/// added for each call without one, consecutive user/assistant messages merged, empty
+/// assistant messages dropped, a user message inserted if the history does not start with one,
+/// blank user messages given a placeholder text.
+pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
+    // Every request goes through here and almost every history is already in shape:
+    // checking costs a fraction of rebuilding it.
+    if is_canonical(&messages) {
+        return (messages, Vec::new());
+    }
+    repair_all(messages)
+}
+
+/// Whether [`repair`] would leave `messages` as they are: valid, at most one system
+/// message, and no assistant message with empty text beside its calls.
+fn is_canonical(messages: &[Message]) -> bool {
+    let systems = messages
+        .iter()
+        .take_while(|m| matches!(m, Message::System { .. }))
+        .count();
+    systems <= 1
+        && !messages
+            .iter()
+            .any(|m| matches!(m, Message::Assistant { content: Some(c), .. } if c.is_empty()))
+        && validate(messages).is_ok()
+}
+
+/// [`repair`] without the shortcut for histories already in shape.
+pub(super) fn repair_all(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
+    let mut repairs = Vec::new();
+    let mut system_parts = Vec::new();
+    let mut rest = Vec::with_capacity(messages.len());
+    for message in messages {
+        match message {
+            Message::System { content } => system_parts.push(content),
+            other => rest.push(Some(other)),
+        }
+    }
+    let paired = pair_results(&mut rest, &mut repairs);
+    let mut out: Vec<Message> = Vec::with_capacity(paired.len() + 1);
+    if system_parts.len() > 1 {
+        repairs.push(Repair::MergedSystemMessages {
+            count: system_parts.len(),
+        });
+    }
+    if !system_parts.is_empty() {
+        out.push(Message::System {
+            content: system_parts.join("\n\n"),
+        });
+    }
+    let mut started = false;
+    for message in paired {
+        if !started && !matches!(message, Message::User { .. }) {
+            repairs.push(Repair::InsertedUserStart);
+            out.push(Message::user(OMITTED_START_TEXT));
+        }
+        started = true;
+        match (out.last_mut(), message) {
+            (Some(Message::User { content: a }), Message::User { content: b }) => {
+                repairs.push(Repair::MergedConsecutive { role: "user" });
+                a.push_str("\n\n");
+                a.push_str(&b);
+            }
+            (
+                Some(Message::Assistant {
+                    content: a,
+                    tool_calls: calls_a,
+                }),
+                Message::Assistant {
+                    content: b,
+                    tool_calls: calls_b,
+                },
+            ) => {
+                // After pairing, an assistant message directly followed by another has no calls.
+                repairs.push(Repair::MergedConsecutive { role: "assistant" });
+                *a = match (a.take(), b) {
+                    (Some(x), Some(y)) => Some(format!("{x}\n\n{y}")),
+                    (x, y) => x.or(y),
+                };
+                calls_a.extend(calls_b);
+            }
+            (_, message) => out.push(message),
+        }
+    }
+    for message in &mut out {
+        if let Message::User { content } = message
+            && content.trim().is_empty()
+        {
+            *content = EMPTY_USER_TEXT.into();
+            repairs.push(Repair::FilledEmptyUser);
+        }
+    }
+    (out, repairs)
+}
+
+/// Walks the non-system messages: drops empty assistants, duplicate calls and orphan
+/// results, and puts exactly one result after each call, in call order.
+fn pair_results(rest: &mut [Option<Message>], repairs: &mut Vec<Repair>) -> Vec<Message> {
+    let mut positions: HashMap<String, VecDeque<usize>> = HashMap::new();
+    for (i, m) in rest.iter().enumerate() {
+        if let Some(Message::Tool { call_id, .. }) = m {
+            positions.entry(call_id.clone()).or_default().push_back(i);
+        }
+    }
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(rest.len());
+    for i in 0..rest.len() {
+        let Some(message) = rest[i].take() else {
+            continue;
+        };
+        match message {
+            Message::Tool { call_id, .. } => repairs.push(Repair::DroppedOrphanResult { call_id }),
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
+                let content = content.filter(|c| !c.is_empty());
+                let mut calls = Vec::with_capacity(tool_calls.len());
+                for call in tool_calls {
+                    if seen_ids.insert(call.id.clone()) {
+                        calls.push(call);
+                    } else {
+                        repairs.push(Repair::DroppedDuplicateCall { call_id: call.id });
+                    }
+                }
+                if content.is_none() && calls.is_empty() {
+                    repairs.push(Repair::DroppedEmptyAssistant);
+                    continue;
+                }
+                let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+                out.push(Message::Assistant {
+                    content,
+                    tool_calls: calls,
+                });
+                for (k, id) in ids.into_iter().enumerate() {
+                    let queue = positions.get_mut(&id);
+                    let found = queue.and_then(|q| {
+                        while let Some(j) = q.pop_front() {
+                            if j > i && rest[j].is_some() {
+                                return Some(j);
+                            }
+                        }
+                        None
+                    });
+                    match found.and_then(|j| rest[j].take().map(|m| (j, m))) {
+                        Some((j, result)) => {
+                            if j != i + 1 + k {
+                                repairs.push(Repair::MovedResult { call_id: id });
+                            }
+                            out.push(result);
+                        }
+                        None => {
+                            out.push(Message::tool_result(&id, MISSING_RESULT_TEXT, true));
+                            repairs.push(Repair::AddedMissingResult { call_id: id });
+                        }
+                    }
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,19 @@
+//! warden-core: the provider-neutral types and the sans-IO agent loop of warden.
+//!
+//! `chat` holds what a model call is made of (messages, tool specs, tool calls, usage,
+//! finish reasons); `context` assembles each request within the context window; `parser`
+//! validates a reply; `budget` and `state` keep what a run has spent and said; `events`
+//! describes a run to its observers; `controller` decides every next step.
+//!
+//! Invariant: nothing here does IO. There is no async runtime, HTTP client or Wasm engine in
+//! this crate's dependency tree, so the whole loop runs in a plain unit test; `warden-llm`
+//! and `warden-sandbox` do the talking and the running, and `warden` drives this loop with
+//! them.
+
+pub mod budget;
+pub mod chat;
+pub mod context;
+pub mod controller;
+pub mod events;
+pub mod parser;
+pub mod state;

@@ -1,0 +1,90 @@
+//! Context assembly per model request: the assembler builds, repairs, validates and counts
+//! the tokens of every request a run sends, so its cost is paid once per model call.
+//!
+//! The history is a long run's: task message, then 20 turns of one tool call and its
+//! result, with five tool specs, for an OpenAI model far from its window (the estimate,
+//! checked against the bound), the same with exact tiktoken counts (a run whose requests
+//! came near the window once), and a model counted by the calibrated estimate only.
+
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use warden_core::chat::{Message, ToolSpec};
+use warden_core::context::ContextAssembler;
+
+mod common;
+
+const SYSTEM: &str = "You are a careful assistant. Use the tools to read files and compute; \
+answer briefly and cite the files you used.";
+
+fn history(turns: usize) -> Vec<Message> {
+    let mut messages = vec![Message::user(
+        "Read the reports under /data, add up the totals and tell me which month was best.",
+    )];
+    common::push_read_file_turns(
+        &mut messages,
+        turns,
+        |i| format!("{{\"path\":\"/data/report-{i}.txt\"}}"),
+        |i| {
+            format!(
+                "report {i}: month {}, total {} units, 3 returns.",
+                i % 12 + 1,
+                100 + i * 7
+            )
+        },
+    );
+    messages
+}
+
+fn tools() -> Vec<ToolSpec> {
+    ["read_file", "list_dir", "calc", "search", "write_note"]
+        .iter()
+        .map(|name| ToolSpec {
+            name: (*name).into(),
+            description: format!("{name}: does what its name says, inside the sandbox"),
+            parameters: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "A path under /data"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 1000}
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }),
+        })
+        .collect()
+}
+
+fn assemble(c: &mut Criterion) {
+    let history = history(20);
+    let tools = tools();
+    let mut group = c.benchmark_group("context_assemble");
+    // The exact case last: once loaded, the table is the process's.
+    for (name, model, exact) in [
+        ("gpt-4o", "gpt-4o", false),
+        ("bench-model", "bench-model", false),
+        ("gpt-4o exact", "gpt-4o", true),
+    ] {
+        let assembler = ContextAssembler::new(model, Some(128_000), 1024);
+        if exact {
+            assembler.counter().wait_until_exact();
+        }
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(assembler.assemble(SYSTEM, &history, &tools).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+}
+
+criterion_group! { name = benches; config = config(); targets = assemble }
+criterion_main!(benches);

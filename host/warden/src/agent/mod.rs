@@ -1,0 +1,354 @@
+//! Agent definitions: name, instructions, model settings, tools (components with their
+//! policy and per-tool settings), budgets, output schema and loop settings. Loaded from a
+//! TOML agent file ([`AgentDef::load`], [`AgentDef::from_toml_str`]) or built in Rust
+//! ([`AgentDef::builder`]).
+//!
+//! Parsing is pure and strict (`deny_unknown_fields`; errors name file, line, column and
+//! key). Checks that need the filesystem (components and policy files exist) are separate:
+//! [`AgentDef::check_files`]. Invariant: an `AgentDef` obtained from this module has passed
+//! [`AgentDef::validate`].
+
+mod builder;
+mod load;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use builder::AgentBuilder;
+pub use load::AgentError;
+use warden_core::budget::Budget;
+use warden_core::context::models::Price;
+use warden_core::controller::{CompactionConfig, ErrorPolicy, LoopConfig, ToolCatalogEntry};
+use warden_llm::{RateLimits, ResponseLimits, RetryPolicy, Timeouts};
+
+/// The wire format / provider of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    #[serde(rename = "openai")]
+    OpenAi,
+    Anthropic,
+    /// Any server speaking the OpenAI chat-completions format (Ollama, vLLM, llama.cpp):
+    /// the OpenAI wire format at `base_url`, usually without a key.
+    #[serde(rename = "openai-compatible", alias = "ollama")]
+    OpenAiCompatible,
+}
+
+impl Provider {
+    /// Whether requests use the OpenAI wire format (OpenAI and compatible servers).
+    pub fn openai_wire(self) -> bool {
+        matches!(self, Provider::OpenAi | Provider::OpenAiCompatible)
+    }
+
+    /// The environment variable holding the API key by default (`None`: no key needed).
+    pub fn default_api_key_env(self) -> Option<&'static str> {
+        match self {
+            Provider::OpenAi => Some("OPENAI_API_KEY"),
+            Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Provider::OpenAiCompatible => None,
+        }
+    }
+}
+
+/// Which model to call and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    pub provider: Provider,
+    /// The model name, e.g. `gpt-4o-mini`, `claude-sonnet-4-5`, `llama3.1`.
+    pub name: String,
+    /// Overrides the provider's default endpoint (required for `openai-compatible`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Overrides the provider's default API-key variable.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Overrides the known-models table.
+    #[serde(default)]
+    pub context_window: Option<u32>,
+    /// Overrides the price table.
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Timeouts of the LLM interface (`connect_ms`, `request_ms`, `idle_ms`, `stream_ms`).
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Retries of transient model-call failures (`max_attempts`, backoff, the longest
+    /// server-requested wait `max_retry_after_ms`...).
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Client-side rate limits (`rpm`, `tpm`; 0 is unlimited).
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// Size caps on model responses (`max_body_bytes`, `max_event_bytes`, `max_stream_bytes`).
+    #[serde(default)]
+    pub response_limits: ResponseLimits,
+    /// Speak HTTP/2 to a plain-HTTP `base_url` that supports it (h2c), so concurrent runs
+    /// share one connection; `https` endpoints negotiate HTTP/2 by themselves.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
+}
+
+fn default_max_tokens() -> u32 {
+    1024
+}
+
+impl ModelSettings {
+    /// The environment variable to read the API key from, if the provider needs one.
+    pub fn api_key_env(&self) -> Option<String> {
+        self.api_key_env
+            .clone()
+            .or_else(|| self.provider.default_api_key_env().map(String::from))
+    }
+}
+
+/// The sandbox policy of a component: a file, or a table written inline. Its format is
+/// the executor's; the agent file only carries it. Relative granted directories are
+/// relative to the policy file's folder, or for an inline table to the agent file's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PolicyRef {
+    File(PathBuf),
+    Inline(toml::Table),
+}
+
+/// Error policy as written in an agent file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorPolicyName {
+    #[default]
+    ToModel,
+    Retry,
+    Abort,
+}
+
+/// Settings for one tool of a component.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSettings {
+    pub sequential: Option<bool>,
+    pub error_policy: Option<ErrorPolicyName>,
+    pub max_retries: Option<u32>,
+}
+
+/// One tool component and its policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDef {
+    /// Path of the component (`.wasm`), relative to the agent file, or `builtin:<name>`
+    /// for one compiled into warden (see [`crate::builtin`]).
+    pub component: PathBuf,
+    #[serde(default)]
+    pub policy: Option<PolicyRef>,
+    /// Run every tool of this component one call at a time.
+    #[serde(default)]
+    pub sequential: bool,
+    #[serde(default)]
+    pub error_policy: ErrorPolicyName,
+    /// Retries of transient failures under the `retry` policy.
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    /// Per-tool settings by tool name, overriding the component's.
+    #[serde(default)]
+    pub tools: BTreeMap<String, ToolSettings>,
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+impl ToolDef {
+    /// A component with the default settings and no policy (deny-by-default sandbox).
+    pub fn new(component: impl Into<PathBuf>) -> Self {
+        Self {
+            component: component.into(),
+            policy: None,
+            sequential: false,
+            error_policy: ErrorPolicyName::ToModel,
+            max_retries: default_retries(),
+            tools: BTreeMap::new(),
+        }
+    }
+
+    /// The controller's view of `tool` of this component (as the component's `describe()`
+    /// reported it), with this definition's `sequential` flag and error policy applied.
+    pub fn catalog_entry(
+        &self,
+        tool: &str,
+        description: &str,
+        args_schema: serde_json::Value,
+    ) -> ToolCatalogEntry {
+        let (sequential, error_policy) = self.settings_for(tool);
+        ToolCatalogEntry {
+            name: tool.into(),
+            description: description.into(),
+            args_schema,
+            sequential,
+            error_policy,
+        }
+    }
+
+    /// `sequential` flag and error policy for `tool`, overrides applied.
+    pub fn settings_for(&self, tool: &str) -> (bool, ErrorPolicy) {
+        let o = self.tools.get(tool).cloned().unwrap_or_default();
+        let name = o.error_policy.unwrap_or(self.error_policy);
+        let policy = match name {
+            ErrorPolicyName::ToModel => ErrorPolicy::ToModel,
+            ErrorPolicyName::Abort => ErrorPolicy::Abort,
+            ErrorPolicyName::Retry => ErrorPolicy::Retry {
+                max_retries: o.max_retries.unwrap_or(self.max_retries),
+            },
+        };
+        (o.sequential.unwrap_or(self.sequential), policy)
+    }
+}
+
+/// A JSON Schema the final answer must match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputDef {
+    /// The schema inline; `schema_file` is read into it by [`AgentDef::load`].
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    /// A JSON file holding the schema, relative to the agent file.
+    #[serde(default)]
+    pub schema_file: Option<PathBuf>,
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+}
+
+/// Loop settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSettings {
+    pub stop_on_tools: Vec<String>,
+    pub max_invalid_turns: u32,
+    pub max_parallel_tools: usize,
+    pub parallel_tool_calls: bool,
+    /// Largest argument text of one tool call the model may send: a number of bytes or a
+    /// size such as `"1MiB"` (the default). Larger arguments are dropped unread and the call
+    /// is rejected to the model with the size and this limit.
+    #[serde(alias = "max_tool_args_bytes", deserialize_with = "byte_size")]
+    pub max_tool_args: u64,
+}
+
+/// A number of bytes or a size with a unit (`"64KiB"`), as in the policy file.
+fn byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a number of bytes or a size such as \"1MiB\"")]
+    enum Size {
+        Num(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Num(n) => Ok(n),
+        Size::Text(text) => {
+            warden_sandbox::policy::units::parse_bytes(&text).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        let d = LoopConfig::new("");
+        Self {
+            stop_on_tools: Vec::new(),
+            max_invalid_turns: d.max_invalid_turns,
+            max_parallel_tools: d.max_parallel_tools,
+            parallel_tool_calls: d.parallel_tool_calls,
+            max_tool_args: d.max_tool_args_bytes,
+        }
+    }
+}
+
+/// Context-window management settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextSettings {
+    pub summarize: bool,
+    pub trigger_ratio: f64,
+    pub keep_recent_turns: usize,
+    pub tool_output_cap_tokens: u64,
+}
+
+impl Default for ContextSettings {
+    fn default() -> Self {
+        let d = CompactionConfig::default();
+        Self {
+            summarize: d.summarize,
+            trigger_ratio: d.trigger_ratio,
+            keep_recent_turns: d.keep_recent_turns,
+            tool_output_cap_tokens: d.tool_output_cap,
+        }
+    }
+}
+
+/// An agent. See the module docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDef {
+    pub name: String,
+    /// The system prompt.
+    #[serde(default)]
+    pub instructions: String,
+    pub model: ModelSettings,
+    #[serde(default)]
+    pub tools: Vec<ToolDef>,
+    #[serde(default)]
+    pub budget: Budget,
+    #[serde(default)]
+    pub output: Option<OutputDef>,
+    #[serde(default)]
+    pub run: RunSettings,
+    #[serde(default)]
+    pub context: ContextSettings,
+    /// The file it was loaded from; relative paths were resolved against its directory.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl AgentDef {
+    /// A builder for an agent called `name` using `model` of `provider`.
+    pub fn builder(
+        name: impl Into<String>,
+        provider: Provider,
+        model: impl Into<String>,
+    ) -> AgentBuilder {
+        AgentBuilder::new(name.into(), provider, model.into())
+    }
+
+    /// The controller's settings for this agent.
+    pub fn loop_config(&self) -> LoopConfig {
+        LoopConfig {
+            agent_name: self.name.clone(),
+            instructions: self.instructions.clone(),
+            model: self.model.name.clone(),
+            max_tokens: self.model.max_tokens,
+            temperature: self.model.temperature,
+            context_window: self.model.context_window,
+            budget: self.budget.clone(),
+            price: self.model.price,
+            stop_on_tools: self.run.stop_on_tools.clone(),
+            max_invalid_turns: self.run.max_invalid_turns,
+            output_schema: self.output.as_ref().and_then(|o| o.schema.clone()),
+            max_output_retries: self.output.as_ref().map_or(2, |o| o.max_retries),
+            max_parallel_tools: self.run.max_parallel_tools,
+            parallel_tool_calls: self.run.parallel_tool_calls,
+            max_tool_args_bytes: self.run.max_tool_args,
+            compaction: CompactionConfig {
+                summarize: self.context.summarize,
+                trigger_ratio: self.context.trigger_ratio,
+                keep_recent_turns: self.context.keep_recent_turns,
+                tool_output_cap: self.context.tool_output_cap_tokens,
+                ..CompactionConfig::default()
+            },
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! [`Agent`]: an agent ready to run — its loop settings, the tool catalog the controller
+//! sees, and for each tool the loaded component and the sandbox policy its calls run under.
+//!
+//! Invariant: every catalog entry has exactly one binding (component + policy), tool names
+//! are unique, every policy has passed `ToolPolicy::validate`, and the settings have been
+//! accepted by a dry-run `Controller::new`, so a run can only fail for run-time reasons.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use super::error::{RunError, SetupError};
+use crate::agent::{AgentDef, PolicyRef};
+use warden_core::controller::{Controller, LoopConfig, Schemas, ToolCatalogEntry};
+use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
+
+/// Where a tool's calls run: its component and its policy.
+#[derive(Clone)]
+pub(super) struct Binding {
+    pub(super) set: Arc<ToolSet>,
+    pub(super) policy: Arc<ToolPolicy>,
+}
+
+/// An agent ready to run. Cheap to clone.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    config: LoopConfig,
+    catalog: Vec<ToolCatalogEntry>,
+    bindings: HashMap<String, Binding>,
+    /// Compiled on first use and shared by every run; emptied when tools or config change.
+    schemas: OnceLock<Schemas>,
+}
+
+impl Agent {
+    /// An agent with `config` and no tools yet (add them with [`Agent::with_tools`]).
+    pub fn new(config: LoopConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                catalog: Vec::new(),
+                bindings: HashMap::new(),
+                schemas: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Adds every tool of `set` (concurrent, errors to the model), calls running under
+    /// `policy`. Fails if a tool name is taken or the policy is invalid.
+    pub fn with_tools(self, set: Arc<ToolSet>, policy: ToolPolicy) -> Result<Self, SetupError> {
+        let entries: Vec<ToolCatalogEntry> = set
+            .tools()
+            .iter()
+            .map(|t| ToolCatalogEntry::new(&t.name, &t.description, t.args_schema.clone()))
+            .collect();
+        let policy = Arc::new(policy);
+        entries.into_iter().try_fold(self, |agent, entry| {
+            agent.with_tool(entry, set.clone(), policy.clone())
+        })
+    }
+
+    /// Adds one tool: how the controller sees it (`entry`: sequential flag, error policy),
+    /// and the component and policy its calls run with.
+    pub fn with_tool(
+        mut self,
+        entry: ToolCatalogEntry,
+        set: Arc<ToolSet>,
+        policy: Arc<ToolPolicy>,
+    ) -> Result<Self, SetupError> {
+        let file = self.inner.config.agent_name.clone();
+        policy
+            .validate(&format!("tools.{}", entry.name))
+            .map_err(|source| SetupError::Policy {
+                file: file.clone(),
+                key: format!("tools.{}", entry.name),
+                source: Box::new(source),
+            })?;
+        if self.inner.bindings.contains_key(&entry.name) {
+            return Err(SetupError::DuplicateTool {
+                file,
+                name: entry.name.clone(),
+                first: "an earlier component".into(),
+                second: set.digest().into(),
+            });
+        }
+        let inner = Arc::make_mut(&mut self.inner);
+        inner
+            .bindings
+            .insert(entry.name.clone(), Binding { set, policy });
+        inner.catalog.push(entry);
+        inner.schemas = OnceLock::new();
+        Ok(self)
+    }
+
+    /// Loads an agent definition: each component with `executor` (validated), each tool's
+    /// policy (file or inline table, `[defaults]` plus `[tools.<name>]`), the per-tool
+    /// settings. Fails on the first problem with a message naming the file and key.
+    pub async fn load(def: &AgentDef, executor: &Executor) -> Result<Agent, SetupError> {
+        let file = def
+            .source
+            .as_ref()
+            .map_or_else(|| def.name.clone(), |p| p.display().to_string());
+        def.check_files()
+            .map_err(|e| SetupError::Agent(Box::new(e)))?;
+        // The agent file's folder; `None` for a definition built in Rust (paths stay as given).
+        let base = def
+            .source
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
+        let mut inner = Inner {
+            config: def.loop_config(),
+            catalog: Vec::new(),
+            bindings: HashMap::new(),
+            schemas: OnceLock::new(),
+        };
+        let mut owner: HashMap<String, String> = HashMap::new();
+        for (i, tool) in def.tools.iter().enumerate() {
+            let key = format!("tools[{i}]");
+            let set = crate::builtin::load(executor, &tool.component)
+                .await
+                .map_err(|source| SetupError::Load {
+                    file: file.clone(),
+                    key: format!("{key}.component"),
+                    path: tool.component.clone(),
+                    source: Box::new(source),
+                })?;
+            let policy_err = |source| SetupError::Policy {
+                file: file.clone(),
+                key: format!("{key}.policy"),
+                source: Box::new(source),
+            };
+            let policies = match &tool.policy {
+                None => PolicyFile::default(),
+                Some(PolicyRef::File(path)) => PolicyFile::load(path).map_err(policy_err)?,
+                // Relative grants in an inline policy are relative to the agent file, as
+                // they would be in a policy file next to it, not to the current directory.
+                Some(PolicyRef::Inline(table)) => match &base {
+                    Some(dir) => PolicyFile::from_toml_in(&table.to_string(), dir),
+                    None => PolicyFile::from_toml(&table.to_string()),
+                }
+                .map_err(policy_err)?,
+            };
+            let names: Vec<&str> = set.tools().iter().map(|t| t.name.as_str()).collect();
+            if let Some(unknown) = tool.tools.keys().find(|n| !names.contains(&n.as_str())) {
+                return Err(SetupError::UnknownToolSetting {
+                    file,
+                    key: format!("{key}.tools.{unknown}"),
+                    name: unknown.clone(),
+                    available: names.join(", "),
+                });
+            }
+            for info in set.tools() {
+                let component = tool.component.display().to_string();
+                if let Some(first) = owner.insert(info.name.clone(), component.clone()) {
+                    return Err(SetupError::DuplicateTool {
+                        file,
+                        name: info.name.clone(),
+                        first,
+                        second: component,
+                    });
+                }
+                let policy = policies.policy_for(&info.name).map_err(policy_err)?;
+                policy
+                    .validate(&format!("tools.{}", info.name))
+                    .map_err(policy_err)?;
+                let (sequential, error_policy) = tool.settings_for(&info.name);
+                inner.catalog.push(ToolCatalogEntry {
+                    name: info.name.clone(),
+                    description: info.description.clone(),
+                    args_schema: info.args_schema.clone(),
+                    sequential,
+                    error_policy,
+                });
+                inner.bindings.insert(
+                    info.name.clone(),
+                    Binding {
+                        set: set.clone(),
+                        policy: Arc::new(policy),
+                    },
+                );
+            }
+        }
+        // Schemas compile and stop tools exist, or the agent never starts.
+        let schemas = Schemas::compile(&inner.config, inner.catalog.clone()).map_err(|source| {
+            SetupError::Loop {
+                file,
+                source: Box::new(source),
+            }
+        })?;
+        inner.schemas = OnceLock::from(schemas);
+        Ok(Agent {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The loop settings.
+    pub fn config(&self) -> &LoopConfig {
+        &self.inner.config
+    }
+
+    /// Changes the loop settings (budgets, instructions...) of this agent.
+    pub fn with_config(mut self, config: LoopConfig) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.config = config;
+        inner.schemas = OnceLock::new();
+        self
+    }
+
+    /// The tools offered to the model.
+    pub fn tools(&self) -> &[ToolCatalogEntry] {
+        &self.inner.catalog
+    }
+
+    pub(super) fn binding(&self, tool: &str) -> Option<&Binding> {
+        self.inner.bindings.get(tool)
+    }
+
+    /// A controller for a new run of this agent starting with `input`.
+    pub(super) fn controller(&self, input: String) -> Result<Controller, RunError> {
+        let inner = &self.inner;
+        let schemas = match inner.schemas.get() {
+            Some(schemas) => schemas,
+            None => {
+                let compiled = Schemas::compile(&inner.config, inner.catalog.clone())?;
+                inner.schemas.get_or_init(|| compiled)
+            }
+        };
+        Ok(Controller::with_schemas(
+            inner.config.clone(),
+            schemas,
+            input,
+        ))
+    }
+}

@@ -1,0 +1,231 @@
+//! The drive loop: ask the controller for the next step, do its IO, feed the outcome back,
+//! forward events. Model calls live here (streamed or not, with notices turned into events);
+//! tool calls are in `tools`.
+//!
+//! Invariant: the controller's queued events are forwarded before each step is executed
+//! and once more at the end, so the order of events is the order of decisions; an
+//! immediate cancellation is fed to the controller as soon as it is seen; a tool call's
+//! argument text is capped (`max_tool_args`) as it arrives, before anything else sees it.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::tools::run_tools;
+use super::{Agent, RunError, RunHandle, Runner};
+use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
+use warden_core::controller::{CancelMode, Controller, RunResult, Step};
+use warden_core::events::RunEvent;
+use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
+
+/// Drives `controller` to `Done`.
+pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
+    runner: &Runner,
+    agent: &Agent,
+    controller: &mut Controller,
+    handle: &RunHandle,
+    sink: &mut S,
+    streaming: bool,
+) -> Result<RunResult, RunError> {
+    let mut after_turn_sent = false;
+    let max_tool_args = agent.config().max_tool_args_bytes;
+    loop {
+        forward(controller, sink);
+        if handle.is_cancelled() && controller.result().is_none() {
+            controller.cancel(CancelMode::Immediate);
+            continue;
+        }
+        if !after_turn_sent && handle.after_turn_requested() {
+            controller.cancel(CancelMode::AfterTurn);
+            after_turn_sent = true;
+        }
+        // Exact token counts may be needed to plan: their table loads on its own thread,
+        // awaited here so that planning does not block this worker (other runs share it).
+        if let Some(counter) = controller.exact_counts_pending() {
+            counter.until_exact().await;
+        }
+        let step = controller.next_step();
+        // Planning queues events (model request, compaction): they precede the step's IO.
+        forward(controller, sink);
+        match step {
+            Step::Done(result) => return Ok(result),
+            Step::CallModel(request) => {
+                let outcome = call_model(
+                    runner.model.as_ref(),
+                    &request,
+                    streaming,
+                    true,
+                    max_tool_args,
+                    handle.token(),
+                    sink,
+                )
+                .await;
+                feed_model(controller, outcome)?;
+            }
+            Step::Summarize(request) => {
+                let outcome = call_model(
+                    runner.model.as_ref(),
+                    &request,
+                    streaming,
+                    false,
+                    max_tool_args,
+                    handle.token(),
+                    sink,
+                )
+                .await;
+                feed_model(controller, outcome)?;
+            }
+            Step::RunTools(plan) => {
+                // Boxed: the tool step's state (sandbox call, task set) is most of a run's
+                // future, and a run spends most of its life waiting on the model, when
+                // that space would be held for nothing (~3.5 KiB per in-flight run).
+                Box::pin(run_tools(
+                    &runner.executor,
+                    agent,
+                    plan,
+                    controller,
+                    handle.token(),
+                    sink,
+                ))
+                .await?;
+            }
+        }
+    }
+}
+
+/// Sends the controller's queued events to the sink.
+pub(super) fn forward<S: FnMut(RunEvent) + ?Sized>(controller: &mut Controller, sink: &mut S) {
+    for event in controller.take_events() {
+        sink(event);
+    }
+}
+
+/// How a model call ended.
+enum ModelOutcome {
+    Response(ChatResponse),
+    Failed(LlmError),
+    Cancelled,
+}
+
+fn feed_model(controller: &mut Controller, outcome: ModelOutcome) -> Result<(), RunError> {
+    match outcome {
+        ModelOutcome::Response(response) => controller.on_model_response(response)?,
+        ModelOutcome::Failed(error) => controller.on_model_error(error)?,
+        // The next loop iteration sees the cancelled handle and stops the controller.
+        ModelOutcome::Cancelled => {}
+    }
+    Ok(())
+}
+
+/// One model call. Notices (rate-limit waits, retries) become events while it runs; its
+/// text becomes `TextDelta`s (only for `answer` calls, not summaries): as it streams, or in
+/// one piece once a non-streamed call returns. Tool-call arguments over `max_tool_args`
+/// bytes are dropped as they arrive (streamed) or as soon as the response is parsed.
+async fn call_model<S: FnMut(RunEvent) + ?Sized>(
+    model: &dyn Model,
+    request: &ChatRequest,
+    streaming: bool,
+    answer: bool,
+    max_tool_args: u64,
+    cancel: &CancellationToken,
+    sink: &mut S,
+) -> ModelOutcome {
+    let queue = Arc::new(NoticeQueue::default());
+    let notices = Notices::queue(queue.clone());
+    if !streaming {
+        let call = model.complete(request, &notices);
+        tokio::pin!(call);
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return ModelOutcome::Cancelled,
+                () = queue.pushed() => drain_notices(&queue, sink),
+                result = &mut call => break result,
+            }
+        };
+        drain_notices(&queue, sink);
+        return match result {
+            Ok(mut response) => {
+                response.cap_tool_calls(max_tool_args);
+                // The text in one piece: what a streamed call delivers in deltas, so text the
+                // model writes beside tool calls is seen without streaming too.
+                if answer && let Some(text) = response.text.as_ref().filter(|t| !t.is_empty()) {
+                    sink(RunEvent::TextDelta { text: text.clone() });
+                }
+                ModelOutcome::Response(response)
+            }
+            Err(e) => ModelOutcome::Failed(e),
+        };
+    }
+    let open = model.stream(request, &notices);
+    tokio::pin!(open);
+    let opened = loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return ModelOutcome::Cancelled,
+            () = queue.pushed() => drain_notices(&queue, sink),
+            opened = &mut open => break opened,
+        }
+    };
+    drain_notices(&queue, sink);
+    let mut stream = match opened {
+        Ok(stream) => stream,
+        Err(e) => return ModelOutcome::Failed(e),
+    };
+    let mut acc = StreamAccumulator::new(model.model_name()).with_max_tool_args(max_tool_args);
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return ModelOutcome::Cancelled,
+            next = stream.next() => next,
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => return ModelOutcome::Failed(e),
+            Some(Ok(event)) => {
+                if answer
+                    && let StreamEvent::TextDelta { text } = &event
+                    && !text.is_empty()
+                {
+                    sink(RunEvent::TextDelta { text: text.clone() });
+                }
+                acc.push(&event);
+            }
+        }
+    }
+    match acc.finish() {
+        Ok(response) => ModelOutcome::Response(response),
+        Err(e) => ModelOutcome::Failed(e),
+    }
+}
+
+fn drain_notices<S: FnMut(RunEvent) + ?Sized>(queue: &NoticeQueue, sink: &mut S) {
+    for notice in queue.take() {
+        sink(notice_event(notice));
+    }
+}
+
+/// The run event for an LLM notice.
+fn notice_event(notice: LlmNotice) -> RunEvent {
+    match notice {
+        LlmNotice::RateLimitWait { waited, reason } => RunEvent::RateLimitWait {
+            wait_ms: duration_ms(waited),
+            attempt: 1,
+            message: reason,
+        },
+        LlmNotice::Retry {
+            attempt,
+            delay,
+            cause,
+        } => RunEvent::Retry {
+            attempt,
+            wait_ms: duration_ms(delay),
+            reason: cause,
+        },
+    }
+}
+
+pub(super) fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

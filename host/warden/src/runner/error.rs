@@ -1,0 +1,109 @@
+//! The runner's errors: [`SetupError`] (an agent that cannot start; always raised before
+//! the first model call) and [`RunError`] (a run that could not be driven).
+//!
+//! Invariant: a failure of the model or of a tool during a run is not an error here: it is
+//! the run's stop reason or a tool result the model sees. These enums are for what stops
+//! the driver itself.
+
+use std::path::PathBuf;
+
+use crate::agent::AgentError;
+use warden_core::controller::ControllerError;
+use warden_llm::LlmError;
+use warden_sandbox::{ExecutorError, LoadError, PolicyError};
+
+/// An agent that cannot start. Messages name the agent file and key, and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The agent file does not parse, has an invalid value, or names a missing file.
+    #[error(transparent)]
+    Agent(Box<AgentError>),
+    /// The wasm engine could not be built.
+    #[error(transparent)]
+    Executor(Box<ExecutorError>),
+    /// A tool component does not load.
+    #[error("{file}: `{key}`: the component {} does not load: {source}", path.display())]
+    Load {
+        file: String,
+        key: String,
+        path: PathBuf,
+        source: Box<LoadError>,
+    },
+    /// A tool's sandbox policy is invalid (including a granted directory that does not exist).
+    #[error("{file}: `{key}`: {source}")]
+    Policy {
+        file: String,
+        key: String,
+        source: Box<PolicyError>,
+    },
+    /// Two components provide a tool of the same name.
+    #[error(
+        "{file}: the tool `{name}` is provided by both `{first}` and `{second}`; \
+         remove one of the components"
+    )]
+    DuplicateTool {
+        file: String,
+        name: String,
+        first: String,
+        second: String,
+    },
+    /// Per-tool settings for a tool the component does not provide.
+    #[error("{file}: `{key}`: the component has no tool `{name}` (it provides: {available})")]
+    UnknownToolSetting {
+        file: String,
+        key: String,
+        name: String,
+        available: String,
+    },
+    /// The loop settings do not work with the loaded tools (bad schema, unknown stop tool).
+    #[error("{file}: {source}")]
+    Loop {
+        file: String,
+        source: Box<ControllerError>,
+    },
+    /// The provider needs an API key and its environment variable is not set.
+    #[error(
+        "{file}: `model`: no API key: set the environment variable {env_var} (or name another \
+         variable with `model.api_key_env`)"
+    )]
+    MissingKey { file: String, env_var: String },
+    /// The model cannot be used: invalid provider settings.
+    #[error("{file}: `{key}`: {source}")]
+    Model {
+        file: String,
+        key: String,
+        source: Box<LlmError>,
+    },
+    /// The model's base URL does not accept connections.
+    #[error(
+        "{file}: `model.base_url`: cannot connect to {url}: {detail}; start the server or fix \
+         the URL"
+    )]
+    Unreachable {
+        file: String,
+        url: String,
+        detail: String,
+    },
+}
+
+/// A run that could not be driven to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The agent cannot start.
+    #[error(transparent)]
+    Setup(#[from] Box<SetupError>),
+    /// The controller refused the configuration or a feed (the latter is a driver bug).
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    /// `run_sync` was called from inside an async runtime, where blocking would stall it.
+    #[error(
+        "run_sync was called inside an async runtime; call `Runner::run(..).await` there instead"
+    )]
+    InsideRuntime,
+    /// The runtime for `run_sync` could not be built.
+    #[error("cannot start an async runtime: {0}")]
+    Runtime(String),
+    /// The task driving a streamed run panicked or was dropped.
+    #[error("the run's task ended abnormally: {0}")]
+    Task(String),
+}

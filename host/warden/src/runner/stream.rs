@@ -1,0 +1,61 @@
+//! `run_streamed`: the run in its own task, its events through a channel.
+//!
+//! Invariant: the stream yields the events in the order the run produced them and ends
+//! after the last one (`RunFinished`, unless the driver failed); dropping the stream does
+//! not stop the run — cancel it with its [`RunHandle`].
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::channel::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{Agent, RunError, RunHandle, Runner, drive};
+use warden_core::controller::RunResult;
+use warden_core::events::RunEvent;
+
+/// The events of a streamed run; also gives its result once it is over.
+pub struct RunStream {
+    events: mpsc::UnboundedReceiver<RunEvent>,
+    task: JoinHandle<Result<RunResult, RunError>>,
+}
+
+impl RunStream {
+    /// Waits for the run to end and returns its result. Events not read yet are dropped.
+    pub async fn result(self) -> Result<RunResult, RunError> {
+        self.task.await.map_err(|e| RunError::Task(e.to_string()))?
+    }
+}
+
+impl Stream for RunStream {
+    type Item = RunEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RunEvent>> {
+        Pin::new(&mut self.events).poll_next(cx)
+    }
+}
+
+/// Spawns the run.
+pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, RunHandle) {
+    let handle = RunHandle::new();
+    let (tx, rx) = mpsc::unbounded();
+    let run_handle = handle.clone();
+    let task = tokio::spawn(async move {
+        let mut controller = agent.controller(input)?;
+        // A dropped receiver only means nobody is watching: the run goes on.
+        let mut sink = move |event: RunEvent| {
+            let _ = tx.unbounded_send(event);
+        };
+        drive::drive(
+            &runner,
+            &agent,
+            &mut controller,
+            &run_handle,
+            &mut sink,
+            true,
+        )
+        .await
+    });
+    (RunStream { events: rx, task }, handle)
+}

@@ -1,0 +1,233 @@
+//! Runner tests with the scripted model and the real calc component (no network).
+
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use super::*;
+use crate::testing::{ScriptedLlm, stream_events};
+use warden_core::chat::StreamEvent;
+use warden_core::controller::{LoopConfig, ScriptedModel, StopReason};
+use warden_sandbox::{ToolPolicy, ToolSet};
+
+fn executor() -> &'static Executor {
+    static EXECUTOR: std::sync::OnceLock<Executor> = std::sync::OnceLock::new();
+    EXECUTOR.get_or_init(|| Executor::new(EngineConfig::default()).unwrap())
+}
+
+async fn calc() -> Arc<ToolSet> {
+    static SET: OnceCell<Arc<ToolSet>> = OnceCell::const_new();
+    SET.get_or_init(|| async { executor().load_file(crate::guests::CALC).await.unwrap() })
+        .await
+        .clone()
+}
+
+async fn calc_agent() -> Agent {
+    Agent::new(LoopConfig::new("scripted"))
+        .with_tools(calc().await, ToolPolicy::default())
+        .unwrap()
+}
+
+fn script() -> Vec<warden_core::chat::ChatResponse> {
+    vec![
+        ScriptedModel::calls(&[("c1", "calc", r#"{"expression":"20+22"}"#)]),
+        ScriptedModel::text("It is forty-two."),
+    ]
+}
+
+#[tokio::test]
+async fn a_scripted_run_uses_every_response_and_records_requests() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let result = runner.run(&calc_agent().await, "20+22?").await.unwrap();
+    assert_eq!(result.stop_reason, StopReason::Completed);
+    assert_eq!(result.output.unwrap().text, "It is forty-two.");
+    model.assert_all_used().unwrap();
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2);
+    let last = requests[1].messages.last().unwrap();
+    assert!(format!("{last:?}").contains("42"), "{last:?}");
+    assert_eq!(requests[0].tools.len(), 1);
+}
+
+#[tokio::test]
+async fn streaming_splits_the_answer_into_deltas() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model, executor().clone()).streaming(true);
+    let mut deltas = Vec::new();
+    let result = runner
+        .run_with(&calc_agent().await, "x", &RunHandle::new(), |e| {
+            if let RunEvent::TextDelta { text } = e {
+                deltas.push(text);
+            }
+        })
+        .await
+        .unwrap();
+    assert!(deltas.len() > 1, "{deltas:?}");
+    assert_eq!(deltas.concat(), result.output.unwrap().text);
+}
+
+#[tokio::test]
+async fn a_request_past_the_script_ends_the_run_with_a_model_error() {
+    let model = Arc::new(ScriptedLlm::new(vec![ScriptedModel::calls(&[(
+        "c1",
+        "calc",
+        r#"{"expression":"1"}"#,
+    )])]));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let result = runner.run(&calc_agent().await, "x").await.unwrap();
+    let StopReason::ModelError { message } = &result.stop_reason else {
+        panic!("{:?}", result.stop_reason);
+    };
+    assert!(message.contains("no response left"), "{message}");
+    assert_eq!(model.remaining(), 0);
+}
+
+#[tokio::test]
+async fn unused_responses_are_reported() {
+    let model = ScriptedLlm::new(script());
+    assert!(
+        model
+            .assert_all_used()
+            .unwrap_err()
+            .to_string()
+            .contains("2")
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_handle_stops_before_the_first_model_call() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let handle = RunHandle::new();
+    handle.cancel();
+    let result = runner
+        .run_with(&calc_agent().await, "x", &handle, |_| {})
+        .await
+        .unwrap();
+    assert!(matches!(result.stop_reason, StopReason::Cancelled { .. }));
+    assert!(model.requests().is_empty());
+}
+
+#[test]
+fn stream_events_cut_text_and_arguments_into_pieces() {
+    let events = stream_events(&ScriptedModel::calls(&[(
+        "c1",
+        "calc",
+        r#"{"expression":"1+2"}"#,
+    )]));
+    let args: String = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolCallDelta { arguments, .. } => Some(arguments.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(args, r#"{"expression":"1+2"}"#);
+    let pieces = events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
+        .count();
+    assert!(pieces > 1);
+    assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
+}
+
+#[tokio::test]
+async fn the_probe_fails_on_a_closed_loopback_port() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = setup::probe(&format!("http://{closed}/v1"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_empty());
+    let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", open.local_addr().unwrap());
+    setup::probe(&url).await.unwrap();
+}
+
+#[test]
+fn run_sync_refuses_inside_a_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let runner = Runner::new(Arc::new(ScriptedLlm::new(script())), executor().clone());
+    let agent = Agent::new(LoopConfig::new("scripted"));
+    let inside = runtime.block_on(async { runner.run_sync(&agent, "x") });
+    assert!(matches!(inside, Err(RunError::InsideRuntime)));
+    let outside = runner.run_sync(&agent, "x").unwrap();
+    // No tools in this agent: the scripted call is rejected, then the text answers.
+    assert_eq!(outside.output.unwrap().text, "It is forty-two.");
+}
+
+#[tokio::test]
+async fn an_inline_policy_grants_directories_relative_to_the_agent_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let path = dir.path().join("agent.toml");
+    let text = format!(
+        "name = \"rel\"\n[model]\nprovider = \"openai-compatible\"\nname = \"m\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+         [[tools]]\ncomponent = {:?}\n[tools.policy.defaults]\ndirs = [{{ host = \"./data\", guest = \"/data\", mode = \"ro\" }}]\n",
+        crate::guests::FS
+    );
+    std::fs::write(&path, text).unwrap();
+    // The test's current directory (the crate's folder) has no `data`: only the agent
+    // file's folder does.
+    assert!(!std::path::Path::new("data").exists());
+    let def = AgentDef::load(&path).unwrap();
+    let agent = Agent::load(&def, executor()).await.unwrap();
+    let granted = &agent.binding("fs_read").unwrap().policy.dirs[0];
+    assert_eq!(granted.host, dir.path().join("./data"));
+    assert!(granted.host.is_dir());
+}
+
+#[tokio::test]
+async fn schemas_are_compiled_again_after_the_config_changes() {
+    let agent = calc_agent().await;
+    assert!(agent.controller("first".into()).is_ok());
+    // The cached schemas must not outlive the config they were compiled for.
+    let mut config = agent.config().clone();
+    config.stop_on_tools = vec!["no_such_tool".into()];
+    let changed = agent.with_config(config);
+    let err = changed
+        .controller("second".into())
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("no_such_tool")),
+        "{err:?}"
+    );
+}
+
+/// A run spends most of its life waiting on the model; the tool step's state (sandbox
+/// call, task set) is boxed while it runs, so the run's own future, held for the whole
+/// run, does not carry it (every in-flight run would hold those bytes for nothing).
+#[tokio::test]
+async fn a_run_future_does_not_carry_the_tool_steps_state() {
+    let agent = calc_agent().await;
+    let runner = Runner::new(Arc::new(ScriptedLlm::new(script())), executor().clone());
+    let mut controller = agent.controller("x".into()).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut sink = |_: RunEvent| {};
+    let plan = warden_core::controller::ToolPlan {
+        calls: Vec::new(),
+        max_concurrency: 1,
+    };
+    let step = tools::run_tools(
+        executor(),
+        &agent,
+        plan,
+        &mut controller,
+        &cancel,
+        &mut sink,
+    );
+    let step_size = std::mem::size_of_val(&step);
+    drop(step);
+    let run = runner.run(&agent, "x");
+    let run_size = std::mem::size_of_val(&run);
+    assert!(
+        run_size < step_size,
+        "the run future ({run_size} B) holds the tool step ({step_size} B) inline"
+    );
+}

@@ -1,0 +1,226 @@
+//! Running one `RunTools` step: the calls of a turn run concurrently as tokio tasks (at
+//! most `max_concurrency` sandboxes at a time, a `sequential` call alone), each outcome fed
+//! to the controller as it completes. The only call of a turn runs in the run's own task.
+//!
+//! Invariant: a call is started (its `ToolCallStarted` sent and its task spawned) only when
+//! it may run at once — fewer than `max_concurrency` calls in flight, and none at all for a
+//! `sequential` call or while one runs — so the events show exactly the calls in flight.
+//! Every started call gets a `ToolCallFinished` event and its outcome is fed, unless the run
+//! is cancelled or aborted first — then the tasks still running are aborted (their stores
+//! dropped) before this returns, and the controller closes their slots. The controller
+//! appends results in call order whatever the completion order.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+
+use tokio::task::{Id, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::agent::Binding;
+use super::drive::{duration_ms, forward};
+use super::{Agent, RunError};
+use warden_core::controller::{
+    Controller, PlannedCall, ToolFailure, ToolOutcome, ToolPlan, ToolUsage,
+};
+use warden_core::events::RunEvent;
+use warden_sandbox::{CallOutcome, Executor};
+
+/// Whether to go on with the turn.
+enum Flow {
+    Continue,
+    /// Cancelled, or the controller finished the run (an `abort` policy).
+    Stop,
+}
+
+struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
+    set: JoinSet<ToolOutcome>,
+    running: HashMap<Id, (String, String)>,
+    controller: &'a mut Controller,
+    sink: &'a mut S,
+    cancel: &'a CancellationToken,
+}
+
+/// Runs `plan` and feeds every outcome to `controller`.
+pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
+    executor: &Executor,
+    agent: &Agent,
+    mut plan: ToolPlan,
+    controller: &mut Controller,
+    cancel: &CancellationToken,
+    sink: &mut S,
+) -> Result<(), RunError> {
+    if plan.calls.len() == 1
+        && let Some(call) = plan.calls.pop()
+    {
+        return run_alone(executor, agent, call, controller, cancel, sink).await;
+    }
+    let cap = plan.max_concurrency.max(1);
+    let mut batch = Batch {
+        set: JoinSet::new(),
+        running: HashMap::new(),
+        controller,
+        sink,
+        cancel,
+    };
+    for call in plan.calls {
+        // The cap is held here, not inside the tasks, so a call that has to wait has not
+        // "started" yet in the events; a sequential call waits for every call before it.
+        let room = if call.sequential { 1 } else { cap };
+        if matches!(batch.wait_below(room).await?, Flow::Stop) || batch.cancel.is_cancelled() {
+            return Ok(());
+        }
+        let sequential = call.sequential;
+        batch.start(executor, agent, call);
+        if sequential && matches!(batch.wait_below(1).await?, Flow::Stop) {
+            return Ok(());
+        }
+    }
+    batch.wait_below(1).await?;
+    Ok(())
+}
+
+/// The only call of a turn runs in the run's own task: spawning it would only add a task
+/// and a cross-thread wake-up per call. A panic in the host is still contained.
+async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
+    executor: &Executor,
+    agent: &Agent,
+    call: PlannedCall,
+    controller: &mut Controller,
+    cancel: &CancellationToken,
+    sink: &mut S,
+) -> Result<(), RunError> {
+    // As in a batch: a call is not started once the run is cancelled.
+    if cancel.is_cancelled() {
+        return Ok(());
+    }
+    sink(RunEvent::tool_started(&call));
+    let (call_id, name) = (call.call_id.clone(), call.name.clone());
+    let binding = agent.binding(&call.name).cloned();
+    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call)).catch_unwind();
+    let outcome = tokio::select! {
+        biased;
+        // Dropping the call drops its store: the sandbox stops at once.
+        _ = cancel.cancelled() => return Ok(()),
+        outcome = execution => outcome.unwrap_or_else(|_| host_failure(call_id, name)),
+    };
+    sink(RunEvent::tool_finished(&outcome));
+    controller.on_tool_results(vec![outcome])?;
+    forward(controller, sink);
+    Ok(())
+}
+
+/// One call through the executor, as the controller sees its outcome.
+async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall) -> ToolOutcome {
+    let Some(binding) = binding else {
+        return failed(
+            &call,
+            "unknown_tool",
+            format!("no tool named `{}` is loaded", call.name),
+        );
+    };
+    let args = call.arguments.to_string();
+    let outcome = executor
+        .call(&binding.set, &call.name, &args, &binding.policy)
+        .await;
+    map_outcome(&call, outcome)
+}
+
+/// The outcome of a call whose host-side task failed (a panic).
+fn host_failure(call_id: String, name: String) -> ToolOutcome {
+    ToolOutcome {
+        call_id,
+        name,
+        result: Err(ToolFailure {
+            kind: "internal".into(),
+            message: "the tool call's task failed in the host".into(),
+            transient: false,
+        }),
+        usage: ToolUsage::default(),
+    }
+}
+
+impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
+    fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall) {
+        (self.sink)(RunEvent::tool_started(&call));
+        let binding = agent.binding(&call.name).cloned();
+        let ids = (call.call_id.clone(), call.name.clone());
+        let handle = self.set.spawn(execute(executor.clone(), binding, call));
+        self.running.insert(handle.id(), ids);
+    }
+
+    /// Waits until fewer than `n` calls are in flight, feeding each outcome as it comes
+    /// (`n = 1`: until every started call has finished).
+    async fn wait_below(&mut self, n: usize) -> Result<Flow, RunError> {
+        while self.set.len() >= n.max(1) {
+            let joined = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => {
+                    self.set.abort_all();
+                    return Ok(Flow::Stop);
+                }
+                joined = self.set.join_next_with_id() => joined,
+            };
+            let outcome = match joined {
+                None => return Ok(Flow::Continue),
+                Some(Ok((id, outcome))) => {
+                    self.running.remove(&id);
+                    outcome
+                }
+                Some(Err(e)) => {
+                    let Some((call_id, name)) = self.running.remove(&e.id()) else {
+                        continue;
+                    };
+                    host_failure(call_id, name)
+                }
+            };
+            (self.sink)(RunEvent::tool_finished(&outcome));
+            self.controller.on_tool_results(vec![outcome])?;
+            forward(&mut *self.controller, &mut *self.sink);
+            if self.controller.result().is_some() {
+                self.set.abort_all();
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+fn failed(call: &PlannedCall, kind: &str, message: String) -> ToolOutcome {
+    ToolOutcome {
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        result: Err(ToolFailure {
+            kind: kind.into(),
+            message,
+            transient: false,
+        }),
+        usage: ToolUsage::default(),
+    }
+}
+
+/// The controller's view of an executor outcome.
+fn map_outcome(call: &PlannedCall, outcome: CallOutcome) -> ToolOutcome {
+    let u = &outcome.usage;
+    let usage = ToolUsage {
+        fuel: u.fuel_consumed,
+        wall_ms: duration_ms(u.wall_time),
+        peak_memory: u.peak_memory_bytes,
+        bytes_in: u.bytes_in,
+        bytes_out: u.bytes_out,
+        http_requests: u64::from(u.http_requests),
+        http_bytes_sent: u.http_bytes_sent,
+        http_bytes_received: u.http_bytes_received,
+    };
+    ToolOutcome {
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        result: outcome.result.map_err(|e| ToolFailure {
+            kind: e.kind().into(),
+            message: e.message_for_model(),
+            transient: e.is_transient(),
+        }),
+        usage,
+    }
+}
