@@ -153,6 +153,17 @@ impl Executor {
     }
 }
 
+/// This crate's own test binary serves as its compiler child, before libtest's `main` runs.
+#[cfg(all(test, target_os = "linux"))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SERVE_COMPILER_CHILD: extern "C" fn() = {
+    extern "C" fn serve() {
+        run_compiler_child_if_requested();
+    }
+    serve
+};
+
 #[cfg(test)]
 mod tests {
     /// Calls come from many tasks: the executor and what it hands out must be shareable.
@@ -165,13 +176,3 @@ mod tests {
     }
 }
 
-/// This crate's own test binary serves as its compiler child, before libtest's `main` runs.
-#[cfg(all(test, target_os = "linux"))]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static SERVE_COMPILER_CHILD: extern "C" fn() = {
-    extern "C" fn serve() {
-        run_compiler_child_if_requested();
-    }
-    serve
-};
