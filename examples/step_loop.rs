@@ -8,10 +8,9 @@
 
 use futures::future::join_all;
 use mock_llm::Turn;
-use warden_core::controller::{
-    Controller, LoopConfig, PlannedCall, RunResult, Step, ToolCatalogEntry, ToolFailure,
-    ToolOutcome, ToolUsage,
-};
+use warden_core::controller::{Controller, LoopConfig, Step};
+use warden_core::run::RunResult;
+use warden_core::tool::{PlannedCall, ToolCatalogEntry, ToolOutcome};
 use warden_examples::calls;
 use warden_llm::{Model, Notices};
 use warden_sandbox::{Executor, ToolPolicy, ToolSet};
@@ -50,26 +49,7 @@ async fn run_call(
     let outcome = executor
         .call(set, &call.name, &call.arguments.to_string(), policy)
         .await;
-    let u = &outcome.usage;
-    ToolOutcome {
-        call_id: call.call_id.clone(),
-        name: call.name.clone(),
-        result: outcome.result.map_err(|e| ToolFailure {
-            kind: e.kind().into(),
-            message: e.message_for_model(),
-            transient: e.is_transient(),
-        }),
-        usage: ToolUsage {
-            fuel: u.fuel_consumed,
-            wall_ms: u64::try_from(u.wall_time.as_millis()).unwrap_or(u64::MAX),
-            peak_memory: u.peak_memory_bytes,
-            bytes_in: u.bytes_in,
-            bytes_out: u.bytes_out,
-            http_requests: u64::from(u.http_requests),
-            http_bytes_sent: u.http_bytes_sent,
-            http_bytes_received: u.http_bytes_received,
-        },
-    }
+    warden::tool_outcome(call, outcome)
 }
 
 /// Drives the controller to the end; returns the result and the route taken.
@@ -92,7 +72,7 @@ pub async fn run(
                 route.push("model".to_string());
                 match model.complete(&request, &Notices::none()).await {
                     Ok(response) => controller.on_model_response(response)?,
-                    Err(e) => controller.on_model_error(e)?,
+                    Err(e) => controller.on_model_error(e.failure())?,
                 }
             }
             // Node "tools": the calls of one turn, concurrently; results in any order.

@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked "$@"
 cargo test --manifest-path guest-tools/Cargo.toml --workspace --locked
+bash scripts/check-deps.sh

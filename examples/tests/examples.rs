@@ -18,7 +18,7 @@ mod step_loop;
 use std::path::Path;
 
 use warden::{AgentDef, Provider};
-use warden_core::controller::StopReason;
+use warden_core::run::StopReason;
 use warden_examples::mock_backend;
 
 /// The texts of the tool results the mock received, in order.

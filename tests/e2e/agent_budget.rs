@@ -4,8 +4,8 @@
 
 use mock_llm::Turn;
 use warden_core::budget::BudgetResource;
-use warden_core::controller::StopReason;
 use warden_core::events::RunEvent;
+use warden_core::run::StopReason;
 
 use crate::agent_support::{
     Wire, assert_valid_histories, each_wire, hostile_tool, run_events, start, with_usage,

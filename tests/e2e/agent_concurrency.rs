@@ -7,8 +7,8 @@
 
 use futures::StreamExt;
 use mock_llm::Turn;
-use warden_core::controller::StopReason;
 use warden_core::events::RunEvent;
+use warden_core::run::StopReason;
 use warden_llm::ProviderKind;
 
 use crate::agent_support::{Wire, assert_valid_histories, calls, hostile_tool, start};

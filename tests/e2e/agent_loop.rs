@@ -4,8 +4,9 @@
 
 use mock_llm::Turn;
 use serde_json::Value;
-use warden_core::controller::StopReason;
 use warden_core::events::RunEvent;
+use warden_core::run::StopReason;
+use warden_core::tool::ToolFailureKind;
 
 use crate::agent_support::{
     Wire, assert_valid_histories, calc_tool, calls, each_wire, hostile_tool, run_events, start,
@@ -129,7 +130,7 @@ async fn tool_timeout_goes_to_the_model_and_the_run_continues(w: Wire) {
     assert_eq!(result.stop_reason, StopReason::Completed);
     assert!(events.iter().any(|e| matches!(
         e,
-        RunEvent::ToolCallFinished { ok: false, error_kind: Some(k), .. } if k == "timeout"
+        RunEvent::ToolCallFinished { ok: false, error_kind: Some(k), .. } if *k == ToolFailureKind::Timeout
     )));
     let told = &tool_results(&env.mock.requests()[1])[0];
     assert!(told.to_lowercase().contains("time"), "{told}");

@@ -4,8 +4,8 @@ use futures::StreamExt;
 use mock_llm::Turn;
 use warden::RunError;
 use warden_core::chat::FinishReason;
-use warden_core::controller::{CancelMode, StopReason};
 use warden_core::events::RunEvent;
+use warden_core::run::{CancelMode, StopReason};
 use warden_llm::ProviderKind;
 
 use crate::agent_support::{

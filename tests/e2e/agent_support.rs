@@ -8,8 +8,8 @@ use mock_llm::{
 use serde_json::Value;
 use warden::AgentDef;
 use warden::{Agent, RunHandle, Runner};
-use warden_core::controller::RunResult;
 use warden_core::events::RunEvent;
+use warden_core::run::RunResult;
 use warden_e2e::sandbox::executor;
 use warden_llm::{ApiKey, ProviderConfig, ProviderKind};
 

@@ -4,8 +4,8 @@
 //! carries the arguments, and a call within the limit is shown in events as a bounded preview.
 
 use mock_llm::Turn;
-use warden_core::controller::StopReason;
 use warden_core::events::RunEvent;
+use warden_core::run::StopReason;
 
 use crate::agent_support::{
     Wire, assert_valid_histories, each_wire, hostile_tool, run_events, start, tool_results,

@@ -16,4 +16,7 @@ pub mod context;
 pub mod controller;
 pub mod events;
 pub mod parser;
+pub mod run;
 pub mod state;
+pub mod testing;
+pub mod tool;

@@ -10,7 +10,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{FinishReason, Message, Usage};
-use crate::controller::ToolUsage;
+use crate::tool::{ToolFailureKind, ToolUsage};
 
 /// Usage summed over a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -98,7 +98,7 @@ pub struct ToolCallRecord {
     pub call_id: String,
     pub name: String,
     /// `None` on success, else the failure kind.
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ToolFailureKind>,
     pub attempts: u32,
     pub usage: ToolUsage,
 }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use warden_core::run::{ModelFailure, ModelFailureKind};
+
 /// Which timeout fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutPhase {
@@ -216,6 +218,32 @@ impl LlmError {
             _ => None,
         }
     }
+
+    /// The typed failure the agent loop is told about: its kind, the status and the message.
+    pub fn failure(&self) -> ModelFailure {
+        let kind = match self {
+            LlmError::Auth { .. } | LlmError::MissingKey { .. } => ModelFailureKind::Auth,
+            LlmError::BadRequest { .. } => ModelFailureKind::BadRequest,
+            LlmError::RateLimited { .. } | LlmError::RetryAfterTooLong { .. } => {
+                ModelFailureKind::RateLimited
+            }
+            LlmError::Server { .. } => ModelFailureKind::Server,
+            LlmError::Timeout { .. } => ModelFailureKind::Timeout,
+            LlmError::Connection { .. } | LlmError::StreamCut { .. } => {
+                ModelFailureKind::Connection
+            }
+            LlmError::ResponseTooLarge { .. } => ModelFailureKind::TooLarge,
+            LlmError::InvalidResponse { .. } | LlmError::Truncated { .. } => {
+                ModelFailureKind::InvalidResponse
+            }
+            LlmError::Config(_) => ModelFailureKind::Config,
+        };
+        ModelFailure {
+            kind,
+            status: self.status(),
+            message: self.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -253,5 +281,26 @@ mod tests {
         assert!(!b.is_retryable());
         assert_eq!(b.status(), Some(400));
         assert!(!LlmError::Truncated { detail: "x".into() }.is_retryable());
+    }
+
+    #[test]
+    fn a_failure_keeps_its_kind_and_status_for_the_loop() {
+        let e = LlmError::Server {
+            status: 503,
+            url: "u".into(),
+            attempts: 3,
+            message: "overloaded".into(),
+        };
+        let failure = e.failure();
+        assert_eq!(failure.kind, ModelFailureKind::Server);
+        assert_eq!(failure.status, Some(503));
+        assert_eq!(failure.message, e.to_string());
+        let timeout = LlmError::Timeout {
+            phase: TimeoutPhase::Connect,
+            url: "u".into(),
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(timeout.failure().kind, ModelFailureKind::Timeout);
+        assert_eq!(timeout.failure().status, None);
     }
 }

@@ -157,6 +157,7 @@ impl LoadError {
 
 /// Why a tool call produced no output. Each variant's doc says whether retrying the same
 /// call can help ([`ToolCallError::is_transient`]).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToolCallError {

@@ -18,10 +18,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use warden::testing::ScriptedLlm;
 use warden::{Agent, Runner};
 use warden_core::chat::ChatResponse;
-use warden_core::controller::{
-    Controller, LoopConfig, RunResult, ScriptedModel, Step, ToolCatalogEntry, ToolOutcome,
-    ToolUsage,
-};
+use warden_core::controller::{Controller, LoopConfig, Step};
+use warden_core::run::RunResult;
+use warden_core::testing::ScriptedModel;
+use warden_core::tool::{ToolCatalogEntry, ToolOutcome, ToolUsage};
 use warden_sandbox::{EngineConfig, Executor, ToolPolicy};
 
 const TURNS: usize = 10;

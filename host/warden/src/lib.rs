@@ -19,6 +19,7 @@
 mod agent;
 pub mod builtin;
 mod guests;
+mod outcome;
 mod runner;
 pub mod testing;
 
@@ -26,11 +27,13 @@ pub use agent::{
     AgentBuilder, AgentDef, AgentError, ContextSettings, ErrorPolicyName, ModelSettings, OutputDef,
     PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
 };
+pub use outcome::{tool_failure, tool_outcome, tool_usage};
 pub use runner::{Agent, RunError, RunHandle, RunStream, Runner, Session, SetupError};
-pub use warden_core::controller::{LoopConfig, RunResult, StopReason};
+pub use warden_core::controller::LoopConfig;
 pub use warden_core::events::RunEvent;
+pub use warden_core::run::{RunResult, StopReason};
 pub use warden_llm::{ApiKey, Model, ProviderConfig, ProviderKind, connect};
-pub use warden_sandbox::{EngineConfig, Executor, ToolPolicy};
+pub use warden_sandbox::{EngineConfig, Executor, ToolPolicy, run_compiler_child_if_requested};
 
 /// warden's own test binary serves as its compiler child, before libtest's `main` runs (the
 /// `warden` binary calls the same function first thing in its `main`).

@@ -7,7 +7,7 @@
 //! script instead of inventing an answer.
 //!
 //! Invariant: responses are given in order, each at most once, whether through `complete`
-//! or `stream`; the logic is [`warden_core::controller::ScriptedModel`]'s.
+//! or `stream`; the logic is [`warden_core::testing::ScriptedModel`]'s.
 
 use std::sync::Mutex;
 
@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
 
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
-use warden_core::controller::ScriptedModel;
-use warden_core::controller::scripted::ScriptError;
+use warden_core::testing::ScriptError;
+use warden_core::testing::ScriptedModel;
 use warden_llm::{LlmError, Model, Notices};
 
 /// How many pieces a streamed text or argument string is cut into (at most).

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tokio::sync::mpsc;
 use warden::{RunHandle, Runner};
-use warden_core::controller::StopReason;
+use warden_core::run::StopReason;
 
 use super::console::Console;
 use super::interrupt::interrupts;

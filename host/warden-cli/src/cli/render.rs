@@ -9,9 +9,10 @@
 use std::process::ExitCode;
 
 use warden_core::chat::FinishReason;
-use warden_core::controller::{EXIT_FAILED, RunResult, ToolUsage};
 use warden_core::events::{RunEvent, brief_server_error};
+use warden_core::run::{EXIT_FAILED, RunResult};
 use warden_core::state::ModelCallKind;
+use warden_core::tool::{ToolFailureKind, ToolUsage};
 
 use super::console::Console;
 
@@ -132,7 +133,7 @@ impl Renderer {
                 let line = if *ok {
                     format!("  {} {name} ({figures})", self.console.paint("32", "✓"))
                 } else {
-                    let kind = error_kind.as_deref().unwrap_or("error");
+                    let kind = error_kind.map_or("error", ToolFailureKind::as_str);
                     // One line per call: the model sees the full text, the operator a gist.
                     let preview = preview.split_whitespace().collect::<Vec<_>>().join(" ");
                     let cross = self.console.paint("31", "✗");

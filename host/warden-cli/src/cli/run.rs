@@ -94,7 +94,7 @@ async fn interrupt_watcher(
     handle.cancel();
     if interrupts.recv().await.is_some() {
         super::tty::restore();
-        std::process::exit(warden_core::controller::EXIT_CANCELLED);
+        std::process::exit(warden_core::run::EXIT_CANCELLED);
     }
 }
 

@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use warden::{Agent, RunError, RunHandle, Runner, SetupError};
 use warden_core::budget::Budget;
-use warden_core::controller::{LoopConfig, RunResult};
+use warden_core::controller::LoopConfig;
 use warden_core::events::RunEvent;
+use warden_core::run::RunResult;
 use warden_sandbox::{DirMode, Executor, GrantedDir, LoadError, ToolPolicy};
 
 pub use model::DemoModel;

@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::Value;
+use warden_core::tool::ToolFailureKind;
 
 use super::{FUEL_PER_CALL, MEMORY_PER_CALL};
 use warden_core::budget::BudgetResource;
-use warden_core::controller::{RunResult, StopReason};
 use warden_core::events::RunEvent;
+use warden_core::run::{RunResult, StopReason};
 
 /// A tool call the sandbox or the tool refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +23,7 @@ pub struct RefusedCall {
     /// The path or URL the call asked for.
     pub target: String,
     /// The executor's error kind (`capability_denied`, `tool_failed`, ...).
-    pub kind: String,
+    pub kind: ToolFailureKind,
     /// What the model was told (start of it).
     pub message: String,
 }
@@ -128,7 +129,7 @@ impl Tally {
                     self.refused.push(RefusedCall {
                         tool: name.clone(),
                         target,
-                        kind: error_kind.clone().unwrap_or_else(|| "error".into()),
+                        kind: error_kind.unwrap_or(ToolFailureKind::Internal),
                         message: preview.clone(),
                     });
                 }

@@ -12,8 +12,9 @@
 //! A caller-driven loop (the driver owns the routing between "model" and "tools"):
 //!
 //! ```
-//! use warden::controller::{Controller, LoopConfig, Step, ToolCatalogEntry, ToolOutcome, ToolUsage};
-//! use warden::controller::scripted::ScriptedModel;
+//! use warden_core::controller::{Controller, LoopConfig, Step};
+//! use warden_core::testing::ScriptedModel;
+//! use warden_core::tool::{ToolCatalogEntry, ToolOutcome, ToolUsage};
 //!
 //! let tools = vec![ToolCatalogEntry::new("echo", "Echoes its input", serde_json::json!({"type": "object"}))];
 //! let mut controller = Controller::new(LoopConfig::new("gpt-4o-mini"), tools, "Say hi via echo")?;
@@ -47,7 +48,6 @@
 
 mod config;
 mod requests;
-pub mod scripted;
 mod tools;
 mod turn;
 mod types;
@@ -69,9 +69,10 @@ use crate::chat::{ChatRequest, ChatResponse, Message, ToolSpec, Usage};
 use crate::context::{ContextAssembler, models};
 use crate::events::RunEvent;
 use crate::parser::{OutputSchema, ToolSchemas};
+use crate::run::{CancelMode, FinalOutput, ModelFailure, RunResult, StopReason};
 use crate::state::{ModelCallKind, RunState};
+use crate::tool::ToolCatalogEntry;
 pub use config::{CompactionConfig, ControllerError, LoopConfig};
-pub use scripted::ScriptedModel;
 use tools::PendingTurn;
 pub use types::*;
 
@@ -326,10 +327,7 @@ impl Controller {
 
     /// Feeds a failed model call (after the LLM interface's own retries). A failed summary
     /// only falls back to dropping old turns; any other failure ends the run.
-    pub fn on_model_error(
-        &mut self,
-        message: impl std::fmt::Display,
-    ) -> Result<(), ControllerError> {
+    pub fn on_model_error(&mut self, failure: ModelFailure) -> Result<(), ControllerError> {
         match &self.phase {
             Phase::AwaitingModel {
                 kind: ModelCallKind::Summary,
@@ -339,13 +337,7 @@ impl Controller {
                 self.phase = Phase::Ready;
             }
             Phase::AwaitingModel { .. } => {
-                self.finish(
-                    StopReason::ModelError {
-                        message: message.to_string(),
-                    },
-                    None,
-                    false,
-                );
+                self.finish(StopReason::ModelError { failure }, None, false);
             }
             other => {
                 return Err(ControllerError::UnexpectedFeed {

@@ -7,11 +7,12 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{Controller, FinalOutput, Phase, Step, StopReason};
+use super::{Controller, Phase, Step};
 use crate::chat::{ChatRequest, ChatResponse, Message, RequestSettings, ToolChoice, ToolSpec};
 use crate::context::shrink::shrink_text;
 use crate::context::{Assembled, TokenCounter};
 use crate::events::RunEvent;
+use crate::run::{FinalOutput, StopReason};
 use crate::state::ModelCallKind;
 
 const SUMMARY_SYSTEM: &str = "You compress conversations between a user, an assistant and its tools. \
@@ -54,7 +55,7 @@ impl Controller {
         if self.cancel_after_turn {
             self.finish(
                 StopReason::Cancelled {
-                    mode: super::CancelMode::AfterTurn,
+                    mode: crate::run::CancelMode::AfterTurn,
                 },
                 None,
                 false,

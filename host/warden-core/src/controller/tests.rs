@@ -4,11 +4,13 @@
 
 use serde_json::json;
 
-use super::scripted::{ScriptedModel, drive};
 use super::*;
 use crate::chat::{FinishReason, Message};
 use crate::context::validate::validate;
 use crate::events::RunEvent;
+use crate::run::*;
+use crate::testing::{ScriptedModel, drive};
+use crate::tool::*;
 
 pub(super) fn add_tool() -> ToolCatalogEntry {
     ToolCatalogEntry::new(
@@ -50,9 +52,9 @@ pub(super) fn run_tool(call: &PlannedCall) -> ToolOutcome {
     }
 }
 
-pub(super) fn failure(kind: &str, transient: bool) -> ToolFailure {
+pub(super) fn failure(kind: ToolFailureKind, transient: bool) -> ToolFailure {
     ToolFailure {
-        kind: kind.into(),
+        kind,
         message: format!("{kind} happened"),
         transient,
     }
@@ -213,7 +215,7 @@ fn abort_policy_ends_the_run_with_the_error_and_a_valid_history() {
         panic!()
     };
     let fail = ToolOutcome {
-        result: Err(failure("denied", false)),
+        result: Err(failure(ToolFailureKind::CapabilityDenied, false)),
         ..run_tool(&plan.calls[0])
     };
     c.on_tool_results(vec![fail]).unwrap();
@@ -224,8 +226,8 @@ fn abort_policy_ends_the_run_with_the_error_and_a_valid_history() {
         result.stop_reason,
         StopReason::ToolAborted {
             tool: "fetch".into(),
-            kind: "denied".into(),
-            message: "denied happened".into()
+            kind: ToolFailureKind::CapabilityDenied,
+            message: "capability_denied happened".into()
         }
     );
     assert_eq!(result.stop_reason.exit_code(), 1);
@@ -243,7 +245,7 @@ fn to_model_policy_turns_failures_into_results() {
         ScriptedModel::text("gave up on slow"),
     ]);
     let result = drive(&mut c, &mut model, |call| ToolOutcome {
-        result: Err(failure("timeout", true)),
+        result: Err(failure(ToolFailureKind::Timeout, true)),
         ..run_tool(call)
     })
     .unwrap();
@@ -257,8 +259,8 @@ fn to_model_policy_turns_failures_into_results() {
         ))
     );
     assert_eq!(
-        result.steps[0].tool_calls[0].error_kind.as_deref(),
-        Some("timeout")
+        result.steps[0].tool_calls[0].error_kind,
+        Some(ToolFailureKind::Timeout)
     );
 }
 
@@ -280,11 +282,11 @@ fn retry_policy_retries_transient_failures_only() {
     };
     c.on_tool_results(vec![
         ToolOutcome {
-            result: Err(failure("timeout", true)),
+            result: Err(failure(ToolFailureKind::Timeout, true)),
             ..run_tool(&plan.calls[0])
         },
         ToolOutcome {
-            result: Err(failure("invalid_args", false)),
+            result: Err(failure(ToolFailureKind::InvalidArguments, false)),
             ..run_tool(&plan.calls[1])
         },
     ])
@@ -330,7 +332,7 @@ fn retries_end_after_the_configured_number() {
     drive(&mut c, &mut model, |call| {
         attempts += 1;
         ToolOutcome {
-            result: Err(failure("timeout", true)),
+            result: Err(failure(ToolFailureKind::Timeout, true)),
             ..run_tool(call)
         }
     })

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::scripted::{ScriptedModel, drive};
 use super::tests::{add_tool, assert_requests_valid, config, run_tool, tool};
 use super::*;
 use crate::budget::{Budget, BudgetResource, OnExhaustion};
@@ -13,6 +12,9 @@ use crate::chat::{ChatResponse, Message, ToolChoice, Usage};
 use crate::context::models::Price;
 use crate::context::validate::validate;
 use crate::events::RunEvent;
+use crate::run::*;
+use crate::testing::{ScriptedModel, drive};
+use crate::tool::*;
 
 /// `n` responses that each call `add`, then `last` if given.
 fn looping_model(n: usize, last: Option<&str>) -> ScriptedModel {
@@ -388,7 +390,11 @@ fn a_failed_summary_falls_back_to_dropping_old_turns() {
     for i in 0..20 {
         match c.next_step() {
             Step::Summarize(_) => {
-                c.on_model_error("503 from provider").unwrap();
+                c.on_model_error(ModelFailure::new(
+                    ModelFailureKind::Server,
+                    "503 from provider",
+                ))
+                .unwrap();
                 failed = true;
                 continue;
             }

@@ -3,11 +3,12 @@
 //! request carrying them.
 #![allow(clippy::unwrap_used)]
 
-use super::scripted::{ScriptedModel, drive};
 use super::tests::{add_tool, assert_requests_valid, config, run_tool};
 use super::*;
 use crate::chat::Message;
 use crate::events::RunEvent;
+use crate::run::*;
+use crate::testing::{ScriptedModel, drive};
 
 /// Longest event line a run may produce here (a bounded preview, never the arguments).
 const MAX_EVENT_LINE: usize = 4096;

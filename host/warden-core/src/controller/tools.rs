@@ -4,13 +4,12 @@
 //! Invariant: a turn has one slot per call of the assistant message, in call order, and it
 //! is appended to the history only when every slot holds a result message.
 
-use super::{
-    Controller, ControllerError, ErrorPolicy, FinalOutput, Phase, PlannedCall, StopReason,
-    ToolOutcome, ToolPlan,
-};
+use super::{Controller, ControllerError, Phase, ToolPlan};
 use crate::chat::Message;
 use crate::events::RunEvent;
+use crate::run::{FinalOutput, StopReason};
 use crate::state::ToolCallRecord;
+use crate::tool::{ErrorPolicy, PlannedCall, ToolFailureKind, ToolOutcome};
 
 /// The result of one call of the turn, or the call still to run.
 pub(super) enum Slot {
@@ -79,7 +78,7 @@ impl PendingTurn {
 }
 
 /// The tool result the model sees for a failure.
-fn failure_text(kind: &str, message: &str) -> String {
+fn failure_text(kind: ToolFailureKind, message: &str) -> String {
     format!("Error ({kind}): {message}")
 }
 
@@ -137,7 +136,7 @@ impl Controller {
                                 message: failure.message.clone(),
                             });
                         }
-                        let text = failure_text(&failure.kind, &failure.message);
+                        let text = failure_text(failure.kind, &failure.message);
                         turn.slots[index] =
                             Slot::Done(Message::tool_result(&outcome.call_id, text, true));
                     }
@@ -174,7 +173,7 @@ impl Controller {
         let Some(step) = self.state.current_step_mut() else {
             return;
         };
-        let error_kind = outcome.result.as_ref().err().map(|f| f.kind.clone());
+        let error_kind = outcome.result.as_ref().err().map(|f| f.kind);
         match step
             .tool_calls
             .iter_mut()

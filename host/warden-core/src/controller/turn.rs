@@ -5,12 +5,14 @@
 //! calls always yields one result per call (explanation, skip note or real output).
 
 use super::tools::{PendingTurn, Slot};
-use super::{Controller, FinalOutput, Phase, PlannedCall, StopReason};
+use super::{Controller, Phase};
 use crate::budget::OnExhaustion;
 use crate::chat::{ChatResponse, Message};
 use crate::events::RunEvent;
 use crate::parser::{Parsed, ParsedCall};
+use crate::run::{FinalOutput, StopReason};
 use crate::state::InvalidCallRecord;
+use crate::tool::PlannedCall;
 
 const EMPTY_NUDGE: &str = "Your last reply was empty. Continue the task: call one of the tools or give your final answer.";
 

@@ -21,8 +21,9 @@ pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_e
 
 use crate::budget::BudgetResource;
 use crate::chat::{FinishReason, Usage};
-use crate::controller::{FinalOutput, PlannedCall, StopReason, ToolOutcome, ToolUsage};
+use crate::run::{FinalOutput, StopReason};
 use crate::state::{ModelCallKind, UsageTotals};
+use crate::tool::{PlannedCall, ToolFailureKind, ToolOutcome, ToolUsage};
 
 /// Longest tool output or error kept in a `ToolCallFinished` event, in characters.
 const PREVIEW_CHARS: usize = 200;
@@ -70,7 +71,7 @@ pub enum RunEvent {
         call_id: String,
         name: String,
         ok: bool,
-        error_kind: Option<String>,
+        error_kind: Option<ToolFailureKind>,
         preview: String,
         usage: ToolUsage,
     },
@@ -137,7 +138,7 @@ impl RunEvent {
     pub fn tool_finished(outcome: &ToolOutcome) -> Self {
         let (ok, error_kind, text) = match &outcome.result {
             Ok(output) => (true, None, output.as_str()),
-            Err(failure) => (false, Some(failure.kind.clone()), failure.message.as_str()),
+            Err(failure) => (false, Some(failure.kind), failure.message.as_str()),
         };
         let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
         if text.chars().nth(PREVIEW_CHARS).is_some() {
@@ -165,7 +166,7 @@ impl RunEvent {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::controller::ToolFailure;
+    use crate::tool::ToolFailure;
 
     #[test]
     fn events_round_trip_as_tagged_json() {
@@ -246,7 +247,7 @@ mod tests {
             call_id: "c1".into(),
             name: "fs".into(),
             result: Err(ToolFailure {
-                kind: "denied".into(),
+                kind: ToolFailureKind::CapabilityDenied,
                 message: "x".repeat(500),
                 transient: false,
             }),
@@ -266,7 +267,7 @@ mod tests {
             panic!("wrong variant");
         };
         assert!(!ok);
-        assert_eq!(error_kind.as_deref(), Some("denied"));
+        assert_eq!(error_kind, Some(ToolFailureKind::CapabilityDenied));
         assert_eq!(preview.chars().count(), PREVIEW_CHARS + 1);
         assert_eq!(usage.fuel, 7);
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::chat::{ChatResponse, FinishReason, ToolCall, ToolSpec};
-use crate::controller::ToolCatalogEntry;
+use crate::tool::ToolCatalogEntry;
 pub use output::OutputSchema;
 
 /// Most schema errors listed in one explanation.

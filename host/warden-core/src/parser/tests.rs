@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::chat::{ChatResponse, FinishReason, ToolCall, Usage};
-use crate::controller::ToolCatalogEntry;
+use crate::tool::ToolCatalogEntry;
 
 fn catalog() -> ToolSchemas {
     ToolSchemas::compile(vec![

@@ -22,7 +22,8 @@ pub use builder::AgentBuilder;
 pub use load::AgentError;
 use warden_core::budget::Budget;
 use warden_core::context::models::Price;
-use warden_core::controller::{CompactionConfig, ErrorPolicy, LoopConfig, ToolCatalogEntry};
+use warden_core::controller::{CompactionConfig, LoopConfig};
+use warden_core::tool::{ErrorPolicy, ToolCatalogEntry};
 use warden_llm::{RateLimits, ResponseLimits, RetryPolicy, Timeouts};
 
 /// The wire format / provider of the model.

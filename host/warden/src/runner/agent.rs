@@ -11,7 +11,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
 use crate::agent::{AgentDef, PolicyRef};
-use warden_core::controller::{Controller, LoopConfig, Schemas, ToolCatalogEntry};
+use warden_core::controller::{Controller, LoopConfig, Schemas};
+use warden_core::tool::ToolCatalogEntry;
 use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
 
 /// Where a tool's calls run: its component and its policy.

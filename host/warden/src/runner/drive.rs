@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
-use warden_core::controller::{CancelMode, Controller, RunResult, Step};
+use warden_core::controller::{Controller, Step};
 use warden_core::events::RunEvent;
+use warden_core::run::{CancelMode, RunResult};
 use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
 
 /// Drives `controller` to `Done`.
@@ -111,7 +112,7 @@ enum ModelOutcome {
 fn feed_model(controller: &mut Controller, outcome: ModelOutcome) -> Result<(), RunError> {
     match outcome {
         ModelOutcome::Response(response) => controller.on_model_response(response)?,
-        ModelOutcome::Failed(error) => controller.on_model_error(error)?,
+        ModelOutcome::Failed(error) => controller.on_model_error(error.failure())?,
         // The next loop iteration sees the cancelled handle and stops the controller.
         ModelOutcome::Cancelled => {}
     }

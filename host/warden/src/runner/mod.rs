@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::AgentDef;
-use warden_core::controller::RunResult;
 use warden_core::events::RunEvent;
+use warden_core::run::RunResult;
 use warden_llm::Model;
 use warden_sandbox::{EngineConfig, Executor};
 

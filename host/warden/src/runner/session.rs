@@ -4,8 +4,9 @@
 //! totals carry over from turn to turn; each `send` drives it to `Done` again.
 
 use super::{Agent, RunError, RunHandle, Runner, drive};
-use warden_core::controller::{Controller, RunResult};
+use warden_core::controller::Controller;
 use warden_core::events::RunEvent;
+use warden_core::run::RunResult;
 use warden_core::state::RunState;
 
 /// A multi-turn session. See the module docs.

@@ -12,8 +12,8 @@ use futures::channel::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Agent, RunError, RunHandle, Runner, drive};
-use warden_core::controller::RunResult;
 use warden_core::events::RunEvent;
+use warden_core::run::RunResult;
 
 /// The events of a streamed run; also gives its result once it is over.
 pub struct RunStream {

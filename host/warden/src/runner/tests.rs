@@ -7,7 +7,9 @@ use tokio::sync::OnceCell;
 use super::*;
 use crate::testing::{ScriptedLlm, stream_events};
 use warden_core::chat::StreamEvent;
-use warden_core::controller::{LoopConfig, ScriptedModel, StopReason};
+use warden_core::controller::LoopConfig;
+use warden_core::run::{ModelFailureKind, StopReason};
+use warden_core::testing::ScriptedModel;
 use warden_sandbox::{ToolPolicy, ToolSet};
 
 fn executor() -> &'static Executor {
@@ -76,10 +78,15 @@ async fn a_request_past_the_script_ends_the_run_with_a_model_error() {
     )])]));
     let runner = Runner::new(model.clone(), executor().clone());
     let result = runner.run(&calc_agent().await, "x").await.unwrap();
-    let StopReason::ModelError { message } = &result.stop_reason else {
+    let StopReason::ModelError { failure } = &result.stop_reason else {
         panic!("{:?}", result.stop_reason);
     };
-    assert!(message.contains("no response left"), "{message}");
+    assert_eq!(
+        failure.kind,
+        ModelFailureKind::InvalidResponse,
+        "{failure:?}"
+    );
+    assert!(failure.message.contains("no response left"), "{failure:?}");
     assert_eq!(model.remaining(), 0);
 }
 

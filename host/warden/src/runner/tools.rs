@@ -19,13 +19,12 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::agent::Binding;
-use super::drive::{duration_ms, forward};
+use super::drive::forward;
 use super::{Agent, RunError};
-use warden_core::controller::{
-    Controller, PlannedCall, ToolFailure, ToolOutcome, ToolPlan, ToolUsage,
-};
+use warden_core::controller::{Controller, ToolPlan};
 use warden_core::events::RunEvent;
-use warden_sandbox::{CallOutcome, Executor};
+use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
+use warden_sandbox::Executor;
 
 /// Whether to go on with the turn.
 enum Flow {
@@ -116,7 +115,7 @@ async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall
     let Some(binding) = binding else {
         return failed(
             &call,
-            "unknown_tool",
+            ToolFailureKind::UnknownTool,
             format!("no tool named `{}` is loaded", call.name),
         );
     };
@@ -124,7 +123,7 @@ async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall
     let outcome = executor
         .call(&binding.set, &call.name, &args, &binding.policy)
         .await;
-    map_outcome(&call, outcome)
+    crate::tool_outcome(&call, outcome)
 }
 
 /// The outcome of a call whose host-side task failed (a panic).
@@ -133,7 +132,7 @@ fn host_failure(call_id: String, name: String) -> ToolOutcome {
         call_id,
         name,
         result: Err(ToolFailure {
-            kind: "internal".into(),
+            kind: ToolFailureKind::Internal,
             message: "the tool call's task failed in the host".into(),
             transient: false,
         }),
@@ -187,40 +186,15 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
     }
 }
 
-fn failed(call: &PlannedCall, kind: &str, message: String) -> ToolOutcome {
+fn failed(call: &PlannedCall, kind: ToolFailureKind, message: String) -> ToolOutcome {
     ToolOutcome {
         call_id: call.call_id.clone(),
         name: call.name.clone(),
         result: Err(ToolFailure {
-            kind: kind.into(),
+            kind,
             message,
             transient: false,
         }),
         usage: ToolUsage::default(),
-    }
-}
-
-/// The controller's view of an executor outcome.
-fn map_outcome(call: &PlannedCall, outcome: CallOutcome) -> ToolOutcome {
-    let u = &outcome.usage;
-    let usage = ToolUsage {
-        fuel: u.fuel_consumed,
-        wall_ms: duration_ms(u.wall_time),
-        peak_memory: u.peak_memory_bytes,
-        bytes_in: u.bytes_in,
-        bytes_out: u.bytes_out,
-        http_requests: u64::from(u.http_requests),
-        http_bytes_sent: u.http_bytes_sent,
-        http_bytes_received: u.http_bytes_received,
-    };
-    ToolOutcome {
-        call_id: call.call_id.clone(),
-        name: call.name.clone(),
-        result: outcome.result.map_err(|e| ToolFailure {
-            kind: e.kind().into(),
-            message: e.message_for_model(),
-            transient: e.is_transient(),
-        }),
-        usage,
     }
 }

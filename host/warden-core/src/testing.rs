@@ -6,8 +6,10 @@
 
 use std::collections::VecDeque;
 
-use super::{Controller, ControllerError, PlannedCall, RunResult, Step, ToolOutcome};
 use crate::chat::{ChatRequest, ChatResponse, FinishReason, ToolCall, Usage};
+use crate::controller::{Controller, ControllerError, Step};
+use crate::run::RunResult;
+use crate::tool::{PlannedCall, ToolOutcome};
 
 /// A failure of a scripted run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The crate boundaries the compiler cannot see: what each crate's normal dependency tree may
+# not contain. warden-core does no IO; warden-sandbox knows no other warden crate; a program
+# depending on `warden` (tests/downstream, outside the workspace) builds, runs, and gets no CLI,
+# terminal or mock-server crates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail=0
+# forbid PACKAGE-OR-MANIFEST CRATE... : none of CRATE in the normal dependency tree.
+forbid() {
+    local what=$1
+    shift
+    local args=(-p "$what")
+    if [[ $what == *Cargo.toml ]]; then
+        args=(--manifest-path "$what")
+    fi
+    local tree
+    tree=$(cargo tree "${args[@]}" -e normal --prefix none --locked)
+    for crate in "$@"; do
+        if grep -qE "^$crate v" <<<"$tree"; then
+            echo "check-deps: $what depends on $crate (normal dependencies), which it must not:" >&2
+            cargo tree "${args[@]}" -e normal -i "$crate" --locked >&2 || true
+            fail=1
+        fi
+    done
+}
+
+forbid warden-core tokio reqwest hyper wasmtime warden-llm warden-sandbox warden
+forbid warden-llm wasmtime warden-sandbox warden
+forbid warden-sandbox warden-core warden-llm warden
+forbid tests/downstream/Cargo.toml clap indicatif axum anyhow tracing-subscriber mock-llm warden-cli
+
+# The downstream program builds against the workspace's target directory (its dependencies are
+# the workspace's, already built) and must run to a correct answer.
+cargo run --quiet --locked --manifest-path tests/downstream/Cargo.toml --target-dir target
+
+if [[ $fail != 0 ]]; then
+    exit 1
+fi
+echo "check-deps: crate boundaries hold; the downstream program ran"
