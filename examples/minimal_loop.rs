@@ -57,7 +57,7 @@ pub async fn run(
             return Ok(response.text.unwrap_or_default());
         }
         messages.push(Message::Assistant {
-            content: response.text,
+            content: response.text.map(Into::into),
             tool_calls: response.tool_calls.clone(),
         });
         for call in response.tool_calls {

@@ -7,25 +7,26 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// One message of the conversation history.
+/// One message of the conversation history. Texts are shared (`Arc<str>`), so building a
+/// request from the history clones pointers, not the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Message {
     /// Instructions. Adapters that take the system prompt out of band (Anthropic) lift it out.
-    System { content: String },
+    System { content: Arc<str> },
     /// Input from the user.
-    User { content: String },
+    User { content: Arc<str> },
     /// A model turn: text, tool calls, or both.
     Assistant {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        content: Option<String>,
+        content: Option<Arc<str>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall>,
     },
     /// The result of one tool call, answering the call with the same id.
     Tool {
         call_id: String,
-        content: String,
+        content: Arc<str>,
         #[serde(default)]
         is_error: bool,
     },
@@ -33,21 +34,21 @@ pub enum Message {
 
 impl Message {
     /// A user message.
-    pub fn user(content: impl Into<String>) -> Self {
+    pub fn user(content: impl Into<Arc<str>>) -> Self {
         Message::User {
             content: content.into(),
         }
     }
 
     /// A system message.
-    pub fn system(content: impl Into<String>) -> Self {
+    pub fn system(content: impl Into<Arc<str>>) -> Self {
         Message::System {
             content: content.into(),
         }
     }
 
     /// An assistant message with text only.
-    pub fn assistant_text(content: impl Into<String>) -> Self {
+    pub fn assistant_text(content: impl Into<Arc<str>>) -> Self {
         Message::Assistant {
             content: Some(content.into()),
             tool_calls: Vec::new(),
@@ -57,7 +58,7 @@ impl Message {
     /// A tool result.
     pub fn tool_result(
         call_id: impl Into<String>,
-        content: impl Into<String>,
+        content: impl Into<Arc<str>>,
         is_error: bool,
     ) -> Self {
         Message::Tool {
@@ -297,7 +298,7 @@ impl ChatResponse {
     /// The assistant message to append to the history for this response.
     pub fn to_message(&self) -> Message {
         Message::Assistant {
-            content: self.text.clone(),
+            content: self.text.as_deref().map(Arc::from),
             tool_calls: self.tool_calls.clone(),
         }
     }
@@ -329,4 +330,43 @@ pub enum StreamEvent {
     Finish {
         reason: FinishReason,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request is built from clones of the history: a clone shares the text, not a copy.
+    #[test]
+    fn cloning_a_message_shares_its_text() {
+        let big = "x".repeat(1 << 20);
+        for message in [
+            Message::user(big.as_str()),
+            Message::system(big.as_str()),
+            Message::assistant_text(big.as_str()),
+            Message::tool_result("c1", big.as_str(), false),
+        ] {
+            let copy = message.clone();
+            let text = |m: &Message| match m {
+                Message::System { content }
+                | Message::User { content }
+                | Message::Tool { content, .. } => content.clone(),
+                Message::Assistant { content, .. } => content.clone().unwrap_or_default(),
+            };
+            assert!(Arc::ptr_eq(&text(&message), &text(&copy)), "{message:?}");
+        }
+    }
+
+    /// The shared text serialises as a plain string, as before.
+    #[test]
+    fn shared_text_round_trips_as_a_plain_string() {
+        let message = Message::tool_result("c1", "ok", true);
+        let json = serde_json::to_string(&message).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"role":"tool","call_id":"c1","content":"ok","is_error":true}"#
+        );
+        let back: Message = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, message);
+    }
 }

@@ -108,7 +108,7 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
     let mut sys = Vec::new();
     for m in messages {
         match m {
-            Message::System { content } => sys.push(content.as_str()),
+            Message::System { content } => sys.push(&**content),
             Message::User { content } => push(&mut out, "user", Block::Text { text: content }),
             Message::Assistant {
                 content,

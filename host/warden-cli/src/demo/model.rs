@@ -117,7 +117,7 @@ fn message_chars(m: &Message) -> usize {
             content,
             tool_calls,
         } => {
-            content.as_ref().map_or(0, String::len)
+            content.as_ref().map_or(0, |c| c.len())
                 + tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>()
         }
         Message::Tool { content, .. } => content.len(),
@@ -135,7 +135,7 @@ fn history(messages: &[Message]) -> Vec<Seen<'_>> {
                         call_id,
                         content,
                         is_error,
-                    } if *call_id == call.id => Some((content.as_str(), *is_error)),
+                    } if *call_id == call.id => Some((&**content, *is_error)),
                     _ => None,
                 });
                 seen.push(Seen {

@@ -226,7 +226,7 @@ impl ContextAssembler {
             if let Message::Tool { content, .. } = message
                 && let Some(smaller) = shrink::shrink_text(content, cap, &self.counter)
             {
-                *content = smaller;
+                *content = smaller.into();
                 *count = self.counter.count_message(message);
                 shrunk += 1;
             }

@@ -156,7 +156,7 @@ fn consecutive_roles_are_merged_and_system_lifted() {
         Message::assistant_text("b"),
         Message::system("late rule"),
         Message::Assistant {
-            content: Some(String::new()),
+            content: Some("".into()),
             tool_calls: vec![],
         },
     ];
@@ -345,7 +345,7 @@ proptest! {
                 .iter_mut()
                 .find(|m| matches!(m, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty()))
         {
-            *content = Some(String::new());
+            *content = Some("".into());
         }
         prop_assert_eq!(repair(history.clone()), validate::repair_all(history));
     }

@@ -325,7 +325,7 @@ mod tests {
                 Message::user(text.clone())
             } else {
                 Message::Assistant {
-                    content: Some(text.clone()),
+                    content: Some(text.as_str().into()),
                     tool_calls: (0..calls)
                         .map(|i| crate::chat::ToolCall::new(format!("call_{i}"), "search", text.clone()))
                         .collect(),

@@ -232,7 +232,7 @@ pub(super) fn repair_all(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) 
     }
     if !system_parts.is_empty() {
         out.push(Message::System {
-            content: system_parts.join("\n\n"),
+            content: system_parts.join("\n\n").into(),
         });
     }
     let mut started = false;
@@ -245,8 +245,7 @@ pub(super) fn repair_all(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) 
         match (out.last_mut(), message) {
             (Some(Message::User { content: a }), Message::User { content: b }) => {
                 repairs.push(Repair::MergedConsecutive { role: "user" });
-                a.push_str("\n\n");
-                a.push_str(&b);
+                *a = format!("{a}\n\n{b}").into();
             }
             (
                 Some(Message::Assistant {
@@ -261,7 +260,7 @@ pub(super) fn repair_all(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) 
                 // After pairing, an assistant message directly followed by another has no calls.
                 repairs.push(Repair::MergedConsecutive { role: "assistant" });
                 *a = match (a.take(), b) {
-                    (Some(x), Some(y)) => Some(format!("{x}\n\n{y}")),
+                    (Some(x), Some(y)) => Some(format!("{x}\n\n{y}").into()),
                     (x, y) => x.or(y),
                 };
                 calls_a.extend(calls_b);

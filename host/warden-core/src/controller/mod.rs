@@ -382,7 +382,7 @@ impl Controller {
         self.output_retries = 0;
         self.exhausted = None;
         self.cancel_after_turn = false;
-        self.state.push(Message::user(input));
+        self.state.push(Message::user(input.into()));
         Ok(())
     }
 

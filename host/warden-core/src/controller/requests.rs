@@ -321,7 +321,7 @@ fn render(message: &Message, counter: &crate::context::TokenCounter, out: &mut S
             is_error,
         } => {
             let body = shrink_text(content, SUMMARY_TOOL_OUTPUT_CAP, counter)
-                .unwrap_or_else(|| content.clone());
+                .unwrap_or_else(|| content.to_string());
             let label = if *is_error {
                 "TOOL ERROR"
             } else {

@@ -141,7 +141,7 @@ fn parallel_calls_are_planned_together_and_results_kept_in_call_order() {
         .map(|m| match m {
             Message::Tool {
                 call_id, content, ..
-            } => (call_id.as_str(), content.as_str()),
+            } => (call_id.as_str(), &**content),
             _ => panic!(),
         })
         .collect();
