@@ -238,3 +238,33 @@ async fn a_run_future_does_not_carry_the_tool_steps_state() {
         "the run future ({run_size} B) holds the tool step ({step_size} B) inline"
     );
 }
+
+/// A caller that never reads the events still gets the whole result, and once it has taken
+/// the result nothing is kept for it: the channel is closed.
+#[tokio::test]
+async fn a_streamed_run_whose_events_are_never_read_still_gives_its_result() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let (stream, _handle) = runner.run_streamed(&calc_agent().await, "20+22?");
+    let result = stream.result().await.unwrap();
+    assert_eq!(result.stop_reason, StopReason::Completed);
+    assert_eq!(result.output.unwrap().text, "It is forty-two.");
+    model.assert_all_used().unwrap();
+}
+
+/// Dropping the stream closes it: the run goes on to its end without a reader.
+#[tokio::test]
+async fn a_dropped_stream_does_not_stop_the_run() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let (stream, handle) = runner.run_streamed(&calc_agent().await, "20+22?");
+    drop(stream);
+    for _ in 0..200 {
+        if model.remaining() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(model.remaining(), 0, "the run stopped without its reader");
+    assert!(!handle.is_cancelled());
+}
