@@ -23,6 +23,7 @@ use super::error::{LlmError, TimeoutPhase};
 use super::estimate::estimate_tokens;
 use super::live::{Clocks, Live};
 use super::notice::{LlmNotice, Notices};
+use super::options::check_request;
 use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{ServerWait, backoff, is_retryable_status, may_retry, parse_retry_after};
 use super::sse::events;
@@ -242,6 +243,7 @@ impl<W: Wire> Adapter<W> {
 
     /// The request body, held (for retries) until the exchange ends.
     fn encode(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Bytes, LlmError> {
+        check_request(req, self.wire.kind())?;
         let mut body = self.wire.body(req, model, stream)?;
         // Serialising grows the buffer by doubling: up to half of it would sit unused for
         // the whole exchange, once per in-flight request.

@@ -4,7 +4,7 @@
 //! Layout: `types` (neutral messages and events), `openai` / `anthropic` (wire mapping
 //! only), `wire` (the seam between them and the core), `core` (HTTP, retries, timeouts),
 //! `live` (a stream in flight), `cap` (size caps on responses), `retry`, `ratelimit`,
-//! `sse`, `accumulate`, `config`, `error`, `notice`.
+//! `sse`, `accumulate`, `config`, `error`, `notice`, `options` (optional model settings).
 //! Invariant: everything above this module sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
@@ -19,11 +19,15 @@ mod estimate;
 mod live;
 mod notice;
 mod openai;
+mod options;
 pub mod ratelimit;
 pub mod retry;
 pub mod sse;
 pub mod types;
 mod wire;
+
+#[cfg(test)]
+mod request_tests;
 
 use std::sync::Arc;
 
@@ -37,6 +41,10 @@ pub use config::{
 pub use error::{LlmError, SizeCap, TimeoutPhase};
 pub use estimate::estimate_tokens;
 pub use notice::{LlmNotice, NoticeQueue, Notices};
+pub use options::{
+    MAX_STOP_BYTES, MAX_STOP_SEQUENCES, MIN_THINKING_BUDGET, OptionsError, ReasoningEffort,
+    THINKING_WITH_TOOLS, body_keys,
+};
 pub use types::*;
 
 /// A model behind some provider. Dyn-compatible: the agent loop holds `Arc<dyn Model>`.

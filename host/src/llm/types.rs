@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::options::ModelOptions;
+
 /// One message of the conversation history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
@@ -176,6 +178,9 @@ pub struct RequestSettings {
     /// Whether the model may request several tool calls in one turn.
     #[serde(default = "default_true")]
     pub parallel_tool_calls: bool,
+    /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
+    #[serde(default, skip_serializing_if = "ModelOptions::is_empty")]
+    pub options: ModelOptions,
 }
 
 fn default_true() -> bool {
