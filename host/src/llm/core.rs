@@ -100,11 +100,7 @@ impl<W: Wire> Adapter<W> {
         let url = wire.url(config.base_url());
         let mut headers = wire.headers(&key)?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = shared_client(ClientKind {
-            connect_timeout: config.timeouts.connect(),
-            https: url.starts_with("https://"),
-            http2_prior_knowledge: config.http2_prior_knowledge,
-        })?;
+        let client = shared_client(ClientKind::for_config(config, &url))?;
         let limiter = ratelimit::shared(&url, &config.model, config.rate_limits);
         let target = reqwest::Url::parse(&url).map_err(|e| {
             LlmError::Config(format!(

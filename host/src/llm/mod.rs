@@ -35,6 +35,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 pub use accumulate::{StreamAccumulator, check_truncation};
+pub use client::http_client;
 pub use config::{
     ApiKey, ProviderConfig, ProviderKind, RateLimits, ResponseLimits, RetryPolicy, Timeouts,
 };
