@@ -91,7 +91,7 @@ pub struct ModelSettings {
     /// refused for OpenAI.
     #[serde(default)]
     pub thinking_budget: Option<u32>,
-    /// Server-specific top-level body fields (vLLM, Ollama); keys warden writes are refused.
+    /// Server-specific top-level body fields (e.g. vLLM's `top_k`); keys warden writes are refused.
     #[serde(default)]
     pub extra_body: serde_json::Map<String, serde_json::Value>,
     /// Overrides the known-models table.
