@@ -15,6 +15,7 @@ pub mod chat;
 pub mod context;
 pub mod controller;
 pub mod events;
+pub mod options;
 pub mod parser;
 pub mod run;
 pub mod state;

@@ -45,6 +45,8 @@ pub struct LoopConfig {
     pub model: String,
     pub max_tokens: u32,
     pub temperature: Option<f32>,
+    /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
+    pub options: crate::options::ModelOptions,
     /// Overrides the known-models table.
     pub context_window: Option<u32>,
     pub budget: Budget,
@@ -78,6 +80,7 @@ impl LoopConfig {
             model: model.into(),
             max_tokens: 1024,
             temperature: None,
+            options: crate::options::ModelOptions::default(),
             context_window: None,
             budget: Budget::default(),
             price: None,

@@ -88,8 +88,8 @@ impl Runner {
     /// Builds everything an agent definition needs, checking it all before any model call:
     /// the files it names exist, every component loads, every policy is valid and grants only
     /// existing directories, tool names are unique, the loop settings compile, the API key is
-    /// set and the model's base URL accepts a connection. The first problem is returned as
-    /// one error naming the file and key and saying what to do.
+    /// set and the model's base URL answers (through any proxy the environment sets). The
+    /// first problem is returned as one error naming the file and key and saying what to do.
     pub async fn from_def_with(
         def: &AgentDef,
         executor: Executor,

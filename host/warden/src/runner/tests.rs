@@ -139,19 +139,42 @@ fn stream_events_cut_text_and_arguments_into_pieces() {
     assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
 }
 
+fn probe_config(base_url: String) -> warden_llm::ProviderConfig {
+    let mut config = warden_llm::ProviderConfig::new(warden_llm::ProviderKind::Openai, "m");
+    config.base_url = Some(base_url);
+    config
+}
+
 #[tokio::test]
-async fn the_probe_fails_on_a_closed_loopback_port() {
+async fn the_probe_fails_on_a_closed_loopback_port_and_passes_on_any_http_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let err = setup::probe(&format!("http://{closed}/v1"))
+    let err = setup::probe(&probe_config(format!("http://{closed}/v1")))
         .await
         .unwrap_err();
-    assert!(!err.is_empty());
+    assert!(err.contains("onnect"), "{err}");
     let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", open.local_addr().unwrap());
-    setup::probe(&url).await.unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = open.accept().await.unwrap();
+        let mut head = vec![0; 1024];
+        let n = socket.read(&mut head).await.unwrap();
+        socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head[..n]).into_owned()
+    });
+    setup::probe(&probe_config(url)).await.unwrap();
+    let head = server.await.unwrap();
+    assert!(head.starts_with("HEAD /v1 HTTP/1.1\r\n"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("authorization"),
+        "{head}"
+    );
 }
 
 #[test]
