@@ -15,8 +15,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
 
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
-use warden_core::testing::ScriptError;
-use warden_core::testing::ScriptedModel;
+pub use warden_core::testing::{ScriptError, ScriptedModel};
 use warden_llm::{LlmError, Model, Notices};
 
 /// How many pieces a streamed text or argument string is cut into (at most).
