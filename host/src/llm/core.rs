@@ -25,6 +25,7 @@ use super::live::{Clocks, Live};
 use super::notice::{LlmNotice, Notices};
 use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{ServerWait, backoff, is_retryable_status, may_retry, parse_retry_after};
+use super::sniff::{BodyMeta, SniffSse, excerpt, looks_like_json, sanitize};
 use super::sse::events;
 use super::types::{ChatRequest, ChatResponse, StreamEvent};
 use super::wire::{Endpoint, Wire};
@@ -176,7 +177,8 @@ impl<W: Wire> Adapter<W> {
                 self.attempt_complete(body.clone())
             })
             .await?;
-        let response = self.wire.parse_response(&bytes, &self.ep)?;
+        let mut response = self.wire.parse_response(&bytes, &self.ep)?;
+        response.fill_missing_call_ids();
         settle.actual = Some(response.usage.total());
         check_truncation(&response)?;
         Ok(response)
@@ -268,7 +270,13 @@ impl<W: Wire> Adapter<W> {
             if !resp.status().is_success() {
                 return Err(self.status_failure(resp).await);
             }
-            self.read_body(resp).await
+            let meta = BodyMeta::of(resp.status().as_u16(), resp.headers());
+            if meta.content_encoding.is_some() {
+                return Err(Failure::from_error(meta.non_json(&self.ep, b"")));
+            }
+            let bytes = self.read_body(resp).await?;
+            self.check_answer(&meta, &bytes)?;
+            Ok(bytes)
         };
         let limit = self.config.timeouts.request();
         tokio::time::timeout(limit, exchange)
@@ -300,11 +308,10 @@ impl<W: Wire> Adapter<W> {
                 .await
                 .map_or_else(|_| Err(timeout()), Err);
         }
-        let is_json = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+        let meta = BodyMeta::of(resp.status().as_u16(), resp.headers());
+        if meta.content_encoding.is_some() {
+            return Err(Failure::from_error(meta.non_json(&self.ep, b"")));
+        }
         let clocks = Clocks {
             idle: self.config.timeouts.idle(),
             total: self.config.timeouts.stream(),
@@ -314,14 +321,12 @@ impl<W: Wire> Adapter<W> {
             clocks,
             self.ep.url.clone(),
         );
-        if is_json {
+        if meta.says_json() {
             // A server that ignores `stream: true` (or answers an error as plain JSON).
             let bytes = tokio::time::timeout(limit, self.read_body(resp))
                 .await
                 .map_err(|_| timeout())??;
-            if let Some((kind, message)) = self.wire.error_body(&bytes) {
-                return Err(Failure::from_error(self.ep.provider_error(&kind, &message)));
-            }
+            self.check_answer(&meta, &bytes)?;
             let response = self
                 .wire
                 .parse_response(&bytes, &self.ep)
@@ -330,7 +335,9 @@ impl<W: Wire> Adapter<W> {
             return Ok((live, response.to_stream_events(|s| vec![s.to_string()])));
         }
         let body = Capped::new(resp.bytes_stream(), self.config.response_limits);
-        live.events = Some(events(body));
+        // Whatever the Content-Type says, the body is read as events only if it starts
+        // like them: an HTML page is reported as such, not as a framing error.
+        live.events = Some(events(SniffSse::new(body, self.ep.clone(), meta)));
         // Hold events back until one carries content: until then a failure can be retried
         // without the caller having seen anything.
         let mut held = Vec::new();
@@ -359,7 +366,22 @@ impl<W: Wire> Adapter<W> {
                 url: self.ep.url.to_string(),
                 detail: self.ep.scrub(&error_chain(e.as_ref())),
             }),
+            BodyError::NotEventStream(e) => Failure::from_error(*e),
         })
+    }
+
+    /// Refuses a successful body that is not the JSON asked for, or that carries the
+    /// provider's error object instead of an answer.
+    fn check_answer(&self, meta: &BodyMeta, bytes: &[u8]) -> Result<(), Failure> {
+        if !looks_like_json(bytes) {
+            return Err(Failure::from_error(meta.non_json(&self.ep, bytes)));
+        }
+        match self.wire.error_body(bytes) {
+            Some((kind, message)) => {
+                Err(Failure::from_error(self.ep.provider_error(&kind, &message)))
+            }
+            None => Ok(()),
+        }
     }
 
     fn transport(&self, e: reqwest::Error) -> Failure {
@@ -398,19 +420,25 @@ impl<W: Wire> Adapter<W> {
             SystemTime::now(),
             cap,
         );
-        let (body, cut) = read_limited(resp, ERROR_BODY_LIMIT).await;
-        let mut message = match self.wire.error_body(&body) {
-            Some((_, m)) if !m.is_empty() => m,
-            _ => String::from_utf8_lossy(&body[..body.len().min(300)])
-                .trim()
-                .to_string(),
+        let meta = BodyMeta::of(status, resp.headers());
+        let (body, cut) = match meta.content_encoding {
+            // Unreadable anyway: not a byte more than needed.
+            Some(_) => (Vec::new(), false),
+            None => read_limited(resp, ERROR_BODY_LIMIT).await,
         };
-        if cut {
+        // A proxy's page, plain text, or an encoded body: said as such (an empty body is
+        // only an error without a message).
+        let non_json = meta.content_encoding.is_some()
+            || (!body.trim_ascii().is_empty() && !looks_like_json(&body));
+        let mut message = match self.wire.error_body(&body) {
+            Some((_, m)) if !m.is_empty() => sanitize(&self.ep.scrub(&m), 2000),
+            _ => excerpt(&body, &self.ep),
+        };
+        if cut && !non_json {
             message.push_str(&format!(
                 " (error body cut at {ERROR_BODY_LIMIT} bytes, the rest not read)"
             ));
         }
-        let message = self.ep.scrub(&message);
         let url = self.ep.url.to_string();
         let retry_after = match wait {
             Some(ServerWait::Wait(d)) => Some(d),
@@ -433,6 +461,7 @@ impl<W: Wire> Adapter<W> {
                 env_var: self.ep.env_var.to_string(),
                 message: (!message.is_empty()).then_some(message),
             },
+            _ if non_json => meta.non_json(&self.ep, &body),
             429 => LlmError::RateLimited {
                 url,
                 attempts: 1,
@@ -487,7 +516,9 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 
 fn with_attempts(mut error: LlmError, n: u32) -> LlmError {
     match &mut error {
-        LlmError::RateLimited { attempts, .. } | LlmError::Server { attempts, .. } => *attempts = n,
+        LlmError::RateLimited { attempts, .. }
+        | LlmError::Server { attempts, .. }
+        | LlmError::NonJson { attempts, .. } => *attempts = n,
         _ => {}
     }
     error

@@ -4,7 +4,8 @@
 //! Layout: `types` (neutral messages and events), `openai` / `anthropic` (wire mapping
 //! only), `wire` (the seam between them and the core), `core` (HTTP, retries, timeouts),
 //! `live` (a stream in flight), `cap` (size caps on responses), `retry`, `ratelimit`,
-//! `sse`, `accumulate`, `config`, `error`, `notice`.
+//! `sse`, `sniff` (bodies that are not what was asked for), `accumulate`, `config`,
+//! `error`, `notice`.
 //! Invariant: everything above this module sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
@@ -21,6 +22,7 @@ mod notice;
 mod openai;
 pub mod ratelimit;
 pub mod retry;
+mod sniff;
 pub mod sse;
 pub mod types;
 mod wire;
