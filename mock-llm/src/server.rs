@@ -526,7 +526,12 @@ fn stream_response(
 ) -> Response {
     let mut events: VecDeque<Bytes> = answer.events().into();
     if fault == Some(Fault::Gzip) {
-        return gzipped("text/event-stream", &events.make_contiguous().concat(), true, s);
+        return gzipped(
+            "text/event-stream",
+            &events.make_contiguous().concat(),
+            true,
+            s,
+        );
     }
     let mut plan = Plan {
         pieces: VecDeque::new(),

@@ -138,11 +138,21 @@ fn anthropic_final_assistant_content_may_not_end_with_whitespace() {
         json!({"model": "m", "max_tokens": 10, "messages": [
             {"role": "user", "content": "hi"}, {"role": "assistant", "content": content}]})
     };
-    for bad in [json!("Part one "), json!([{"type": "text", "text": "Part one\n"}])] {
+    for bad in [
+        json!("Part one "),
+        json!([{"type": "text", "text": "Part one\n"}]),
+    ] {
         let err = anthropic(&with_last(bad)).err().unwrap();
-        assert!(err.message.contains("trailing whitespace"), "{}", err.message);
+        assert!(
+            err.message.contains("trailing whitespace"),
+            "{}",
+            err.message
+        );
     }
-    for good in [json!("Part one"), json!([{"type": "text", "text": "Part one"}])] {
+    for good in [
+        json!("Part one"),
+        json!([{"type": "text", "text": "Part one"}]),
+    ] {
         assert!(anthropic(&with_last(good)).is_ok());
     }
     // Only the final message: earlier assistant text may end as it likes.

@@ -15,6 +15,7 @@ mod llm_limits;
 mod llm_mock;
 mod llm_roundtrip;
 mod llm_secrets;
+mod llm_wire;
 mod sandbox_cache;
 mod sandbox_concurrency;
 mod sandbox_hostile;

@@ -35,7 +35,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// One failed attempt: the error, whether another attempt may help, and the server's wish.
 struct Failure {
-    error: LlmError,
+    /// Boxed: the error is large, and a failure passes through every `Result` of an attempt.
+    error: Box<LlmError>,
     retry: bool,
     retry_after: Option<Duration>,
 }
@@ -43,14 +44,14 @@ struct Failure {
 impl Failure {
     fn fatal(error: LlmError) -> Self {
         Failure {
-            error,
+            error: Box::new(error),
             retry: false,
             retry_after: None,
         }
     }
     fn transient(error: LlmError) -> Self {
         Failure {
-            error,
+            error: Box::new(error),
             retry: true,
             retry_after: None,
         }
@@ -58,7 +59,7 @@ impl Failure {
     fn from_error(error: LlmError) -> Self {
         let retry = error.is_retryable();
         Failure {
-            error,
+            error: Box::new(error),
             retry,
             retry_after: None,
         }
@@ -230,7 +231,7 @@ impl<W: Wire> Adapter<W> {
                 .retry_after
                 .unwrap_or_else(|| backoff(policy, attempts, rand::random::<f64>()));
             if !failure.retry || !may_retry(policy, attempts, start.elapsed(), delay) {
-                return Err(with_attempts(failure.error, attempts));
+                return Err(with_attempts(*failure.error, attempts));
             }
             tracing::debug!(attempt = attempts, ?delay, error = %failure.error, "LLM request failed; retrying");
             notices.emit(LlmNotice::Retry {
@@ -481,7 +482,7 @@ impl<W: Wire> Adapter<W> {
             },
         };
         Failure {
-            error,
+            error: Box::new(error),
             retry: is_retryable_status(status),
             retry_after,
         }
