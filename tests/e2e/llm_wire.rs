@@ -296,3 +296,45 @@ async fn an_anthropic_pause_turn_is_a_paused_answer_not_a_final_one() {
         assert_eq!(r.text.as_deref(), Some("Searching"));
     }
 }
+
+#[tokio::test]
+async fn an_error_object_in_a_200_json_body_is_reported_and_retried_if_transient() {
+    for kind in KINDS {
+        let (overloaded, invalid, fine) = match kind {
+            ProviderKind::Openai => (
+                r#"{"error":{"message":"Overloaded","type":"server_error","code":null}}"#,
+                r#"{"error":{"message":"Bad model","type":"invalid_request_error","code":null}}"#,
+                r#"{"choices":[{"message":{"content":"fine"},"finish_reason":"stop"}]}"#,
+            ),
+            ProviderKind::Anthropic => (
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"Bad model"}}"#,
+                r#"{"content":[{"type":"text","text":"fine"}],"stop_reason":"end_turn"}"#,
+            ),
+        };
+        let replies = [overloaded, fine, invalid].map(|b| Reply::json(200, b));
+        let server = HostileServer::start(replies.to_vec()).await;
+        let mut cfg = loopback(kind, &server);
+        cfg.retry.max_attempts = 3;
+        cfg.retry.initial_backoff_ms = 1;
+        let model = connect(&cfg).unwrap();
+        let r = complete(model.as_ref()).await.unwrap();
+        assert_eq!(
+            r.text.as_deref(),
+            Some("fine"),
+            "{kind:?}: the overload was retried"
+        );
+        assert_eq!(server.requests(), 2);
+        let err = complete(model.as_ref()).await.unwrap_err();
+        assert!(
+            matches!(&err, LlmError::InBand { error_type, message, .. }
+                if error_type == "invalid_request_error" && message == "Bad model"),
+            "{kind:?}: {err:?}"
+        );
+        assert_eq!(
+            server.requests(),
+            3,
+            "{kind:?}: a client error is not retried"
+        );
+    }
+}

@@ -25,7 +25,7 @@ use super::live::{Clocks, Live};
 use super::notice::{LlmNotice, Notices};
 use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{ServerWait, backoff, is_retryable_status, may_retry, parse_retry_after};
-use super::sniff::{BodyMeta, SniffSse, excerpt, looks_like_json, sanitize};
+use super::sniff::{BodyMeta, MAX_MESSAGE_CHARS, SniffSse, excerpt, looks_like_json, sanitize};
 use super::sse::events;
 use super::types::{ChatRequest, ChatResponse, StreamEvent};
 use super::wire::{Endpoint, Wire};
@@ -173,12 +173,11 @@ impl<W: Wire> Adapter<W> {
         let model = self.model_for(req);
         let body = self.encode(req, model, false)?;
         let mut settle = self.reserve(req, model, notices).await;
-        let bytes = self
+        let mut response = self
             .with_retries(&settle.limiter, notices, || {
                 self.attempt_complete(body.clone())
             })
             .await?;
-        let mut response = self.wire.parse_response(&bytes, &self.ep)?;
         response.fill_missing_call_ids();
         settle.actual = Some(response.usage.total());
         check_truncation(&response)?;
@@ -265,7 +264,7 @@ impl<W: Wire> Adapter<W> {
         self.client.execute(request)
     }
 
-    async fn attempt_complete(&self, body: Bytes) -> Result<Bytes, Failure> {
+    async fn attempt_complete(&self, body: Bytes) -> Result<ChatResponse, Failure> {
         let exchange = async {
             let resp = self.post(body).await.map_err(|e| self.transport(e))?;
             if !resp.status().is_success() {
@@ -276,8 +275,7 @@ impl<W: Wire> Adapter<W> {
                 return Err(Failure::from_error(meta.non_json(&self.ep, b"")));
             }
             let bytes = self.read_body(resp).await?;
-            self.check_answer(&meta, &bytes)?;
-            Ok(bytes)
+            self.parse_answer(&meta, &bytes)
         };
         let limit = self.config.timeouts.request();
         tokio::time::timeout(limit, exchange)
@@ -327,11 +325,7 @@ impl<W: Wire> Adapter<W> {
             let bytes = tokio::time::timeout(limit, self.read_body(resp))
                 .await
                 .map_err(|_| timeout())??;
-            self.check_answer(&meta, &bytes)?;
-            let response = self
-                .wire
-                .parse_response(&bytes, &self.ep)
-                .map_err(Failure::fatal)?;
+            let response = self.parse_answer(&meta, &bytes)?;
             live.over = true;
             return Ok((live, response.to_stream_events(|s| vec![s.to_string()])));
         }
@@ -371,18 +365,19 @@ impl<W: Wire> Adapter<W> {
         })
     }
 
-    /// Refuses a successful body that is not the JSON asked for, or that carries the
-    /// provider's error object instead of an answer.
-    fn check_answer(&self, meta: &BodyMeta, bytes: &[u8]) -> Result<(), Failure> {
+    /// The response in a successful body; refuses one that is not the JSON asked for, or
+    /// that carries the provider's error object instead of an answer (looked for only once
+    /// the body failed to parse: an answer is parsed once).
+    fn parse_answer(&self, meta: &BodyMeta, bytes: &[u8]) -> Result<ChatResponse, Failure> {
         if !looks_like_json(bytes) {
             return Err(Failure::from_error(meta.non_json(&self.ep, bytes)));
         }
-        match self.wire.error_body(bytes) {
-            Some((kind, message)) => {
-                Err(Failure::from_error(self.ep.provider_error(&kind, &message)))
-            }
-            None => Ok(()),
-        }
+        self.wire.parse_response(bytes, &self.ep).map_err(|e| {
+            Failure::from_error(match self.wire.error_body(bytes) {
+                Some((kind, message)) => self.ep.provider_error(&kind, &message),
+                None => e,
+            })
+        })
     }
 
     fn transport(&self, e: reqwest::Error) -> Failure {
@@ -432,7 +427,7 @@ impl<W: Wire> Adapter<W> {
         let non_json = meta.content_encoding.is_some()
             || (!body.trim_ascii().is_empty() && !looks_like_json(&body));
         let mut message = match self.wire.error_body(&body) {
-            Some((_, m)) if !m.is_empty() => sanitize(&self.ep.scrub(&m), 2000),
+            Some((_, m)) if !m.is_empty() => sanitize(&self.ep.scrub(&m), MAX_MESSAGE_CHARS),
             _ => excerpt(&body, &self.ep),
         };
         if cut && !non_json {

@@ -5,7 +5,8 @@
 //!
 //! Invariants: the decision reads no more than the first chunk(s) of a body needed to see
 //! its first line (at most [`SNIFF_BYTES`], within the response's size caps), and passes
-//! the bytes of a real event stream on unchanged; an excerpt is at most
+//! the bytes of a real event stream on unchanged; a body that is not one is read no
+//! further than [`EXCERPT_SCAN_BYTES`] (and a chunk) for its excerpt; an excerpt is at most
 //! [`EXCERPT_CHARS`] characters, free of control characters, scrubbed of the key.
 
 use std::pin::Pin;
@@ -21,8 +22,10 @@ use super::wire::Endpoint;
 
 /// Most characters of a body quoted in an error.
 pub(crate) const EXCERPT_CHARS: usize = 200;
+/// Most characters kept of an error message a provider sent.
+pub(crate) const MAX_MESSAGE_CHARS: usize = 2000;
 /// Most bytes of a body looked at to build an excerpt.
-const EXCERPT_SCAN_BYTES: usize = 8 * 1024;
+pub(crate) const EXCERPT_SCAN_BYTES: usize = 8 * 1024;
 /// Most bytes held back while deciding whether a body is an event stream.
 const SNIFF_BYTES: usize = 512;
 /// Most characters of a header value kept in an error.
@@ -127,10 +130,15 @@ pub(crate) fn excerpt(body: &[u8], ep: &Endpoint) -> String {
     if let Some(title) = title(&text, &lower) {
         return sanitize(title, EXCERPT_CHARS);
     }
-    if first_byte(body) == Some(b'<') {
-        return sanitize(&strip_tags(&text), EXCERPT_CHARS);
+    let shown = if first_byte(body) == Some(b'<') {
+        sanitize(&strip_tags(&text), EXCERPT_CHARS)
+    } else {
+        sanitize(&text, EXCERPT_CHARS)
+    };
+    if shown.is_empty() && first_byte(body).is_some() {
+        return format!("{} bytes, no readable text", body.len());
     }
-    sanitize(&text, EXCERPT_CHARS)
+    shown
 }
 
 /// The text of the first `<title>` of an HTML page (`lower` is `html` lower-cased ASCII,
@@ -192,13 +200,15 @@ pub(crate) fn sanitize(text: &str, max_chars: usize) -> String {
 
 /// A response body passed on as an event stream only once its first line looks like one;
 /// otherwise it ends with [`BodyError::NotEventStream`] carrying the [`LlmError::NonJson`]
-/// for it (the bytes held back, at most [`SNIFF_BYTES`], make the excerpt).
+/// for it (the first [`EXCERPT_SCAN_BYTES`] or so of the body make the excerpt).
 pub(crate) struct SniffSse<S> {
     inner: S,
     /// Bytes held back until the decision; `None` once it is made.
     head: Option<BytesMut>,
     ep: Endpoint,
     meta: BodyMeta,
+    /// The body is not events: what follows only makes the excerpt.
+    refusing: bool,
     done: bool,
 }
 
@@ -209,6 +219,7 @@ impl<S> SniffSse<S> {
             head: Some(BytesMut::new()),
             ep,
             meta,
+            refusing: false,
             done: false,
         }
     }
@@ -238,6 +249,8 @@ where
             };
             let complete = match next {
                 Poll::Pending => return Poll::Pending,
+                // A body already refused ends with what came of it.
+                Poll::Ready(Some(Err(_))) if this.refusing => true,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(chunk))) => {
                     head.extend_from_slice(&chunk);
@@ -245,6 +258,13 @@ where
                 }
                 Poll::Ready(None) => true,
             };
+            if this.refusing {
+                if complete || head.len() >= EXCERPT_SCAN_BYTES {
+                    let head = this.head.take().unwrap_or_default();
+                    return this.refuse(&head);
+                }
+                continue;
+            }
             // Still blank after all that: keep-alive lines, let the stream have them.
             let verdict =
                 starts_like_sse(head, complete).or((head.len() >= SNIFF_BYTES).then_some(true));
@@ -261,10 +281,12 @@ where
                         return Poll::Ready(None);
                     }
                 }
-                Some(false) => {
+                // Not events: read on (a little) for the excerpt, unless that was all.
+                Some(false) if complete || head.len() >= EXCERPT_SCAN_BYTES => {
                     let head = this.head.take().unwrap_or_default();
                     return this.refuse(&head);
                 }
+                Some(false) => this.refusing = true,
                 None => {}
             }
         }

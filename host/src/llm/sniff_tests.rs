@@ -191,3 +191,43 @@ fn a_non_json_error_is_retried_only_with_a_transient_status() {
         "non-JSON response from u (content-type not given, status 200): the body is empty"
     );
 }
+
+#[test]
+fn a_page_sent_byte_by_byte_is_still_named_by_its_title() {
+    let page = b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head></html>";
+    let singles: Vec<&[u8]> = page.chunks(1).collect();
+    let err = sniff(&singles).unwrap_err();
+    assert!(
+        matches!(&err, LlmError::NonJson { excerpt, .. } if excerpt == "502 Bad Gateway"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_refused_body_is_read_no_further_than_its_excerpt_needs() {
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = read.clone();
+    let endless = futures::stream::repeat_with(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, Infallible>(Bytes::from_static(&[b'x'; 1024]))
+    });
+    let capped = Capped::new(endless, ResponseLimits::default());
+    let mut sniffer = SniffSse::new(capped, ep(), meta("text/plain"));
+    let first = futures::executor::block_on(sniffer.next()).unwrap();
+    assert!(matches!(first, Err(BodyError::NotEventStream(_))));
+    assert!(futures::executor::block_on(sniffer.next()).is_none());
+    let chunks = read.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        chunks * 1024 <= EXCERPT_SCAN_BYTES + 1024,
+        "{chunks} chunks read"
+    );
+}
+
+#[test]
+fn a_body_without_readable_text_says_so() {
+    assert_eq!(
+        excerpt(b"<html><br/></html>", &ep()),
+        "18 bytes, no readable text"
+    );
+    assert_eq!(excerpt(b"  \n", &ep()), "");
+}

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 
 use super::config::ApiKey;
 use super::error::LlmError;
-use super::sniff::sanitize;
+use super::sniff::{MAX_MESSAGE_CHARS, sanitize};
 use super::types::{ChatRequest, ChatResponse, FinishReason, StreamEvent};
 
 /// Where a request goes and what error messages must mention or hide.
@@ -51,14 +51,13 @@ impl Endpoint {
         LlmError::InBand {
             url: self.url.to_string(),
             error_type: sanitize(&self.scrub(error_type), MAX_ERROR_TYPE_CHARS),
-            message: sanitize(&self.scrub(message), MAX_ERROR_MESSAGE_CHARS),
+            message: sanitize(&self.scrub(message), MAX_MESSAGE_CHARS),
         }
     }
 }
 
-/// Most characters kept of a provider's error type and message.
+/// Most characters kept of a provider's error type.
 const MAX_ERROR_TYPE_CHARS: usize = 100;
-const MAX_ERROR_MESSAGE_CHARS: usize = 2000;
 
 /// One wire format.
 pub(crate) trait Wire: Send + Sync + 'static {
