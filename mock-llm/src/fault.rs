@@ -3,7 +3,8 @@
 //! Syntax (header `x-mock-fault`, `POST /admin/faults`, `--fault` on the command line):
 //! `name[:value][:key=value]...`, e.g. `status:429:retry-after=2`, `status:503:retry-after-ms=50`,
 //! `status:429:retry-after-date=3`, `latency:200`, `trickle:20`, `cut:3`, `stall:2:ms=5000`,
-//! `malformed`, `empty-choices`, `truncated-args`, `error-event:overloaded_error`, `html:502`.
+//! `malformed`, `empty-choices`, `truncated-args`, `error-event:overloaded_error`, `html:502`,
+//! `gzip`.
 //! Invariant: `Display` writes the syntax `FromStr` reads.
 
 use std::fmt;
@@ -38,14 +39,19 @@ pub enum Fault {
     /// After the first content event, a provider error event of this type ends the stream.
     ErrorEvent { kind: String },
     /// Answer this status with an HTML error page, as a proxy or gateway in front of the
-    /// provider does (`text/html`, a few KB of markup around a `<title>`).
+    /// provider does (`text/html`, a few KB of markup around a `<title>`), streaming
+    /// requests included.
     HtmlPage { status: u16 },
+    /// The normal answer (the JSON body, or the whole stream in one piece) compressed with
+    /// gzip and sent with `Content-Encoding: gzip`, although the request did not ask for it
+    /// (as a misconfigured proxy does).
+    Gzip,
 }
 
 /// A fault string that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "bad fault {input:?}: {why}; expected e.g. status:429:retry-after=2, latency:200, trickle:20, cut:3, stall:2:ms=5000, malformed, empty-choices, truncated-args, error-event:overloaded_error, html:502"
+    "bad fault {input:?}: {why}; expected e.g. status:429:retry-after=2, latency:200, trickle:20, cut:3, stall:2:ms=5000, malformed, empty-choices, truncated-args, error-event:overloaded_error, html:502, gzip"
 )]
 pub struct FaultParseError {
     input: String,
@@ -66,6 +72,7 @@ impl Fault {
             Fault::TruncatedArgs => "truncated-args".into(),
             Fault::ErrorEvent { .. } => "error-event".into(),
             Fault::HtmlPage { status } => format!("html:{status}"),
+            Fault::Gzip => "gzip".into(),
         }
     }
 }
@@ -147,6 +154,7 @@ impl FromStr for Fault {
             "malformed" => Fault::Malformed,
             "empty-choices" => Fault::EmptyChoices,
             "truncated-args" => Fault::TruncatedArgs,
+            "gzip" => Fault::Gzip,
             "error-event" => Fault::ErrorEvent {
                 kind: value.unwrap_or("overloaded_error").to_string(),
             },
@@ -198,6 +206,7 @@ impl fmt::Display for Fault {
             Fault::TruncatedArgs => f.write_str("truncated-args"),
             Fault::ErrorEvent { kind } => write!(f, "error-event:{kind}"),
             Fault::HtmlPage { status } => write!(f, "html:{status}"),
+            Fault::Gzip => f.write_str("gzip"),
         }
     }
 }
@@ -223,6 +232,7 @@ mod tests {
             "empty-choices",
             "truncated-args",
             "error-event:rate_limit_error",
+            "gzip",
         ] {
             let fault: Fault = s.parse().unwrap();
             assert_eq!(fault.to_string(), s);

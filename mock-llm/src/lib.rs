@@ -23,6 +23,7 @@
 mod body;
 mod complete;
 pub mod fault;
+mod gzip;
 mod render;
 pub mod script;
 mod server;

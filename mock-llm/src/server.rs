@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::body::{Ending, Plan, body};
 use crate::fault::Fault;
+use crate::gzip;
 use crate::render::{Answer, Format, error_body, error_event};
 use crate::script::{Behaviour, ScriptCall, ScriptUsage, Turn};
 use crate::stats::{Stats, StatsSnapshot};
@@ -460,8 +461,30 @@ fn estimate_usage(request_bytes: usize, turn: &Turn) -> ScriptUsage {
     }
 }
 
+/// `bytes` gzip-compressed, with the `Content-Encoding` the client did not ask for.
+fn gzipped(content_type: &'static str, bytes: &[u8], is_stream: bool, s: Arc<Shared>) -> Response {
+    let plan = Plan {
+        pieces: [Bytes::from(gzip::encode(bytes))].into(),
+        gap: None,
+        stall: None,
+        ending: Ending::Complete,
+        is_stream,
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_ENCODING, "gzip"),
+        ],
+        body(plan, s),
+    )
+        .into_response()
+}
+
 fn json_response(answer: &Answer<'_>, fault: Option<Fault>, s: Arc<Shared>) -> Response {
     let mut bytes = answer.json_bytes();
+    if fault == Some(Fault::Gzip) {
+        return gzipped("application/json", &bytes, false, s);
+    }
     let plan = |pieces: VecDeque<Bytes>, gap, ending| Plan {
         pieces,
         gap,
@@ -502,6 +525,14 @@ fn stream_response(
     s: Arc<Shared>,
 ) -> Response {
     let mut events: VecDeque<Bytes> = answer.events().into();
+    if fault == Some(Fault::Gzip) {
+        return gzipped(
+            "text/event-stream",
+            &events.make_contiguous().concat(),
+            true,
+            s,
+        );
+    }
     let mut plan = Plan {
         pieces: VecDeque::new(),
         gap: None,

@@ -351,9 +351,21 @@ pub fn anthropic(body: &Value) -> Result<Parsed<'_>, Invalid> {
             ));
         }
         last_role = role;
+        let is_last_assistant = role == "assistant" && i + 1 == messages.len();
+        let trailing = |text: &str| {
+            (is_last_assistant && text.ends_with(char::is_whitespace)).then(|| {
+                invalid(
+                    "messages: final assistant content cannot end with trailing whitespace",
+                    None,
+                )
+            })
+        };
         let blocks: Vec<&Value> = match m.get("content") {
             Some(Value::String(s)) => {
-                if s.is_empty() && !(role == "assistant" && i + 1 == messages.len()) {
+                if let Some(e) = trailing(s) {
+                    return Err(e);
+                }
+                if s.is_empty() && !is_last_assistant {
                     return Err(invalid(
                         format!(
                             "messages.{i}: all messages must have non-empty content except for the optional final assistant message"
@@ -390,6 +402,11 @@ pub fn anthropic(body: &Value) -> Result<Parsed<'_>, Invalid> {
                             ),
                             None,
                         ));
+                    }
+                    if j + 1 == blocks.len()
+                        && let Some(e) = trailing(text)
+                    {
+                        return Err(e);
                     }
                     if role == "user" {
                         last_input = text;

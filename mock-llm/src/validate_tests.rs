@@ -131,3 +131,33 @@ fn anthropic_requires_max_tokens() {
             .contains("max_tokens")
     );
 }
+
+#[test]
+fn anthropic_final_assistant_content_may_not_end_with_whitespace() {
+    let with_last = |content: serde_json::Value| {
+        json!({"model": "m", "max_tokens": 10, "messages": [
+            {"role": "user", "content": "hi"}, {"role": "assistant", "content": content}]})
+    };
+    for bad in [
+        json!("Part one "),
+        json!([{"type": "text", "text": "Part one\n"}]),
+    ] {
+        let err = anthropic(&with_last(bad)).err().unwrap();
+        assert!(
+            err.message.contains("trailing whitespace"),
+            "{}",
+            err.message
+        );
+    }
+    for good in [
+        json!("Part one"),
+        json!([{"type": "text", "text": "Part one"}]),
+    ] {
+        assert!(anthropic(&with_last(good)).is_ok());
+    }
+    // Only the final message: earlier assistant text may end as it likes.
+    let earlier = json!({"model": "m", "max_tokens": 10, "messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "a "},
+        {"role": "user", "content": "go on"}]});
+    assert!(anthropic(&earlier).is_ok());
+}

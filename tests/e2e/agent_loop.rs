@@ -152,3 +152,30 @@ async fn abort_policy_ends_the_run(w: Wire) {
     assert_eq!(result.stop_reason.exit_code(), 1);
     assert_valid_histories(&env.mock, 1);
 }
+
+/// Anthropic's `pause_turn` (streamed or not): the run sends the partial answer back as-is
+/// (the last, assistant message) and the model's continuation completes one answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_turn_is_continued_to_one_answer() {
+    for streaming in [false, true] {
+        let w = Wire {
+            kind: warden_llm::ProviderKind::Anthropic,
+            streaming,
+        };
+        let paused = Turn {
+            finish: Some("pause_turn".into()),
+            ..Turn::text("The answer is ")
+        };
+        let env = start(w, vec![paused, Turn::text(" 42.")], &calc_tool()).await;
+        let (result, _) = run_events(&env, "What is 6*7?").await;
+        assert_eq!(result.stop_reason, StopReason::Completed, "{w:?}");
+        assert_eq!(result.output.unwrap().text, "The answer is 42.", "{w:?}");
+        assert_eq!(result.usage.model_calls, 2);
+        let requests = env.mock.requests();
+        let messages = requests[1].body["messages"].as_array().unwrap();
+        let last = messages.last().unwrap();
+        assert_eq!(last["role"], "assistant", "{w:?}: {last}");
+        assert_eq!(last["content"][0]["text"], "The answer is", "{w:?}: {last}");
+        assert_valid_histories(&env.mock, 2);
+    }
+}

@@ -220,7 +220,7 @@ async fn an_error_event_before_content_is_retried_after_content_is_delivered() {
     let openai = mock(&["error-event:server_error"]).await;
     let model = connect(&provider(ProviderKind::Openai, &openai)).unwrap();
     let err = stream_hi(model.as_ref()).await.unwrap_err();
-    assert!(matches!(err, LlmError::Server { .. }), "{err:?}");
+    assert!(matches!(err, LlmError::InBand { .. }), "{err:?}");
     assert_eq!(openai.stats().requests, 1);
 }
 

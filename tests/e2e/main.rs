@@ -17,6 +17,7 @@ mod llm_proxy;
 mod llm_request;
 mod llm_roundtrip;
 mod llm_secrets;
+mod llm_wire;
 mod sandbox_cache;
 mod sandbox_concurrency;
 mod sandbox_hostile;

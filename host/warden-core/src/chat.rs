@@ -209,6 +209,10 @@ pub enum FinishReason {
     Length,
     /// The provider filtered the content (or the model refused).
     ContentFilter,
+    /// The provider paused a long turn before its end (Anthropic `pause_turn`): the answer
+    /// is not complete. Send the partial content back as the last assistant message and
+    /// ask again to let the model go on (the loop controller does).
+    Paused,
     /// Anything else the provider reported, kept verbatim.
     Other(String),
 }
@@ -220,6 +224,7 @@ impl std::fmt::Display for FinishReason {
             Self::ToolCalls => "tool_calls",
             Self::Length => "length",
             Self::ContentFilter => "content_filter",
+            Self::Paused => "paused",
             Self::Other(reason) => reason,
         })
     }
@@ -274,6 +279,11 @@ impl ChatResponse {
             .flat_map(|text| split(text))
             .map(|text| StreamEvent::TextDelta { text })
             .collect();
+        events.extend(
+            (self.refusal.iter())
+                .flat_map(|text| split(text))
+                .map(|text| StreamEvent::RefusalDelta { text }),
+        );
         for (index, call) in self.tool_calls.iter().enumerate() {
             events.push(StreamEvent::ToolCallStart {
                 index,
@@ -300,6 +310,30 @@ impl ChatResponse {
         }
     }
 
+    /// Gives each tool call the provider sent without an id (some OpenAI-compatible
+    /// servers do) one that is unique within this response, so its result can be paired
+    /// with it. Ids the provider sent are kept.
+    pub fn fill_missing_call_ids(&mut self) {
+        if self.tool_calls.iter().all(|c| !c.id.is_empty()) {
+            return;
+        }
+        // A set, not a scan per call: a hostile stream may hold very many calls.
+        let mut taken: std::collections::HashSet<String> =
+            self.tool_calls.iter().map(|c| c.id.clone()).collect();
+        let count = self.tool_calls.len();
+        for (i, call) in self.tool_calls.iter_mut().enumerate() {
+            if !call.id.is_empty() {
+                continue;
+            }
+            let mut n = i;
+            while taken.contains(&format!("call_{n}")) {
+                n = n.saturating_add(count);
+            }
+            call.id = format!("call_{n}");
+            taken.insert(call.id.clone());
+        }
+    }
+
     /// The assistant message to append to the history for this response.
     pub fn to_message(&self) -> Message {
         Message::Assistant {
@@ -315,6 +349,10 @@ impl ChatResponse {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     TextDelta {
+        text: String,
+    },
+    /// A piece of the model's refusal (OpenAI `refusal`): the answer is a refusal, not text.
+    RefusalDelta {
         text: String,
     },
     ToolCallStart {

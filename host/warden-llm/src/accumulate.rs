@@ -5,7 +5,9 @@
 //! [`LlmError::Truncated`]. Tool calls are assembled per index, so interleaved argument
 //! deltas of parallel calls land in the right call. A call's argument text is kept only up
 //! to the cap (default [`DEFAULT_MAX_TOOL_ARGS_BYTES`]): past it the text is freed and only
-//! counted, and the call comes out with [`ToolCall::dropped`] set.
+//! counted, and the call comes out with [`ToolCall::dropped`] set. A call the provider
+//! sent without an id gets one unique within the response; a streamed refusal comes out
+//! as [`ChatResponse::refusal`], as a non-streamed one does.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +33,7 @@ struct PartialCall {
 pub struct StreamAccumulator {
     text: String,
     saw_text: bool,
+    refusal: Option<String>,
     calls: BTreeMap<usize, PartialCall>,
     usage: Usage,
     finish: Option<FinishReason>,
@@ -45,6 +48,7 @@ impl StreamAccumulator {
         StreamAccumulator {
             text: String::new(),
             saw_text: false,
+            refusal: None,
             calls: BTreeMap::new(),
             usage: Usage::default(),
             finish: None,
@@ -66,6 +70,9 @@ impl StreamAccumulator {
             StreamEvent::TextDelta { text } => {
                 self.saw_text = true;
                 self.text.push_str(text);
+            }
+            StreamEvent::RefusalDelta { text } => {
+                self.refusal.get_or_insert_with(String::new).push_str(text);
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 let call = self.calls.entry(*index).or_default();
@@ -124,14 +131,15 @@ impl StreamAccumulator {
             }
             tool_calls.push(tool_call);
         }
-        let response = ChatResponse {
+        let mut response = ChatResponse {
             text: self.saw_text.then_some(self.text),
             tool_calls,
             finish_reason,
             usage: self.usage,
             model: self.model,
-            refusal: None,
+            refusal: self.refusal,
         };
+        response.fill_missing_call_ids();
         check_truncation(&response)?;
         Ok(response)
     }

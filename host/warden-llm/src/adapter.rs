@@ -26,6 +26,7 @@ use super::notice::{LlmNotice, Notices};
 use super::options::check_request;
 use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{ServerWait, backoff, is_retryable_status, may_retry, parse_retry_after};
+use super::sniff::{BodyMeta, MAX_MESSAGE_CHARS, SniffSse, excerpt, looks_like_json, sanitize};
 use super::sse::events;
 use super::wire::{Endpoint, Wire};
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
@@ -35,7 +36,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// One failed attempt: the error, whether another attempt may help, and the server's wish.
 struct Failure {
-    error: LlmError,
+    /// Boxed: the error is large, and a failure passes through every `Result` of an attempt.
+    error: Box<LlmError>,
     retry: bool,
     retry_after: Option<Duration>,
 }
@@ -43,14 +45,14 @@ struct Failure {
 impl Failure {
     fn fatal(error: LlmError) -> Self {
         Failure {
-            error,
+            error: Box::new(error),
             retry: false,
             retry_after: None,
         }
     }
     fn transient(error: LlmError) -> Self {
         Failure {
-            error,
+            error: Box::new(error),
             retry: true,
             retry_after: None,
         }
@@ -58,7 +60,7 @@ impl Failure {
     fn from_error(error: LlmError) -> Self {
         let retry = error.is_retryable();
         Failure {
-            error,
+            error: Box::new(error),
             retry,
             retry_after: None,
         }
@@ -168,12 +170,12 @@ impl<W: Wire> Adapter<W> {
         let model = self.model_for(req);
         let body = self.encode(req, model, false)?;
         let mut settle = self.reserve(req, model, notices).await;
-        let bytes = self
+        let mut response = self
             .with_retries(&settle.limiter, notices, || {
                 self.attempt_complete(body.clone())
             })
             .await?;
-        let response = self.wire.parse_response(&bytes, &self.ep)?;
+        response.fill_missing_call_ids();
         settle.actual = Some(response.usage.total());
         check_truncation(&response)?;
         Ok(response)
@@ -225,7 +227,7 @@ impl<W: Wire> Adapter<W> {
                 .retry_after
                 .unwrap_or_else(|| backoff(policy, attempts, rand::random::<f64>()));
             if !failure.retry || !may_retry(policy, attempts, start.elapsed(), delay) {
-                return Err(with_attempts(failure.error, attempts));
+                return Err(with_attempts(*failure.error, attempts));
             }
             tracing::debug!(attempt = attempts, ?delay, error = %failure.error, "LLM request failed; retrying");
             notices.emit(LlmNotice::Retry {
@@ -260,13 +262,18 @@ impl<W: Wire> Adapter<W> {
         self.client.execute(request)
     }
 
-    async fn attempt_complete(&self, body: Bytes) -> Result<Bytes, Failure> {
+    async fn attempt_complete(&self, body: Bytes) -> Result<ChatResponse, Failure> {
         let exchange = async {
             let resp = self.post(body).await.map_err(|e| self.transport(e))?;
             if !resp.status().is_success() {
                 return Err(self.status_failure(resp).await);
             }
-            self.read_body(resp).await
+            let meta = BodyMeta::of(resp.status().as_u16(), resp.headers());
+            if meta.content_encoding.is_some() {
+                return Err(Failure::from_error(meta.non_json(&self.ep, b"")));
+            }
+            let bytes = self.read_body(resp).await?;
+            self.parse_answer(&meta, &bytes)
         };
         let limit = self.config.timeouts.request();
         tokio::time::timeout(limit, exchange)
@@ -298,11 +305,10 @@ impl<W: Wire> Adapter<W> {
                 .await
                 .map_or_else(|_| Err(timeout()), Err);
         }
-        let is_json = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+        let meta = BodyMeta::of(resp.status().as_u16(), resp.headers());
+        if meta.content_encoding.is_some() {
+            return Err(Failure::from_error(meta.non_json(&self.ep, b"")));
+        }
         let clocks = Clocks {
             idle: self.config.timeouts.idle(),
             total: self.config.timeouts.stream(),
@@ -312,23 +318,19 @@ impl<W: Wire> Adapter<W> {
             clocks,
             self.ep.url.clone(),
         );
-        if is_json {
+        if meta.says_json() {
             // A server that ignores `stream: true` (or answers an error as plain JSON).
             let bytes = tokio::time::timeout(limit, self.read_body(resp))
                 .await
                 .map_err(|_| timeout())??;
-            if let Some((kind, message)) = self.wire.error_body(&bytes) {
-                return Err(Failure::from_error(self.ep.provider_error(&kind, &message)));
-            }
-            let response = self
-                .wire
-                .parse_response(&bytes, &self.ep)
-                .map_err(Failure::fatal)?;
+            let response = self.parse_answer(&meta, &bytes)?;
             live.over = true;
             return Ok((live, response.to_stream_events(|s| vec![s.to_string()])));
         }
         let body = Capped::new(resp.bytes_stream(), self.config.response_limits);
-        live.events = Some(events(body));
+        // Whatever the Content-Type says, the body is read as events only if it starts
+        // like them: an HTML page is reported as such, not as a framing error.
+        live.events = Some(events(SniffSse::new(body, self.ep.clone(), meta)));
         // Hold events back until one carries content: until then a failure can be retried
         // without the caller having seen anything.
         let mut held = Vec::new();
@@ -357,6 +359,22 @@ impl<W: Wire> Adapter<W> {
                 url: self.ep.url.to_string(),
                 detail: self.ep.scrub(&error_chain(e.as_ref())),
             }),
+            BodyError::NotEventStream(e) => Failure::from_error(*e),
+        })
+    }
+
+    /// The response in a successful body; refuses one that is not the JSON asked for, or
+    /// that carries the provider's error object instead of an answer (looked for only once
+    /// the body failed to parse: an answer is parsed once).
+    fn parse_answer(&self, meta: &BodyMeta, bytes: &[u8]) -> Result<ChatResponse, Failure> {
+        if !looks_like_json(bytes) {
+            return Err(Failure::from_error(meta.non_json(&self.ep, bytes)));
+        }
+        self.wire.parse_response(bytes, &self.ep).map_err(|e| {
+            Failure::from_error(match self.wire.error_body(bytes) {
+                Some((kind, message)) => self.ep.provider_error(&kind, &message),
+                None => e,
+            })
         })
     }
 
@@ -396,19 +414,25 @@ impl<W: Wire> Adapter<W> {
             SystemTime::now(),
             cap,
         );
-        let (body, cut) = read_limited(resp, ERROR_BODY_LIMIT).await;
-        let mut message = match self.wire.error_body(&body) {
-            Some((_, m)) if !m.is_empty() => m,
-            _ => String::from_utf8_lossy(&body[..body.len().min(300)])
-                .trim()
-                .to_string(),
+        let meta = BodyMeta::of(status, resp.headers());
+        let (body, cut) = match meta.content_encoding {
+            // Unreadable anyway: not a byte more than needed.
+            Some(_) => (Vec::new(), false),
+            None => read_limited(resp, ERROR_BODY_LIMIT).await,
         };
-        if cut {
+        // A proxy's page, plain text, or an encoded body: said as such (an empty body is
+        // only an error without a message).
+        let non_json = meta.content_encoding.is_some()
+            || (!body.trim_ascii().is_empty() && !looks_like_json(&body));
+        let mut message = match self.wire.error_body(&body) {
+            Some((_, m)) if !m.is_empty() => sanitize(&self.ep.scrub(&m), MAX_MESSAGE_CHARS),
+            _ => excerpt(&body, &self.ep),
+        };
+        if cut && !non_json {
             message.push_str(&format!(
                 " (error body cut at {ERROR_BODY_LIMIT} bytes, the rest not read)"
             ));
         }
-        let message = self.ep.scrub(&message);
         let url = self.ep.url.to_string();
         let retry_after = match wait {
             Some(ServerWait::Wait(d)) => Some(d),
@@ -431,6 +455,7 @@ impl<W: Wire> Adapter<W> {
                 env_var: self.ep.env_var.to_string(),
                 message: (!message.is_empty()).then_some(message),
             },
+            _ if non_json => meta.non_json(&self.ep, &body),
             429 => LlmError::RateLimited {
                 url,
                 attempts: 1,
@@ -450,7 +475,7 @@ impl<W: Wire> Adapter<W> {
             },
         };
         Failure {
-            error,
+            error: Box::new(error),
             retry: is_retryable_status(status),
             retry_after,
         }
@@ -485,7 +510,9 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 
 fn with_attempts(mut error: LlmError, n: u32) -> LlmError {
     match &mut error {
-        LlmError::RateLimited { attempts, .. } | LlmError::Server { attempts, .. } => *attempts = n,
+        LlmError::RateLimited { attempts, .. }
+        | LlmError::Server { attempts, .. }
+        | LlmError::NonJson { attempts, .. } => *attempts = n,
         _ => {}
     }
     error

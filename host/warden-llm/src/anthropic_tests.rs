@@ -151,7 +151,8 @@ fn stop_reasons_map() {
         ("end_turn", FinishReason::Stop),
         ("max_tokens", FinishReason::Length),
         ("refusal", FinishReason::ContentFilter),
-        ("pause_turn", FinishReason::Other("pause_turn".into())),
+        ("pause_turn", FinishReason::Paused),
+        ("brand_new", FinishReason::Other("brand_new".into())),
     ] {
         let body = format!(r#"{{"content":[],"stop_reason":"{wire}"}}"#);
         assert_eq!(
@@ -236,14 +237,38 @@ fn tool_stream_skips_thinking_and_assembles_json_deltas() {
 }
 
 #[test]
-fn error_event_mid_stream_is_overloaded() {
+fn error_event_mid_stream_reports_its_type_and_message() {
     let e = decode_recorded(
         ProviderKind::Anthropic,
         [include_bytes!("fixtures/anthropic_error.sse").as_slice()],
     )
     .unwrap_err();
-    assert!(matches!(e, LlmError::Server { status: 529, .. }), "{e:?}");
+    assert!(
+        matches!(&e, LlmError::InBand { error_type, message, .. }
+            if error_type == "overloaded_error" && message == "Overloaded"),
+        "{e:?}"
+    );
+    assert_eq!(e.status(), None, "no status is made up");
+    assert_eq!(
+        e.to_string(),
+        "the response from recorded reported an error (overloaded_error): Overloaded"
+    );
     assert!(e.is_retryable());
+}
+
+#[test]
+fn a_client_error_event_is_not_retryable() {
+    let stream = r#"event: error
+data: {"type":"error","error":{"type":"invalid_request_error","message":"bad \u001b[1mthing"}}
+
+"#;
+    let e = decode_recorded(ProviderKind::Anthropic, [stream.as_bytes()]).unwrap_err();
+    assert!(
+        matches!(&e, LlmError::InBand { error_type, message, .. }
+            if error_type == "invalid_request_error" && message == "bad [1mthing"),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub(crate) enum BodyError {
     Transport(Box<dyn std::error::Error + Send + Sync>),
     #[error("{what} passed its cap of {limit} bytes")]
     TooLarge { what: SizeCap, limit: u64 },
+    /// The body of a streamed response is not an event stream (see `sniff`).
+    #[error(transparent)]
+    NotEventStream(Box<super::error::LlmError>),
 }
 
 /// Reads a whole body of at most `limit` bytes, refusing at once a larger `Content-Length`

@@ -162,6 +162,39 @@ pub enum LlmError {
         detail: String,
     },
 
+    /// The server answered with something that is not the JSON (or event stream) asked
+    /// for: an HTML error page from a proxy or gateway, plain text, an empty body, or a body
+    /// compressed with a `Content-Encoding` warden never asked for and cannot decode (any
+    /// status, streamed or not). `excerpt` is a short, sanitised piece of the body (the
+    /// page's `<title>` when it has one; empty for a compressed body). Retried, like the
+    /// status it came with, only when that status is transient (5xx, 408, 409, 429, 529):
+    /// a gateway's 502 page may pass, a 200 HTML page from a captive portal or a
+    /// misconfigured base URL will not.
+    #[error("{}", non_json_message(.url, *.status, .content_type.as_deref(), .content_encoding.as_deref(), .excerpt, *.attempts))]
+    NonJson {
+        url: String,
+        status: u16,
+        /// The `Content-Type` header as sent (shortened), if any.
+        content_type: Option<String>,
+        /// The `Content-Encoding` header as sent (shortened), if any.
+        content_encoding: Option<String>,
+        excerpt: String,
+        attempts: u32,
+    },
+
+    /// A successful (2xx) response whose body or stream carried the provider's error
+    /// object instead of an answer: OpenAI `data: {"error": {...}}`, Anthropic
+    /// `event: error`. Its type and message are reported as sent (no HTTP status is made
+    /// up). Retried by the core (before any event reached the caller) only for transient
+    /// types: overloaded, rate-limit and server errors (see [`LlmError::is_retryable`]).
+    #[error("the response from {url} reported an error ({}): {message}", if .error_type.is_empty() { "no type given" } else { .error_type.as_str() })]
+    InBand {
+        url: String,
+        /// The provider's error type (OpenAI `code` or `type`, Anthropic `error.type`).
+        error_type: String,
+        message: String,
+    },
+
     /// The output was cut: the stream ended without a finish event, or the model hit its
     /// token limit while a tool call's arguments were incomplete. Not retried by the core
     /// (the same request would be cut again); the caller may raise `max_tokens`.
@@ -189,6 +222,52 @@ fn provider_suffix(message: &Option<String>) -> String {
     }
 }
 
+fn non_json_message(
+    url: &str,
+    status: u16,
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    excerpt: &str,
+    attempts: u32,
+) -> String {
+    let mut s = format!(
+        "non-JSON response from {url} (content-type {}",
+        content_type.unwrap_or("not given")
+    );
+    if let Some(encoding) = content_encoding {
+        s.push_str(&format!(", content-encoding {encoding}"));
+    }
+    s.push_str(&format!(", status {status})"));
+    if attempts > 1 {
+        s.push_str(&format!(" after {attempts} attempts"));
+    }
+    match content_encoding {
+        Some(encoding) => s.push_str(&format!(
+            ": the body is encoded with {encoding}, which warden did not ask for and cannot decode"
+        )),
+        None if excerpt.is_empty() => s.push_str(": the body is empty"),
+        None => s.push_str(&format!(": {excerpt}")),
+    }
+    s
+}
+
+/// Error types a provider puts in a stream or a 2xx body that are worth another attempt.
+fn is_transient_type(error_type: &str) -> bool {
+    matches!(
+        error_type,
+        "overloaded_error"
+            | "api_error"
+            | "server_error"
+            | "internal_server_error"
+            | "service_unavailable"
+            | "timeout"
+            | "rate_limit_error"
+            | "rate_limit_exceeded"
+            | "tokens"
+            | "requests"
+    )
+}
+
 fn retry_after_suffix(retry_after: &Option<Duration>) -> String {
     match retry_after {
         Some(d) => format!(" (last Retry-After {d:?})"),
@@ -201,15 +280,17 @@ impl LlmError {
     /// The core already retries these within its policy; this tells the caller whether
     /// a later attempt (e.g. a resumed run) makes sense.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             LlmError::RateLimited { .. }
-                | LlmError::RetryAfterTooLong { .. }
-                | LlmError::Server { .. }
-                | LlmError::Timeout { .. }
-                | LlmError::Connection { .. }
-                | LlmError::StreamCut { .. }
-        )
+            | LlmError::RetryAfterTooLong { .. }
+            | LlmError::Server { .. }
+            | LlmError::Timeout { .. }
+            | LlmError::Connection { .. }
+            | LlmError::StreamCut { .. } => true,
+            LlmError::NonJson { status, .. } => super::retry::is_retryable_status(*status),
+            LlmError::InBand { error_type, .. } => is_transient_type(error_type),
+            _ => false,
+        }
     }
 
     /// The HTTP status behind the error, if there was one.
@@ -218,7 +299,8 @@ impl LlmError {
             LlmError::Auth { status, .. }
             | LlmError::BadRequest { status, .. }
             | LlmError::Server { status, .. }
-            | LlmError::RetryAfterTooLong { status, .. } => Some(*status),
+            | LlmError::RetryAfterTooLong { status, .. }
+            | LlmError::NonJson { status, .. } => Some(*status),
             LlmError::RateLimited { .. } => Some(429),
             _ => None,
         }
@@ -238,9 +320,14 @@ impl LlmError {
                 ModelFailureKind::Connection
             }
             LlmError::ResponseTooLarge { .. } => ModelFailureKind::TooLarge,
-            LlmError::InvalidResponse { .. } | LlmError::Truncated { .. } => {
-                ModelFailureKind::InvalidResponse
+            LlmError::InvalidResponse { .. }
+            | LlmError::Truncated { .. }
+            | LlmError::NonJson { .. } => ModelFailureKind::InvalidResponse,
+            // An error object inside a successful response: the provider's own failure.
+            LlmError::InBand { error_type, .. } if error_type.contains("rate_limit") => {
+                ModelFailureKind::RateLimited
             }
+            LlmError::InBand { .. } => ModelFailureKind::Server,
             LlmError::Config(_) | LlmError::Options(_) => ModelFailureKind::Config,
         };
         ModelFailure {

@@ -1,10 +1,11 @@
 //! The LLM interface: provider-neutral types, the [`Model`] trait, and the OpenAI and
 //! Anthropic adapters sharing one HTTP, retry, rate-limit and streaming core.
 //!
-//! Layout: `types` (neutral messages and events), `openai` / `anthropic` (wire mapping
-//! only), `wire` (the seam between them and the core), `core` (HTTP, retries, timeouts),
+//! Layout: `openai` / `anthropic` (wire mapping only), `wire` (the seam between them and
+//! the core), `adapter` (HTTP, retries, timeouts),
 //! `live` (a stream in flight), `cap` (size caps on responses), `retry`, `ratelimit`,
-//! `sse`, `accumulate`, `config`, `error`, `notice`, `options` (optional model settings).
+//! `sse`, `sniff` (bodies that are not what was asked for), `accumulate`, `config`,
+//! `error`, `notice`, `options` (checks of the optional model settings).
 //! Invariant: everything above this module sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
@@ -22,6 +23,7 @@ mod openai;
 mod options;
 pub mod ratelimit;
 pub mod retry;
+mod sniff;
 pub mod sse;
 mod wire;
 

@@ -3,12 +3,18 @@
 //! Only mapping lives here: request body, response body, stream chunks, error bodies.
 //! Unknown fields are ignored everywhere; `null` is accepted wherever the API documents it
 //! (e.g. `content: null` beside tool calls, `choices: []` in the usage-only final chunk).
+//! Compatible servers' habits are taken as they come: tool-call `arguments` sent as a JSON
+//! object rather than a string, calls without an `id` (one is made up, see
+//! [`ChatResponse::fill_missing_call_ids`]), streamed calls without `index` (a new `id`
+//! starts a new call), and a stream whose last chunk has `finish_reason: null` before
+//! `[DONE]` (complete: `stop`, or `tool_calls` if calls were streamed).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::config::{ApiKey, ProviderKind};
@@ -17,7 +23,8 @@ use super::wire::{
     Endpoint, Step, StreamDecoder, Wire, error_result_text, openai_finish, parse_json,
 };
 use warden_core::chat::{
-    ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, FinishReason, Message, StreamEvent, ToolCall, ToolChoice, Usage,
+    cut_label,
 };
 use warden_core::options::ReasoningEffort;
 
@@ -198,15 +205,32 @@ struct ResponseMessage {
 
 #[derive(Deserialize)]
 struct ResponseCall {
-    id: String,
+    /// Missing on some compatible servers: one is made up.
+    #[serde(default)]
+    id: Option<String>,
     function: ResponseFunction,
 }
 
 #[derive(Deserialize)]
 struct ResponseFunction {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "arguments")]
     arguments: Option<String>,
+}
+
+/// Tool-call arguments: the JSON text in a string, as OpenAI sends them, or (some compatible
+/// servers) the arguments themselves, kept as the JSON text they were sent as.
+fn arguments<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match raw.get() {
+        "null" => Ok(None),
+        text if text.starts_with('"') => {
+            serde_json::from_str(text).map_err(serde::de::Error::custom)
+        }
+        text => Ok(Some(text.to_string())),
+    }
 }
 
 #[derive(Deserialize)]
@@ -343,7 +367,7 @@ impl Wire for OpenAi {
             .into_iter()
             .map(|c| {
                 ToolCall::new(
-                    c.id,
+                    c.id.unwrap_or_default(),
                     c.function.name,
                     c.function.arguments.unwrap_or_default(),
                 )
@@ -369,6 +393,11 @@ impl Wire for OpenAi {
             ep,
             started: BTreeSet::new(),
             finished: false,
+            content: false,
+            calls: false,
+            current: None,
+            current_id: String::new(),
+            next_index: 0,
         })
     }
 
@@ -424,20 +453,77 @@ struct DeltaCall {
 struct DeltaFunction {
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "arguments")]
     arguments: Option<String>,
 }
 
 struct Decoder {
     ep: Endpoint,
+    /// Calls started and not yet ended.
     started: BTreeSet<usize>,
     finished: bool,
+    /// Text, a refusal or a tool call arrived: a `[DONE]` without a finish reason ends a
+    /// complete answer rather than an empty one.
+    content: bool,
+    /// A tool call arrived.
+    calls: bool,
+    /// The call the last tool-call delta went to, and its id (cut to a label's length).
+    current: Option<usize>,
+    current_id: String,
+    /// The index a call sent without one gets.
+    next_index: usize,
+}
+
+impl Decoder {
+    /// The index of a tool-call delta: its own, else (servers that send none) a new call
+    /// when it brings a new id or is not the first call of its delta, else the current one.
+    fn call_index(&mut self, index: Option<usize>, id: Option<&str>, position: usize) -> usize {
+        let id = id.filter(|id| !id.is_empty()).map(|id| {
+            let mut id = id.to_string();
+            cut_label(&mut id);
+            id
+        });
+        let index = match (index, &id, self.current) {
+            (Some(index), _, _) => index,
+            (None, Some(id), Some(current)) if *id == self.current_id => current,
+            (None, None, Some(current)) if position == 0 => current,
+            (None, _, _) => self.next_index,
+        };
+        if self.current != Some(index) {
+            self.current_id.clear();
+        }
+        if let Some(id) = id {
+            self.current_id = id;
+        }
+        self.current = Some(index);
+        self.next_index = self.next_index.max(index.saturating_add(1));
+        index
+    }
+
+    /// Ends the started calls and the response with `reason`.
+    fn finish(&mut self, reason: FinishReason, out: &mut Vec<StreamEvent>) {
+        for index in std::mem::take(&mut self.started) {
+            out.push(StreamEvent::ToolCallEnd { index });
+        }
+        out.push(StreamEvent::Finish { reason });
+        self.finished = true;
+    }
 }
 
 impl StreamDecoder for Decoder {
     fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<Step, LlmError> {
         let data = data.trim();
         if data == "[DONE]" {
+            // Some servers leave `finish_reason` null in the last chunk: the end marker
+            // after content still says the answer is complete.
+            if !self.finished && self.content {
+                let reason = if self.calls {
+                    FinishReason::ToolCalls
+                } else {
+                    FinishReason::Stop
+                };
+                self.finish(reason, out);
+            }
             return Ok(Step::Done);
         }
         if data.is_empty() {
@@ -456,14 +542,19 @@ impl StreamDecoder for Decoder {
             .filter(|c| c.index.unwrap_or(0) == 0)
         {
             if let Some(delta) = choice.delta {
-                for text in [delta.content, delta.refusal].into_iter().flatten() {
-                    if !text.is_empty() {
-                        out.push(StreamEvent::TextDelta { text });
-                    }
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    self.content = true;
+                    out.push(StreamEvent::TextDelta { text });
+                }
+                if let Some(text) = delta.refusal.filter(|t| !t.is_empty()) {
+                    self.content = true;
+                    out.push(StreamEvent::RefusalDelta { text });
                 }
                 for (position, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate()
                 {
-                    let index = call.index.unwrap_or(position);
+                    self.content = true;
+                    self.calls = true;
+                    let index = self.call_index(call.index, call.id.as_deref(), position);
                     let (name, arguments) = match call.function {
                         Some(f) => (f.name, f.arguments),
                         None => (None, None),
@@ -481,13 +572,7 @@ impl StreamDecoder for Decoder {
                 }
             }
             if let Some(reason) = choice.finish_reason {
-                for index in std::mem::take(&mut self.started) {
-                    out.push(StreamEvent::ToolCallEnd { index });
-                }
-                out.push(StreamEvent::Finish {
-                    reason: openai_finish(&reason),
-                });
-                self.finished = true;
+                self.finish(openai_finish(&reason), out);
             }
         }
         if let Some(usage) = chunk.usage {
@@ -506,3 +591,7 @@ impl StreamDecoder for Decoder {
 #[cfg(test)]
 #[path = "openai_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "openai_compat_tests.rs"]
+mod compat_tests;

@@ -233,14 +233,23 @@ fn truncated_tool_arguments_are_reported() {
 }
 
 #[test]
-fn error_chunk_mid_stream_is_a_server_error() {
+fn error_chunk_mid_stream_reports_its_type_and_message() {
     let e = decode_recorded(
         ProviderKind::Openai,
         [include_bytes!("fixtures/openai_error.sse").as_slice()],
     )
     .unwrap_err();
-    assert!(matches!(e, LlmError::Server { status: 500, .. }), "{e:?}");
-    assert!(e.to_string().contains("The server had an error"));
+    assert!(
+        matches!(&e, LlmError::InBand { error_type, .. } if error_type == "server_error"),
+        "{e:?}"
+    );
+    assert_eq!(e.status(), None, "no status is made up");
+    assert!(
+        e.to_string()
+            .contains("(server_error): The server had an error"),
+        "{e}"
+    );
+    assert!(e.is_retryable());
 }
 
 #[test]

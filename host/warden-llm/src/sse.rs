@@ -35,20 +35,22 @@ where
 }
 
 /// The error for a failure of the event stream of `url`: a size cap passed (see
-/// [`super::cap`]), the body breaking (a cut stream), or malformed framing.
+/// [`super::cap`]), a body that is no event stream (see [`super::sniff`]), the body
+/// breaking (a cut stream), or malformed framing.
 pub(crate) fn stream_error(url: &str, error: sse_stream::Error) -> LlmError {
     match error {
-        sse_stream::Error::Body(e) => match e.downcast_ref::<BodyError>() {
-            Some(BodyError::TooLarge { what, limit }) => LlmError::ResponseTooLarge {
+        sse_stream::Error::Body(e) => match e.downcast::<BodyError>().map(|b| *b) {
+            Ok(BodyError::TooLarge { what, limit }) => LlmError::ResponseTooLarge {
                 url: url.to_string(),
-                what: *what,
-                limit: *limit,
+                what,
+                limit,
             },
-            Some(BodyError::Transport(inner)) => LlmError::StreamCut {
+            Ok(BodyError::Transport(inner)) => LlmError::StreamCut {
                 url: url.to_string(),
                 detail: super::adapter::error_chain(inner.as_ref()),
             },
-            None => LlmError::StreamCut {
+            Ok(BodyError::NotEventStream(error)) => *error,
+            Err(e) => LlmError::StreamCut {
                 url: url.to_string(),
                 detail: super::adapter::error_chain(e.as_ref()),
             },

@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
+use super::sniff::{MAX_MESSAGE_CHARS, sanitize};
 use warden_core::chat::{ChatRequest, ChatResponse, FinishReason, StreamEvent};
 
 /// Where a request goes and what error messages must mention or hide.
@@ -44,50 +45,20 @@ impl Endpoint {
         }
     }
 
-    /// Maps a provider error type (OpenAI `error.type`/`code`, Anthropic `error.type`) met
-    /// inside a stream or a 2xx body to the matching error.
+    /// The error for a provider error object (OpenAI `error.type`/`code`, Anthropic
+    /// `error.type`) met inside a stream or a 2xx body: its type and message as sent
+    /// (sanitised, bounded, scrubbed), no HTTP status made up.
     pub fn provider_error(&self, error_type: &str, message: &str) -> LlmError {
-        let url = self.url.to_string();
-        let message = self.scrub(message);
-        match error_type {
-            "authentication_error" | "invalid_api_key" | "permission_error" => LlmError::Auth {
-                status: 401,
-                url,
-                env_var: self.env_var.to_string(),
-                message: Some(message),
-            },
-            "rate_limit_error"
-            | "rate_limit_exceeded"
-            | "insufficient_quota"
-            | "tokens"
-            | "requests" => LlmError::RateLimited {
-                url,
-                attempts: 1,
-                retry_after: None,
-                message,
-            },
-            "invalid_request_error" | "not_found_error" | "request_too_large" => {
-                LlmError::BadRequest {
-                    status: 400,
-                    url,
-                    message,
-                }
-            }
-            "overloaded_error" => LlmError::Server {
-                status: 529,
-                url,
-                attempts: 1,
-                message,
-            },
-            _ => LlmError::Server {
-                status: 500,
-                url,
-                attempts: 1,
-                message,
-            },
+        LlmError::InBand {
+            url: self.url.to_string(),
+            error_type: sanitize(&self.scrub(error_type), MAX_ERROR_TYPE_CHARS),
+            message: sanitize(&self.scrub(message), MAX_MESSAGE_CHARS),
         }
     }
 }
+
+/// Most characters kept of a provider's error type.
+const MAX_ERROR_TYPE_CHARS: usize = 100;
 
 /// One wire format.
 pub(crate) trait Wire: Send + Sync + 'static {
@@ -154,6 +125,7 @@ pub(crate) fn anthropic_finish(reason: &str) -> FinishReason {
         "tool_use" => FinishReason::ToolCalls,
         "max_tokens" => FinishReason::Length,
         "refusal" => FinishReason::ContentFilter,
+        "pause_turn" => FinishReason::Paused,
         other => FinishReason::Other(other.to_string()),
     }
 }

@@ -102,6 +102,7 @@ impl Renderer {
                     FinishReason::Stop | FinishReason::ToolCalls => String::new(),
                     FinishReason::Length => ", cut at max_tokens".into(),
                     FinishReason::ContentFilter => ", stopped by the content filter".into(),
+                    FinishReason::Paused => ", paused by the server (asking it to go on)".into(),
                     FinishReason::Other(reason) => format!(", stopped: {reason}"),
                 };
                 let estimated = if *usage_estimated {
@@ -318,6 +319,7 @@ fn forced_empty_why(finish: &FinishReason, tool_calls: usize) -> String {
         }
         FinishReason::Length => "the output-token limit (max_tokens) cut it before any text".into(),
         FinishReason::ContentFilter => "the provider's content filter stopped it".into(),
+        FinishReason::Paused => "the server paused the turn before any text".into(),
         FinishReason::Other(reason) => format!("the model stopped ({reason}) without text"),
         FinishReason::Stop | FinishReason::ToolCalls => "the model returned no text".into(),
     }

@@ -7,7 +7,8 @@
 //! is idempotent while an answer is awaited: it returns the same pending step again.
 //! Invariants: the live history is valid after every feed (each tool call gets exactly one
 //! result, appended in call order, even when calls are invalid, skipped, aborted or
-//! cancelled); a run always ends (turn budget, invalid-turn budget, output-retry budget).
+//! cancelled); a run always ends (turn budget, invalid-turn budget, output-retry budget,
+//! a bound on turns the provider pauses in a row).
 //!
 //! A caller-driven loop (the driver owns the routing between "model" and "tools"):
 //!
@@ -47,6 +48,7 @@
 //! ```
 
 mod config;
+mod pause;
 mod requests;
 mod tools;
 mod turn;
@@ -58,6 +60,8 @@ mod tests;
 mod tests_budget;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_pause;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -158,6 +162,10 @@ pub struct Controller {
     /// Last (dropped, shrunk) counts reported, so a steady state does not repeat events.
     last_fit: (usize, usize),
     call_ids: HashSet<String>,
+    /// The partial answer of a turn the provider paused, to be continued (see `pause`).
+    paused: Option<String>,
+    /// Pauses in a row.
+    pauses: u32,
 }
 
 impl Controller {
@@ -215,6 +223,8 @@ impl Controller {
             summarized_since_turn: false,
             last_fit: (0, 0),
             call_ids: HashSet::new(),
+            paused: None,
+            pauses: 0,
             config,
         };
         controller.state.push(Message::user(input));
@@ -380,6 +390,7 @@ impl Controller {
         self.turns = 0;
         self.invalid_turns = 0;
         self.output_retries = 0;
+        self.pauses = 0;
         self.exhausted = None;
         self.cancel_after_turn = false;
         self.state.push(Message::user(input.into()));
@@ -454,6 +465,7 @@ impl Controller {
     }
 
     fn finish(&mut self, stop_reason: StopReason, output: Option<FinalOutput>, forced: bool) {
+        self.commit_paused();
         let usage = *self.state.usage();
         self.events.push(RunEvent::RunFinished {
             stop_reason: stop_reason.clone(),

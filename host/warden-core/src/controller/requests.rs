@@ -91,6 +91,10 @@ impl Controller {
     /// Assembles the history (plus the forced-answer note if `forced`); ends the run on a
     /// context error and returns `None`.
     fn assemble(&mut self, forced: bool) -> Option<(Assembled, Arc<[ToolSpec]>)> {
+        if forced {
+            // The forced answer comes instead of the paused turn's continuation.
+            self.commit_paused();
+        }
         // Only the forced call adds a message: the normal turn sends the live history as is.
         let history: Cow<'_, [Message]> = match self.exhausted.filter(|_| forced) {
             Some(ex) => {
@@ -102,7 +106,7 @@ impl Controller {
                 )));
                 Cow::Owned(h)
             }
-            None => Cow::Borrowed(self.state.live()),
+            None => self.with_paused(Cow::Borrowed(self.state.live())),
         };
         // Anthropic rejects tool blocks in a history without tool definitions, so a forced call
         // keeps the specs when the history has tool calls and disables them by tool_choice.

@@ -1,5 +1,6 @@
 //! Handling one normal model response: final answer (with the structured-output check),
-//! refusal, filtered or empty response, or tool calls to check, skip or plan.
+//! refusal, filtered or empty response, tool calls to check, skip or plan, or a turn the
+//! provider paused (held for its continuation, see `pause`).
 //!
 //! Invariant: the assistant message is appended before its results, and a turn with tool
 //! calls always yields one result per call (explanation, skip note or real output).
@@ -18,6 +19,10 @@ const EMPTY_NUDGE: &str = "Your last reply was empty. Continue the task: call on
 
 impl Controller {
     pub(super) fn handle_turn(&mut self, mut response: ChatResponse) {
+        self.resume_paused(&mut response);
+        if self.on_paused(&mut response) {
+            return;
+        }
         self.normalize_call_ids(&mut response);
         match self.tools.parse(&response) {
             Parsed::Refusal { message } => {
