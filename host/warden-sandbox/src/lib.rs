@@ -175,4 +175,3 @@ mod tests {
         shareable::<super::CallOutcome>();
     }
 }
-

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod embedded;
 mod limits;
 mod server;
 
