@@ -15,6 +15,7 @@
 mod open;
 pub(crate) mod shims;
 mod stream;
+pub(crate) mod wasmtime_limits;
 
 use std::fs::File;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
