@@ -89,7 +89,7 @@ fn carried_v4(ip: Ipv6Addr) -> [Option<Ipv4Addr>; 2] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 
