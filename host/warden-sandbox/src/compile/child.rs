@@ -399,7 +399,6 @@ mod tests {
 
     #[test]
     fn the_outcome_is_read_from_the_exit_status_never_from_stderr() {
-        use std::os::unix::process::ExitStatusExt;
         let limits = Limits {
             timeout: Duration::from_secs(7),
             max_memory_bytes: 1 << 20,
