@@ -277,6 +277,37 @@ async fn http_to_a_host_not_allowed_is_denied_before_connecting() {
     assert_echo_works(executor(), &set).await;
 }
 
+/// An IPv6 literal carrying the loopback IPv4 address (IPv4-mapped, 6to4, NAT64) is judged
+/// as that address: allowed by a rule without `allow_private`, it is refused before connecting.
+#[tokio::test]
+async fn http_to_an_ipv6_literal_carrying_loopback_is_refused() {
+    use warden_sandbox::egress::{EgressPolicy, HostRule, is_internal};
+    let set = hostile().await;
+    for literal in ["::ffff:127.0.0.1", "2002:7f00:1::", "64:ff9b::7f00:1"] {
+        // Checked first, so a regression stops here rather than dialling a 6to4 relay.
+        assert!(is_internal(literal.parse().unwrap()), "{literal}");
+        let authority = format!("[{literal}]:8080");
+        let policy = ToolPolicy {
+            egress: EgressPolicy::default().allow(HostRule::parse(&authority).unwrap()),
+            ..quick_policy()
+        };
+        let args = format!(r#"{{"authority": "{authority}"}}"#);
+        let outcome = executor().call(&set, "http_get", &args, &policy).await;
+        match &outcome.result {
+            Err(ToolCallError::CapabilityDenied { detail, .. }) => {
+                assert!(detail.contains("internal address"), "{literal}: {detail}");
+            }
+            other => panic!("{literal}: expected capability_denied, got {other:?}"),
+        }
+        assert_eq!(
+            (outcome.usage.http_requests, outcome.usage.http_denied),
+            (1, 1),
+            "{literal}"
+        );
+    }
+    assert_echo_works(executor(), &set).await;
+}
+
 #[tokio::test]
 async fn a_panic_inside_invoke_is_a_trap_with_the_panic_message() {
     let err = attack("panic", "{}", &quick_policy()).await;

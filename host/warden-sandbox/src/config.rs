@@ -15,6 +15,7 @@ use super::egress::{Resolver, SystemResolver};
 
 /// Where precompiled components are cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CacheDir {
     /// `$WARDEN_CACHE_DIR`, else `$XDG_CACHE_HOME/warden`, else `$HOME/.cache/warden`;
     /// with none of them set, caching is off (never a shared temporary directory).
@@ -44,6 +45,7 @@ impl CacheDir {
 /// Where warden keeps the key that authenticates its cache (and any other state it writes).
 /// Like the cache, it can never be granted to a tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StateDir {
     /// `$WARDEN_STATE_DIR`, else `$XDG_STATE_HOME/warden`, else `$HOME/.local/state/warden`;
     /// with none of them set, caching is off.
@@ -88,24 +90,28 @@ fn per_user_dir(
 /// Settings of the shared engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// How many tool instances may run at once; further calls wait their turn. Also the
-    /// size of the pooling allocator.
+    /// How many tool instances may run at once (default 16); further calls wait their turn.
+    /// Also the size of the pooling allocator.
     pub max_concurrent_calls: u32,
-    /// Use the pooling allocator (falls back to on-demand allocation with a warning if its
-    /// address space cannot be reserved).
+    /// Use the pooling allocator (default on; falls back to on-demand allocation with a
+    /// warning if its address space cannot be reserved).
     pub pooling: bool,
-    /// The largest linear memory any call may have; policies asking for more are clamped.
+    /// The largest linear memory any call may have, in bytes (default 256 MiB); policies
+    /// asking for more are clamped.
     pub max_memory_bytes: u64,
-    /// Maximum native stack a guest may use.
+    /// Native stack a guest may use, in bytes (default 512 KiB); deeper recursion ends the
+    /// call with a stack overflow.
     pub max_wasm_stack: usize,
-    /// How often the epoch advances; the granularity of deadline checks.
+    /// How often the epoch advances (default 10 ms): the granularity of deadline checks.
     pub epoch_tick: Duration,
-    /// Precompiled-artifact cache.
+    /// Precompiled-artifact cache (default [`CacheDir::Default`], a per-user directory).
     pub cache_dir: CacheDir,
-    /// Where the cache's authentication key is kept (never grantable, like the cache).
+    /// Where the cache's authentication key is kept (default [`StateDir::Default`]); never
+    /// grantable to a tool, like the cache.
     pub state_dir: StateDir,
-    /// Where components are compiled: a child process that is killed at the compile limits,
-    /// or (with no child available) this process, where the limits cannot be enforced.
+    /// Where components are compiled (default [`Compiler::Auto`]): a child process that is
+    /// killed at the compile limits, or (with no child available) this process, where the
+    /// limits cannot be enforced.
     pub compiler: Compiler,
     /// Wall-clock limit of compiling one component (default 60 s).
     pub compile_timeout: Duration,
@@ -113,8 +119,9 @@ pub struct EngineConfig {
     pub compile_max_memory_bytes: u64,
     /// Largest component accepted for loading (default 16 MiB), checked before any parsing.
     pub max_component_bytes: u64,
-    /// Resolves host names for outgoing HTTP (tests map names to addresses with a
-    /// `StaticResolver`); every resolved address is checked against the egress policy.
+    /// Resolves host names for outgoing HTTP (default the system resolver; tests map names to
+    /// addresses with a `StaticResolver`); every resolved address is checked against the
+    /// egress policy.
     pub resolver: Arc<dyn Resolver>,
 }
 

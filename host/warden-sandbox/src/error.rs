@@ -12,6 +12,7 @@ use super::limits::HostLimit;
 
 /// Building an [`Executor`](super::Executor) failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExecutorError {
     /// wasmtime refused the engine configuration.
     #[error("cannot create the wasm engine: {0}")]
@@ -23,6 +24,7 @@ pub enum ExecutorError {
 
 /// Loading a tool component failed. Messages name what was wrong and what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The component file could not be read.
     #[error("cannot read the component file {path}: {message}")]
@@ -160,6 +162,7 @@ impl LoadError {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ToolCallError {
     /// The arguments are not JSON or do not match the tool's schema (not transient).
     #[error("invalid arguments at {path:?}: {message}")]
@@ -345,6 +348,7 @@ impl ToolCallError {
 /// ([`ToolCallError::LimitExceeded`]). Serialised in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CallLimit {
     /// Bytes of one outgoing HTTP request body, declared or sent.
     HttpRequestBody,
@@ -406,7 +410,7 @@ mod millis {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

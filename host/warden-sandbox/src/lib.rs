@@ -10,6 +10,11 @@
 //! Invariant: every call runs in its own Store and WASI context built from the operator's
 //! [`ToolPolicy`] alone; nothing is inherited from the host or from earlier calls, and at
 //! most `max_concurrent_calls` instances exist at once (further calls queue).
+//!
+//! Every public item has one path: the crate root, except outgoing HTTP, which lives in
+//! [`egress`], and the policy's quantity parsers in [`units`].
+
+#![deny(missing_docs)]
 
 mod bindings;
 mod cache;
@@ -23,7 +28,7 @@ mod host_iface;
 mod limits;
 mod loader;
 mod pipe;
-pub mod policy;
+mod policy;
 mod sandbox;
 mod state_dirs;
 mod store;
@@ -43,7 +48,9 @@ pub use error::{CallLimit, ExecutorError, LoadError, ToolCallError};
 pub use host_iface::LogRecord;
 pub use limits::HostLimit;
 pub use loader::ToolSet;
-pub use policy::{DirMode, GrantedDir, PolicyError, PolicyFile, ToolPolicy};
+pub use policy::{
+    DirMode, GrantedDir, PolicyError, PolicyFile, PolicyOverride, Quantity, ToolPolicy, units,
+};
 pub use tools::{ToolInfo, is_valid_tool_name};
 pub use usage::{CallOutcome, CallUsage};
 

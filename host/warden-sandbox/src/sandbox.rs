@@ -6,14 +6,15 @@
 
 use std::time::Instant;
 
-use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
+use wasmtime::{Store, Trap};
 use wasmtime_wasi_http::FieldMapError;
 
 use super::Inner;
 use super::bindings::{GuestToolError, GuestToolInfo, ToolboxPre};
 use super::error::ToolCallError;
 use super::limits::HostLimit;
+use super::limits::wasmtime_limits::{handle_limit_reached, is_hostcall_fuel_exhausted};
 use super::policy::ToolPolicy;
 use super::store::{StoreState, new_store};
 use super::usage::CallUsage;
@@ -29,11 +30,6 @@ pub(crate) enum Returned {
     Tools(Vec<GuestToolInfo>),
     Invoked(Result<String, GuestToolError>),
 }
-
-/// The text wasmtime uses when hostcall fuel runs out (its error type is private).
-const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
-/// The text wasmtime uses when a store's component-model handles run out (private type too).
-const HANDLE_LIMIT_EXCEEDED: &str = "store handle limit exceeded";
 
 /// Runs `action` under `policy`; returns what the guest returned (or why it did not) and
 /// the usage, with HTTP denials still to be interpreted by the caller.
@@ -86,8 +82,7 @@ pub(crate) async fn run(
     let outcome = tokio::time::timeout(policy.timeout, stoppable).await;
     usage.wall_time = started.elapsed();
 
-    let state = store.data();
-    let egress = state.egress.stats().report();
+    let egress = store.data().egress.stats().report();
     let result = match (outcome, egress.limit_hit) {
         // Going over a cap ends the call with that limit, whatever the guest did after.
         (_, Some(limit)) => Err(ToolCallError::from(limit)),
@@ -98,7 +93,7 @@ pub(crate) async fn run(
             message: "the call was stopped without a recorded limit".into(),
         }),
         (Ok(Some(Ok(returned))), None) => Ok(returned),
-        (Ok(Some(Err(err))), None) => Err(classify(&err, state, policy, max_memory)),
+        (Ok(Some(Err(err))), None) => Err(classify(&err, &mut store, policy, max_memory)),
     };
     usage.fuel_consumed = fuel_budget.saturating_sub(store.get_fuel().unwrap_or(0));
     let state = store.data_mut();
@@ -126,13 +121,17 @@ pub(crate) async fn run(
     (result, usage, denial)
 }
 
-/// Maps a wasmtime error (trap or host error) to the typed error a model sees.
+/// Maps a wasmtime error (trap or host error) to the typed error a model sees: by the
+/// records of the limits the host enforces itself, by the error's type, or (for the limits
+/// wasmtime enforces with private errors) by the checks in `limits/wasmtime_limits.rs`.
+/// Never by an error's text. `store` runs no more guest code afterwards.
 fn classify(
     err: &wasmtime::Error,
-    state: &StoreState,
+    store: &mut Store<StoreState>,
     policy: &ToolPolicy,
     max_memory: u64,
 ) -> ToolCallError {
+    let state = store.data();
     // A limit the shims enforced: recorded before the trap, so it names the limit exactly.
     if let Some(breach) = state.ledger.breach() {
         return breach;
@@ -164,8 +163,7 @@ fn classify(
     if let Some(invalid) = invalid_string(err) {
         return invalid;
     }
-    let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-    if chain.iter().any(|m| m.contains(HOSTCALL_FUEL_EXHAUSTED)) {
+    if is_hostcall_fuel_exhausted(err) {
         return ToolCallError::OutputTooLarge {
             limit_bytes: policy.max_hostcall_bytes,
         };
@@ -177,8 +175,7 @@ fn classify(
     if matches!(
         err.downcast_ref::<ResourceTableError>(),
         Some(ResourceTableError::Full)
-    ) || chain.iter().any(|m| m.contains(HANDLE_LIMIT_EXCEEDED))
-    {
+    ) {
         return host_resources;
     }
     if matches!(
@@ -195,11 +192,17 @@ fn classify(
             message: "the tool used a host resource incorrectly".into(),
         };
     }
+    // Last, as it probes the store: the guest's handles (its own resources included) stood
+    // at the limit the host set.
+    if handle_limit_reached(store) {
+        return host_resources;
+    }
     // Anything else is a host-side error (e.g. instantiation); keep only the first line of
     // the outermost message so no host detail beyond it leaks.
-    let first = chain.first().map(String::as_str).unwrap_or("unknown error");
+    let outer = err.to_string();
+    let first = outer.lines().next().unwrap_or("unknown error");
     ToolCallError::Internal {
-        message: truncate(first.lines().next().unwrap_or(first), 300),
+        message: truncate(first, 300),
     }
 }
 
@@ -249,11 +252,15 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use wasmtime::Engine;
     use wasmtime::component::{Component, Linker};
-    use wasmtime::{Engine, Store};
+
+    use crate::config::EngineConfig;
+    use crate::egress::{Resolver, StaticResolver};
 
     /// The error wasmtime gives when lifting the string a one-function component returns:
     /// `encoding` is its canonical ABI string encoding, `bytes` the string as it stores it.
@@ -310,5 +317,87 @@ mod tests {
     #[test]
     fn other_errors_are_not_taken_for_bad_strings() {
         assert!(invalid_string(&wasmtime::format_err!("instantiation failed")).is_none());
+    }
+
+    /// A component with `big` (returns a 64-byte string), `hoard` (makes handles of its own
+    /// resource until stopped) and `crash` (traps at once).
+    const LIMITED: &str = r#"(component
+        (type $r (resource (rep i32)))
+        (core func $new (canon resource.new $r))
+        (core module $m
+            (import "" "new" (func $new (param i32) (result i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 16) "\20\00\00\00\40\00\00\00")
+            (func (export "big") (result i32) (i32.const 16))
+            (func (export "hoard") (loop $again (drop (call $new (i32.const 0))) (br $again)))
+            (func (export "crash") unreachable))
+        (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+        (func (export "big") (result string)
+            (canon lift (core func $i "big") (memory (core memory $i "memory"))))
+        (func (export "hoard") (canon lift (core func $i "hoard")))
+        (func (export "crash") (canon lift (core func $i "crash"))))"#;
+
+    /// Calls `export` of [`LIMITED`] in a call's store under `policy`; classifies a failure.
+    async fn classified(
+        export: &str,
+        results: usize,
+        policy: &ToolPolicy,
+    ) -> Option<ToolCallError> {
+        let config = EngineConfig {
+            pooling: false,
+            ..EngineConfig::default()
+        };
+        let (engine, _) = crate::engine::build_engine(&config).unwrap();
+        let resolver: Arc<dyn Resolver> = Arc::new(StaticResolver::new());
+        let max_memory = policy.max_memory_bytes;
+        let mut store = new_store(&engine, policy, max_memory, &resolver).unwrap();
+        let component = Component::new(&engine, LIMITED).unwrap();
+        let instance = Linker::new(&engine)
+            .instantiate_async(&mut store, &component)
+            .await
+            .unwrap();
+        let func = instance.get_func(&mut store, export).unwrap();
+        let mut out = vec![wasmtime::component::Val::Bool(false); results];
+        let err = func.call_async(&mut store, &[], &mut out).await.err()?;
+        Some(classify(&err, &mut store, policy, max_memory))
+    }
+
+    #[tokio::test]
+    async fn a_transfer_over_the_hostcall_limit_is_output_too_large() {
+        let limited = ToolPolicy {
+            max_hostcall_bytes: 16,
+            ..ToolPolicy::default()
+        };
+        assert_eq!(
+            classified("big", 1, &limited).await,
+            Some(ToolCallError::OutputTooLarge { limit_bytes: 16 })
+        );
+        // The limit was the cause: at 64 bytes the same transfer goes through.
+        let enough = ToolPolicy {
+            max_hostcall_bytes: 64,
+            ..ToolPolicy::default()
+        };
+        assert_eq!(classified("big", 1, &enough).await, None);
+    }
+
+    #[tokio::test]
+    async fn handles_at_the_host_limit_are_a_host_resource_limit() {
+        let policy = ToolPolicy {
+            max_host_resources: 4,
+            ..ToolPolicy::default()
+        };
+        assert_eq!(
+            classified("hoard", 0, &policy).await,
+            Some(ToolCallError::ResourceLimit {
+                resource: HostLimit::HostResources,
+                limit: 4
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_crash_is_a_trap_not_a_limit() {
+        let err = classified("crash", 0, &ToolPolicy::default()).await;
+        assert!(matches!(err, Some(ToolCallError::Trap { .. })), "{err:?}");
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use warden_sandbox::egress::HostRule;
-use warden_sandbox::policy::units::{parse_bytes, parse_duration, parse_fuel};
+use warden_sandbox::units::{parse_bytes, parse_duration, parse_fuel};
 use warden_sandbox::{DirMode, GrantedDir, PolicyFile, ToolPolicy};
 
 /// The limit and grant flags of `warden tool call`.

@@ -125,7 +125,7 @@ impl CacheKey {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

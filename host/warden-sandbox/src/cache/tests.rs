@@ -1,5 +1,5 @@
 //! The cache's checks, each against the attack it stops.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

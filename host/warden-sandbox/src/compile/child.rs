@@ -5,7 +5,11 @@
 //! Protocol. stdin: a little-endian u32 header length, the JSON [`Request`], then the
 //! component's bytes. stdout: anything (a test harness may print first), then [`MAGIC`], the
 //! engine hash (32 bytes), the artifact length (u64 LE) and the artifact. Exit 0 on success,
-//! [`EXIT_INVALID`] when the component does not compile (the reason on stderr).
+//! [`EXIT_INVALID`] when the component does not compile (the reason on stderr),
+//! [`EXIT_OUT_OF_MEMORY`] when wasmtime reports that memory ran out, [`EXIT_PANIC`] on a
+//! panic. The parent reads the outcome from the exit status alone, never from stderr: an
+//! allocation the data limit refuses makes the Rust runtime abort (`SIGABRT`), and the child
+//! leaves itself no other way to abort (see [`separate_abnormal_ends`]).
 //!
 //! Invariant: the parent accepts an artifact only from a child that exited 0 and built it
 //! for an engine with the parent's own hash; it never waits for a child past the timeout.
@@ -34,6 +38,10 @@ const MAGIC: &[u8] = b"\0WARDEN-ARTIFACT-v1\0";
 const EXIT_INVALID: i32 = 3;
 /// The child's exit code when the request was unusable.
 const EXIT_PROTOCOL: i32 = 4;
+/// The child's exit code when wasmtime reported that memory ran out.
+const EXIT_OUT_OF_MEMORY: i32 = 5;
+/// The child's exit code when it panicked.
+const EXIT_PANIC: i32 = 6;
 /// How much of the child's stderr is kept for error messages.
 const STDERR_CAP: usize = 16 << 10;
 
@@ -58,10 +66,37 @@ pub fn run_compiler_child_if_requested() {
     match std::env::var_os(CHILD_ENV) {
         None => SERVED.store(true, Ordering::Relaxed),
         Some(_) => {
+            separate_abnormal_ends();
             let code = serve(&mut std::io::stdin().lock(), &mut std::io::stdout().lock());
             std::process::exit(code)
         }
     }
+}
+
+/// In the child only, so that an abort means the allocator refused memory: a panic exits
+/// with [`EXIT_PANIC`] from its hook (which runs under `panic = "abort"` too), and a stack
+/// overflow dies of `SIGSEGV` instead of Rust's handler printing and aborting.
+fn separate_abnormal_ends() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("warden compiler child: {info}");
+        std::process::exit(EXIT_PANIC);
+    }));
+    // SAFETY: restoring the default action of two signals, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+    }
+}
+
+/// Whether wasmtime's error says that memory ran out (its own typed error, or the operating
+/// system's `ENOMEM`), as opposed to a component that does not compile.
+fn is_out_of_memory(err: &wasmtime::Error) -> bool {
+    err.is::<wasmtime::OutOfMemory>()
+        || err.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::OutOfMemory)
+        })
 }
 
 /// The child's work: read the request, compile, answer. Returns the exit code.
@@ -85,7 +120,11 @@ fn serve(input: &mut dyn Read, output: &mut dyn Write) -> i32 {
         Ok(artifact) => artifact,
         Err(e) => {
             eprintln!("{e:#}");
-            return EXIT_INVALID;
+            return if is_out_of_memory(&e) {
+                EXIT_OUT_OF_MEMORY
+            } else {
+                EXIT_INVALID
+            };
         }
     };
     let written = output
@@ -282,27 +321,21 @@ fn parse_answer(out: &[u8], expected_engine: &[u8; 32]) -> Result<Vec<u8>, LoadE
     Ok(artifact.to_vec())
 }
 
-/// The typed error for a child that did not exit 0.
+/// The typed error for a child that did not exit 0, from its exit status alone (stderr is
+/// only shown).
 fn failure(status: ExitStatus, stderr: &str, limits: Limits) -> LoadError {
-    let out_of_memory = [
-        "memory allocation of",
-        "out of memory",
-        "Cannot allocate memory",
-    ]
-    .iter()
-    .any(|needle| stderr.contains(needle));
-    if out_of_memory {
-        return LoadError::CompileMemoryLimit {
-            limit_bytes: limits.max_memory_bytes,
-        };
-    }
+    use rustix::process::Signal;
     match (status.code(), status.signal()) {
         (Some(EXIT_INVALID), _) => LoadError::Compile(stderr.to_string()),
-        (_, Some(signal)) if signal == rustix::process::Signal::XCPU.as_raw() => {
-            LoadError::CompileTimeout {
-                limit: limits.timeout,
-            }
-        }
+        (Some(EXIT_OUT_OF_MEMORY), _) => LoadError::CompileMemoryLimit {
+            limit_bytes: limits.max_memory_bytes,
+        },
+        (_, Some(signal)) if signal == Signal::ABORT.as_raw() => LoadError::CompileMemoryLimit {
+            limit_bytes: limits.max_memory_bytes,
+        },
+        (_, Some(signal)) if signal == Signal::XCPU.as_raw() => LoadError::CompileTimeout {
+            limit: limits.timeout,
+        },
         _ => LoadError::CompilerFailed(format!(
             "the compiler process ended with {status}: {}",
             tail(stderr)
@@ -320,7 +353,7 @@ fn tail(text: &str) -> &str {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 
@@ -362,5 +395,61 @@ mod tests {
             serve(&mut &b"\x02\0\0\0{}"[..], &mut garbage),
             EXIT_PROTOCOL
         );
+    }
+
+    #[test]
+    fn the_outcome_is_read_from_the_exit_status_never_from_stderr() {
+        let limits = Limits {
+            timeout: Duration::from_secs(7),
+            max_memory_bytes: 1 << 20,
+        };
+        let memory = |raw: i32, stderr: &str| {
+            matches!(
+                failure(ExitStatus::from_raw(raw), stderr, limits),
+                LoadError::CompileMemoryLimit {
+                    limit_bytes: 1048576
+                }
+            )
+        };
+        // Killed by SIGABRT (the allocator's abort) or exiting EXIT_OUT_OF_MEMORY.
+        assert!(memory(libc::SIGABRT, ""));
+        assert!(memory(EXIT_OUT_OF_MEMORY << 8, ""));
+        // A component that does not compile stays that, whatever its message says.
+        let invalid = failure(
+            ExitStatus::from_raw(EXIT_INVALID << 8),
+            "out of memory",
+            limits,
+        );
+        assert!(matches!(invalid, LoadError::Compile(_)), "{invalid:?}");
+        for (raw, what) in [
+            (EXIT_PANIC << 8, "a panic"),
+            (libc::SIGSEGV, "a stack overflow"),
+        ] {
+            let err = failure(
+                ExitStatus::from_raw(raw),
+                "memory allocation of 8 bytes failed",
+                limits,
+            );
+            assert!(
+                matches!(err, LoadError::CompilerFailed(_)),
+                "{what}: {err:?}"
+            );
+        }
+        let cpu = failure(ExitStatus::from_raw(libc::SIGXCPU), "", limits);
+        assert!(matches!(cpu, LoadError::CompileTimeout { .. }), "{cpu:?}");
+    }
+
+    #[test]
+    fn out_of_memory_is_recognised_by_type() {
+        assert!(is_out_of_memory(&wasmtime::Error::new(
+            wasmtime::OutOfMemory::new(64)
+        )));
+        let enomem = std::io::Error::from(std::io::ErrorKind::OutOfMemory);
+        assert!(is_out_of_memory(
+            &wasmtime::Error::new(enomem).context("mmap failed")
+        ));
+        assert!(!is_out_of_memory(&wasmtime::format_err!("out of memory")));
+        let other = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(!is_out_of_memory(&wasmtime::Error::new(other)));
     }
 }

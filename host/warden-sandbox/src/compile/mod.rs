@@ -25,6 +25,7 @@ pub use child::run_compiler_child_if_requested;
 
 /// Where components are compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compiler {
     /// A child process running this executable, if the process called
     /// [`run_compiler_child_if_requested`] first thing in `main` (the `warden` binary does;

@@ -1,5 +1,5 @@
 //! The compile limits, enforced on a real child process (this test binary, re-run).
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::time::{Duration, Instant};
 

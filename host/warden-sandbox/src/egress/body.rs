@@ -221,7 +221,7 @@ pub(crate) fn drain_in_background(body: WasiBody) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use http_body_util::{Full, StreamBody};

@@ -13,6 +13,7 @@ use crate::policy::units::{parse_bytes, parse_duration};
 
 /// Why a policy could not be built from the operator's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EgressPolicyError {
     /// An `allowed_hosts` entry is not a host, `*.suffix` wildcard or IP literal.
     #[error("allowed_hosts entry {entry:?} is invalid: {why}")]
@@ -214,16 +215,19 @@ fn check_name(name: &str) -> Result<(), String> {
 #[serde(try_from = "RawPolicy")]
 pub struct EgressPolicy {
     rules: Vec<HostRule>,
-    /// Longest time to resolve and connect. A guest may ask for less, never more.
+    /// Longest time to resolve and connect (default 5 s). A guest may ask for less, never
+    /// more.
     pub connect_timeout: Duration,
-    /// Longest time for a whole request: resolve, connect, send, response head and body.
+    /// Longest time for a whole request: resolve, connect, send, response head and body
+    /// (default 30 s).
     pub total_timeout: Duration,
-    /// Largest response body a request may receive; reading past it ends the call.
-    pub max_response_bytes: u64,
-    /// Largest request body a request may send (or declare in `Content-Length`); going over
+    /// Largest response body a request may receive, in bytes (default 1 MiB); reading past
     /// it ends the call.
+    pub max_response_bytes: u64,
+    /// Largest request body a request may send (or declare in `Content-Length`), in bytes
+    /// (default 1 MiB); going over it ends the call.
     pub max_request_bytes: u64,
-    /// Most requests one tool call may attempt, denied ones included.
+    /// Most requests one tool call may attempt, denied ones included (default 16).
     pub max_requests: u32,
 }
 
@@ -384,7 +388,7 @@ impl TryFrom<RawPolicy> for EgressPolicy {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 
 /// Why a name could not be resolved. The text goes to the guest: it names the host only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     /// The name has no address.
     #[error("no address found for {host}")]
@@ -114,7 +115,7 @@ impl Resolver for StaticResolver {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -16,6 +16,7 @@ pub const MAX_RECORDED_DENIALS: usize = 32;
 
 /// Why the policy refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DenialReason {
     /// The URL's scheme is neither http nor https.
     #[error("scheme {scheme:?} is not allowed; only http and https are")]
@@ -45,6 +46,7 @@ pub enum DenialReason {
 
 /// A size limit of the egress policy that a request went over. Hitting one ends the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EgressLimit {
     /// A request body (declared or sent) was larger than `max_request_bytes`.
     RequestBody {

@@ -2,8 +2,9 @@
 //! addresses other than 127.0.0.1 only ever appear in a [`StaticResolver`] map: the tests prove
 //! the request is refused before any socket exists.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod embedded;
 mod limits;
 mod server;
 

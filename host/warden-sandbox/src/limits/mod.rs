@@ -15,6 +15,7 @@
 mod open;
 pub(crate) mod shims;
 mod stream;
+pub(crate) mod wasmtime_limits;
 
 use std::fs::File;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -27,6 +28,7 @@ use super::policy::ToolPolicy;
 /// A per-call limit on host resources, named after its policy key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum HostLimit {
     /// `max_host_resources`: host objects alive at once (files, streams, pollables, HTTP
     /// requests and header objects, …).
@@ -213,7 +215,7 @@ impl CallLedger {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -66,7 +66,7 @@ impl OutputStream for ChargedOutput {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use crate::ToolPolicy;

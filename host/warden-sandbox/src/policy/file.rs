@@ -17,6 +17,7 @@ use crate::egress::EgressPolicy;
 
 /// A policy file could not be read, parsed or validated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// The file could not be read.
     #[error("cannot read the policy file {path}: {message}")]
@@ -276,7 +277,7 @@ impl PolicyFile {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use std::time::Duration;
 

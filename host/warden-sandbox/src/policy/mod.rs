@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::egress::EgressPolicy;
 use super::state_dirs::find_overlap;
 
-pub use file::{PolicyError, PolicyFile, PolicyOverride};
+pub use file::{PolicyError, PolicyFile, PolicyOverride, Quantity};
 
 /// How a granted directory may be used by the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,42 +46,50 @@ pub struct GrantedDir {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "PolicyOverride")]
 pub struct ToolPolicy {
-    /// Fuel budget (roughly, wasm instructions); `None` disables fuel (the deadline still holds).
+    /// Fuel budget, in units of roughly one wasm instruction (default 5 000 000 000); `None`
+    /// disables fuel (the deadline still holds).
     pub fuel: Option<u64>,
-    /// Wall-clock deadline of the whole call, including time spent waiting on the host.
+    /// Wall-clock deadline of the whole call, including time spent waiting on the host
+    /// (default 10 s).
     pub timeout: Duration,
-    /// Cap on the guest's linear memory.
+    /// Cap on the guest's linear memory, in bytes (default 64 MiB; never above
+    /// [`EngineConfig::max_memory_bytes`](crate::EngineConfig::max_memory_bytes)).
     pub max_memory_bytes: u64,
-    /// Cap on the output JSON returned by the tool.
+    /// Cap on the output JSON returned by the tool, in bytes (default 1 MiB).
     pub max_output_bytes: u64,
-    /// Cap on the data copied out of the guest in one host call or return (hostcall fuel).
+    /// Cap on the data copied out of the guest in one host call or return (wasmtime's
+    /// hostcall fuel), in bytes (default 4 MiB).
     pub max_hostcall_bytes: u64,
-    /// Cap on captured stdout and on captured stderr (each); the rest is dropped silently.
+    /// Cap on captured stdout and on captured stderr, each, in bytes (default 64 KiB); the
+    /// rest is dropped silently.
     pub max_stdio_bytes: u64,
-    /// Directories the guest may see.
+    /// Directories the guest may see (default none).
     pub dirs: Vec<GrantedDir>,
-    /// Environment variables the guest sees (nothing is inherited from the host).
+    /// Environment variables the guest sees (default none; nothing is inherited from the
+    /// host).
     pub env: BTreeMap<String, String>,
-    /// Values returned by the `host.get-config` import (never secrets).
+    /// Values returned by the `host.get-config` import (default none; never secrets).
     pub config: BTreeMap<String, String>,
-    /// How many `host.log` messages are kept per call; the rest are counted and dropped.
+    /// How many `host.log` messages are kept per call (default 100); the rest are counted
+    /// and dropped.
     pub max_log_messages: u32,
-    /// Outgoing HTTP: allowed hosts, timeouts, response cap. Denies everything by default.
+    /// Outgoing HTTP: allowed hosts, timeouts, body caps. Denies everything by default.
     pub egress: EgressPolicy,
     /// Host objects (open files, streams, pollables, HTTP requests, header objects, …) a call
-    /// may hold at once; they live in host memory, outside the guest's memory cap.
+    /// may hold at once (default 256, at least 32); they live in host memory, outside the
+    /// guest's memory cap.
     pub max_host_resources: u32,
-    /// Bytes one HTTP header object may hold (wasmtime's in-memory measure, a little above
-    /// the wire size).
+    /// Bytes one HTTP header object may hold (default 32 KiB, at least 1 KiB; wasmtime's
+    /// in-memory measure, a little above the wire size).
     pub max_http_fields_bytes: u64,
-    /// Files and directories a call may hold open at once (besides the granted directories).
-    /// With the default 16 concurrent calls, 32 each stay far below a 1024-descriptor limit.
+    /// Files and directories a call may hold open at once, besides the granted directories
+    /// (default 32: with the default 16 concurrent calls, far below a 1024-descriptor limit).
     pub max_open_files: u32,
-    /// Random bytes a call may ask the host for, in total.
+    /// Random bytes a call may ask the host for, in total (default 1 MiB).
     pub max_random_bytes: u64,
-    /// Bytes a call may write into read-write grants, in total.
+    /// Bytes a call may write into read-write grants, in total (default 64 MiB).
     pub max_write_bytes: u64,
-    /// Files, directories and links a call may create in read-write grants.
+    /// Files, directories and links a call may create in read-write grants (default 1000).
     pub max_files_created: u32,
 }
 

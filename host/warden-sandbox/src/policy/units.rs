@@ -82,7 +82,7 @@ pub fn parse_fuel(text: &str) -> Result<Option<u64>, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -304,7 +304,7 @@ fn byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     match Size::deserialize(d)? {
         Size::Num(n) => Ok(n),
         Size::Text(text) => {
-            warden_sandbox::policy::units::parse_bytes(&text).map_err(serde::de::Error::custom)
+            warden_sandbox::units::parse_bytes(&text).map_err(serde::de::Error::custom)
         }
     }
 }
