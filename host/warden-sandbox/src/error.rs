@@ -162,7 +162,6 @@ impl LoadError {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum ToolCallError {
     /// The arguments are not JSON or do not match the tool's schema (not transient).
     #[error("invalid arguments at {path:?}: {message}")]
