@@ -1,5 +1,5 @@
 //! Tests of the validator, the assembler and (property) their combination.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use proptest::prelude::*;
 

@@ -1,6 +1,6 @@
 //! Controller tests driven by scripted responses (no network, no sandbox): tool use,
 //! ordering, invalid calls, error policies, stop tools, garbage answers, structured output.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::json;
 

@@ -17,8 +17,10 @@ pub struct ToolPlan {
 }
 
 /// What the driver does next.
-// `Done` is the large one and comes once per run: boxing it would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Done` is the large one and comes once per run: boxing it would buy nothing"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this request to the model, then call `on_model_response` or `on_model_error`.
