@@ -13,7 +13,7 @@
 mod bpe;
 pub mod models;
 pub mod shrink;
-pub mod tokens;
+mod tokens;
 pub mod validate;
 
 #[cfg(test)]
@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use crate::chat::{Message, ToolSpec};
 pub use tokens::TokenCounter;
-pub use validate::{HistoryIssue, InvalidHistory, Repair};
+use validate::{InvalidHistory, Repair};
 
 /// Tokens kept free besides the output reserve, for the estimate's error.
 const SAFETY_MARGIN_RATIO: f64 = 0.05;

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::models::Tokenizer;
-use super::validate::{MISSING_RESULT_TEXT, repair, validate};
+use super::validate::{HistoryIssue, MISSING_RESULT_TEXT, Repair, repair, validate};
 use super::*;
 use crate::chat::ToolCall;
 

@@ -8,7 +8,7 @@
 //! limit (finish reason `length`) are invalid calls.
 //! Invariant: a `ParsedCall::Valid` always carries arguments that passed the tool's schema.
 
-pub mod output;
+mod output;
 #[cfg(test)]
 mod tests;
 
