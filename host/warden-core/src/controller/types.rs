@@ -11,6 +11,7 @@ use crate::tool::PlannedCall;
 /// The calls of one turn, in the order the model made them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolPlan {
+    /// The calls to run.
     pub calls: Vec<PlannedCall>,
     /// At most this many calls at a time.
     pub max_concurrency: usize,
