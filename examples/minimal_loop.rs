@@ -46,6 +46,7 @@ pub async fn run(
             temperature: None,
             tool_choice: ToolChoice::Auto,
             parallel_tool_calls: true,
+            options: Default::default(),
         };
         let request = ChatRequest {
             settings,

@@ -51,6 +51,7 @@ pub mod llm {
                 temperature: Some(0.0),
                 tool_choice: ToolChoice::Auto,
                 parallel_tool_calls: true,
+                options: Default::default(),
             },
             messages: vec![Message::system("You are a test."), Message::user(text)],
             tools: vec![ToolSpec {

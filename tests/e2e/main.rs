@@ -13,6 +13,8 @@ mod llm_faults;
 mod llm_hostile;
 mod llm_limits;
 mod llm_mock;
+mod llm_proxy;
+mod llm_request;
 mod llm_roundtrip;
 mod llm_secrets;
 mod sandbox_cache;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::options::ModelOptions;
+
 /// One message of the conversation history. Texts are shared (`Arc<str>`), so building a
 /// request from the history clones pointers, not the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +201,9 @@ pub struct RequestSettings {
     /// Whether the model may request several tool calls in one turn (default: true).
     #[serde(default = "default_true")]
     pub parallel_tool_calls: bool,
+    /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
+    #[serde(default, skip_serializing_if = "ModelOptions::is_empty")]
+    pub options: ModelOptions,
 }
 
 fn default_true() -> bool {

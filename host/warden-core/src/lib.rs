@@ -2,7 +2,8 @@
 //!
 //! [`chat`] holds what a model call is made of (messages, tool specs, tool calls, usage,
 //! finish reasons); [`tool`] what a tool call is to the loop (catalog entry, planned call,
-//! outcome, typed failure); [`run`] how a run ends (stop reason, result). [`context`]
+//! outcome, typed failure); [`run`] how a run ends (stop reason, result); [`options`] the
+//! optional request settings (`top_p`, `seed`, stop sequences, ...). [`context`]
 //! assembles each request within the context window; [`parser`] validates a reply;
 //! [`budget`] and [`state`] keep what a run has spent and said; [`events`] describes a run to
 //! its observers; [`controller`] decides every next step. [`testing`] scripts a model for
@@ -20,6 +21,7 @@ pub mod chat;
 pub mod context;
 pub mod controller;
 pub mod events;
+pub mod options;
 pub mod parser;
 pub mod run;
 pub mod state;

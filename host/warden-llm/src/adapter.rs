@@ -23,6 +23,7 @@ use super::error::{LlmError, TimeoutPhase};
 use super::estimate::estimate_tokens;
 use super::live::{Clocks, Live};
 use super::notice::{LlmNotice, Notices};
+use super::options::check_request;
 use super::ratelimit::{self, Limiter, Reservation};
 use super::retry::{ServerWait, backoff, is_retryable_status, may_retry, parse_retry_after};
 use super::sse::events;
@@ -99,11 +100,7 @@ impl<W: Wire> Adapter<W> {
         let url = wire.url(config.base_url());
         let mut headers = wire.headers(&key)?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = shared_client(ClientKind {
-            connect_timeout: config.timeouts.connect(),
-            https: url.starts_with("https://"),
-            http2_prior_knowledge: config.http2_prior_knowledge,
-        })?;
+        let client = shared_client(ClientKind::for_config(config, &url))?;
         let limiter = ratelimit::shared(&url, &config.model, config.rate_limits);
         let target = reqwest::Url::parse(&url).map_err(|e| {
             LlmError::Config(format!(
@@ -242,6 +239,7 @@ impl<W: Wire> Adapter<W> {
 
     /// The request body, held (for retries) until the exchange ends.
     fn encode(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Bytes, LlmError> {
+        check_request(req, self.wire.kind())?;
         let mut body = self.wire.body(req, model, stream)?;
         // Serialising grows the buffer by doubling: up to half of it would sit unused for
         // the whole exchange, once per in-flight request.

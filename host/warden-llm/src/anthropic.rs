@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::config::ApiKey;
+use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, anthropic_finish, parse_json};
 use warden_core::chat::{
@@ -25,6 +25,21 @@ pub(crate) const API_VERSION: &str = "2023-06-01";
 /// The Anthropic wire format.
 pub(crate) struct Anthropic;
 
+/// Every top-level field [`Body`] may write: `extra_body` may not set them.
+pub(crate) const BODY_KEYS: &[&str] = &[
+    "model",
+    "max_tokens",
+    "system",
+    "messages",
+    "temperature",
+    "top_p",
+    "stop_sequences",
+    "thinking",
+    "tools",
+    "tool_choice",
+    "stream",
+];
+
 #[derive(Serialize)]
 struct Body<'a> {
     model: &'a str,
@@ -34,12 +49,29 @@ struct Body<'a> {
     messages: Vec<Turn<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<WireTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+    /// Last: a server's own fields (none of [`BODY_KEYS`], checked before encoding).
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, Value>,
+}
+
+/// `{"type": "enabled", "budget_tokens": N}`: extended thinking.
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    budget_tokens: u32,
 }
 
 #[derive(Serialize)]
@@ -234,6 +266,10 @@ fn arguments_text(input: Option<&serde_json::value::RawValue>) -> String {
 }
 
 impl Wire for Anthropic {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Anthropic
+    }
+
     fn url(&self, base: &str) -> String {
         format!("{base}/v1/messages")
     }
@@ -274,6 +310,12 @@ impl Wire for Anthropic {
             system,
             messages,
             temperature: s.temperature,
+            top_p: s.options.top_p,
+            stop_sequences: &s.options.stop,
+            thinking: s.options.thinking_budget.map(|budget_tokens| Thinking {
+                kind: "enabled",
+                budget_tokens,
+            }),
             tools: req
                 .tools
                 .iter()
@@ -285,6 +327,7 @@ impl Wire for Anthropic {
                 .collect(),
             tool_choice,
             stream,
+            extra: &s.options.extra_body,
         };
         serde_json::to_vec(&body)
             .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))

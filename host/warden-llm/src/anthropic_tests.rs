@@ -23,6 +23,7 @@ fn settings(choice: ToolChoice, parallel: bool) -> RequestSettings {
         temperature: None,
         tool_choice: choice,
         parallel_tool_calls: parallel,
+        options: Default::default(),
     }
 }
 

@@ -2,7 +2,10 @@
 //!
 //! Invariant: exactly one `reqwest::Client` exists per connect timeout (a client-level
 //! setting), so every run talking to the same provider reuses warm connections. The ring
-//! rustls provider is installed once before the first client is built.
+//! rustls provider is installed once before the first client is built. Anything else that
+//! reaches a provider (the start-up probe) takes its client from [`http_client`], so it goes
+//! the same way as the requests: same proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+//! `NO_PROXY`, read by reqwest when the client is built), TLS roots and timeouts.
 //!
 //! TLS trusts the Mozilla roots compiled in (`webpki-roots`), plus, for `https` endpoints,
 //! the PEM certificates of `SSL_CERT_FILE` when it is set (a company proxy's CA). Loading the system store instead
@@ -12,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use super::config::ProviderConfig;
 use super::error::LlmError;
 
 /// How a client connects; one shared client per distinct value.
@@ -23,6 +27,23 @@ pub(crate) struct ClientKind {
     pub https: bool,
     /// HTTP/2 without negotiation (h2c), for plain-HTTP servers that support it.
     pub http2_prior_knowledge: bool,
+}
+
+impl ClientKind {
+    /// The kind of client for `config` talking to `url`.
+    pub(crate) fn for_config(config: &ProviderConfig, url: &str) -> Self {
+        ClientKind {
+            connect_timeout: config.timeouts.connect(),
+            https: url.starts_with("https://"),
+            http2_prior_knowledge: config.http2_prior_knowledge,
+        }
+    }
+}
+
+/// The shared HTTP client the adapter of `config` sends its requests with (no key or
+/// other header attached), for requests that must take the same path, such as a probe.
+pub fn http_client(config: &ProviderConfig) -> Result<reqwest::Client, LlmError> {
+    shared_client(ClientKind::for_config(config, config.base_url()))
 }
 
 /// The shared client of this kind.

@@ -175,6 +175,11 @@ pub enum LlmError {
     /// The provider configuration is unusable (bad base URL, zero limits...). Not retried.
     #[error("invalid provider configuration: {0}")]
     Config(String),
+
+    /// A request's model settings cannot be sent to this provider; nothing was sent.
+    /// Not retried.
+    #[error("model setting `{name}`: {0}", name = .0.setting())]
+    Options(#[from] super::options::OptionsError),
 }
 
 fn provider_suffix(message: &Option<String>) -> String {
@@ -236,7 +241,7 @@ impl LlmError {
             LlmError::InvalidResponse { .. } | LlmError::Truncated { .. } => {
                 ModelFailureKind::InvalidResponse
             }
-            LlmError::Config(_) => ModelFailureKind::Config,
+            LlmError::Config(_) | LlmError::Options(_) => ModelFailureKind::Config,
         };
         ModelFailure {
             kind,

@@ -58,6 +58,7 @@ mod tests {
                 temperature: None,
                 tool_choice: Default::default(),
                 parallel_tool_calls: true,
+                options: Default::default(),
             },
             messages: vec![Message::user("hello world")],
             tools: vec![].into(),

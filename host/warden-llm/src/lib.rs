@@ -4,7 +4,7 @@
 //! Layout: `types` (neutral messages and events), `openai` / `anthropic` (wire mapping
 //! only), `wire` (the seam between them and the core), `core` (HTTP, retries, timeouts),
 //! `live` (a stream in flight), `cap` (size caps on responses), `retry`, `ratelimit`,
-//! `sse`, `accumulate`, `config`, `error`, `notice`.
+//! `sse`, `accumulate`, `config`, `error`, `notice`, `options` (optional model settings).
 //! Invariant: everything above this module sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
@@ -19,10 +19,14 @@ mod estimate;
 mod live;
 mod notice;
 mod openai;
+mod options;
 pub mod ratelimit;
 pub mod retry;
 pub mod sse;
 mod wire;
+
+#[cfg(test)]
+mod request_tests;
 
 use std::sync::Arc;
 
@@ -31,12 +35,14 @@ use futures::stream::BoxStream;
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
 
 pub use accumulate::{StreamAccumulator, check_truncation};
+pub use client::http_client;
 pub use config::{
     ApiKey, ProviderConfig, ProviderKind, RateLimits, ResponseLimits, RetryPolicy, Timeouts,
 };
 pub use error::{LlmError, SizeCap, TimeoutPhase};
 pub use estimate::estimate_tokens;
 pub use notice::{LlmNotice, NoticeQueue, Notices};
+pub use options::{OptionsError, THINKING_WITH_TOOLS, body_keys, check_options};
 
 /// A model behind some provider. Dyn-compatible: the agent loop holds `Arc<dyn Model>`.
 ///

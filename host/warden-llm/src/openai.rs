@@ -9,14 +9,17 @@ use std::collections::BTreeSet;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::config::ApiKey;
+use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
-use super::wire::{Endpoint, Step, StreamDecoder, Wire, openai_finish, parse_json};
+use super::wire::{
+    Endpoint, Step, StreamDecoder, Wire, error_result_text, openai_finish, parse_json,
+};
 use warden_core::chat::{
     ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, Usage,
 };
+use warden_core::options::ReasoningEffort;
 
 /// The OpenAI wire format.
 pub(crate) struct OpenAi {
@@ -24,6 +27,24 @@ pub(crate) struct OpenAi {
     /// models reject `max_tokens`); compatible servers (Ollama, vLLM...) know `max_tokens`.
     pub official: bool,
 }
+
+/// Every top-level field [`Body`] may write: `extra_body` may not set them.
+pub(crate) const BODY_KEYS: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "seed",
+    "stop",
+    "reasoning_effort",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "stream",
+    "stream_options",
+];
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -36,6 +57,14 @@ struct Body<'a> {
     max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<ReasoningEffort>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<Typed<WireFunction<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +76,9 @@ struct Body<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<Value>,
+    /// Last: a server's own fields (none of [`BODY_KEYS`], checked before encoding).
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
 }
 
 #[derive(Serialize)]
@@ -120,7 +152,8 @@ fn wire_message(m: &Message) -> WireMessage<'_> {
                 })
                 .collect(),
         },
-        // Chat Completions has no error flag on tool results: say it in the content.
+        // Chat Completions has no error flag on tool results: say it in the content, once
+        // (the controller's texts already start with `Error:`).
         Message::Tool {
             call_id,
             content,
@@ -128,7 +161,7 @@ fn wire_message(m: &Message) -> WireMessage<'_> {
         } => WireMessage::Tool {
             tool_call_id: call_id,
             content: if *is_error {
-                Cow::Owned(format!("Error: {content}"))
+                error_result_text(content)
             } else {
                 Cow::Borrowed(content)
             },
@@ -233,6 +266,10 @@ impl ErrorBody {
 }
 
 impl Wire for OpenAi {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Openai
+    }
+
     fn url(&self, base: &str) -> String {
         format!("{base}/chat/completions")
     }
@@ -258,6 +295,10 @@ impl Wire for OpenAi {
             max_tokens: (!official).then_some(s.max_tokens),
             max_completion_tokens: official.then_some(s.max_tokens),
             temperature: s.temperature,
+            top_p: s.options.top_p,
+            seed: s.options.seed,
+            stop: &s.options.stop,
+            reasoning_effort: s.options.reasoning_effort,
             tools: req
                 .tools
                 .iter()
@@ -279,6 +320,7 @@ impl Wire for OpenAi {
             parallel_tool_calls: has_tools.then_some(s.parallel_tool_calls),
             stream,
             stream_options: stream.then(|| json!({"include_usage": true})),
+            extra: &s.options.extra_body,
         };
         serde_json::to_vec(&body)
             .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))

@@ -24,6 +24,7 @@ fn request(tools: bool) -> ChatRequest {
             temperature: Some(0.5),
             tool_choice: ToolChoice::Tool("add".into()),
             parallel_tool_calls: false,
+            options: Default::default(),
         },
         messages: vec![
             Message::system("be brief"),

@@ -4,11 +4,12 @@
 //! stream events; it does no IO. Everything else (HTTP, retries, timeouts, rate limits)
 //! lives in the core, so both adapters behave identically apart from the mapping.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 
-use super::config::ApiKey;
+use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
 use warden_core::chat::{ChatRequest, ChatResponse, FinishReason, StreamEvent};
 
@@ -90,6 +91,8 @@ impl Endpoint {
 
 /// One wire format.
 pub(crate) trait Wire: Send + Sync + 'static {
+    /// Which provider's format this is (for the checks of the request's options).
+    fn kind(&self) -> ProviderKind;
     /// The chat endpoint under `base`.
     fn url(&self, base: &str) -> String;
     /// Authentication and versioning headers.
@@ -152,5 +155,45 @@ pub(crate) fn anthropic_finish(reason: &str) -> FinishReason {
         "max_tokens" => FinishReason::Length,
         "refusal" => FinishReason::ContentFilter,
         other => FinishReason::Other(other.to_string()),
+    }
+}
+
+/// The text of a failed tool result on a wire with no error flag (OpenAI): `content`
+/// marked `Error: `, unless it already starts with an error label (`Error:` or
+/// `Error (kind):`, as warden's controller writes them), so the model sees exactly one.
+pub(crate) fn error_result_text(content: &str) -> Cow<'_, str> {
+    if has_error_label(content) {
+        Cow::Borrowed(content)
+    } else {
+        Cow::Owned(format!("Error: {content}"))
+    }
+}
+
+/// Whether `text` starts with `Error:` or `Error (` (any case).
+fn has_error_label(text: &str) -> bool {
+    let Some(head) = text.get(..5) else {
+        return false;
+    };
+    let rest = &text[5..];
+    head.eq_ignore_ascii_case("error") && (rest.starts_with(':') || rest.starts_with(" ("))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_result_gets_one_label() {
+        assert_eq!(error_result_text("boom"), "Error: boom");
+        assert_eq!(error_result_text("Error: boom"), "Error: boom");
+        assert_eq!(error_result_text("error: boom"), "error: boom");
+        assert_eq!(
+            error_result_text("Error (timeout): slow"),
+            "Error (timeout): slow"
+        );
+        // Only a label counts, not a word that starts the same.
+        assert_eq!(error_result_text("Errors: 3"), "Error: Errors: 3");
+        assert_eq!(error_result_text("Err"), "Error: Err");
+        assert_eq!(error_result_text("é"), "Error: é");
     }
 }

@@ -49,6 +49,7 @@ fn mid_run_request() -> ChatRequest {
             temperature: Some(0.0),
             tool_choice: ToolChoice::Auto,
             parallel_tool_calls: true,
+            options: Default::default(),
         },
         messages,
         tools: vec![ToolSpec {

@@ -33,6 +33,7 @@ pub use outcome::{tool_failure, tool_outcome, tool_usage};
 pub use runner::{Agent, RunError, RunHandle, RunStream, Runner, Session, SetupError};
 pub use warden_core::controller::LoopConfig;
 pub use warden_core::events::RunEvent;
+pub use warden_core::options::{ModelOptions, ReasoningEffort};
 pub use warden_core::run::{RunResult, StopReason};
 pub use warden_llm::{ApiKey, Model, ProviderConfig, ProviderKind, connect};
 pub use warden_sandbox::{EngineConfig, Executor, ToolPolicy, run_compiler_child_if_requested};

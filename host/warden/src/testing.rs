@@ -15,12 +15,8 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
 
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
-use warden_core::testing::ScriptError;
+pub use warden_core::testing::{ScriptError, ScriptedModel};
 use warden_llm::{LlmError, Model, Notices};
-
-/// The script's logic, and the builders of its responses ([`ScriptedModel::text`],
-/// [`ScriptedModel::calls`]), so a program depending on `warden` alone can script a model.
-pub use warden_core::testing::ScriptedModel;
 
 /// How many pieces a streamed text or argument string is cut into (at most).
 const PIECES: usize = 3;

@@ -384,6 +384,7 @@ mod tests {
                 temperature: None,
                 tool_choice: choice,
                 parallel_tool_calls: true,
+                options: Default::default(),
             },
             messages,
             tools: vec![warden_core::chat::ToolSpec {

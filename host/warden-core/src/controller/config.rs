@@ -51,6 +51,8 @@ pub struct LoopConfig {
     pub max_tokens: u32,
     /// Sampling temperature; `None` leaves the provider's default.
     pub temperature: Option<f32>,
+    /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
+    pub options: crate::options::ModelOptions,
     /// Context window in tokens; overrides the known-models table.
     pub context_window: Option<u32>,
     /// The run's limits.
@@ -86,6 +88,7 @@ impl LoopConfig {
             model: model.into(),
             max_tokens: 1024,
             temperature: None,
+            options: crate::options::ModelOptions::default(),
             context_window: None,
             budget: Budget::default(),
             price: None,

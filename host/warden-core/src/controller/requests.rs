@@ -165,6 +165,7 @@ impl Controller {
                     ToolChoice::Auto
                 },
                 parallel_tool_calls: self.config.parallel_tool_calls && !forced,
+                options: self.config.options.clone(),
             },
             messages: assembled.messages,
             tools,
@@ -234,6 +235,7 @@ impl Controller {
                 temperature: None,
                 tool_choice: ToolChoice::None,
                 parallel_tool_calls: false,
+                options: self.config.options.for_summary(),
             },
             messages,
             tools: Arc::new([]),

@@ -7,6 +7,7 @@ use super::{
 };
 use warden_core::budget::Budget;
 use warden_core::context::models::Price;
+use warden_core::options::ModelOptions;
 use warden_llm::{RateLimits, ResponseLimits, RetryPolicy, Timeouts};
 
 /// Builds an [`AgentDef`]; start with [`AgentDef::builder`].
@@ -28,6 +29,12 @@ impl AgentBuilder {
                     api_key_env: None,
                     max_tokens: 1024,
                     temperature: None,
+                    top_p: None,
+                    seed: None,
+                    stop: Vec::new(),
+                    reasoning_effort: None,
+                    thinking_budget: None,
+                    extra_body: serde_json::Map::new(),
                     context_window: None,
                     price: None,
                     timeouts: Timeouts::default(),
@@ -73,6 +80,13 @@ impl AgentBuilder {
     /// Sampling temperature (default: the provider's).
     pub fn temperature(mut self, t: f32) -> Self {
         self.agent.model.temperature = Some(t);
+        self
+    }
+
+    /// The optional request settings (`top_p`, `seed`, `stop`, reasoning effort, thinking
+    /// budget, `extra_body`), checked against the provider by `build`.
+    pub fn model_options(mut self, options: ModelOptions) -> Self {
+        self.agent.model.set_options(options);
         self
     }
 

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{AgentDef, PolicyRef, Provider};
+use warden_llm::OptionsError;
 
 /// What is wrong with an agent definition. `file` names the agent file, `key` the key at
 /// fault (`model.base_url`, `tools[0].component`, ...).
@@ -44,6 +45,14 @@ pub enum AgentError {
         key: String,
         /// What is wrong and what to do.
         message: String,
+    },
+    /// A model setting the provider cannot take (`[model]` `top_p`, `seed`, `stop`...).
+    #[error("{file}: `model.{}`: {source}", source.setting())]
+    ModelOption {
+        /// The agent file.
+        file: String,
+        /// Which setting, and why the provider cannot take it.
+        source: OptionsError,
     },
     /// A file the agent refers to is missing.
     #[error("{file}: `{key}`: {} does not exist; {hint}", path.display())]
@@ -166,6 +175,7 @@ impl AgentDef {
         {
             return invalid("model.temperature", "must be between 0 and 2");
         }
+        self.check_model_options(file)?;
         if self.model.provider == Provider::OpenAiCompatible && self.model.base_url.is_none() {
             return invalid(
                 "model.base_url",
@@ -229,6 +239,25 @@ impl AgentDef {
             }
         }
         Ok(())
+    }
+
+    /// The provider's checks of the optional model settings, and thinking without tools
+    /// (see [`warden_llm::THINKING_WITH_TOOLS`]).
+    fn check_model_options(&self, file: &str) -> Result<(), AgentError> {
+        let m = &self.model;
+        let options = m.options();
+        let mut result =
+            warden_llm::check_options(&options, m.provider_kind(), m.max_tokens, m.temperature);
+        if result.is_ok() && options.thinking_budget.is_some() && !self.tools.is_empty() {
+            result = Err(OptionsError::ThinkingConflict {
+                with: "tools",
+                why: warden_llm::THINKING_WITH_TOOLS,
+            });
+        }
+        result.map_err(|source| AgentError::ModelOption {
+            file: file.into(),
+            source,
+        })
     }
 
     /// Checks the files the agent refers to: every component and policy file exists.

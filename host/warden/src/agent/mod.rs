@@ -12,6 +12,8 @@ mod builder;
 mod load;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_options;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,8 +25,9 @@ pub use load::AgentError;
 use warden_core::budget::Budget;
 use warden_core::context::models::Price;
 use warden_core::controller::{CompactionConfig, LoopConfig};
+use warden_core::options::{ModelOptions, ReasoningEffort};
 use warden_core::tool::{ErrorPolicy, ToolCatalogEntry};
-use warden_llm::{RateLimits, ResponseLimits, RetryPolicy, Timeouts};
+use warden_llm::{ProviderKind, RateLimits, ResponseLimits, RetryPolicy, Timeouts};
 
 /// The wire format / provider of the model, as written in an agent file (`openai`,
 /// `anthropic`, `openai-compatible`).
@@ -79,6 +82,25 @@ pub struct ModelSettings {
     /// Sampling temperature; unset leaves the provider's default.
     #[serde(default)]
     pub temperature: Option<f32>,
+    /// Nucleus sampling, 0 to 1 (both providers).
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    /// OpenAI `seed`; refused for Anthropic, which has none.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Stop sequences (OpenAI `stop`, Anthropic `stop_sequences`): at most 4, 1–256 bytes.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// OpenAI `reasoning_effort`: `low`, `medium` or `high`; refused for Anthropic.
+    #[serde(default)]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Anthropic extended thinking budget in tokens (1024 or more, below `max_tokens`);
+    /// refused for OpenAI.
+    #[serde(default)]
+    pub thinking_budget: Option<u32>,
+    /// Server-specific top-level body fields (e.g. vLLM's `top_k`); keys warden writes are refused.
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
     /// Context window in tokens; overrides the known-models table.
     #[serde(default)]
     pub context_window: Option<u32>,
@@ -109,6 +131,37 @@ fn default_max_tokens() -> u32 {
 }
 
 impl ModelSettings {
+    /// The wire format these settings are sent in.
+    pub fn provider_kind(&self) -> ProviderKind {
+        if self.provider.openai_wire() {
+            ProviderKind::Openai
+        } else {
+            ProviderKind::Anthropic
+        }
+    }
+
+    /// The optional request settings (`top_p`, `seed`, `stop`...).
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            top_p: self.top_p,
+            seed: self.seed,
+            stop: self.stop.clone(),
+            reasoning_effort: self.reasoning_effort,
+            thinking_budget: self.thinking_budget,
+            extra_body: self.extra_body.clone(),
+        }
+    }
+
+    /// Sets the optional request settings from `options`.
+    pub fn set_options(&mut self, options: ModelOptions) {
+        self.top_p = options.top_p;
+        self.seed = options.seed;
+        self.stop = options.stop;
+        self.reasoning_effort = options.reasoning_effort;
+        self.thinking_budget = options.thinking_budget;
+        self.extra_body = options.extra_body;
+    }
+
     /// The environment variable to read the API key from, if the provider needs one.
     pub fn api_key_env(&self) -> Option<String> {
         self.api_key_env
@@ -369,6 +422,7 @@ impl AgentDef {
             model: self.model.name.clone(),
             max_tokens: self.model.max_tokens,
             temperature: self.model.temperature,
+            options: self.model.options(),
             context_window: self.model.context_window,
             budget: self.budget.clone(),
             price: self.model.price,

@@ -132,8 +132,8 @@ pub enum RunError {
     InsideRuntime,
     /// The runtime for `run_sync` could not be built.
     #[error("cannot start an async runtime: {0}")]
-    Runtime(String),
+    Runtime(#[source] std::io::Error),
     /// The task driving a streamed run panicked or was dropped.
     #[error("the run's task ended abnormally: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }

@@ -88,8 +88,8 @@ impl Runner {
     /// Builds everything an agent definition needs, checking it all before any model call:
     /// the files it names exist, every component loads, every policy is valid and grants only
     /// existing directories, tool names are unique, the loop settings compile, the API key is
-    /// set and the model's base URL accepts a connection. The first problem is returned as
-    /// one error naming the file and key and saying what to do.
+    /// set and the model's base URL answers (through any proxy the environment sets). The
+    /// first problem is returned as one error naming the file and key and saying what to do.
     pub async fn from_def_with(
         def: &AgentDef,
         executor: Executor,
@@ -143,6 +143,11 @@ impl Runner {
     /// streamed, so text arrives as `TextDelta`s) plus a handle to cancel it. The stream ends
     /// after `RunFinished`; [`RunStream::result`] gives the result. Call it inside a tokio
     /// runtime (it spawns).
+    ///
+    /// Buffering: events wait in the stream until read; a run's events are bounded by its own
+    /// budgets (turns, output tokens, tool calls). Once the stream is dropped or
+    /// [`RunStream::result`] is taken, later events are not kept at all: a caller that stops
+    /// reading stops the buffering by saying so.
     pub fn run_streamed(&self, agent: &Agent, input: impl Into<String>) -> (RunStream, RunHandle) {
         stream::start(self.clone(), agent.clone(), input.into())
     }
@@ -157,7 +162,7 @@ impl Runner {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| RunError::Runtime(e.to_string()))?;
+            .map_err(RunError::Runtime)?;
         runtime.block_on(self.run(agent, input))
     }
 

@@ -1,9 +1,12 @@
 //! From an agent's model settings to a connected [`Model`]: provider configuration, API key,
-//! and a quick TCP probe of the base URL, so that a missing key or a server that is not
+//! and a quick probe of the base URL, so that a missing key or a server that is not
 //! running is reported before the run starts rather than as a failed first model call.
 //!
-//! Invariant: nothing here sends a request to the model; the probe only opens (and closes)
-//! one TCP connection to the base URL's host and port.
+//! Invariant: nothing here sends a request to the model. The probe is one `HEAD` of the base
+//! URL, without the key, sent by the very client the model's requests use
+//! ([`llm::http_client`]): it goes the same way they do, through `HTTPS_PROXY` /
+//! `HTTP_PROXY` / `ALL_PROXY` unless `NO_PROXY` matches, and warms the connection the first
+//! request then reuses. Any HTTP answer, whatever its status, counts as reachable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +15,8 @@ use super::error::SetupError;
 use crate::agent::{AgentDef, Provider};
 use warden_llm::{ApiKey, Model, ProviderConfig, ProviderKind};
 
-/// How long the base-URL probe waits for a TCP connection.
+/// How long the base-URL probe waits for an answer once connected (the connection itself
+/// has the model's connect timeout).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The provider configuration for an agent's model settings.
@@ -55,7 +59,7 @@ pub(super) async fn connect_model(def: &AgentDef) -> Result<Arc<dyn Model>, Setu
             source: Box::new(source),
         },
     })?;
-    probe(config.base_url())
+    probe(&config)
         .await
         .map_err(|detail| SetupError::Unreachable {
             file,
@@ -65,23 +69,29 @@ pub(super) async fn connect_model(def: &AgentDef) -> Result<Arc<dyn Model>, Setu
     Ok(model)
 }
 
-/// Opens one TCP connection to the host and port of `base_url`.
-pub(super) async fn probe(base_url: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(base_url).map_err(|e| format!("not a valid URL: {e}"))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| "the URL has no host".to_string())?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| "the URL has no port".to_string())?;
-    match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await {
-        Ok(Ok(_stream)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {PROBE_TIMEOUT:?}")),
+/// Sends one `HEAD` of the base URL of `config` with the model's own HTTP client.
+pub(super) async fn probe(config: &ProviderConfig) -> Result<(), String> {
+    let url =
+        reqwest::Url::parse(config.base_url()).map_err(|e| format!("not a valid URL: {e}"))?;
+    let client = warden_llm::http_client(config).map_err(|e| e.to_string())?;
+    let limit = config.timeouts.connect() + PROBE_TIMEOUT;
+    match tokio::time::timeout(limit, client.head(url).send()).await {
+        Ok(Ok(_answer)) => Ok(()),
+        Ok(Err(e)) => Err(error_chain(&e)),
+        Err(_) => Err(format!("no answer within {limit:?}")),
     }
+}
+
+/// The error and its causes on one line (reqwest's own message hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub struct RunStream {
 impl RunStream {
     /// Waits for the run to end and returns its result. Events not read yet are dropped.
     pub async fn result(self) -> Result<RunResult, RunError> {
-        self.task.await.map_err(|e| RunError::Task(e.to_string()))?
+        self.task.await.map_err(RunError::Task)?
     }
 }
 
@@ -43,9 +43,12 @@ pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, 
     let run_handle = handle.clone();
     let task = tokio::spawn(async move {
         let mut controller = agent.controller(input)?;
-        // A dropped receiver only means nobody is watching: the run goes on.
+        // A dropped receiver only means nobody is watching: the run goes on, and its events
+        // are not kept.
         let mut sink = move |event: RunEvent| {
-            let _ = tx.unbounded_send(event);
+            if !tx.is_closed() {
+                let _ = tx.unbounded_send(event);
+            }
         };
         drive::drive(
             &runner,

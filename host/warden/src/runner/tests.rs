@@ -139,19 +139,42 @@ fn stream_events_cut_text_and_arguments_into_pieces() {
     assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
 }
 
+fn probe_config(base_url: String) -> warden_llm::ProviderConfig {
+    let mut config = warden_llm::ProviderConfig::new(warden_llm::ProviderKind::Openai, "m");
+    config.base_url = Some(base_url);
+    config
+}
+
 #[tokio::test]
-async fn the_probe_fails_on_a_closed_loopback_port() {
+async fn the_probe_fails_on_a_closed_loopback_port_and_passes_on_any_http_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let err = setup::probe(&format!("http://{closed}/v1"))
+    let err = setup::probe(&probe_config(format!("http://{closed}/v1")))
         .await
         .unwrap_err();
-    assert!(!err.is_empty());
+    assert!(err.contains("onnect"), "{err}");
     let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", open.local_addr().unwrap());
-    setup::probe(&url).await.unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = open.accept().await.unwrap();
+        let mut head = vec![0; 1024];
+        let n = socket.read(&mut head).await.unwrap();
+        socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head[..n]).into_owned()
+    });
+    setup::probe(&probe_config(url)).await.unwrap();
+    let head = server.await.unwrap();
+    assert!(head.starts_with("HEAD /v1 HTTP/1.1\r\n"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("authorization"),
+        "{head}"
+    );
 }
 
 #[test]
@@ -237,4 +260,34 @@ async fn a_run_future_does_not_carry_the_tool_steps_state() {
         run_size < step_size,
         "the run future ({run_size} B) holds the tool step ({step_size} B) inline"
     );
+}
+
+/// A caller that never reads the events still gets the whole result, and once it has taken
+/// the result nothing is kept for it: the channel is closed.
+#[tokio::test]
+async fn a_streamed_run_whose_events_are_never_read_still_gives_its_result() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let (stream, _handle) = runner.run_streamed(&calc_agent().await, "20+22?");
+    let result = stream.result().await.unwrap();
+    assert_eq!(result.stop_reason, StopReason::Completed);
+    assert_eq!(result.output.unwrap().text, "It is forty-two.");
+    model.assert_all_used().unwrap();
+}
+
+/// Dropping the stream closes it: the run goes on to its end without a reader.
+#[tokio::test]
+async fn a_dropped_stream_does_not_stop_the_run() {
+    let model = Arc::new(ScriptedLlm::new(script()));
+    let runner = Runner::new(model.clone(), executor().clone());
+    let (stream, handle) = runner.run_streamed(&calc_agent().await, "20+22?");
+    drop(stream);
+    for _ in 0..200 {
+        if model.remaining() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(model.remaining(), 0, "the run stopped without its reader");
+    assert!(!handle.is_cancelled());
 }
