@@ -58,7 +58,6 @@ pub async fn kickoff(backend: &Backend, executor: &Executor) -> anyhow::Result<R
     Ok(runner.run(&agent, task()).await?)
 }
 
-#[allow(dead_code)] // the tests include this file for `kickoff`
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let backend = warden_examples::backend(script()).await?;

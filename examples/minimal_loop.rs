@@ -76,7 +76,6 @@ pub async fn run(
     anyhow::bail!("no answer after 8 turns")
 }
 
-#[allow(dead_code)] // the tests include this file for `run`
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let backend = warden_examples::backend(script()).await?;

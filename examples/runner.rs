@@ -49,7 +49,6 @@ pub fn run_both(rt: &Runtime, backend: &Backend) -> anyhow::Result<(RunResult, R
     Ok((with_async, with_sync))
 }
 
-#[allow(dead_code)] // the tests include this file for `run_both`
 fn main() -> anyhow::Result<()> {
     let rt = Runtime::new()?;
     let backend = rt.block_on(warden_examples::backend(script()))?;

@@ -96,7 +96,6 @@ pub async fn run(
     }
 }
 
-#[allow(dead_code)] // the tests include this file for `run`
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let backend = warden_examples::backend(script()).await?;

@@ -1,17 +1,17 @@
 //! Runs every example's logic against the in-process mock LLM server (never the network)
 //! and the real guest tools, and the agent files through the real loader.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "tests use the logic, not `main`")]
 #[path = "../crew_task.rs"]
 mod crew_task;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "tests use the logic, not `main`")]
 #[path = "../minimal_loop.rs"]
 mod minimal_loop;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "tests use the logic, not `main`")]
 #[path = "../runner.rs"]
 mod runner;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "tests use the logic, not `main`")]
 #[path = "../step_loop.rs"]
 mod step_loop;
 

@@ -2,7 +2,7 @@
 //! (seen in the mock's stats and the Retry notices with their delays), what is not, and
 //! that nothing is replayed once part of a stream reached the caller.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::time::Duration;
 

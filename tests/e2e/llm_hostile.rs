@@ -4,7 +4,7 @@
 //! to change, memory stays bounded (the server sees the client stop reading), and the next
 //! benign call on the same model is fine.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The client-side rate limiter, shared by every caller of one model: token budget waits,
 //! and a 429 that pauses other callers.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use mock_llm::{Behaviour, Fault, MockConfig, MockServer, Turn};
 use warden_e2e::llm::{KEY, drain, provider, request};

@@ -1,7 +1,7 @@
 //! The mock's own HTTP surface: the fault header, the admin queue, the stats endpoint and
 //! the header checks of the Anthropic API, spoken to with a plain HTTP client.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use mock_llm::{MockConfig, MockServer};
 use serde_json::{Value, json};

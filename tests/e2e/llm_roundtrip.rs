@@ -1,7 +1,7 @@
 //! Round trips through the real adapters against the mock: both wire formats, streaming
 //! and not, a multi-turn tool loop whose history the mock validates strictly.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use futures::StreamExt;
 use mock_llm::{Behaviour, MockConfig, MockServer, ScriptUsage, Turn};

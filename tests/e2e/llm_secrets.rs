@@ -1,7 +1,7 @@
 //! The API key never appears in logs, traces, errors or debug output, even when the
 //! provider quotes it back.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

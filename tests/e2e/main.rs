@@ -1,5 +1,5 @@
 //! warden's end-to-end tests: one integration test binary.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod agent_budget;
 mod agent_concurrency;
 mod agent_loop;

@@ -2,4 +2,6 @@
 //! bench binary and the end-to-end tests. The command line itself (clap, the terminal
 //! console, chat) lives in the binary.
 
+#![deny(missing_docs)]
+
 pub mod demo;

@@ -10,7 +10,7 @@
 //! `pty` (the binary in a pseudo-terminal, as a person uses it), `sandbox` (the executor
 //! under the process's own limits) and `cache` (warden's own state).
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 #[path = "cli/cache.rs"]
 mod cache;

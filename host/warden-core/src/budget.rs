@@ -14,16 +14,24 @@ use crate::chat::Usage;
 use crate::context::models::Price;
 use crate::state::UsageTotals;
 
-/// A limited resource.
+/// A limited resource. Serialised in snake case (`input_tokens`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetResource {
+    /// Model turns ([`Budget::max_turns`]).
     Turns,
+    /// Input tokens summed over the run's model calls ([`Budget::max_input_tokens`]).
     InputTokens,
+    /// Output tokens summed over the run's model calls ([`Budget::max_output_tokens`]).
     OutputTokens,
+    /// Input plus output tokens ([`Budget::max_total_tokens`]).
     TotalTokens,
+    /// Executed tool calls ([`Budget::max_tool_calls`]).
     ToolCalls,
+    /// Seconds since the run started ([`Budget::max_wall_time_secs`]).
     WallTime,
+    /// Cost in USD ([`Budget::max_cost_usd`]).
     CostUsd,
 }
 
@@ -59,14 +67,21 @@ pub enum OnExhaustion {
 pub struct Budget {
     /// Model turns (the forced final answer is not counted).
     pub max_turns: Option<u32>,
+    /// Input tokens over all model calls, checked before each call with its estimated size.
     pub max_input_tokens: Option<u64>,
+    /// Output tokens over all model calls.
     pub max_output_tokens: Option<u64>,
+    /// Input plus output tokens over all model calls.
     pub max_total_tokens: Option<u64>,
+    /// Executed tool calls (calls the parser rejected do not count).
     pub max_tool_calls: Option<u32>,
+    /// Wall-clock time of the run, in seconds.
     pub max_wall_time_secs: Option<f64>,
+    /// Cost of the model calls in USD, priced from the model table or the agent's override.
     pub max_cost_usd: Option<f64>,
-    /// Warn when a resource reaches this share of its limit.
+    /// Warn when a resource reaches this share of its limit (0.0–1.0; default 0.8).
     pub warn_at: f64,
+    /// What happens when a limit is reached (default: one forced answer).
     pub on_exhaustion: OnExhaustion,
 }
 
@@ -94,8 +109,12 @@ impl Default for Budget {
 /// A resource used up (or about to be), with its figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Exhausted {
+    /// The resource.
     pub resource: BudgetResource,
+    /// How much was used (with the next call's estimate, before a call), in the resource's
+    /// unit: a count, tokens, seconds or USD.
     pub used: f64,
+    /// The limit, in the same unit.
     pub limit: f64,
 }
 
@@ -125,8 +144,11 @@ pub type BudgetWarning = Exhausted;
 /// Where a run stands, as the tracker sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Consumption<'a> {
+    /// Usage summed over the run so far.
     pub totals: &'a UsageTotals,
+    /// Model turns so far (the forced final answer not counted).
     pub turns: u32,
+    /// Wall-clock time since the run started.
     pub elapsed: Duration,
 }
 
@@ -272,7 +294,7 @@ impl BudgetTracker {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -15,20 +15,31 @@ use crate::options::ModelOptions;
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Message {
     /// Instructions. Adapters that take the system prompt out of band (Anthropic) lift it out.
-    System { content: Arc<str> },
+    System {
+        /// The instructions.
+        content: Arc<str>,
+    },
     /// Input from the user.
-    User { content: Arc<str> },
+    User {
+        /// The user's text.
+        content: Arc<str>,
+    },
     /// A model turn: text, tool calls, or both.
     Assistant {
+        /// The text of the turn, if it had any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content: Option<Arc<str>>,
+        /// The tool calls the model requested, in order.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall>,
     },
     /// The result of one tool call, answering the call with the same id.
     Tool {
+        /// The [`ToolCall::id`] this answers.
         call_id: String,
+        /// The tool's output, or the error the model is told.
         content: Arc<str>,
+        /// Whether `content` is an error rather than the tool's output.
         #[serde(default)]
         is_error: bool,
     },
@@ -82,8 +93,12 @@ const MAX_CALL_LABEL_BYTES: usize = 256;
 /// it is validated by the response parser, never trusted here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCall {
+    /// The provider's id of the call, echoed by the tool result (at most 256 bytes after
+    /// [`ToolCall::cap`]).
     pub id: String,
+    /// The tool's name (at most 256 bytes after [`ToolCall::cap`]).
     pub name: String,
+    /// The arguments object as JSON text, unparsed.
     pub arguments: String,
     /// Set when the arguments were over the cap and dropped unread (`arguments` is then
     /// `{}`, which every provider accepts in a history): the call is rejected to the model,
@@ -123,7 +138,8 @@ impl ToolCall {
     }
 }
 
-/// Cuts `text` to [`MAX_CALL_LABEL_BYTES`] on a character boundary.
+/// Cuts `text` to 256 bytes (the longest tool name or call id kept) on a character
+/// boundary.
 pub fn cut_label(text: &mut String) {
     if text.len() > MAX_CALL_LABEL_BYTES {
         let mut end = MAX_CALL_LABEL_BYTES;
@@ -146,7 +162,9 @@ pub struct DroppedArguments {
 /// A tool offered to the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {
+    /// The name the model calls it by.
     pub name: String,
+    /// What the tool does, for the model.
     pub description: String,
     /// JSON Schema of the arguments object.
     pub parameters: serde_json::Value,
@@ -170,13 +188,17 @@ pub enum ToolChoice {
 /// Per-request settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestSettings {
+    /// The provider's model name.
     pub model: String,
+    /// Cap on the output tokens of the response.
     pub max_tokens: u32,
+    /// Sampling temperature; `None` leaves the provider's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
+    /// How the model may use the tools (default: it decides).
     #[serde(default)]
     pub tool_choice: ToolChoice,
-    /// Whether the model may request several tool calls in one turn.
+    /// Whether the model may request several tool calls in one turn (default: true).
     #[serde(default = "default_true")]
     pub parallel_tool_calls: bool,
     /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
@@ -191,8 +213,12 @@ fn default_true() -> bool {
 /// A complete request to a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
+    /// Model, output cap and tool settings.
     pub settings: RequestSettings,
+    /// The conversation, system prompt first when there is one.
     pub messages: Vec<Message>,
+    /// The tools offered to the model.
+    ///
     /// Shared, not copied: an agent offers the same specs (schemas included) on every call.
     pub tools: Arc<[ToolSpec]>,
 }
@@ -233,7 +259,9 @@ impl std::fmt::Display for FinishReason {
 /// Token usage as reported by the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
+    /// Tokens of the request (prompt and history).
     pub input_tokens: u64,
+    /// Tokens the model generated.
     pub output_tokens: u64,
     /// Input tokens served from the provider's prompt cache (a subset of `input_tokens`).
     pub cached_tokens: u64,
@@ -241,10 +269,12 @@ pub struct Usage {
 
 /// Saturating: the counts come from a server and may be absurd; they must not overflow.
 impl Usage {
+    /// Input plus output tokens.
     pub fn total(&self) -> u64 {
         self.input_tokens.saturating_add(self.output_tokens)
     }
 
+    /// Adds `other` to each count.
     pub fn add(&mut self, other: &Usage) {
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
@@ -257,8 +287,11 @@ impl Usage {
 pub struct ChatResponse {
     /// Text of the answer, if any.
     pub text: Option<String>,
+    /// The tool calls the model requested, in order.
     pub tool_calls: Vec<ToolCall>,
+    /// Why the model stopped.
     pub finish_reason: FinishReason,
+    /// Tokens the call used, as the provider reported them.
     pub usage: Usage,
     /// The model that answered, as reported by the provider.
     #[serde(default)]
@@ -348,29 +381,46 @@ impl ChatResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
+    /// A piece of the answer's text.
     TextDelta {
+        /// The piece, to append.
         text: String,
     },
     /// A piece of the model's refusal (OpenAI `refusal`): the answer is a refusal, not text.
     RefusalDelta {
+        /// The piece, to append.
         text: String,
     },
+    /// A tool call begins.
     ToolCallStart {
+        /// The call's position in the response.
         index: usize,
+        /// The provider's id of the call.
         id: String,
+        /// The tool's name.
         name: String,
     },
+    /// A piece of a tool call's argument text.
     ToolCallDelta {
+        /// The call's position in the response.
         index: usize,
+        /// The piece of JSON text, to append.
         arguments: String,
     },
+    /// A tool call's arguments are complete.
     ToolCallEnd {
+        /// The call's position in the response.
         index: usize,
     },
+    /// The token usage of the call: a cumulative snapshot (providers may send several; the
+    /// largest value of each count holds).
     Usage {
+        /// The usage so far.
         usage: Usage,
     },
+    /// The model stopped; the last event of a complete response.
     Finish {
+        /// Why it stopped.
         reason: FinishReason,
     },
 }

@@ -14,12 +14,17 @@ pub const MAX_STOP_BYTES: usize = 256;
 /// Smallest thinking budget Anthropic accepts.
 pub const MIN_THINKING_BUDGET: u32 = 1024;
 
-/// How hard an OpenAI reasoning model thinks before answering (`reasoning_effort`).
+/// How hard an OpenAI reasoning model thinks before answering (`reasoning_effort`),
+/// serialised in lower case.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReasoningEffort {
+    /// Fewest reasoning tokens: fastest and cheapest.
     Low,
+    /// The API's default.
     Medium,
+    /// Most reasoning tokens: slowest, for hard problems.
     High,
 }
 

@@ -20,34 +20,56 @@ pub enum CancelMode {
     AfterTurn,
 }
 
-/// Why a run ended.
+/// Why a run ended. Serialised as a JSON object tagged by `reason` (`completed`, ...).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum StopReason {
     /// The model gave its final answer.
     Completed,
     /// A tool listed in `stop_on_tools` ran; its output is the final output.
-    StopTool { name: String },
+    StopTool {
+        /// The tool's name.
+        name: String,
+    },
     /// Stopped from outside.
-    Cancelled { mode: CancelMode },
+    Cancelled {
+        /// How it was stopped.
+        mode: CancelMode,
+    },
     /// A budget ran out (with a forced answer unless the policy is `error`).
     Budget {
+        /// The resource that ran out.
         resource: BudgetResource,
+        /// How much was used, in the resource's unit (a count, tokens, seconds or USD).
         used: f64,
+        /// Its limit, in the same unit.
         limit: f64,
     },
     /// A tool with the `abort` policy failed.
     ToolAborted {
+        /// The tool's name.
         tool: String,
+        /// The failure's kind.
         kind: ToolFailureKind,
+        /// The failure's message.
         message: String,
     },
     /// The model kept answering with nothing usable or invalid calls.
-    InvalidResponses { detail: String },
+    InvalidResponses {
+        /// What was wrong with the last answer.
+        detail: String,
+    },
     /// The final answer kept failing the output schema.
-    InvalidOutput { detail: String },
+    InvalidOutput {
+        /// Why the schema rejected the last answer.
+        detail: String,
+    },
     /// The model refused.
-    Refused { message: String },
+    Refused {
+        /// The model's explanation.
+        message: String,
+    },
     /// The provider filtered the content.
     ContentFiltered,
     /// The model call failed (after the LLM interface's own retries).
@@ -57,7 +79,10 @@ pub enum StopReason {
         failure: ModelFailure,
     },
     /// No valid request could be built.
-    Context { message: String },
+    Context {
+        /// Why (see [`crate::context::ContextError`]).
+        message: String,
+    },
 }
 
 impl std::fmt::Display for CancelMode {
@@ -130,6 +155,7 @@ impl StopReason {
 /// The final output of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalOutput {
+    /// The answer's text (a stop tool's output when the run ended by one).
     pub text: String,
     /// The parsed and validated JSON, when the agent has an output schema.
     pub json: Option<serde_json::Value>,
@@ -140,12 +166,17 @@ pub struct FinalOutput {
 /// Everything a run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
+    /// Why the run ended.
     pub stop_reason: StopReason,
+    /// The final answer, if there is one.
     pub output: Option<FinalOutput>,
     /// The output came from the last call with tools disabled after a budget ran out.
     pub forced: bool,
+    /// Usage summed over the run.
     pub usage: UsageTotals,
+    /// Every step (model call and its tool calls), in order.
     pub steps: Vec<StepRecord>,
+    /// How many times old turns were summarised.
     pub compactions: usize,
 }
 

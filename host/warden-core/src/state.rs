@@ -15,9 +15,13 @@ use crate::tool::{ToolFailureKind, ToolUsage};
 /// Usage summed over a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageTotals {
+    /// Input tokens of every model call.
     pub input_tokens: u64,
+    /// Output tokens of every model call.
     pub output_tokens: u64,
+    /// Input tokens served from the provider's prompt cache (a subset of `input_tokens`).
     pub cached_tokens: u64,
+    /// Cost of the model calls in USD (0 without a price).
     pub cost_usd: f64,
     /// Model calls made (summaries and the forced final answer included).
     pub model_calls: u32,
@@ -25,10 +29,15 @@ pub struct UsageTotals {
     pub tool_calls: u32,
     /// Tool calls rejected by the parser.
     pub invalid_tool_calls: u32,
+    /// Wasm fuel units the tools burned.
     pub fuel: u64,
+    /// Wall-clock time of the tool calls added up, in milliseconds (concurrent calls overlap).
     pub tool_wall_ms: u64,
+    /// Bytes sent into the tools.
     pub bytes_in: u64,
+    /// Bytes of tool output.
     pub bytes_out: u64,
+    /// Outgoing HTTP requests the tools attempted.
     pub http_requests: u64,
     /// HTTP request body bytes sent by tools.
     #[serde(default)]
@@ -70,7 +79,8 @@ impl UsageTotals {
     }
 }
 
-/// What kind of model call a step was.
+/// What kind of model call a step was. Serialised in snake case (`forced_final`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelCallKind {
@@ -95,35 +105,50 @@ impl std::fmt::Display for ModelCallKind {
 /// One executed tool call, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRecord {
+    /// The model's id of the call.
     pub call_id: String,
+    /// The tool's name.
     pub name: String,
     /// `None` on success, else the failure kind.
     pub error_kind: Option<ToolFailureKind>,
+    /// Attempts made (1 without retries).
     pub attempts: u32,
+    /// What the attempts used together (peak memory: the largest).
     pub usage: ToolUsage,
 }
 
 /// A tool call the parser rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvalidCallRecord {
+    /// The model's id of the call.
     pub call_id: String,
+    /// The tool name the model used.
     pub name: String,
+    /// Why it was rejected, in one line.
     pub reason: String,
 }
 
 /// One step of the run: a model call and the tool calls it led to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
+    /// Position of the step in the run, from 0.
     pub index: usize,
+    /// What the model call was for.
     pub kind: ModelCallKind,
+    /// Estimated input tokens of the request, before it was sent.
     pub estimated_input_tokens: u64,
+    /// Tokens the call used.
     pub usage: Usage,
     /// The server reported no usage: `usage` is warden's estimate.
     #[serde(default)]
     pub usage_estimated: bool,
+    /// Cost of the call in USD (0 without a price).
     pub cost_usd: f64,
+    /// Why the model stopped; `None` until it answered (or when the call failed).
     pub finish_reason: Option<FinishReason>,
+    /// The tool calls run in this step, in the order their first attempt finished.
     pub tool_calls: Vec<ToolCallRecord>,
+    /// The tool calls the parser rejected.
     pub invalid_calls: Vec<InvalidCallRecord>,
 }
 
@@ -230,7 +255,7 @@ impl RunState {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -12,12 +12,16 @@ use crate::run::RunResult;
 use crate::tool::{PlannedCall, ToolOutcome};
 
 /// A failure of a scripted run.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScriptError {
+    /// Request number `.0` (from 1) found no response left; the script had `.1`.
     #[error("the script has no response left for request {0} (it had {1})")]
     Exhausted(usize, usize),
+    /// The run ended with this many responses unused.
     #[error("{0} scripted responses were never used")]
     Unused(usize),
+    /// The controller refused a feed.
     #[error(transparent)]
     Controller(#[from] ControllerError),
 }

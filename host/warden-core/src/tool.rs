@@ -14,7 +14,10 @@ pub enum ErrorPolicy {
     #[default]
     ToModel,
     /// Transient failures are retried up to `max_retries` times, then go to the model.
-    Retry { max_retries: u32 },
+    Retry {
+        /// Retries after the first attempt.
+        max_retries: u32,
+    },
     /// The run ends with the error.
     Abort,
 }
@@ -22,13 +25,16 @@ pub enum ErrorPolicy {
 /// One tool offered to the model, as the controller sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCatalogEntry {
+    /// The name the model calls it by; unique in a catalog.
     pub name: String,
+    /// What the tool does, for the model.
     pub description: String,
     /// JSON Schema of the arguments object.
     pub args_schema: serde_json::Value,
     /// Run this tool's calls one after another, never alongside other calls.
     #[serde(default)]
     pub sequential: bool,
+    /// What to do when a call fails (default: tell the model).
     #[serde(default)]
     pub error_policy: ErrorPolicy,
 }
@@ -53,11 +59,17 @@ impl ToolCatalogEntry {
 /// Resources one tool call used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolUsage {
+    /// Wasm fuel units burned (instantiation included).
     pub fuel: u64,
+    /// Wall-clock time of the call, in milliseconds.
     pub wall_ms: u64,
+    /// Largest linear memory the guest had, in bytes.
     pub peak_memory: u64,
+    /// Bytes sent into the guest (tool name and arguments).
     pub bytes_in: u64,
+    /// Bytes of output returned.
     pub bytes_out: u64,
+    /// Outgoing HTTP requests the tool attempted (allowed or not).
     pub http_requests: u64,
     /// HTTP request body bytes the tool sent.
     #[serde(default)]
@@ -145,16 +157,22 @@ pub struct ToolFailure {
 /// The outcome of one call, fed back by the driver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutcome {
+    /// The [`PlannedCall::call_id`] this answers.
     pub call_id: String,
+    /// The tool's name.
     pub name: String,
+    /// The tool's output, or why there is none.
     pub result: Result<String, ToolFailure>,
+    /// What the call used.
     pub usage: ToolUsage,
 }
 
 /// One call to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedCall {
+    /// The model's id of the call; its [`ToolOutcome`] carries it back.
     pub call_id: String,
+    /// The tool's name.
     pub name: String,
     /// Arguments, already validated against the tool's schema.
     pub arguments: serde_json::Value,

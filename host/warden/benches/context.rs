@@ -6,7 +6,7 @@
 //! checked against the bound), the same with exact tiktoken counts (a run whose requests
 //! came near the window once), and a model counted by the calibrated estimate only.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::hint::black_box;
 use std::time::Duration;

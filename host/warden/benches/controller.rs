@@ -8,7 +8,7 @@
 //! A second group runs the same script through the `Runner` (async driver, events, a real
 //! sandboxed `calc` call per turn) with a scripted model: the run minus HTTP.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench -p warden --bench egress`. All traffic stays on 127.0.0.1.
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::hint::black_box;
 use std::net::{IpAddr, SocketAddr};

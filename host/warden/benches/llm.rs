@@ -5,7 +5,7 @@
 //! the client runs on a current-thread runtime on the bench thread, and its CPU time is
 //! read from /proc/thread-self/schedstat (nanoseconds on CPU).
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::hint::black_box;
 use std::sync::Arc;

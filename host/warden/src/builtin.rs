@@ -59,7 +59,7 @@ pub async fn load(executor: &Executor, component: &Path) -> Result<Arc<ToolSet>,
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use warden_sandbox::EngineConfig;

@@ -16,6 +16,8 @@
 //! `warden-sandbox` the Wasm executor. Data flows one way: the controller decides, the
 //! [`Runner`] does what it decided with a [`Model`] and an [`Executor`].
 
+#![deny(missing_docs)]
+
 mod agent;
 pub mod builtin;
 mod guests;

@@ -142,7 +142,7 @@ fn parse_key_value(kv: &str) -> Result<(String, String)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use std::time::Duration;
 

@@ -198,6 +198,8 @@ impl Renderer {
                 self.note(&self.console.paint("33", &line));
             }
             RunEvent::RunFinished { .. } => self.console.stop_spinner(),
+            // An event kind this renderer does not know yet: the `--json` stream has it.
+            _ => {}
         }
     }
 

@@ -222,7 +222,7 @@ fn write_usage(usage: &CallUsage, err: &mut dyn Write) -> Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use clap::Parser;
 

@@ -33,13 +33,14 @@ their owners, total the estimated hours, and check the budget and the roadmap th
 /// Tool calls the demo's agent may make (the model asks for one more turn than this allows).
 pub const MAX_TOOL_CALLS: u32 = 11;
 
-/// Fuel each call may burn.
+/// Wasm fuel units each call may burn.
 pub const FUEL_PER_CALL: u64 = 500_000_000;
 
-/// Linear memory each call may use.
+/// Linear memory each call may use, in bytes (32 MiB).
 pub const MEMORY_PER_CALL: u64 = 32 << 20;
 
 /// Why the demo could not run.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// The temporary folder could not be created.
@@ -48,7 +49,9 @@ pub enum DemoError {
     /// A built-in component did not load.
     #[error("the built-in {tool} component does not load: {source}")]
     Load {
+        /// The component's built-in name (`fs`, `calc`, ...).
         tool: &'static str,
+        /// Why it did not load.
         source: LoadError,
     },
     /// The agent could not be assembled.

@@ -371,7 +371,7 @@ fn stream_events(response: &ChatResponse) -> Vec<StreamEvent> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use warden_core::chat::RequestSettings;

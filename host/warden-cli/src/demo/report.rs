@@ -19,6 +19,7 @@ use warden_core::run::{RunResult, StopReason};
 /// A tool call the sandbox or the tool refused.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefusedCall {
+    /// The tool's name.
     pub tool: String,
     /// The path or URL the call asked for.
     pub target: String,

@@ -13,7 +13,7 @@
 mod bpe;
 pub mod models;
 pub mod shrink;
-pub mod tokens;
+mod tokens;
 pub mod validate;
 
 #[cfg(test)]
@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use crate::chat::{Message, ToolSpec};
 pub use tokens::TokenCounter;
-pub use validate::{HistoryIssue, InvalidHistory, Repair};
+use validate::{InvalidHistory, Repair};
 
 /// Tokens kept free besides the output reserve, for the estimate's error.
 const SAFETY_MARGIN_RATIO: f64 = 0.05;
@@ -33,6 +33,7 @@ const MIN_TOOL_OUTPUT_CAP: u64 = 64;
 pub const DEFAULT_TOOL_OUTPUT_CAP: u64 = 4_000;
 
 /// Why no request could be assembled.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ContextError {
     /// Even with every measure taken the request is larger than the window allows.
@@ -40,7 +41,12 @@ pub enum ContextError {
         "the request needs about {needed} input tokens but the context window leaves {available}; \
          raise context_window, lower max_tokens, or shorten the instructions or task"
     )]
-    DoesNotFit { needed: u64, available: u64 },
+    DoesNotFit {
+        /// Estimated input tokens of the smallest request the assembler could build.
+        needed: u64,
+        /// Input tokens the window leaves after the output reserve and the safety margin.
+        available: u64,
+    },
     /// The history could not be repaired into a shape the provider accepts.
     #[error(transparent)]
     Invalid(#[from] InvalidHistory),
@@ -49,6 +55,7 @@ pub enum ContextError {
 /// Messages ready to send, and what it took to get them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assembled {
+    /// The messages to send, system prompt first.
     pub messages: Vec<Message>,
     /// Estimated input tokens of messages plus tool specs.
     pub estimated_tokens: u64,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which tokenizer counts a model's tokens.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tokenizer {
@@ -21,9 +22,11 @@ pub enum Tokenizer {
 /// Price of a model in USD per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Price {
+    /// USD per million input tokens not served from the cache.
     pub input_per_mtok: f64,
+    /// USD per million output tokens.
     pub output_per_mtok: f64,
-    /// Price of input tokens served from the prompt cache.
+    /// USD per million input tokens served from the prompt cache.
     pub cached_input_per_mtok: f64,
 }
 
@@ -44,12 +47,16 @@ impl Price {
 pub struct ModelInfo {
     /// Name prefix this row applies to.
     pub prefix: &'static str,
+    /// Context window in tokens (input and output together).
     pub context_window: u32,
+    /// The tokenizer family that counts its tokens.
     pub tokenizer: Tokenizer,
+    /// List price, if published (`None` for local models).
     pub price: Option<Price>,
 }
 
-/// Window assumed for a model warden does not know (small, so nothing overflows silently).
+/// Window assumed for a model warden does not know, in tokens (small, so nothing overflows
+/// silently).
 pub const DEFAULT_CONTEXT_WINDOW: u32 = 8_192;
 
 const fn p(input: f64, output: f64, cached: f64) -> Option<Price> {

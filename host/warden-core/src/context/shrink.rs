@@ -52,7 +52,7 @@ fn cut(text: &str, total_chars: usize, head_chars: usize, tail_chars: usize) -> 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use crate::context::models::Tokenizer;

@@ -1,10 +1,10 @@
 //! Tests of the validator, the assembler and (property) their combination.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use proptest::prelude::*;
 
 use super::models::Tokenizer;
-use super::validate::{MISSING_RESULT_TEXT, repair, validate};
+use super::validate::{HistoryIssue, MISSING_RESULT_TEXT, Repair, repair, validate};
 use super::*;
 use crate::chat::ToolCall;
 

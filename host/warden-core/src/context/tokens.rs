@@ -308,7 +308,7 @@ impl std::io::Write for Digest {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -19,55 +19,139 @@ pub const MISSING_RESULT_TEXT: &str = "no result was recorded for this call";
 /// Text of the user message inserted when a history does not start with one.
 pub const OMITTED_START_TEXT: &str = "(the start of this conversation was omitted)";
 
-/// One thing wrong with a history.
+/// One thing wrong with a history. Positions are indices into the checked slice.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "issue", rename_all = "snake_case")]
 pub enum HistoryIssue {
+    /// Nothing to send besides the system prompt.
     #[error("the history has no message besides the system prompt")]
     Empty,
+    /// A system message after the first non-system message.
     #[error("message {index}: a system message after the conversation started")]
-    SystemNotFirst { index: usize },
+    SystemNotFirst {
+        /// Position of the offending message.
+        index: usize,
+    },
+    /// The conversation starts with an assistant or tool message.
     #[error("message {index}: the first message after the system prompt must be from the user")]
-    FirstNotUser { index: usize },
+    FirstNotUser {
+        /// Position of the offending message.
+        index: usize,
+    },
+    /// Two user or two assistant messages in a row.
     #[error("message {index}: two {role} messages in a row")]
-    ConsecutiveRole { index: usize, role: &'static str },
+    ConsecutiveRole {
+        /// Position of the offending message.
+        index: usize,
+        /// The role of both messages.
+        role: &'static str,
+    },
+    /// A user message with blank text.
     #[error("message {index}: a user message without text")]
-    EmptyUser { index: usize },
+    EmptyUser {
+        /// Position of the offending message.
+        index: usize,
+    },
+    /// An assistant message with neither text nor tool calls.
     #[error("message {index}: an assistant message with neither text nor tool calls")]
-    EmptyAssistant { index: usize },
+    EmptyAssistant {
+        /// Position of the offending message.
+        index: usize,
+    },
+    /// A tool call id used by an earlier call.
     #[error("message {index}: tool call id `{call_id}` is used twice")]
-    DuplicateCallId { index: usize, call_id: String },
+    DuplicateCallId {
+        /// Position of the offending message.
+        index: usize,
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// A tool result that answers no call of the preceding assistant message.
     #[error(
         "message {index}: result for `{call_id}` answers no call of the preceding assistant message"
     )]
-    OrphanResult { index: usize, call_id: String },
+    OrphanResult {
+        /// Position of the offending message.
+        index: usize,
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// A second result for the same call.
     #[error("message {index}: a second result for call `{call_id}`")]
-    DuplicateResult { index: usize, call_id: String },
+    DuplicateResult {
+        /// Position of the offending message.
+        index: usize,
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// Results not in the order of their calls.
     #[error("message {index}: result for `{call_id}` is not in call order")]
-    ResultOutOfOrder { index: usize, call_id: String },
+    ResultOutOfOrder {
+        /// Position of the offending message.
+        index: usize,
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// A call whose result does not follow its assistant message.
     #[error("message {index}: call `{call_id}` has no result before the next message")]
-    MissingResult { index: usize, call_id: String },
+    MissingResult {
+        /// Position of the offending message.
+        index: usize,
+        /// The tool call concerned.
+        call_id: String,
+    },
 }
 
 /// A history that failed validation, with every issue found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid conversation history: {}", .issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct InvalidHistory {
+    /// Every issue found, in message order.
     pub issues: Vec<HistoryIssue>,
 }
 
 /// One change [`repair`] made.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "repair", rename_all = "snake_case")]
 pub enum Repair {
-    MergedSystemMessages { count: usize },
+    /// System messages were merged into one at the start.
+    MergedSystemMessages {
+        /// How many there were before.
+        count: usize,
+    },
+    /// An assistant message with neither text nor tool calls was dropped.
     DroppedEmptyAssistant,
-    DroppedDuplicateCall { call_id: String },
-    DroppedOrphanResult { call_id: String },
-    MovedResult { call_id: String },
-    AddedMissingResult { call_id: String },
-    MergedConsecutive { role: &'static str },
+    /// A tool call reusing an earlier id was dropped.
+    DroppedDuplicateCall {
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// A result answering no call was dropped.
+    DroppedOrphanResult {
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// A result was moved into call order.
+    MovedResult {
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// An error result ([`MISSING_RESULT_TEXT`]) was added for a call without one.
+    AddedMissingResult {
+        /// The tool call concerned.
+        call_id: String,
+    },
+    /// Two messages in a row of the same `role` were merged.
+    MergedConsecutive {
+        /// The role of both messages.
+        role: &'static str,
+    },
+    /// A user message ([`OMITTED_START_TEXT`]) was put before a history that did not start
+    /// with one.
     InsertedUserStart,
+    /// A blank user message was given [`EMPTY_USER_TEXT`].
     FilledEmptyUser,
 }
 

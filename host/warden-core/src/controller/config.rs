@@ -1,7 +1,7 @@
 //! The loop's settings and the controller's errors.
 //!
 //! `LoopConfig` is what the controller needs from an agent definition, with no file
-//! format attached: `agent::AgentDef::loop_config` fills it, tests build it directly.
+//! format attached: `warden::AgentDef::loop_config` fills it, tests build it directly.
 
 use crate::budget::Budget;
 use crate::context::DEFAULT_TOOL_OUTPUT_CAP;
@@ -13,7 +13,7 @@ use crate::parser::ParserError;
 pub struct CompactionConfig {
     /// Ask the model for a summary of old turns (otherwise they are only dropped).
     pub summarize: bool,
-    /// Summarise when the history uses more than this share of the input budget.
+    /// Summarise when the history uses more than this share of the input budget (0.0–1.0).
     pub trigger_ratio: f64,
     /// Turns kept verbatim after a summary.
     pub keep_recent_turns: usize,
@@ -24,6 +24,8 @@ pub struct CompactionConfig {
 }
 
 impl Default for CompactionConfig {
+    /// Summaries on, at 80% of the input budget, keeping 4 recent turns; tool outputs capped
+    /// at 4000 tokens; summaries of at most 1024 tokens.
     fn default() -> Self {
         Self {
             summarize: true,
@@ -42,13 +44,18 @@ pub struct LoopConfig {
     pub agent_name: String,
     /// The system prompt.
     pub instructions: String,
+    /// The provider's model name; also selects the window, tokenizer and price from the
+    /// known-models table.
     pub model: String,
+    /// Cap on the output tokens of each response.
     pub max_tokens: u32,
+    /// Sampling temperature; `None` leaves the provider's default.
     pub temperature: Option<f32>,
     /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
     pub options: crate::options::ModelOptions,
-    /// Overrides the known-models table.
+    /// Context window in tokens; overrides the known-models table.
     pub context_window: Option<u32>,
+    /// The run's limits.
     pub budget: Budget,
     /// Overrides the price table (`None`: use the table; unknown models cost 0).
     pub price: Option<Price>,
@@ -67,6 +74,7 @@ pub struct LoopConfig {
     /// Largest argument text of one tool call, in bytes. Larger arguments are dropped unread
     /// and the call is rejected to the model with the size and this limit.
     pub max_tool_args_bytes: u64,
+    /// When and how old context is compacted.
     pub compaction: CompactionConfig,
 }
 
@@ -97,6 +105,7 @@ impl LoopConfig {
 }
 
 /// A misuse of the controller or a configuration it cannot run with.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ControllerError {
     /// The tool catalog or output schema is invalid.
@@ -105,7 +114,9 @@ pub enum ControllerError {
     /// A feed method was called in the wrong phase (a driver bug).
     #[error("{got} was fed while the controller was {phase}")]
     UnexpectedFeed {
+        /// What was fed (`a model response`, ...).
         got: &'static str,
+        /// What the controller was doing.
         phase: &'static str,
     },
     /// An outcome for a call that is not pending.

@@ -339,7 +339,7 @@ fn render(message: &Message, counter: &crate::context::TokenCounter, out: &mut S
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use crate::context::models::Tokenizer;

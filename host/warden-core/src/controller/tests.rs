@@ -1,6 +1,6 @@
 //! Controller tests driven by scripted responses (no network, no sandbox): tool use,
 //! ordering, invalid calls, error policies, stop tools, garbage answers, structured output.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::json;
 
@@ -306,11 +306,7 @@ fn retry_policy_retries_transient_failures_only() {
     assert!(matches!(&live[3], Message::Tool { is_error: true, .. }));
     let record = &c.state().steps()[0].tool_calls[0];
     assert_eq!(
-        (
-            record.attempts,
-            record.error_kind.clone(),
-            record.usage.fuel
-        ),
+        (record.attempts, record.error_kind, record.usage.fuel),
         (2, None, 20)
     );
     assert_eq!(c.state().usage().tool_calls, 3);

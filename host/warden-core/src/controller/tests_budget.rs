@@ -1,5 +1,5 @@
 //! Controller tests for budgets, the forced final answer, cancellation and compaction.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

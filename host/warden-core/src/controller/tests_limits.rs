@@ -1,7 +1,7 @@
 //! Tool arguments over the agent's `max_tool_args`: rejected to the model with the size and
 //! the limit before anything parses or copies them, the run going on, and no event or later
 //! request carrying them.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use super::tests::{add_tool, assert_requests_valid, config, run_tool};
 use super::*;

@@ -132,7 +132,7 @@ impl Controller {
                         if policy == ErrorPolicy::Abort && abort.is_none() {
                             abort = Some(StopReason::ToolAborted {
                                 tool: call.name.clone(),
-                                kind: failure.kind.clone(),
+                                kind: failure.kind,
                                 message: failure.message.clone(),
                             });
                         }

@@ -11,14 +11,17 @@ use crate::tool::PlannedCall;
 /// The calls of one turn, in the order the model made them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolPlan {
+    /// The calls to run.
     pub calls: Vec<PlannedCall>,
     /// At most this many calls at a time.
     pub max_concurrency: usize,
 }
 
 /// What the driver does next.
-// `Done` is the large one and comes once per run: boxing it would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Done` is the large one and comes once per run: boxing it would buy nothing"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this request to the model, then call `on_model_response` or `on_model_error`.

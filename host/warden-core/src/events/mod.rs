@@ -28,97 +28,157 @@ use crate::tool::{PlannedCall, ToolFailureKind, ToolOutcome, ToolUsage};
 /// Longest tool output or error kept in a `ToolCallFinished` event, in characters.
 const PREVIEW_CHARS: usize = 200;
 
-/// One event of a run.
+/// One event of a run. Serialised as a JSON object tagged by `type` (`run_started`, ...);
+/// `step` fields are the index of the step ([`crate::state::StepRecord::index`]).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RunEvent {
+    /// The run began; always the first event.
     RunStarted {
+        /// The agent's name.
         agent: String,
+        /// The model the run talks to.
         model: String,
+        /// The task given to the run.
         input: String,
     },
+    /// A model call is about to be sent.
     ModelRequest {
+        /// The step this call opens.
         step: usize,
+        /// What the call is for (a turn, a summary, the forced answer).
         kind: ModelCallKind,
+        /// Messages in the request, system prompt included.
         messages: usize,
+        /// Tools offered (0 when tools are off).
         tools: usize,
+        /// Estimated input tokens of the request.
         estimated_input_tokens: u64,
     },
+    /// A piece of the model's answer text, as it streams.
     TextDelta {
+        /// The piece, to append.
         text: String,
     },
     /// A model call answered: what it cost and how it ended (its text came as deltas).
     ModelResponse {
+        /// The step of the call.
         step: usize,
+        /// What the call was for.
         kind: ModelCallKind,
+        /// Why the model stopped.
         finish_reason: FinishReason,
+        /// Tool calls the model requested (valid or not).
         tool_calls: usize,
+        /// Tokens the call used.
         usage: Usage,
         /// The server reported no usage: `usage` is warden's estimate.
         #[serde(default)]
         usage_estimated: bool,
+        /// Cost of the call in USD (0 without a price).
         cost_usd: f64,
     },
+    /// A tool call starts running.
     ToolCallStarted {
+        /// The model's id of the call.
         call_id: String,
+        /// The tool's name.
         name: String,
         /// A bounded preview of the arguments: long strings cut (their size noted), long
         /// or deep containers elided with a `…` marker. The tool gets them whole.
         arguments: serde_json::Value,
+        /// 1 for the first attempt, 2 for the first retry, ...
         attempt: u32,
     },
+    /// A tool call ended, with output or a failure.
     ToolCallFinished {
+        /// The model's id of the call.
         call_id: String,
+        /// The tool's name.
         name: String,
+        /// Whether the call produced output.
         ok: bool,
+        /// The failure's kind when `ok` is false.
         error_kind: Option<ToolFailureKind>,
+        /// The first 200 characters of the output or error (`…` when cut).
         preview: String,
+        /// What the call used.
         usage: ToolUsage,
     },
     /// A final answer the output schema rejected. `will_retry`: the model was told why and
     /// asked again; otherwise the run ends with `invalid_output`.
     OutputRejected {
+        /// The step whose answer was rejected.
         step: usize,
+        /// Why the schema rejected it.
         reason: String,
+        /// How many answers have been rejected so far, this one included.
         attempt: u32,
+        /// Whether the model is asked again.
         will_retry: bool,
     },
     /// A call the parser rejected: never run, the model was told why.
     ToolCallRejected {
+        /// The model's id of the call.
         call_id: String,
+        /// The tool name the model used.
         name: String,
+        /// What the model was told.
         reason: String,
     },
     /// Old context was summarised (`summarized`) or dropped/shrunk to fit the window.
     Compaction {
+        /// Whether a model call summarised old turns (else they were dropped or shrunk).
         summarized: bool,
+        /// History messages summarised or dropped.
         messages_replaced: usize,
+        /// Tool outputs cut to the cap.
         tool_outputs_shrunk: usize,
+        /// Estimated input tokens before.
         tokens_before: u64,
+        /// Estimated input tokens after.
         tokens_after: u64,
     },
+    /// A resource passed the warning ratio ([`crate::budget::Budget::warn_at`]); once per
+    /// resource and run.
     BudgetWarning {
+        /// The resource.
         resource: BudgetResource,
+        /// How much was used, in the resource's unit (a count, tokens, seconds or USD).
         used: f64,
+        /// Its limit, in the same unit.
         limit: f64,
     },
+    /// The client-side rate limiter held a model request back.
     RateLimitWait {
+        /// How long it waited, in milliseconds.
         wait_ms: u64,
+        /// The request's attempt (1 today: the limiter runs before the first).
         attempt: u32,
+        /// Which limit held it back.
         message: String,
     },
+    /// A model call failed transiently and is tried again.
     Retry {
+        /// The attempt that failed (1-based).
         attempt: u32,
+        /// Delay before the next attempt, in milliseconds.
         wait_ms: u64,
+        /// Why the attempt failed.
         reason: String,
     },
     /// The run is over. `output` is the final answer (also when it was not streamed as
     /// text deltas: a non-streamed call, a stop tool's output), so a consumer of the events
     /// alone (`--json`) has it.
     RunFinished {
+        /// Why the run ended.
         stop_reason: StopReason,
+        /// The output came from the forced call after a budget ran out.
         forced: bool,
+        /// The final answer, if there is one.
         output: Option<FinalOutput>,
+        /// Usage summed over the run.
         usage: UsageTotals,
     },
 }
@@ -163,7 +223,7 @@ impl RunEvent {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use crate::tool::ToolFailure;

@@ -89,7 +89,7 @@ fn shrink(value: &Value, left: &mut usize, depth: usize) -> Value {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -158,7 +158,7 @@ fn html_title<'a>(html: &'a str, lower: &str) -> Option<&'a str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use crate::state::ModelCallKind;

@@ -8,7 +8,7 @@
 //! limit (finish reason `length`) are invalid calls.
 //! Invariant: a `ParsedCall::Valid` always carries arguments that passed the tool's schema.
 
-pub mod output;
+mod output;
 #[cfg(test)]
 mod tests;
 
@@ -28,13 +28,22 @@ const MAX_SCHEMA_ERRORS: usize = 5;
 /// tool result carry them).
 const MAX_SCHEMA_MESSAGE_CHARS: usize = 300;
 
-/// A catalog that could not be compiled.
+/// A catalog or output schema that could not be compiled.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParserError {
+    /// A tool's argument schema is not a valid JSON Schema.
     #[error("tool `{tool}` has an invalid argument schema: {message}")]
-    InvalidToolSchema { tool: String, message: String },
+    InvalidToolSchema {
+        /// The tool's name.
+        tool: String,
+        /// The schema compiler's complaint.
+        message: String,
+    },
+    /// Two tools share this name.
     #[error("two tools are named `{0}`: tool names must be unique across all components")]
     DuplicateTool(String),
+    /// The agent's output schema is not a valid JSON Schema (the compiler's complaint).
     #[error("the output schema is not a valid JSON Schema: {0}")]
     InvalidOutputSchema(String),
 }
@@ -51,26 +60,37 @@ pub struct SchemaError {
 }
 
 /// Why a call was rejected.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InvalidReason {
+    /// No tool of the catalog has the name the model used.
     UnknownTool {
+        /// The names the model may use.
         known: Vec<String>,
     },
+    /// The arguments are not JSON.
     InvalidJson {
+        /// The JSON parser's complaint.
         error: String,
     },
+    /// The arguments are JSON but not an object.
     NotAnObject {
+        /// What kind of value was given (`an array`, `a string`, ...).
         given: String,
     },
+    /// The arguments break the tool's schema.
     SchemaViolation {
+        /// The violations, at most 5, each message cut to 300 characters.
         errors: Vec<SchemaError>,
     },
     /// The response hit the output-token limit while writing the arguments.
     Truncated,
     /// The arguments were over the agent's `max_tool_args` and were dropped unread.
     TooLarge {
+        /// How many bytes of argument text the model sent.
         size_bytes: u64,
+        /// The cap in force.
         limit_bytes: u64,
     },
 }
@@ -159,23 +179,31 @@ fn display_path(path: &str) -> &str {
 /// A call that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidCall {
+    /// The model's id of the call.
     pub call_id: String,
+    /// The tool's name.
     pub name: String,
+    /// The arguments object, valid against the tool's schema.
     pub arguments: serde_json::Value,
 }
 
 /// A call that failed a check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvalidCall {
+    /// The model's id of the call.
     pub call_id: String,
+    /// The tool name the model used.
     pub name: String,
+    /// What was wrong.
     pub reason: InvalidReason,
 }
 
 /// One call of a response, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParsedCall {
+    /// The call may run.
     Valid(ValidCall),
+    /// The call is rejected to the model, never run.
     Invalid(InvalidCall),
 }
 
@@ -183,18 +211,34 @@ pub enum ParsedCall {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
     /// Text and no tool calls.
-    Final { text: String, truncated: bool },
+    Final {
+        /// The answer.
+        text: String,
+        /// The output-token limit cut it short.
+        truncated: bool,
+    },
     /// Tool calls, in the order the model made them, with any text that came along.
     ToolCalls {
+        /// Text that came with the calls, if any.
         text: Option<String>,
+        /// Each call, checked.
         calls: Vec<ParsedCall>,
     },
     /// The model refused, with its explanation.
-    Refusal { message: String },
+    Refusal {
+        /// The model's explanation.
+        message: String,
+    },
     /// The provider stopped the response for its content.
-    ContentFiltered { text: Option<String> },
+    ContentFiltered {
+        /// Any text that came before the filter.
+        text: Option<String>,
+    },
     /// Neither text nor tool calls.
-    Empty { finish_reason: FinishReason },
+    Empty {
+        /// Why the model stopped.
+        finish_reason: FinishReason,
+    },
 }
 
 struct CompiledTool {

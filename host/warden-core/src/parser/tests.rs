@@ -1,5 +1,5 @@
 //! Tests of the response parser and the output schema.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::json;
 

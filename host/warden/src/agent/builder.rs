@@ -71,11 +71,13 @@ impl AgentBuilder {
         self
     }
 
+    /// Cap on the output tokens of each response (default 1024).
     pub fn max_tokens(mut self, n: u32) -> Self {
         self.agent.model.max_tokens = n;
         self
     }
 
+    /// Sampling temperature (default: the provider's).
     pub fn temperature(mut self, t: f32) -> Self {
         self.agent.model.temperature = Some(t);
         self
@@ -88,7 +90,7 @@ impl AgentBuilder {
         self
     }
 
-    /// Overrides the model's context window.
+    /// Overrides the model's context window, in tokens.
     pub fn context_window(mut self, tokens: u32) -> Self {
         self.agent.model.context_window = Some(tokens);
         self

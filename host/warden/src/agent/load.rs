@@ -9,39 +9,61 @@ use std::path::{Path, PathBuf};
 use super::{AgentDef, PolicyRef, Provider};
 use warden_llm::OptionsError;
 
-/// What is wrong with an agent definition.
+/// What is wrong with an agent definition. `file` names the agent file, `key` the key at
+/// fault (`model.base_url`, `tools[0].component`, ...).
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// The agent file cannot be read.
     #[error("cannot read agent file {}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why it cannot be read.
         source: std::io::Error,
     },
     /// TOML syntax error, unknown key, missing key or wrong type.
     #[error("{file}:{line}:{column}: {message}{}", key.as_ref().map(|k| format!(" (at `{k}`)")).unwrap_or_default())]
     Parse {
+        /// The agent file.
         file: String,
+        /// Line of the error, from 1.
         line: usize,
+        /// Column of the error, from 1, in characters.
         column: usize,
+        /// The text at the error when it is key-sized (a misspelt key), else `None`.
         key: Option<String>,
+        /// The TOML parser's message, with a hint where one helps.
         message: String,
     },
     /// A value that parses but cannot work.
     #[error("{file}: `{key}`: {message}")]
     Invalid {
+        /// The agent file.
         file: String,
+        /// The key at fault.
         key: String,
+        /// What is wrong and what to do.
         message: String,
     },
     /// A model setting the provider cannot take (`[model]` `top_p`, `seed`, `stop`...).
     #[error("{file}: `model.{}`: {source}", source.setting())]
-    ModelOption { file: String, source: OptionsError },
+    ModelOption {
+        /// The agent file.
+        file: String,
+        /// Which setting, and why the provider cannot take it.
+        source: OptionsError,
+    },
     /// A file the agent refers to is missing.
     #[error("{file}: `{key}`: {} does not exist; {hint}", path.display())]
     MissingFile {
+        /// The agent file.
         file: String,
+        /// The key naming the missing file.
         key: String,
+        /// The missing file, resolved.
         path: PathBuf,
+        /// What to do about it.
         hint: &'static str,
     },
 }

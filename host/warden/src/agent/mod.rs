@@ -29,12 +29,16 @@ use warden_core::options::{ModelOptions, ReasoningEffort};
 use warden_core::tool::{ErrorPolicy, ToolCatalogEntry};
 use warden_llm::{ProviderKind, RateLimits, ResponseLimits, RetryPolicy, Timeouts};
 
-/// The wire format / provider of the model.
+/// The wire format / provider of the model, as written in an agent file (`openai`,
+/// `anthropic`, `openai-compatible`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Provider {
+    /// OpenAI's chat-completions API.
     #[serde(rename = "openai")]
     OpenAi,
+    /// Anthropic's messages API.
     Anthropic,
     /// Any server speaking the OpenAI chat-completions format (Ollama, vLLM, llama.cpp):
     /// the OpenAI wire format at `base_url`, usually without a key.
@@ -62,6 +66,7 @@ impl Provider {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
+    /// Who serves the model, and so which wire format is spoken.
     pub provider: Provider,
     /// The model name, e.g. `gpt-4o-mini`, `claude-sonnet-4-5`, `llama3.1`.
     pub name: String,
@@ -71,8 +76,10 @@ pub struct ModelSettings {
     /// Overrides the provider's default API-key variable.
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// Cap on the output tokens of each response (default 1024).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: u32,
+    /// Sampling temperature; unset leaves the provider's default.
     #[serde(default)]
     pub temperature: Option<f32>,
     /// Nucleus sampling, 0 to 1 (both providers).
@@ -94,10 +101,10 @@ pub struct ModelSettings {
     /// Server-specific top-level body fields (e.g. vLLM's `top_k`); keys warden writes are refused.
     #[serde(default)]
     pub extra_body: serde_json::Map<String, serde_json::Value>,
-    /// Overrides the known-models table.
+    /// Context window in tokens; overrides the known-models table.
     #[serde(default)]
     pub context_window: Option<u32>,
-    /// Overrides the price table.
+    /// Price in USD per million tokens; overrides the price table.
     #[serde(default)]
     pub price: Option<Price>,
     /// Timeouts of the LLM interface (`connect_ms`, `request_ms`, `idle_ms`, `stream_ms`).
@@ -169,17 +176,23 @@ impl ModelSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PolicyRef {
+    /// A policy file, relative to the agent file.
     File(PathBuf),
+    /// The policy's table written in the agent file.
     Inline(toml::Table),
 }
 
-/// Error policy as written in an agent file.
+/// Error policy as written in an agent file (`to_model`, `retry`, `abort`); the retry count
+/// is a key of its own. See [`ErrorPolicy`] for what each does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorPolicyName {
+    /// [`ErrorPolicy::ToModel`]: the error becomes the tool result (the default).
     #[default]
     ToModel,
+    /// [`ErrorPolicy::Retry`]: transient failures are retried `max_retries` times.
     Retry,
+    /// [`ErrorPolicy::Abort`]: the run ends with the error.
     Abort,
 }
 
@@ -187,8 +200,11 @@ pub enum ErrorPolicyName {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolSettings {
+    /// Run this tool's calls one at a time (unset: the component's setting).
     pub sequential: Option<bool>,
+    /// What to do when a call fails (unset: the component's policy).
     pub error_policy: Option<ErrorPolicyName>,
+    /// Retries under the `retry` policy (unset: the component's count).
     pub max_retries: Option<u32>,
 }
 
@@ -199,14 +215,16 @@ pub struct ToolDef {
     /// Path of the component (`.wasm`), relative to the agent file, or `builtin:<name>`
     /// for one compiled into warden (see [`crate::builtin`]).
     pub component: PathBuf,
+    /// The sandbox policy; none means nothing is granted (no files, network or env).
     #[serde(default)]
     pub policy: Option<PolicyRef>,
     /// Run every tool of this component one call at a time.
     #[serde(default)]
     pub sequential: bool,
+    /// What to do when a call of this component fails (default: tell the model).
     #[serde(default)]
     pub error_policy: ErrorPolicyName,
-    /// Retries of transient failures under the `retry` policy.
+    /// Retries of transient failures under the `retry` policy (default 2).
     #[serde(default = "default_retries")]
     pub max_retries: u32,
     /// Per-tool settings by tool name, overriding the component's.
@@ -274,17 +292,23 @@ pub struct OutputDef {
     /// A JSON file holding the schema, relative to the agent file.
     #[serde(default)]
     pub schema_file: Option<PathBuf>,
+    /// Rejected answers the model may correct before the run ends (default 2).
     #[serde(default = "default_retries")]
     pub max_retries: u32,
 }
 
-/// Loop settings.
+/// Loop settings (the `[run]` table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunSettings {
+    /// A successful call to one of these tools ends the run with its output.
     pub stop_on_tools: Vec<String>,
+    /// Turns with invalid tool calls or empty answers tolerated before the run ends
+    /// (default 3).
     pub max_invalid_turns: u32,
+    /// Most tool calls running at once (default 8).
     pub max_parallel_tools: usize,
+    /// Let the model request several calls in one turn (default true).
     pub parallel_tool_calls: bool,
     /// Largest argument text of one tool call the model may send: a number of bytes or a
     /// size such as `"1MiB"` (the default). Larger arguments are dropped unread and the call
@@ -322,13 +346,18 @@ impl Default for RunSettings {
     }
 }
 
-/// Context-window management settings.
+/// Context-window management settings (the `[context]` table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContextSettings {
+    /// Ask the model to summarise old turns (otherwise they are only dropped; default true).
     pub summarize: bool,
+    /// Summarise when the history uses more than this share of the input budget
+    /// (0.0–1.0; default 0.8).
     pub trigger_ratio: f64,
+    /// Turns kept verbatim after a summary (default 4).
     pub keep_recent_turns: usize,
+    /// Per-output token cap for tool results when the history is too large (default 4000).
     pub tool_output_cap_tokens: u64,
 }
 
@@ -348,19 +377,26 @@ impl Default for ContextSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentDef {
+    /// The agent's name, shown in events.
     pub name: String,
     /// The system prompt.
     #[serde(default)]
     pub instructions: String,
+    /// Which model to call and how (the `[model]` table).
     pub model: ModelSettings,
+    /// The tool components (`[[tools]]`), in order.
     #[serde(default)]
     pub tools: Vec<ToolDef>,
+    /// The run's limits (the `[budget]` table; default: 20 turns).
     #[serde(default)]
     pub budget: Budget,
+    /// The schema the final answer must match, if any (the `[output]` table).
     #[serde(default)]
     pub output: Option<OutputDef>,
+    /// Loop settings (the `[run]` table).
     #[serde(default)]
     pub run: RunSettings,
+    /// Context-window management (the `[context]` table).
     #[serde(default)]
     pub context: ContextSettings,
     /// The file it was loaded from; relative paths were resolved against its directory.

@@ -1,5 +1,5 @@
 //! Tests of agent files and the builder.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::path::Path;
 

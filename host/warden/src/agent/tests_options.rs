@@ -1,6 +1,6 @@
 //! Tests of the optional `[model]` settings: parsed, carried to the loop, and refused by
 //! name when the provider lacks them.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::json;
 

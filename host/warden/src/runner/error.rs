@@ -13,6 +13,7 @@ use warden_llm::LlmError;
 use warden_sandbox::{ExecutorError, LoadError, PolicyError};
 
 /// An agent that cannot start. Messages name the agent file and key, and say what to do.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     /// The agent file does not parse, has an invalid value, or names a missing file.
@@ -24,16 +25,23 @@ pub enum SetupError {
     /// A tool component does not load.
     #[error("{file}: `{key}`: the component {} does not load: {source}", path.display())]
     Load {
+        /// The agent file.
         file: String,
+        /// The key naming the component.
         key: String,
+        /// The component, resolved.
         path: PathBuf,
+        /// Why it does not load.
         source: Box<LoadError>,
     },
     /// A tool's sandbox policy is invalid (including a granted directory that does not exist).
     #[error("{file}: `{key}`: {source}")]
     Policy {
+        /// The agent file.
         file: String,
+        /// The key of the policy.
         key: String,
+        /// What is wrong with it.
         source: Box<PolicyError>,
     },
     /// Two components provide a tool of the same name.
@@ -42,23 +50,33 @@ pub enum SetupError {
          remove one of the components"
     )]
     DuplicateTool {
+        /// The agent file.
         file: String,
+        /// The tool's name.
         name: String,
+        /// The first component providing it.
         first: String,
+        /// The second one.
         second: String,
     },
     /// Per-tool settings for a tool the component does not provide.
     #[error("{file}: `{key}`: the component has no tool `{name}` (it provides: {available})")]
     UnknownToolSetting {
+        /// The agent file.
         file: String,
+        /// The key of the settings.
         key: String,
+        /// The tool name the settings are for.
         name: String,
+        /// The tools the component does provide, comma-separated.
         available: String,
     },
     /// The loop settings do not work with the loaded tools (bad schema, unknown stop tool).
     #[error("{file}: {source}")]
     Loop {
+        /// The agent file.
         file: String,
+        /// What the controller refused.
         source: Box<ControllerError>,
     },
     /// The provider needs an API key and its environment variable is not set.
@@ -66,12 +84,20 @@ pub enum SetupError {
         "{file}: `model`: no API key: set the environment variable {env_var} (or name another \
          variable with `model.api_key_env`)"
     )]
-    MissingKey { file: String, env_var: String },
+    MissingKey {
+        /// The agent file.
+        file: String,
+        /// The variable that should hold the key.
+        env_var: String,
+    },
     /// The model cannot be used: invalid provider settings.
     #[error("{file}: `{key}`: {source}")]
     Model {
+        /// The agent file.
         file: String,
+        /// The key at fault.
         key: String,
+        /// What the LLM interface refused.
         source: Box<LlmError>,
     },
     /// The model's base URL does not accept connections.
@@ -80,13 +106,17 @@ pub enum SetupError {
          the URL"
     )]
     Unreachable {
+        /// The agent file.
         file: String,
+        /// The base URL.
         url: String,
+        /// Why the connection failed.
         detail: String,
     },
 }
 
 /// A run that could not be driven to its end.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The agent cannot start.
