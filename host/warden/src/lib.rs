@@ -1,6 +1,44 @@
 //! warden: an agent runtime whose every tool call runs inside a fuel-limited,
 //! deadline-enforced WebAssembly component defined by WIT.
 //!
+//! # Quickstart
+//!
+//! An agent with the built-in `calc` tool, each call in its own sandbox. The model here is a
+//! [`testing::ScriptedLlm`], so the example runs offline; a program talks to a provider with
+//! [`connect`] instead (commented below).
+//!
+//! ```rust,standalone_crate
+//! use std::sync::Arc;
+//!
+//! use warden::testing::{ScriptedLlm, ScriptedModel};
+//! use warden::{Agent, EngineConfig, Executor, LoopConfig, Runner, StopReason, ToolPolicy};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // First thing in `main`: this process also serves as the sandbox's compiler child.
+//!     warden::run_compiler_child_if_requested();
+//!
+//!     let executor = Executor::new(EngineConfig::default())?;
+//!     // let config = warden::ProviderConfig::new(warden::ProviderKind::Openai, "gpt-4o-mini");
+//!     // let model = warden::connect(&config)?; // the key from OPENAI_API_KEY
+//!     let model = Arc::new(ScriptedLlm::new([
+//!         ScriptedModel::calls(&[("call_1", "calc", r#"{"expression":"17 * 23"}"#)]),
+//!         ScriptedModel::text("17 × 23 = 391."),
+//!     ]));
+//!
+//!     let calc = warden::builtin::load_named(&executor, "calc").await?;
+//!     let policy = ToolPolicy::default(); // fuel, memory, time; no files, no network
+//!     let agent = Agent::new(LoopConfig::new("gpt-4o-mini")).with_tools(calc, policy)?;
+//!     let result = Runner::new(model, executor).run(&agent, "What is 17 * 23?").await?;
+//!
+//!     assert_eq!(result.stop_reason, StopReason::Completed);
+//!     println!("{}", result.output.map(|o| o.text).unwrap_or_default());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # How it is built
+//!
 //! This crate is the runtime a program depends on. Its root holds what a program needs to
 //! run an agent; the parts it is built from are crates of their own:
 //!
