@@ -1,12 +1,14 @@
-//! The LLM interface: provider-neutral types, the [`Model`] trait, and the OpenAI and
-//! Anthropic adapters sharing one HTTP, retry, rate-limit and streaming core.
+//! warden-llm: the [`Model`] trait and its OpenAI and Anthropic adapters, sharing one HTTP,
+//! retry, rate-limit and streaming core. It speaks `warden-core`'s provider-neutral types
+//! (`warden_core::chat`) and knows nothing of how tools run.
 //!
 //! Layout: `openai` / `anthropic` (wire mapping only), `wire` (the seam between them and
-//! the core), `adapter` (HTTP, retries, timeouts),
-//! `live` (a stream in flight), `cap` (size caps on responses), `retry`, `ratelimit`,
-//! `sse`, `sniff` (bodies that are not what was asked for), `accumulate`, `config`,
-//! `error`, `notice`, `options` (checks of the optional model settings).
-//! Invariant: everything above this module sees only the neutral types and [`LlmError`];
+//! the core), `adapter` (HTTP, retries, timeouts), `live` (a stream in flight), `cap` (size
+//! caps on responses), `retry`, `ratelimit`, `sse`, `sniff` (bodies that are not what was
+//! asked for), `accumulate`, `config`, `error`, `notice`, `options` (checks of the optional
+//! model settings).
+//!
+//! Invariant: everything above this crate sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
 mod accumulate;

@@ -1,5 +1,7 @@
-//! The sandboxed tool executor: loads tool components and runs one tool call in a fresh,
-//! fuel-limited, deadline-enforced instance, reporting exactly what happened.
+//! warden-sandbox: the sandboxed tool executor. It loads tool components and runs one tool
+//! call in a fresh, fuel-limited, deadline-enforced instance, reporting exactly what
+//! happened. It depends on no other warden crate: the runtime (`warden`) maps its outcomes
+//! into the agent loop's.
 //!
 //! ```text
 //! Executor::new(EngineConfig)           one Engine, epoch ticker, Linker, instance semaphore
