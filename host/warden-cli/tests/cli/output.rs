@@ -90,7 +90,8 @@ async fn a_gateway_error_page_is_retried_and_shown_once_by_its_title() {
     let retries: Vec<&str> = err.lines().filter(|l| l.contains("retrying")).collect();
     assert_eq!(retries.len(), 1, "one line per retry: {err}");
     assert!(
-        retries[0].contains("HTML page \"502 Bad Gateway\""),
+        retries[0].contains("non-JSON response from")
+            && retries[0].contains("(content-type text/html, status 502): 502 Bad Gateway"),
         "{err}"
     );
     assert!(!err.contains("<p>") && !err.contains("<html"), "{err}");
@@ -219,6 +220,9 @@ async fn a_model_call_that_fails_for_good_is_summed_up_on_one_line() {
     let err = text(&out.stderr);
     let last = err.lines().last().unwrap();
     assert!(last.starts_with("model call failed"), "{err}");
-    assert!(last.contains("HTML page \"502 Bad Gateway\""), "{err}");
+    assert!(
+        last.contains("(content-type text/html, status 502) after 2 attempts: 502 Bad Gateway"),
+        "{err}"
+    );
     assert!(!err.contains("<p>"), "{err}");
 }
