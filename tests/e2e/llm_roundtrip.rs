@@ -91,7 +91,7 @@ async fn tool_loop_round_trip_streaming() {
         let first = collect_stream(stream, model.model_name()).await.unwrap();
         assert_eq!(first.finish_reason, FinishReason::ToolCalls, "{kind:?}");
         assert_eq!(first.text.as_deref(), Some("Let me add."));
-        assert_eq!(first.tool_calls[0].arguments, r#"{"a": 1, "b": 2}"#);
+        assert_eq!(&*first.tool_calls[0].arguments, r#"{"a": 1, "b": 2}"#);
         assert_eq!(first.usage.output_tokens, 30);
         assert_eq!(first.usage.input_tokens, 120, "{kind:?}");
         req.messages.push(first.to_message());

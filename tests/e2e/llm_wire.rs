@@ -219,7 +219,7 @@ async fn a_compatible_server_s_object_arguments_and_missing_ids_are_taken() {
     let model = connect(&loopback(ProviderKind::Openai, &server)).unwrap();
     let r = complete(model.as_ref()).await.unwrap();
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);
-    let args: Vec<&str> = r.tool_calls.iter().map(|c| c.arguments.as_str()).collect();
+    let args: Vec<&str> = r.tool_calls.iter().map(|c| &*c.arguments).collect();
     assert_eq!(args, [r#"{"a":1,"b":2}"#, r#"{"a":3,"b":4}"#]);
     let (a, b) = (&r.tool_calls[0].id, &r.tool_calls[1].id);
     assert!(!a.is_empty() && !b.is_empty() && a != b, "{a:?} {b:?}");

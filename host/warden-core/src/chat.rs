@@ -99,7 +99,7 @@ pub struct ToolCall {
     /// The tool's name (at most 256 bytes after [`ToolCall::cap`]).
     pub name: String,
     /// The arguments object as JSON text, unparsed.
-    pub arguments: String,
+    pub arguments: Arc<str>,
     /// Set when the arguments were over the cap and dropped unread (`arguments` is then
     /// `{}`, which every provider accepts in a history): the call is rejected to the model,
     /// saying the size and the limit.
@@ -112,7 +112,7 @@ impl ToolCall {
     pub fn new(
         id: impl Into<String>,
         name: impl Into<String>,
-        arguments: impl Into<String>,
+        arguments: impl Into<Arc<str>>,
     ) -> Self {
         ToolCall {
             id: id.into(),
@@ -127,7 +127,7 @@ impl ToolCall {
     pub fn cap(&mut self, limit: u64) {
         let size = self.arguments.len() as u64;
         if size > limit {
-            self.arguments = "{}".to_string();
+            self.arguments = "{}".into();
             self.dropped = Some(DroppedArguments {
                 size_bytes: size,
                 limit_bytes: limit,
@@ -446,8 +446,19 @@ mod tests {
                 | Message::Tool { content, .. } => content.clone(),
                 Message::Assistant { content, .. } => content.clone().unwrap_or_default(),
             };
-            assert!(Arc::ptr_eq(&text(&message), &text(&copy)), "{message:?}");
+            assert!(Arc::ptr_eq(&text(&message), &text(&copy)));
         }
+        let call = Message::Assistant {
+            content: None,
+            tool_calls: vec![ToolCall::new("c1", "write", big.as_str())],
+        };
+        let copy = call.clone();
+        let (Message::Assistant { tool_calls: a, .. }, Message::Assistant { tool_calls: b, .. }) =
+            (&call, &copy)
+        else {
+            unreachable!()
+        };
+        assert!(Arc::ptr_eq(&a[0].arguments, &b[0].arguments));
     }
 
     /// The shared text serialises as a plain string, as before.

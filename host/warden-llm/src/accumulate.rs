@@ -123,7 +123,7 @@ impl StreamAccumulator {
             }
             let mut tool_call = ToolCall::new(call.id, call.name, call.arguments);
             if call.size > self.max_tool_args {
-                tool_call.arguments = "{}".to_string();
+                tool_call.arguments = "{}".into();
                 tool_call.dropped = Some(warden_core::chat::DroppedArguments {
                     size_bytes: call.size,
                     limit_bytes: self.max_tool_args,
@@ -212,7 +212,7 @@ mod tests {
         let r = acc.finish().unwrap();
         assert_eq!(r.tool_calls.len(), 2);
         assert_eq!(r.tool_calls[0], ToolCall::new("a", "add", "{\"y\":1}"));
-        assert_eq!(r.tool_calls[1].arguments, "{\"x\":2}");
+        assert_eq!(&*r.tool_calls[1].arguments, "{\"x\":2}");
         assert_eq!(r.text, None);
     }
 
@@ -294,7 +294,7 @@ mod tests {
         acc.push(&delta(0, &"x".repeat(1000)));
         acc.push(&finish(FinishReason::Length));
         let r = acc.finish().unwrap();
-        assert_eq!(r.tool_calls[0].arguments, "{}");
+        assert_eq!(&*r.tool_calls[0].arguments, "{}");
         assert_eq!(
             r.tool_calls[0].dropped,
             Some(warden_core::chat::DroppedArguments {

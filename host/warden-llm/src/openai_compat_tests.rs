@@ -42,7 +42,7 @@ fn arguments_sent_as_an_object_are_taken_as_their_json_text() {
             {"id":"c2","function":{"name":"now","arguments":null}},
             {"id":"c3","function":{"name":"add","arguments":"{\"a\":1}"}}]}}]}"#,
     );
-    let args: Vec<&str> = r.tool_calls.iter().map(|c| c.arguments.as_str()).collect();
+    let args: Vec<&str> = r.tool_calls.iter().map(|c| &*c.arguments).collect();
     assert_eq!(args, [r#"{"a":1,"b":[2,3]}"#, "", r#"{"a":1}"#]);
 }
 

@@ -211,7 +211,7 @@ fn parallel_tool_call_stream_interleaves_by_index() {
     events.iter().for_each(|e| acc.push(e));
     let r = acc.finish().unwrap();
     assert_eq!(r.finish_reason, FinishReason::ToolCalls);
-    assert_eq!(r.tool_calls[0].arguments, "{\"a\": 1, \"b\": 2}");
+    assert_eq!(&*r.tool_calls[0].arguments, "{\"a\": 1, \"b\": 2}");
     assert_eq!(
         r.tool_calls[1],
         ToolCall::new("call_b", "mul", "{\"a\":3, \"b\": 4}")

@@ -418,7 +418,7 @@ mod tests {
         let paths: Vec<String> = response
             .tool_calls
             .iter()
-            .map(|c| c.arguments.clone())
+            .map(|c| c.arguments.to_string())
             .collect();
         assert_eq!(
             paths,

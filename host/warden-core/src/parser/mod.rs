@@ -330,7 +330,7 @@ impl ToolSchemas {
         let raw = if call.arguments.trim().is_empty() && !truncated {
             "{}"
         } else {
-            call.arguments.as_str()
+            &*call.arguments
         };
         let arguments: serde_json::Value = match serde_json::from_str(raw) {
             Ok(v) => v,
