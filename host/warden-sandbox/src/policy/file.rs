@@ -29,7 +29,7 @@ pub enum PolicyError {
     },
     /// The file is not valid TOML or has unknown keys.
     #[error("the policy file is not valid: {0}")]
-    Parse(String),
+    Parse(#[source] toml::de::Error),
     /// A value is out of range or names something that does not exist.
     #[error("policy key `{key}`: {message}")]
     Invalid {
@@ -222,7 +222,7 @@ impl PolicyFile {
     /// Parses and validates a policy; relative directory paths stay relative to the
     /// current directory.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
-        let file: Self = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let file: Self = toml::from_str(text).map_err(PolicyError::Parse)?;
         file.validate()?;
         Ok(file)
     }
@@ -242,7 +242,7 @@ impl PolicyFile {
     /// or an agent file carrying the policy inline): relative directory paths are taken
     /// relative to `dir`, whatever the current directory.
     pub fn from_toml_in(text: &str, dir: &Path) -> Result<Self, PolicyError> {
-        let mut file: Self = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let mut file: Self = toml::from_str(text).map_err(PolicyError::Parse)?;
         file.defaults.rebase_dirs(dir);
         for layer in file.tools.values_mut() {
             layer.rebase_dirs(dir);
@@ -366,7 +366,7 @@ mod tests {
         let err = PolicyFile::from_toml("[defaults]\ntimeout = \"2 fortnights\"").unwrap_err();
         assert!(matches!(&err, PolicyError::Invalid { key, .. } if key == "defaults.timeout"));
         let err = PolicyFile::from_toml("[defaults]\nfuell = 3").unwrap_err();
-        assert!(matches!(err, PolicyError::Parse(m) if m.contains("fuell")));
+        assert!(matches!(err, PolicyError::Parse(m) if m.to_string().contains("fuell")));
     }
 
     #[test]
@@ -463,6 +463,6 @@ mod tests {
         assert!(file.policy_for("other").unwrap().egress.rules().is_empty());
         let err = PolicyFile::from_toml("[defaults.egress]\nallowed_hosts = [\"not a host\"]\n")
             .unwrap_err();
-        assert!(matches!(err, PolicyError::Parse(m) if m.contains("not a host")));
+        assert!(matches!(err, PolicyError::Parse(m) if m.to_string().contains("not a host")));
     }
 }
