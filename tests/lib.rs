@@ -23,6 +23,7 @@ pub mod llm {
         cfg.base_url = Some(match kind {
             ProviderKind::Openai => mock.openai_base_url(),
             ProviderKind::Anthropic => mock.base_url(),
+            other => panic!("mock-llm does not speak {}", other.as_str()),
         });
         cfg.api_key = Some(ApiKey::new(KEY));
         cfg.retry = RetryPolicy {

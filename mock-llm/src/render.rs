@@ -237,7 +237,7 @@ pub fn error_body(format: Format, status: u16, message: &str, param: Option<&str
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

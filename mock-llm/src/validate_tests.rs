@@ -1,5 +1,5 @@
 //! Validation against the providers' documented rules.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::json;
 

@@ -76,6 +76,7 @@ pub fn model_name(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Openai => "gpt-4o-mini",
         ProviderKind::Anthropic => "claude-sonnet-4-5",
+        other => panic!("no fixture for {}", other.as_str()),
     }
 }
 
@@ -89,10 +90,7 @@ pub async fn start(w: Wire, turns: Vec<Turn>, tail: &str) -> Env {
     })
     .await
     .unwrap();
-    let provider = match w.kind {
-        ProviderKind::Openai => "openai",
-        ProviderKind::Anthropic => "anthropic",
-    };
+    let provider = w.kind.as_str();
     let text = format!(
         "name = \"e2e\"\ninstructions = \"You are a test agent.\"\n[model]\nprovider = \"{provider}\"\nname = \"{}\"\n{tail}",
         model_name(w.kind)
@@ -105,6 +103,7 @@ pub async fn start(w: Wire, turns: Vec<Turn>, tail: &str) -> Env {
     config.base_url = Some(match w.kind {
         ProviderKind::Openai => mock.openai_base_url(),
         ProviderKind::Anthropic => mock.base_url(),
+        other => panic!("no fixture for {}", other.as_str()),
     });
     config.api_key = Some(ApiKey::new("test-key"));
     config.retry.initial_backoff_ms = 10;

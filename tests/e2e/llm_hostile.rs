@@ -28,6 +28,7 @@ fn provider(kind: ProviderKind, server: &HostileServer) -> ProviderConfig {
     cfg.base_url = Some(match kind {
         ProviderKind::Openai => format!("{}/v1", server.url()),
         ProviderKind::Anthropic => server.url(),
+        other => panic!("no fixture for {}", other.as_str()),
     });
     cfg.api_key = Some(ApiKey::new("sk-hostile-test-key"));
     cfg.retry = RetryPolicy {
@@ -53,6 +54,7 @@ fn benign(kind: ProviderKind) -> Reply {
             ProviderKind::Anthropic => {
                 r#"{"model":"m","content":[{"type":"text","text":"fine"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":1}}"#
             }
+            other => panic!("no fixture for {}", other.as_str()),
         },
     )
 }

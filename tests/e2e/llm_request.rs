@@ -52,6 +52,7 @@ async fn the_model_table_options_reach_the_wire(w: Wire) {
             json!({"top_p": 0.96875, "stop_sequences": ["END"],
                    "thinking": {"type": "enabled", "budget_tokens": 2048}}),
         ),
+        other => panic!("no fixture for {}", other.as_str()),
     };
     let tail = format!("{settings}[model.extra_body]\nnum_ctx = 8192\n");
     let env = start(w, vec![Turn::text("hi")], &tail).await;
@@ -66,6 +67,7 @@ async fn the_model_table_options_reach_the_wire(w: Wire) {
     let absent: &[&str] = match w.kind {
         ProviderKind::Openai => &["stop_sequences", "thinking"],
         ProviderKind::Anthropic => &["seed", "stop", "reasoning_effort"],
+        other => panic!("no fixture for {}", other.as_str()),
     };
     for key in absent {
         assert_eq!(body.get(*key), None::<&Value>, "{key} in {body}");

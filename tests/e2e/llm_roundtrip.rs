@@ -147,6 +147,7 @@ async fn requests_carry_the_documented_wire_fields() {
                 assert_eq!(sent["messages"][0]["role"], "user");
                 assert_eq!(sent["tool_choice"]["type"], "auto");
             }
+            other => panic!("no fixture for {}", other.as_str()),
         }
     }
 }

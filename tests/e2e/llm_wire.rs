@@ -192,6 +192,7 @@ fn loopback(kind: ProviderKind, server: &HostileServer) -> ProviderConfig {
     cfg.base_url = Some(match kind {
         ProviderKind::Openai => format!("{}/v1", server.url()),
         ProviderKind::Anthropic => server.url(),
+        other => panic!("no fixture for {}", other.as_str()),
     });
     cfg.api_key = Some(ApiKey::new("sk-compat"));
     cfg.retry.max_attempts = 1;
@@ -311,6 +312,7 @@ async fn an_error_object_in_a_200_json_body_is_reported_and_retried_if_transient
                 r#"{"type":"error","error":{"type":"invalid_request_error","message":"Bad model"}}"#,
                 r#"{"content":[{"type":"text","text":"fine"}],"stop_reason":"end_turn"}"#,
             ),
+            other => panic!("no fixture for {}", other.as_str()),
         };
         let replies = [overloaded, fine, invalid].map(|b| Reply::json(200, b));
         let server = HostileServer::start(replies.to_vec()).await;

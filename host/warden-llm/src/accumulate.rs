@@ -172,7 +172,7 @@ pub fn check_truncation(response: &ChatResponse) -> Result<(), LlmError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -118,7 +118,7 @@ fn tls_config_with(extra: Option<&std::path::Path>) -> Result<rustls::ClientConf
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -14,6 +14,7 @@ use super::error::LlmError;
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProviderKind {
     /// OpenAI Chat Completions; also any OpenAI-compatible server (Ollama, vLLM, llama.cpp).
     Openai,
@@ -81,14 +82,16 @@ impl fmt::Display for ApiKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
-    /// TCP + TLS connection establishment.
+    /// TCP + TLS connection establishment, in ms (default 10 000).
     pub connect_ms: u64,
-    /// A whole non-streaming request; for a stream, the wait for response headers.
+    /// A whole non-streaming request; for a stream, the wait for response headers. In ms
+    /// (default 600 000: ten minutes).
     pub request_ms: u64,
-    /// The longest gap allowed between two stream events.
+    /// The longest gap allowed between two stream events, in ms (default 120 000).
     pub idle_ms: u64,
     /// The longest a stream may last, from its response headers to its end: a server that
-    /// keeps sending pings or empty events cannot hold a run past it.
+    /// keeps sending pings or empty events cannot hold a run past it. In ms (default
+    /// 1 800 000: thirty minutes).
     pub stream_ms: u64,
 }
 
@@ -104,15 +107,19 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// `connect_ms` as a duration.
     pub fn connect(&self) -> Duration {
         Duration::from_millis(self.connect_ms)
     }
+    /// `request_ms` as a duration.
     pub fn request(&self) -> Duration {
         Duration::from_millis(self.request_ms)
     }
+    /// `idle_ms` as a duration.
     pub fn idle(&self) -> Duration {
         Duration::from_millis(self.idle_ms)
     }
+    /// `stream_ms` as a duration.
     pub fn stream(&self) -> Duration {
         Duration::from_millis(self.stream_ms)
     }
@@ -122,18 +129,21 @@ impl Timeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included; 1 disables retries.
+    /// Attempts in total, the first included; 1 disables retries (default 5).
     pub max_attempts: u32,
-    /// Backoff before the second attempt.
+    /// Backoff before the second attempt, in ms (default 500).
     pub initial_backoff_ms: u64,
-    /// Cap on one backoff computed by the policy (a provider's Retry-After may exceed it).
+    /// Cap on one backoff computed by the policy (a provider's Retry-After may exceed it),
+    /// in ms (default 30 000).
     pub max_backoff_ms: u64,
-    /// Growth factor of the backoff per attempt.
+    /// Growth factor of the backoff per attempt (default 2.0).
     pub multiplier: f64,
-    /// No retry starts once this much time has passed since the first attempt began.
+    /// No retry starts once this much time has passed since the first attempt began, in ms
+    /// (default 180 000).
     pub max_total_ms: u64,
     /// The longest wait a server may ask for (`Retry-After`, `retry-after-ms`): a longer
-    /// demand fails the call with [`LlmError::RetryAfterTooLong`] instead of waiting.
+    /// demand fails the call with [`LlmError::RetryAfterTooLong`] instead of waiting. In ms
+    /// (default 60 000).
     pub max_retry_after_ms: u64,
 }
 
@@ -161,9 +171,9 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
-    /// Requests per minute.
+    /// Requests per minute (default 0: unlimited).
     pub rpm: u32,
-    /// Tokens (input + output) per minute.
+    /// Tokens (input + output) per minute (default 0: unlimited).
     pub tpm: u32,
 }
 
@@ -172,12 +182,12 @@ pub struct RateLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResponseLimits {
-    /// A whole non-streamed response body.
+    /// A whole non-streamed response body (default 16 MiB).
     pub max_body_bytes: u64,
     /// One stream event, all its lines together (one endless line included). Some
-    /// OpenAI-compatible servers send a whole tool call's arguments in one event.
+    /// OpenAI-compatible servers send a whole tool call's arguments in one event (default 4 MiB).
     pub max_event_bytes: u64,
-    /// A whole stream.
+    /// A whole stream (default 64 MiB).
     pub max_stream_bytes: u64,
 }
 
@@ -211,10 +221,13 @@ pub struct ProviderConfig {
     /// Environment variable holding the key; defaults to OPENAI_API_KEY / ANTHROPIC_API_KEY.
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// Connection, request, idle and stream timeouts.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// When and how transient failures are retried.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// Client-side rate limits (default: none).
     #[serde(default)]
     pub rate_limits: RateLimits,
     /// Size caps on responses and streams.
@@ -329,7 +342,7 @@ impl ProviderConfig {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -10,6 +10,7 @@ use warden_core::run::{ModelFailure, ModelFailureKind};
 
 /// Which timeout fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeoutPhase {
     /// Establishing the TCP (and TLS) connection.
     Connect,
@@ -34,6 +35,7 @@ impl std::fmt::Display for TimeoutPhase {
 
 /// Which size cap a response exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SizeCap {
     /// A whole non-streamed body.
     Body,
@@ -66,13 +68,18 @@ impl std::fmt::Display for SizeCap {
 
 /// Everything that can go wrong talking to a model provider.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LlmError {
     /// 401/403: the key is missing, wrong or lacks permission. Never retried.
     #[error("{status} from {url}: the API key was rejected; set {env_var}{}", provider_suffix(.message))]
     Auth {
+        /// The HTTP status (401 or 403).
         status: u16,
+        /// The URL requested.
         url: String,
+        /// The environment variable the key is read from, to name in the fix.
         env_var: String,
+        /// The provider's own message, if its body had one (scrubbed of the key).
         message: Option<String>,
     },
 
@@ -80,8 +87,11 @@ pub enum LlmError {
     /// Never retried: sending it again gives the same answer.
     #[error("{status} from {url}: the provider rejected the request: {message}")]
     BadRequest {
+        /// The HTTP status.
         status: u16,
+        /// The URL requested.
         url: String,
+        /// The provider's message, or the body's excerpt when it had none.
         message: String,
     },
 
@@ -89,9 +99,13 @@ pub enum LlmError {
     /// The core has already retried; the caller may try again later.
     #[error("429 from {url}: rate limited after {attempts} attempt(s){}: {message}", retry_after_suffix(.retry_after))]
     RateLimited {
+        /// The URL requested.
         url: String,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// The last wait the server asked for, if it said.
         retry_after: Option<Duration>,
+        /// The provider's message.
         message: String,
     },
 
@@ -99,17 +113,24 @@ pub enum LlmError {
     /// server-side error event in a stream. Retried by the core while the policy allows.
     #[error("{status} from {url}: server error after {attempts} attempt(s): {message}")]
     Server {
+        /// The HTTP status of the last attempt.
         status: u16,
+        /// The URL requested.
         url: String,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// The provider's message.
         message: String,
     },
 
     /// A timeout fired. Retried by the core (streams: only before any event reached the caller).
     #[error("{phase} timeout after {after:?} talking to {url}")]
     Timeout {
+        /// Which timeout fired.
         phase: TimeoutPhase,
+        /// The URL requested.
         url: String,
+        /// The configured limit that elapsed.
         after: Duration,
     },
 
@@ -122,12 +143,15 @@ pub enum LlmError {
          ([model.retry] in the agent file) if the wait is expected"
     )]
     RetryAfterTooLong {
+        /// The HTTP status that came with the demand (429, 503...).
         status: u16,
+        /// The URL requested.
         url: String,
         /// The header that asked: `Retry-After` or `retry-after-ms`.
         header: &'static str,
         /// Its value as sent (shortened).
         value: String,
+        /// The longest wait allowed (`retry.max_retry_after_ms`).
         cap: Duration,
     },
 
@@ -139,26 +163,42 @@ pub enum LlmError {
         what.setting()
     )]
     ResponseTooLarge {
+        /// The URL requested.
         url: String,
+        /// Which cap was exceeded.
         what: SizeCap,
+        /// The cap, in bytes.
         limit: u64,
     },
 
     /// The connection could not be made or broke before a response. Retried by the core.
     #[error("connection to {url} failed: {detail}")]
-    Connection { url: String, detail: String },
+    Connection {
+        /// The URL requested.
+        url: String,
+        /// The underlying error chain.
+        detail: String,
+    },
 
     /// The stream ended or broke before its end marker. Retried by the core only if no
     /// event had reached the caller yet; never replayed after partial delivery.
     #[error("the stream from {url} was cut: {detail}")]
-    StreamCut { url: String, detail: String },
+    StreamCut {
+        /// The URL requested.
+        url: String,
+        /// What broke, or that the end marker never came.
+        detail: String,
+    },
 
     /// The provider answered something we cannot read (malformed JSON, missing fields,
     /// no choices). Not retried.
     #[error("invalid response from {url} ({context}): {detail}")]
     InvalidResponse {
+        /// The URL requested.
         url: String,
+        /// What was being read (a response body, an event type, SSE framing).
         context: String,
+        /// What was wrong with it.
         detail: String,
     },
 
@@ -172,13 +212,17 @@ pub enum LlmError {
     /// misconfigured base URL will not.
     #[error("{}", non_json_message(.url, *.status, .content_type.as_deref(), .content_encoding.as_deref(), .excerpt, *.attempts))]
     NonJson {
+        /// The URL requested.
         url: String,
+        /// The HTTP status it came with.
         status: u16,
         /// The `Content-Type` header as sent (shortened), if any.
         content_type: Option<String>,
         /// The `Content-Encoding` header as sent (shortened), if any.
         content_encoding: Option<String>,
+        /// A short, sanitised piece of the body (its `<title>` when it has one).
         excerpt: String,
+        /// Attempts made, the first included.
         attempts: u32,
     },
 
@@ -189,9 +233,11 @@ pub enum LlmError {
     /// types: overloaded, rate-limit and server errors (see [`LlmError::is_retryable`]).
     #[error("the response from {url} reported an error ({}): {message}", if .error_type.is_empty() { "no type given" } else { .error_type.as_str() })]
     InBand {
+        /// The URL requested.
         url: String,
         /// The provider's error type (OpenAI `code` or `type`, Anthropic `error.type`).
         error_type: String,
+        /// The provider's message.
         message: String,
     },
 
@@ -199,11 +245,19 @@ pub enum LlmError {
     /// token limit while a tool call's arguments were incomplete. Not retried by the core
     /// (the same request would be cut again); the caller may raise `max_tokens`.
     #[error("the response was truncated: {detail}")]
-    Truncated { detail: String },
+    Truncated {
+        /// Where the output was cut.
+        detail: String,
+    },
 
     /// No API key in the configuration nor in the environment. Not retried.
     #[error("no API key for {provider}: set {env_var} or `api_key` in the provider config")]
-    MissingKey { provider: String, env_var: String },
+    MissingKey {
+        /// The provider's name (`openai`, `anthropic`).
+        provider: String,
+        /// The environment variable the key was looked for in.
+        env_var: String,
+    },
 
     /// The provider configuration is unusable (bad base URL, zero limits...). Not retried.
     #[error("invalid provider configuration: {0}")]

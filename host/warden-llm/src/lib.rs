@@ -11,6 +11,8 @@
 //! Invariant: everything above this crate sees only the neutral types and [`LlmError`];
 //! the API key never leaves [`ApiKey`] except into a sensitive request header.
 
+#![deny(missing_docs)]
+
 mod accumulate;
 mod adapter;
 mod anthropic;
@@ -23,10 +25,10 @@ mod live;
 mod notice;
 mod openai;
 mod options;
-pub mod ratelimit;
-pub mod retry;
+mod ratelimit;
+mod retry;
 mod sniff;
-pub mod sse;
+mod sse;
 mod wire;
 
 #[cfg(test)]
@@ -47,6 +49,7 @@ pub use error::{LlmError, SizeCap, TimeoutPhase};
 pub use estimate::estimate_tokens;
 pub use notice::{LlmNotice, NoticeQueue, Notices};
 pub use options::{OptionsError, THINKING_WITH_TOOLS, body_keys, check_options};
+pub use sse::decode_recorded;
 
 /// A model behind some provider. Dyn-compatible: the agent loop holds `Arc<dyn Model>`.
 ///

@@ -11,14 +11,23 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// Something the interface did while serving a request.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum LlmNotice {
     /// The client-side rate limiter held the request back.
-    RateLimitWait { waited: Duration, reason: String },
+    RateLimitWait {
+        /// How long the request was held.
+        waited: Duration,
+        /// Which limit held it (requests or tokens per minute, or a server's 429).
+        reason: String,
+    },
     /// An attempt failed with a transient error; another starts after `delay`.
     /// `attempt` is the number of the attempt that failed (1-based).
     Retry {
+        /// The attempt that failed (1-based).
         attempt: u32,
+        /// The wait before the next attempt.
         delay: Duration,
+        /// The failure, as displayed.
         cause: String,
     },
 }
@@ -97,7 +106,7 @@ impl NoticeQueue {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

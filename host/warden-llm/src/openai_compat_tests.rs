@@ -1,6 +1,6 @@
 //! Unit tests of the OpenAI mapping against what compatible servers (Ollama, vLLM,
 //! llama.cpp, LiteLLM...) really send: each gives the response a user would expect.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use super::*;
 use crate::StreamAccumulator;

@@ -1,5 +1,5 @@
 //! Unit tests of the OpenAI mapping against fixtures written from the API reference.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::{Value, json};
 

@@ -13,36 +13,69 @@ use warden_core::options::{MAX_STOP_BYTES, MAX_STOP_SEQUENCES, MIN_THINKING_BUDG
 
 /// A model setting that cannot be sent.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OptionsError {
     /// The provider has no such setting.
     #[error("{provider} has no such setting; {hint}")]
     Unsupported {
+        /// The setting, as named in the `[model]` table.
         option: &'static str,
+        /// The provider's name (`openai`, `anthropic`).
         provider: &'static str,
+        /// What to do instead.
         hint: &'static str,
     },
+    /// `top_p` outside 0..=1.
     #[error("{value} is out of range: set a value between 0 and 1")]
-    TopP { value: f32 },
+    TopP {
+        /// The value given.
+        value: f32,
+    },
+    /// More stop sequences than [`MAX_STOP_SEQUENCES`].
     #[error("{count} stop sequences: at most {MAX_STOP_SEQUENCES} are allowed")]
-    TooManyStops { count: usize },
+    TooManyStops {
+        /// How many were given.
+        count: usize,
+    },
+    /// A stop sequence longer than [`MAX_STOP_BYTES`].
     #[error("stop sequence {index} is {len} bytes: at most {MAX_STOP_BYTES} are allowed")]
-    StopTooLong { index: usize, len: usize },
+    StopTooLong {
+        /// Its position in the list (0-based).
+        index: usize,
+        /// Its length, in bytes.
+        len: usize,
+    },
+    /// A stop sequence that is empty or only whitespace.
     #[error("stop sequence {index} is empty or only whitespace, which providers refuse")]
-    BlankStop { index: usize },
+    BlankStop {
+        /// Its position in the list (0-based).
+        index: usize,
+    },
+    /// A thinking budget below [`MIN_THINKING_BUDGET`] or not below `max_tokens`.
     #[error(
         "{budget} tokens: Anthropic needs at least {MIN_THINKING_BUDGET} and fewer than \
          max_tokens ({max_tokens}); lower the budget or raise max_tokens"
     )]
-    ThinkingBudget { budget: u32, max_tokens: u32 },
+    ThinkingBudget {
+        /// The budget given, in tokens.
+        budget: u32,
+        /// The request's `max_tokens`.
+        max_tokens: u32,
+    },
     /// Extended thinking together with something Anthropic refuses beside it.
     #[error("cannot go with {with}: {why}")]
     ThinkingConflict {
+        /// The conflicting setting or feature.
         with: &'static str,
+        /// Why Anthropic refuses the pair.
         why: &'static str,
     },
     /// An `extra_body` key the wire writes itself.
     #[error("`{key}` is a field warden writes itself; set it with its own setting, not extra_body")]
-    ReservedKey { key: String },
+    ReservedKey {
+        /// The key, as given.
+        key: String,
+    },
 }
 
 impl OptionsError {

@@ -236,7 +236,7 @@ pub fn shared(endpoint: &str, model: &str, limits: RateLimits) -> Arc<Limiter> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

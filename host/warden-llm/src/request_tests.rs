@@ -1,6 +1,6 @@
 //! The exact JSON bodies both wires send for the request-side settings: rejected tool
 //! results, the optional model settings, and the checks that refuse what a provider lacks.
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use serde_json::{Map, Value, json};
 

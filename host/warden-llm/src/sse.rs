@@ -20,7 +20,7 @@ use super::wire::{Endpoint, Step, Wire};
 use warden_core::chat::StreamEvent;
 
 /// One parsed event (`data` is `None` for an event with no data lines).
-pub type SseEvent = sse_stream::Sse;
+pub(crate) type SseEvent = sse_stream::Sse;
 
 /// Parsed events of one response body.
 pub(crate) type SseEvents = Pin<Box<dyn Stream<Item = Result<SseEvent, sse_stream::Error>> + Send>>;
@@ -106,7 +106,7 @@ pub fn decode_recorded<B: AsRef<[u8]>>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -15,8 +15,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use mock_llm::{Behaviour, MockConfig, MockServer};
 use warden_core::chat::{ChatRequest, Message, RequestSettings, ToolChoice, ToolSpec};
-use warden_llm::sse::decode_recorded;
-use warden_llm::{ApiKey, Model, Notices, ProviderConfig, ProviderKind, collect_stream, connect};
+use warden_llm::{
+    ApiKey, Model, Notices, ProviderConfig, ProviderKind, collect_stream, connect, decode_recorded,
+};
 
 mod common;
 
@@ -206,6 +207,7 @@ fn wire_body(
         let base = match kind {
             ProviderKind::Openai => recorder.openai_base_url(),
             ProviderKind::Anthropic => recorder.base_url(),
+            other => panic!("no bench for {}", other.as_str()),
         };
         let m = model(kind, &base);
         let notices = Notices::none();
@@ -226,6 +228,7 @@ fn raw_url(kind: ProviderKind, base: &str) -> String {
     match kind {
         ProviderKind::Openai => format!("{base}/chat/completions"),
         ProviderKind::Anthropic => format!("{base}/v1/messages"),
+        other => panic!("no bench for {}", other.as_str()),
     }
 }
 
@@ -251,6 +254,7 @@ fn raw_cpu(
                     ProviderKind::Anthropic => request
                         .header("x-api-key", "sk-bench")
                         .header("anthropic-version", "2023-06-01"),
+                    other => panic!("no bench for {}", other.as_str()),
                 };
                 let mut response = request.body(body.clone()).send().await.unwrap();
                 assert!(response.status().is_success());
@@ -283,6 +287,7 @@ fn recorded(kind: ProviderKind, n: usize) -> Vec<u8> {
             }
             s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
         }
+        other => panic!("no bench for {}", other.as_str()),
     }
     s.into_bytes()
 }

@@ -203,13 +203,15 @@ async fn call_model<S: FnMut(RunEvent) + ?Sized>(
 
 fn drain_notices<S: FnMut(RunEvent) + ?Sized>(queue: &NoticeQueue, sink: &mut S) {
     for notice in queue.take() {
-        sink(notice_event(notice));
+        if let Some(event) = notice_event(notice) {
+            sink(event);
+        }
     }
 }
 
-/// The run event for an LLM notice.
-fn notice_event(notice: LlmNotice) -> RunEvent {
-    match notice {
+/// The run event for an LLM notice; `None` for a kind this runner does not show.
+fn notice_event(notice: LlmNotice) -> Option<RunEvent> {
+    Some(match notice {
         LlmNotice::RateLimitWait { waited, reason } => RunEvent::RateLimitWait {
             wait_ms: duration_ms(waited),
             attempt: 1,
@@ -224,7 +226,9 @@ fn notice_event(notice: LlmNotice) -> RunEvent {
             wait_ms: duration_ms(delay),
             reason: cause,
         },
-    }
+        // LlmNotice is non_exhaustive: a new kind is skipped until the runner maps it.
+        _ => return None,
+    })
 }
 
 pub(super) fn duration_ms(d: std::time::Duration) -> u64 {
