@@ -22,6 +22,7 @@
 mod child;
 mod measure;
 mod runs;
+mod sequential;
 mod server;
 
 use std::sync::Arc;
@@ -38,8 +39,9 @@ use warden_llm::Model;
 use warden_sandbox::{EngineConfig, Executor, ToolPolicy};
 
 use child::{Held, held_rss, startup};
-use measure::{cpu_time, median, ms, r3, r3o, rss_bytes};
-use runs::{ARGS, calc_forever, check_run, marginal_kib, minus, ratio, server_requirement};
+use measure::{median, ms, r3, r3o, rss_bytes};
+use runs::{calc_forever, check_run, marginal_kib, minus, ratio, server_requirement};
+use sequential::Side;
 use server::{Format, Server, provider, raw_request};
 
 /// Agent-loop benchmark; prints one JSON line.
@@ -63,6 +65,10 @@ struct Args {
     /// Measure only the sequential overhead (the other figures print as `null`).
     #[arg(long)]
     sequential_only: bool,
+    /// For a profiler: measure only this side of the sequential overhead, `--repeats`
+    /// times (implies --sequential-only).
+    #[arg(long, value_enum)]
+    profile_side: Option<Side>,
     /// Internal: be the start-up child (one run against --base-url, then exit).
     #[arg(long, hide = true)]
     child: bool,
@@ -178,34 +184,25 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         reqwest::Client::new()
     };
 
-    // (a) Overhead per model call, each followed by its sandboxed call (the first run of
-    // each kind is a warm-up).
-    let calls = LONG as f64;
-    let (mut cpu, mut wall) = (Vec::new(), Vec::new());
-    for i in 0..=args.repeats {
-        let (c0, t0) = (cpu_time(), Instant::now());
-        let result = runner.run(&long, "go").await?;
-        let (c, t) = (cpu_time() - c0, t0.elapsed());
-        check_run(&result, LONG).with_context(requirement)?;
-        if i > 0 {
-            cpu.push(ms(c) / calls);
-            wall.push(ms(t) / calls);
-        }
-    }
-    let (mut raw_cpu, mut raw_wall) = (Vec::new(), Vec::new());
-    for i in 0..=args.repeats {
-        let (c0, t0) = (cpu_time(), Instant::now());
-        for body in &long_bodies {
-            send_raw(&client, args.format, &base_url, body).await?;
-        }
-        if i > 0 {
-            raw_cpu.push(ms(cpu_time() - c0) / long_bodies.len() as f64);
-            raw_wall.push(ms(t0.elapsed()) / long_bodies.len() as f64);
-        }
-    }
-    let (cpu, wall) = (median(cpu), median(wall));
-    let (raw_cpu, raw_wall) = (median(raw_cpu), median(raw_wall));
-    let (sandbox_cpu, sandbox_wall) = sandbox_call(&executor, args.repeats).await?;
+    // (a) Overhead per model call, each followed by its sandboxed call.
+    let tools = executor
+        .load_file(warden::testing::guests::CALC)
+        .await
+        .context("loading the calc component")?;
+    let setup = sequential::Setup {
+        runner: &runner,
+        agent: &long,
+        calls: LONG,
+        client: &client,
+        format: args.format,
+        base_url: &base_url,
+        bodies: &long_bodies,
+        executor: &executor,
+        tools: &tools,
+        requirement: &requirement,
+    };
+    let seq = sequential::measure(&setup, args.repeats, args.profile_side).await?;
+    let sequential_only = args.sequential_only || args.profile_side.is_some();
 
     // (c) Memory, in a child process of its own (the in-process mock would count too): its
     // RSS after start-up, and the marginal RSS per in-flight run between holding a quarter
@@ -216,7 +213,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         held: None,
         why: Some("--sequential-only"),
     };
-    let few = if args.sequential_only {
+    let few = if sequential_only {
         skipped
     } else {
         held_rss(&server, args, &base_url, quarter).await?
@@ -234,7 +231,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
 
     // (b) Throughput, warden and raw rounds alternating; the first of each is a warm-up.
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let rounds = if args.sequential_only { 0 } else { 4 };
+    let rounds = if sequential_only { 0 } else { 4 };
     for round in 0..rounds {
         let t0 = Instant::now();
         let mut set = tokio::task::JoinSet::new();
@@ -255,16 +252,13 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let (ours, theirs) = (median(ours), median(theirs));
 
     // (d) Start-up of a child process with the component cached (first spawn is a warm-up).
-    let startup = if args.sequential_only {
+    let startup = if sequential_only {
         None
     } else {
         startup(&server, args, &base_url).await?
     };
 
     let mib = |b: Option<u64>| b.map(|b| r3(b as f64 / f64::from(1 << 20)));
-    // The targets for sequential runs: wall ≤ 1.45 × the raw request's, CPU ≤ 1.5 ×
-    // (the raw request's + one sandboxed call's).
-    let raw_plus_sandbox = raw_cpu.zip(sandbox_cpu).map(|(r, s)| r + s);
     Ok(json!({
         "format": args.format.as_str(),
         "http": if args.http2 { "HTTP/2 (h2c)" } else { "HTTP/1.1" },
@@ -273,16 +267,18 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         "overhead": {
             "model_calls_per_run": LONG,
             "tool_calls_per_run": LONG,
-            "wall_ms_per_model_call": r3o(wall),
-            "cpu_ms_per_model_call": r3o(cpu),
-            "raw_wall_ms_per_request": r3o(raw_wall),
-            "raw_cpu_ms_per_request": r3o(raw_cpu),
-            "net_wall_ms_per_model_call": r3o(minus(wall, raw_wall)),
-            "net_cpu_ms_per_model_call": r3o(minus(cpu, raw_cpu)),
-            "sandbox_cpu_ms_per_call": r3o(sandbox_cpu),
-            "sandbox_wall_ms_per_call": r3o(sandbox_wall),
-            "wall_ratio_to_raw": r3o(ratio(wall, raw_wall)),
-            "cpu_ratio_to_raw_plus_sandbox_call": r3o(ratio(cpu, raw_plus_sandbox)),
+            "wall_ms_per_model_call": r3o(seq.wall),
+            "cpu_ms_per_model_call": r3o(seq.cpu),
+            "raw_wall_ms_per_request": r3o(seq.raw_wall),
+            "raw_cpu_ms_per_request": r3o(seq.raw_cpu),
+            "net_wall_ms_per_model_call": r3o(minus(seq.wall, seq.raw_wall)),
+            "net_cpu_ms_per_model_call": r3o(minus(seq.cpu, seq.raw_cpu)),
+            "sandbox_cpu_ms_per_call": r3o(seq.sandbox_cpu),
+            "sandbox_wall_ms_per_call": r3o(seq.sandbox_wall),
+            // The targets for sequential runs: wall ≤ 1.45 × the raw request's, CPU
+            // ≤ 1.5 × (the raw request's + one sandboxed call's); medians of per-repeat ratios.
+            "wall_ratio_to_raw": r3o(seq.wall_ratio),
+            "cpu_ratio_to_raw_plus_sandbox_call": r3o(seq.cpu_ratio),
         },
         "throughput": {
             "runs": args.runs,
@@ -313,35 +309,6 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     }))
 }
 
-/// CPU and wall ms of one sandboxed `calc` call on its own (median of `repeats` batches
-/// after a warm-up batch): the "one sandboxed call" of the CPU target.
-async fn sandbox_call(
-    executor: &Executor,
-    repeats: usize,
-) -> anyhow::Result<(Option<f64>, Option<f64>)> {
-    const BATCH: usize = 50;
-    let set = executor
-        .load_file(warden::testing::guests::CALC)
-        .await
-        .context("loading the calc component")?;
-    let policy = ToolPolicy::default();
-    let (mut cpu, mut wall) = (Vec::new(), Vec::new());
-    for i in 0..=repeats {
-        let (c0, t0) = (cpu_time(), Instant::now());
-        for _ in 0..BATCH {
-            let outcome = executor.call(&set, "calc", ARGS, &policy).await;
-            outcome
-                .result
-                .map_err(|e| anyhow::anyhow!("the sandboxed calc call failed: {e}"))?;
-        }
-        if i > 0 {
-            cpu.push(ms(cpu_time() - c0) / BATCH as f64);
-            wall.push(ms(t0.elapsed()) / BATCH as f64);
-        }
-    }
-    Ok((median(cpu), median(wall)))
-}
-
 /// The request bodies of one `times`-call run, recorded by a second in-process mock.
 async fn capture(executor: &Executor, args: &Args, times: usize) -> anyhow::Result<Vec<Value>> {
     let recorder = MockServer::start(MockConfig {
@@ -363,7 +330,8 @@ async fn capture(executor: &Executor, args: &Args, times: usize) -> anyhow::Resu
     Ok(bodies)
 }
 
-async fn send_raw(
+/// One raw request; fails unless the server answers with a success status.
+pub(crate) async fn send_raw(
     client: &reqwest::Client,
     format: Format,
     base_url: &str,
