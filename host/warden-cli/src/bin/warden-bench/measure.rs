@@ -1,4 +1,6 @@
 //! Process figures: CPU time (getrusage), resident memory (/proc), and medians.
+//!
+//! Invariant: a figure that could not be read is `None`, never zero.
 
 use std::time::Duration;
 
@@ -18,39 +20,36 @@ pub fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Resident set size of this process in bytes (0 where /proc is missing).
-pub fn rss_bytes() -> u64 {
+/// Resident set size of this process in bytes (`None` where /proc is missing).
+pub fn rss_bytes() -> Option<u64> {
     rss_at("/proc/self/status")
 }
 
-/// Resident set size of process `pid` in bytes (0 where /proc is missing).
-pub fn rss_of(pid: u32) -> u64 {
+/// Resident set size of process `pid` in bytes (`None` where /proc is missing or the
+/// process is gone).
+pub fn rss_of(pid: u32) -> Option<u64> {
     rss_at(&format!("/proc/{pid}/status"))
 }
 
-fn rss_at(path: &str) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+fn rss_at(path: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
 }
 
-/// The median of `values` (0 for none).
-pub fn median(mut values: Vec<f64>) -> f64 {
+/// The median of `values` (`None` for none).
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
-        return 0.0;
+        return None;
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
+    Some(if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
-    }
+    })
 }
 
 /// Milliseconds as a float.
@@ -61,4 +60,38 @@ pub fn ms(d: Duration) -> f64 {
 /// Rounds to 3 decimals for the JSON line.
 pub fn r3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+/// [`r3`] of a figure that may be missing (`null` in the JSON line).
+pub fn r3o(v: Option<f64>) -> Option<f64> {
+    v.map(r3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_samples_have_no_median() {
+        assert_eq!(median(Vec::new()), None);
+    }
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn a_missing_figure_prints_as_null() {
+        assert_eq!(
+            serde_json::json!({ "x": r3o(None) }).to_string(),
+            r#"{"x":null}"#
+        );
+    }
+
+    #[test]
+    fn a_gone_process_has_no_rss() {
+        assert_eq!(rss_at("/proc/does-not-exist/status"), None);
+    }
 }

@@ -2,6 +2,10 @@
 //! default), or any compatible server at `--base-url`. Behaviour, faults and the request
 //! count go through the mock's handle in-process, or through its admin routes
 //! (`/admin/behaviour`, `/admin/faults`, `/stats`) when an external server offers them.
+//!
+//! Invariant: nothing here is required of an external server beyond its chat route; each
+//! admin operation reports whether the server took it, so a figure that needs one can be
+//! left out (`null`) instead of measured wrong.
 
 use mock_llm::{Behaviour, Fault, MockConfig, MockHandle, MockServer};
 use serde_json::Value;
@@ -69,33 +73,36 @@ impl Server {
         }
     }
 
-    /// Best effort on an external server: one that has no admin route keeps its own.
-    pub async fn set_behaviour(&self, behaviour: Behaviour) {
+    /// Sets the server's behaviour; `false` when an external server has no such route (it
+    /// keeps its own).
+    pub async fn set_behaviour(&self, behaviour: &Behaviour) -> bool {
         match self {
-            Server::InProcess(m) => m.set_behaviour(behaviour),
+            Server::InProcess(m) => {
+                m.set_behaviour(behaviour.clone());
+                true
+            }
             Server::External { client, .. } => {
                 let url = format!("{}/admin/behaviour", self.root());
-                let _ = client.post(url).json(&behaviour).send().await;
+                accepted(client.post(url).json(behaviour)).await
             }
         }
     }
 
-    /// Queues `n` copies of `fault` (best effort on an external server).
-    pub async fn push_faults(&self, fault: &str, n: usize) -> anyhow::Result<()> {
+    /// Queues `n` copies of `fault`; `false` when an external server has no such route.
+    pub async fn push_faults(&self, fault: &str, n: usize) -> anyhow::Result<bool> {
         let parsed: Fault = fault.parse()?;
-        match self {
-            Server::InProcess(m) => m.push_faults(std::iter::repeat_n(parsed, n)),
+        Ok(match self {
+            Server::InProcess(m) => {
+                m.push_faults(std::iter::repeat_n(parsed, n));
+                true
+            }
             Server::External { client, .. } => {
                 let url = format!("{}/admin/faults", self.root());
                 let faults: Vec<String> = std::iter::repeat_n(fault.to_string(), n).collect();
-                let _ = client
-                    .post(url)
-                    .json(&serde_json::json!({ "faults": faults }))
-                    .send()
-                    .await;
+                let body = serde_json::json!({ "faults": faults });
+                accepted(client.post(url).json(&body)).await
             }
-        }
-        Ok(())
+        })
     }
 
     /// Chat requests the server has seen, if it can tell.
@@ -109,6 +116,11 @@ impl Server {
             }
         }
     }
+}
+
+/// Whether the server answered the admin request with a success status.
+async fn accepted(request: reqwest::RequestBuilder) -> bool {
+    request.send().await.is_ok_and(|r| r.status().is_success())
 }
 
 /// The provider configuration for `format` at `base_url` (local servers take any key).
