@@ -9,7 +9,7 @@
 //! skewing a figure. A figure whose samples are missing is `None` (JSON `null`), never zero.
 
 use warden_core::budget::BudgetResource;
-use warden_core::controller::{RunResult, StopReason};
+use warden_core::run::{RunResult, StopReason};
 
 /// More tool turns than any run of the bench lasts: the server never ends a run itself.
 pub const FOREVER: usize = 1_000_000;
@@ -187,7 +187,10 @@ mod tests {
             Err(RunMismatch::Stopped(_))
         ));
         let failed = StopReason::ModelError {
-            message: "401".into(),
+            failure: warden_core::run::ModelFailure::new(
+                warden_core::run::ModelFailureKind::Auth,
+                "401",
+            ),
         };
         assert!(matches!(
             check_run(&result(failed, 10, 10), 10),
