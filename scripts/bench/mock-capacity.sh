@@ -40,6 +40,6 @@ for format in openai anthropic; do
   non2xx=$(echo "$report" | awk '/Non-2xx/ {print $NF}')
   [ -z "$non2xx" ] || { echo "$format: $non2xx answers were not 2xx" >&2; exit 1; }
   cpu=$(awk -v a="$before" -v b="$after" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
-  per_cpu=$(awk -v n="$requests" -v c="$cpu" 'BEGIN {printf "%.0f", c > 0 ? n / c : 0}')
+  per_cpu=$(awk -v n="$requests" -v c="$cpu" 'BEGIN {printf "%.0f", (c > 0 ? n / c : 0)}')
   printf '%-10s %10s %12s %22s %10s\n' "$format" "$requests" "$cpu" "$per_cpu" "$rps"
 done

@@ -69,6 +69,10 @@ struct Args {
     /// times (implies --sequential-only).
     #[arg(long, value_enum)]
     profile_side: Option<Side>,
+    /// Make the sequential runs (and their references) in a spawned task, on a runtime
+    /// worker, instead of on the thread blocking on the runtime (as the CLI does).
+    #[arg(long)]
+    on_worker: bool,
     /// Internal: be the start-up child (one run against --base-url, then exit).
     #[arg(long, hide = true)]
     child: bool,
@@ -189,19 +193,35 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         .load_file(warden::testing::guests::CALC)
         .await
         .context("loading the calc component")?;
-    let setup = sequential::Setup {
-        runner: &runner,
-        agent: &long,
-        calls: LONG,
-        client: &client,
-        format: args.format,
-        base_url: &base_url,
-        bodies: &long_bodies,
-        executor: &executor,
-        tools: &tools,
-        requirement: &requirement,
+    let seq = if args.on_worker {
+        let owned = sequential::Owned {
+            runner: runner.clone(),
+            agent: long.clone(),
+            calls: LONG,
+            client: client.clone(),
+            format: args.format,
+            base_url: base_url.clone(),
+            bodies: long_bodies.clone(),
+            executor: executor.clone(),
+            tools: tools.clone(),
+            requirement: requirement(),
+        };
+        sequential::measure_on_worker(owned, args.repeats, args.profile_side).await?
+    } else {
+        let setup = sequential::Setup {
+            runner: &runner,
+            agent: &long,
+            calls: LONG,
+            client: &client,
+            format: args.format,
+            base_url: &base_url,
+            bodies: &long_bodies,
+            executor: &executor,
+            tools: &tools,
+            requirement: &requirement,
+        };
+        sequential::measure(&setup, args.repeats, args.profile_side).await?
     };
-    let seq = sequential::measure(&setup, args.repeats, args.profile_side).await?;
     let sequential_only = args.sequential_only || args.profile_side.is_some();
 
     // (c) Memory, in a child process of its own (the in-process mock would count too): its

@@ -44,7 +44,48 @@ pub struct Setup<'a> {
     pub executor: &'a Executor,
     pub tools: &'a ToolSet,
     /// What the server must do, for the error when a run is not the one measured.
-    pub requirement: &'a dyn Fn() -> String,
+    pub requirement: &'a (dyn Fn() -> String + Sync),
+}
+
+/// What [`Setup`] borrows, owned, to measure in a task of its own.
+pub struct Owned {
+    pub runner: Runner,
+    pub agent: Agent,
+    pub calls: usize,
+    pub client: reqwest::Client,
+    pub format: Format,
+    pub base_url: String,
+    pub bodies: Vec<Value>,
+    pub executor: Executor,
+    pub tools: std::sync::Arc<ToolSet>,
+    pub requirement: String,
+}
+
+/// [`measure`] in a spawned task: on a runtime worker, beside the connections' tasks and
+/// the IO driver (as a server embedding warden runs agents), instead of the thread that
+/// blocks on the runtime (as the CLI does).
+pub async fn measure_on_worker(
+    o: Owned,
+    repeats: usize,
+    only: Option<Side>,
+) -> anyhow::Result<Figures> {
+    tokio::spawn(async move {
+        let requirement = || o.requirement.clone();
+        let setup = Setup {
+            runner: &o.runner,
+            agent: &o.agent,
+            calls: o.calls,
+            client: &o.client,
+            format: o.format,
+            base_url: &o.base_url,
+            bodies: &o.bodies,
+            executor: &o.executor,
+            tools: &o.tools,
+            requirement: &requirement,
+        };
+        measure(&setup, repeats, only).await
+    })
+    .await?
 }
 
 /// Milliseconds per model call (warden, raw) or per sandboxed call; medians.
