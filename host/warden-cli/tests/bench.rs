@@ -119,15 +119,18 @@ fn runs_against_a_chat_only_server_make_their_sandboxed_calls() {
     assert_eq!(line["server_behaviour_set_by_bench"], false, "{line}");
     assert_eq!(line["overhead"]["tool_calls_per_run"], 10, "{line}");
     // What the server saw proves the runs' lengths: overhead, a warm-up and one measured
-    // run of 10 model calls, each next to the same 10 requests sent raw; the memory child,
+    // run of 10 model calls, each next to the same 10 requests sent raw and sent again for
+    // the floor (each answer parsed, then a sandboxed call); the memory child,
     // one run of 5 (no hold without /admin/faults); throughput, 4 rounds of RUNS runs of 5
     // model calls, each next to the same requests sent raw. No start-up child (no /stats).
-    let expected = 2 * 10 * 2 + 5 + 4 * RUNS * 5 * 2;
+    let expected = 2 * 10 * 3 + 5 + 4 * RUNS * 5 * 2;
     assert_eq!(*chats, expected, "{line}");
     for figure in [
         "cpu_ms_per_model_call",
         "raw_cpu_ms_per_request",
         "sandbox_cpu_ms_per_call",
+        "floor_cpu_ms_per_model_call",
+        "floor_cpu_ratio_to_raw_plus_sandbox_call",
     ] {
         assert!(
             line["overhead"][figure].as_f64().unwrap() > 0.0,

@@ -299,6 +299,12 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
             // ≤ 1.5 × (the raw request's + one sandboxed call's); medians of per-repeat ratios.
             "wall_ratio_to_raw": r3o(seq.wall_ratio),
             "cpu_ratio_to_raw_plus_sandbox_call": r3o(seq.cpu_ratio),
+            // The floor: each raw request, its answer parsed, then one sandboxed call (no
+            // loop of warden's); its ratios are the least warden's can be.
+            "floor_wall_ms_per_model_call": r3o(seq.floor_wall),
+            "floor_cpu_ms_per_model_call": r3o(seq.floor_cpu),
+            "floor_wall_ratio_to_raw": r3o(seq.floor_wall_ratio),
+            "floor_cpu_ratio_to_raw_plus_sandbox_call": r3o(seq.floor_cpu_ratio),
         },
         "throughput": {
             "runs": args.runs,
@@ -365,6 +371,19 @@ pub(crate) async fn send_raw(
         "raw request failed: {status}: {bytes:?}"
     );
     Ok(())
+}
+
+/// [`send_raw`], the answer parsed as JSON (what any loop must do with it).
+pub(crate) async fn send_raw_parsed(
+    client: &reqwest::Client,
+    format: Format,
+    base_url: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let response = raw_request(client, format, base_url, body).send().await?;
+    let status = response.status();
+    anyhow::ensure!(status.is_success(), "raw request failed: {status}");
+    Ok(response.json().await?)
 }
 
 /// `runs` clients at once, each sending `bodies` in turn; seconds taken.
