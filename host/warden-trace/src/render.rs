@@ -196,13 +196,13 @@ fn chat_line(chat: &Span, number: usize, t0: u64, priced: bool) -> String {
         }
     }
     if priced && let Some(AttrValue::Float(cost)) = chat.attr(keys::COST_USD) {
-        let _ = write!(line, "  ${cost:.4}");
+        let _ = write!(line, "  {}", usd(*cost));
     }
     if let Some(AttrValue::StrList(reasons)) = chat.attr(keys::RESPONSE_FINISH_REASONS) {
         let _ = write!(line, "  {}", reasons.join(","));
     }
     if let Some(retries) = int_attr(chat, keys::RETRIES) {
-        let _ = write!(line, "  {retries} retries");
+        let _ = write!(line, "  {}", count(retries, "retry", "retries"));
     }
     if let Some(waited) = int_attr(chat, keys::RATE_LIMIT_WAIT_MS) {
         let _ = write!(
@@ -238,6 +238,9 @@ fn tool_line(tool: &Span, t0: u64) -> String {
         let _ = write!(line, "  http {requests}");
     }
     match &tool.status {
+        SpanStatus::Error { description } if tool.attr(keys::INCOMPLETE).is_some() => {
+            let _ = write!(line, "  not finished: {description}");
+        }
         SpanStatus::Error { description } => {
             let _ = write!(line, "  error {description}");
         }
@@ -249,27 +252,27 @@ fn tool_line(tool: &Span, t0: u64) -> String {
 fn total_line(run: &Span, priced: bool) -> String {
     let get = |key| int_attr(run, key).unwrap_or(0);
     let mut line = format!(
-        "total  {} model calls  {} in / {} out tokens",
-        get(keys::MODEL_CALLS),
+        "total  {}  {} in / {} out tokens",
+        count(get(keys::MODEL_CALLS), "model call", "model calls"),
         thousands(get(keys::USAGE_INPUT_TOKENS)),
         thousands(get(keys::USAGE_OUTPUT_TOKENS)),
     );
     match run.attr(keys::COST_USD) {
         Some(AttrValue::Float(cost)) if priced => {
-            let _ = write!(line, "  ${cost:.4}");
+            let _ = write!(line, "  {}", usd(*cost));
         }
         _ => line.push_str("  cost unknown (no price for this model)"),
     }
-    let _ = write!(line, "  {} tool calls", get(keys::TOOL_CALLS));
+    let _ = write!(line, "  {}", count(get(keys::TOOL_CALLS), "tool call", "tool calls"));
     if get(keys::DENIALS) > 0 {
         let _ = write!(line, " ({} denied)", get(keys::DENIALS));
     }
     let _ = write!(line, "  fuel {}", thousands(get(keys::FUEL)));
     if get(keys::RETRIES) > 0 {
-        let _ = write!(line, "  {} retries", get(keys::RETRIES));
+        let _ = write!(line, "  {}", count(get(keys::RETRIES), "retry", "retries"));
     }
     if get(keys::COMPACTIONS) > 0 {
-        let _ = write!(line, "  {} compactions", get(keys::COMPACTIONS));
+        let _ = write!(line, "  {}", count(get(keys::COMPACTIONS), "compaction", "compactions"));
     }
     line
 }
@@ -367,6 +370,20 @@ fn duration(nanos: u64) -> String {
         format!("{ms} ms")
     } else {
         format!("{:.2} s", nanos as f64 / 1e9)
+    }
+}
+
+/// `1 retry`, `2 retries`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// Dollars: four decimals, six below a cent (a small call costs fractions of one).
+fn usd(cost: f64) -> String {
+    if cost >= 0.01 {
+        format!("${cost:.4}")
+    } else {
+        format!("${cost:.6}")
     }
 }
 
