@@ -182,10 +182,11 @@ impl SpanBuilder {
                 });
                 self.chat_text.clear();
             }
-            RunEvent::TextDelta { text } => {
-                if self.options.capture_content && self.chat_text.len() < MAX_CONTENT_CHARS * 4 {
-                    self.chat_text.push_str(text);
-                }
+            // The model's text is content: kept only when asked, up to a bound.
+            RunEvent::TextDelta { text }
+                if self.options.capture_content && self.chat_text.len() < MAX_CONTENT_CHARS * 4 =>
+            {
+                self.chat_text.push_str(text);
             }
             RunEvent::ModelResponse {
                 finish_reason,

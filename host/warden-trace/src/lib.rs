@@ -49,6 +49,8 @@ mod recorder;
 mod redact;
 mod render;
 mod span;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::{CAPTURE_CONTENT_ENV, MAX_CONTENT_CHARS, SpanBuilder, TraceOptions};
 pub use export::{ExportConfig, ExportError, ExportReport, OtlpExporter, SpanSender};

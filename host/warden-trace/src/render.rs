@@ -263,7 +263,11 @@ fn total_line(run: &Span, priced: bool) -> String {
         }
         _ => line.push_str("  cost unknown (no price for this model)"),
     }
-    let _ = write!(line, "  {}", count(get(keys::TOOL_CALLS), "tool call", "tool calls"));
+    let _ = write!(
+        line,
+        "  {}",
+        count(get(keys::TOOL_CALLS), "tool call", "tool calls")
+    );
     if get(keys::DENIALS) > 0 {
         let _ = write!(line, " ({} denied)", get(keys::DENIALS));
     }
@@ -272,7 +276,11 @@ fn total_line(run: &Span, priced: bool) -> String {
         let _ = write!(line, "  {}", count(get(keys::RETRIES), "retry", "retries"));
     }
     if get(keys::COMPACTIONS) > 0 {
-        let _ = write!(line, "  {}", count(get(keys::COMPACTIONS), "compaction", "compactions"));
+        let _ = write!(
+            line,
+            "  {}",
+            count(get(keys::COMPACTIONS), "compaction", "compactions")
+        );
     }
     line
 }
@@ -391,7 +399,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

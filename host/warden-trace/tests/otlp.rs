@@ -4,13 +4,14 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "../src/testing.rs"]
 mod receiver;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+use receiver::proto::tonic::common::v1::any_value::Value;
+use receiver::proto::tonic::trace::v1::Span as ProtoSpan;
 use warden::testing::{ScriptedLlm, ScriptedModel};
 use warden::{
     Agent, EngineConfig, Executor, LoopConfig, RunHandle, Runner, StopReason, ToolPolicy,

@@ -31,15 +31,47 @@ impl ReqwestClient {
     }
 }
 
+/// A failed request as one readable line: the exporter shows its `Debug` form, which for
+/// reqwest's own error is a nested struct dump.
+struct SendError(String);
+
+impl SendError {
+    fn from_chain(e: &dyn std::error::Error) -> HttpError {
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Box::new(SendError(text))
+    }
+}
+
+impl std::fmt::Debug for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SendError {}
+
 #[async_trait::async_trait]
 impl HttpClient for ReqwestClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let request = reqwest::Request::try_from(request)?;
-        let mut response = self.client.execute(request).await?;
+        let failed = |e: reqwest::Error| SendError::from_chain(&e);
+        let request = reqwest::Request::try_from(request).map_err(failed)?;
+        let mut response = self.client.execute(request).await.map_err(failed)?;
         let status = response.status();
         let mut body = Vec::new();
         while body.len() < MAX_RESPONSE_BYTES
-            && let Some(chunk) = response.chunk().await?
+            && let Some(chunk) = response.chunk().await.map_err(failed)?
         {
             let room = MAX_RESPONSE_BYTES - body.len();
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);

@@ -1,6 +1,12 @@
-//! OTLP/HTTP collectors on loopback for the tests: one that decodes the real protobuf
-//! (`ExportTraceServiceRequest`) and answers as a collector does, one that accepts
+//! OTLP/HTTP collectors on loopback for tests (feature `testing`): one that decodes the real
+//! protobuf (`ExportTraceServiceRequest`) and answers as a collector does, one that accepts
 //! connections and never answers, and a port with nothing listening.
+//!
+//! Invariant: everything binds 127.0.0.1 only. Test code: a failure to bind panics.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test support: failing loudly is the point"
+)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +22,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
+/// The OTLP protobuf types, to read what a [`Collector`] received.
+pub use opentelemetry_proto as proto;
+
+/// What the collector got: the raw bodies and their decoded requests.
 #[derive(Default)]
 struct Received {
     bodies: Vec<Vec<u8>>,
@@ -29,6 +39,7 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// Starts a collector answering `POST /v1/traces` (on the current tokio runtime).
     pub async fn start() -> Self {
         let received = Arc::new(Mutex::new(Received::default()));
         let app = Router::new()
@@ -40,14 +51,17 @@ impl Collector {
         Collector { addr, received }
     }
 
+    /// The traces URL to export to.
     pub fn url(&self) -> String {
         format!("http://{}/v1/traces", self.addr)
     }
 
+    /// The decoded export requests, in order.
     pub fn requests(&self) -> Vec<ExportTraceServiceRequest> {
         self.received.lock().unwrap().requests.clone()
     }
 
+    /// The raw request bodies, in order.
     pub fn raw_bodies(&self) -> Vec<Vec<u8>> {
         self.received.lock().unwrap().bodies.clone()
     }
@@ -83,6 +97,7 @@ pub struct Hanging {
 }
 
 impl Hanging {
+    /// Starts it (on the current tokio runtime).
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -98,10 +113,12 @@ impl Hanging {
         Hanging { addr, connections }
     }
 
+    /// The traces URL to export to.
     pub fn url(&self) -> String {
         format!("http://{}/v1/traces", self.addr)
     }
 
+    /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
