@@ -10,6 +10,8 @@ use warden_trace::testing::proto::tonic::common::v1::any_value::Value;
 use warden_trace::testing::proto::tonic::trace::v1::Span;
 use warden_trace::testing::{Collector, closed_port};
 
+use mock_llm::Turn;
+
 use crate::support::{Fixture, assert_code, calc_tool, multiply_script, text};
 
 /// `warden run --json` of the calc script with `env` set; the task carries the test key.
@@ -188,4 +190,43 @@ async fn warden_trace_refuses_a_file_that_is_not_events_naming_the_line() {
     let err = text(&out.stderr);
     assert!(err.starts_with("error: line 1:"), "{err}");
     assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_session_is_one_trace_with_a_span_per_turn() {
+    let turns = vec![
+        Turn::call("calc", r#"{"expression":"6*7"}"#),
+        Turn::text("first answer"),
+        Turn::text("second answer"),
+    ];
+    let fx = Fixture::new(turns).await;
+    let collector = Collector::start().await;
+    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
+    // Spawned here rather than with `support::chat`, to point it at the collector.
+    let mut cmd = fx.command(&["chat", agent.to_str().unwrap()]);
+    cmd.env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"what is 6*7?\nand again?\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert_code(&out, 0);
+    let spans = spans(&collector);
+    let turns: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.parent_span_id.is_empty())
+        .collect();
+    assert_eq!(turns.len(), 2, "a span per turn");
+    assert_ne!(turns[0].span_id, turns[1].span_id);
+    assert!(
+        spans.iter().all(|s| s.trace_id == turns[0].trace_id),
+        "one trace"
+    );
+    let chats = spans.iter().filter(|s| s.name.starts_with("chat ")).count();
+    assert_eq!(chats, 3);
 }
