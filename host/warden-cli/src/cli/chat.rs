@@ -22,6 +22,7 @@ use warden_core::run::StopReason;
 
 use super::console::Console;
 use super::interrupt::interrupts;
+use super::otel::Traces;
 use super::render::Renderer;
 
 /// Longest message line read from stdin.
@@ -44,7 +45,15 @@ enum Input {
     Failed(String),
 }
 
+/// The session, traced as one run (one trace, a span per turn) when export is on.
 pub async fn run(args: ChatArgs, console: Console) -> ExitCode {
+    let mut traces = Traces::start(None);
+    let code = session(args, console, &mut traces).await;
+    traces.finish().await;
+    code
+}
+
+async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitCode {
     let interactive = std::io::stdin().is_terminal();
     let mut view = Renderer::new(console.clone());
     let (runner, agent) = match Runner::from_file(&args.agent).await {
@@ -89,7 +98,10 @@ pub async fn run(args: ChatArgs, console: Console) -> ExitCode {
         }
         let handle = RunHandle::new();
         let result = {
-            let turn = session.send(message, &handle, |event| view.event(&event));
+            let turn = session.send(message, &handle, |event| {
+                traces.observe(&event);
+                view.event(&event);
+            });
             tokio::pin!(turn);
             loop {
                 tokio::select! {

@@ -12,6 +12,7 @@ use warden_core::events::RunEvent;
 use warden_sandbox::{EngineConfig, Executor};
 
 use super::console::Console;
+use super::otel::Traces;
 use super::render::Renderer;
 
 /// `warden demo`
@@ -30,9 +31,7 @@ impl DemoArgs {
 }
 
 pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
-    if args.json {
-        console.start_json_run();
-    }
+    let run_id = args.json.then(|| console.start_json_run());
     let mut view = Renderer::new(console.clone());
     let executor = match Executor::new(EngineConfig::default()) {
         Ok(executor) => executor,
@@ -44,7 +43,14 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
             warden_cli::demo::TASK
         ));
     }
-    let report = match warden_cli::demo::run(&executor, |event| view.event(&shorten(event))).await {
+    let mut traces = Traces::start(run_id);
+    let report = warden_cli::demo::run(&executor, |event| {
+        traces.observe(event);
+        view.event(&shorten(event));
+    })
+    .await;
+    traces.finish().await;
+    let report = match report {
         Ok(report) => report,
         Err(e) => return view.error(&e.to_string()),
     };

@@ -8,9 +8,11 @@ mod demo;
 mod flags;
 mod interrupt;
 mod logging;
+mod otel;
 mod render;
 mod run;
 mod tool;
+mod trace;
 mod tty;
 
 use std::process::ExitCode;
@@ -32,7 +34,9 @@ Environment:
   NO_COLOR           no colour, even on a terminal
   WARDEN_LOG         log filter, e.g. `debug` or `warden=trace` (default `warn`)
   WARDEN_LOG_FORMAT  `json` for JSON log lines on stderr
-  WARDEN_CACHE_DIR   where compiled components are cached";
+  WARDEN_CACHE_DIR   where compiled components are cached
+  OTEL_EXPORTER_OTLP_ENDPOINT  send traces of runs there (OTLP/HTTP, e.g. http://127.0.0.1:4318)
+  OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  `true` records messages in traces";
 
 /// warden: an agent runtime whose tools run in fuel-limited, deadline-enforced WebAssembly
 /// components.
@@ -56,6 +60,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
+    /// Show a run's events (`warden run --json` output) as a tree with timings and tokens.
+    Trace(trace::TraceArgs),
 }
 
 impl Cli {
@@ -65,7 +71,7 @@ impl Cli {
             Command::Run(args) => args.json(),
             Command::Demo(args) => args.json(),
             // `tool --json` prints one result object, not events: logs stay on stderr.
-            Command::Tool(_) | Command::Chat(_) => false,
+            Command::Tool(_) | Command::Chat(_) | Command::Trace(_) => false,
         }
     }
 }
@@ -83,5 +89,6 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Run(args) => run::run(args, console).await,
         Command::Chat(args) => chat::run(args, console).await,
         Command::Demo(args) => demo::run(args, console).await,
+        Command::Trace(args) => trace::run(args, console).await,
     }
 }

@@ -12,6 +12,7 @@ use warden::{RunHandle, Runner};
 
 use super::console::Console;
 use super::interrupt::interrupts;
+use super::otel::Traces;
 use super::render::Renderer;
 
 /// Largest task read from stdin.
@@ -40,9 +41,7 @@ impl RunArgs {
 }
 
 pub async fn run(args: RunArgs, console: Console) -> ExitCode {
-    if args.json {
-        console.start_json_run();
-    }
+    let run_id = args.json.then(|| console.start_json_run());
     let mut view = Renderer::new(console.clone());
     let task = if args.task == "-" {
         let reader = console.clone();
@@ -66,10 +65,15 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
         handle.clone(),
         console.clone(),
     ));
+    let mut traces = Traces::start(run_id);
     let result = runner
-        .run_with(&agent, task, &handle, |event| view.event(&event))
+        .run_with(&agent, task, &handle, |event| {
+            traces.observe(&event);
+            view.event(&event);
+        })
         .await;
     watcher.abort();
+    traces.finish().await;
     match result {
         Ok(result) => view.finish(&result),
         Err(e) => view.error(&e.to_string()),

@@ -196,6 +196,7 @@ impl Controller {
             ContextAssembler::new(&config.model, config.context_window, config.max_tokens)
                 .with_tool_output_cap(config.compaction.tool_output_cap);
         let price = config.price.or_else(|| models::price(&config.model));
+        let priced = price.is_some();
         let budget = BudgetTracker::new(config.budget.clone(), price);
         let input = input.into();
         let started = Instant::now();
@@ -212,6 +213,8 @@ impl Controller {
                 agent: config.agent_name.clone(),
                 model: config.model.clone(),
                 input: input.clone(),
+                provider: None,
+                priced,
             }],
             clock: Box::new(move || started.elapsed()),
             turns: 0,

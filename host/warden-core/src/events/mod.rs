@@ -42,6 +42,14 @@ pub enum RunEvent {
         model: String,
         /// The task given to the run.
         input: String,
+        /// The provider the model is reached through (`openai`, `anthropic`); filled in by
+        /// the driver that knows the model (absent in logs written before it was added).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        /// A price is known for the model (the agent's or the known-models table). When
+        /// false, each call's `cost_usd` is 0 because nothing says what it cost.
+        #[serde(default)]
+        priced: bool,
     },
     /// A model call is about to be sent.
     ModelRequest {

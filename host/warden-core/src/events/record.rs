@@ -17,7 +17,7 @@ use super::RunEvent;
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// One event with its stamp.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventRecord {
     /// [`EVENT_SCHEMA_VERSION`] of the writer.
     pub schema: u32,
@@ -30,6 +30,33 @@ pub struct EventRecord {
     /// The event; its `type` and fields sit beside the stamp in JSON.
     #[serde(flatten)]
     pub event: RunEvent,
+}
+
+/// Read through a JSON map: a stamped line holds `step` twice when the event has a step of
+/// its own (the stamp's, then the event's, equal), which a derived reader refuses as a
+/// duplicate field. The map keeps one; the stamp and the event each read it.
+impl<'de> Deserialize<'de> for EventRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        struct Stamp {
+            schema: u32,
+            run_id: String,
+            ts: String,
+            step: usize,
+        }
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let value = serde_json::Value::Object(map);
+        let stamp = Stamp::deserialize(&value).map_err(D::Error::custom)?;
+        let event = RunEvent::deserialize(value).map_err(D::Error::custom)?;
+        Ok(EventRecord {
+            schema: stamp.schema,
+            run_id: stamp.run_id,
+            ts: stamp.ts,
+            step: stamp.step,
+            event,
+        })
+    }
 }
 
 /// The borrowed twin of [`EventRecord`], so stamping an event does not copy it.
@@ -174,7 +201,12 @@ mod tests {
             estimated_input_tokens: 10,
         };
         let delta = RunEvent::TextDelta { text: "hi".into() };
-        let _ = stamper.line(&request);
+        let request_line = stamper.line(&request);
+        let parsed: EventRecord = serde_json::from_str(&request_line).unwrap();
+        assert_eq!(
+            parsed.event, request,
+            "an event with a step of its own parses back"
+        );
         let line = stamper.line(&delta);
         let record: EventRecord = serde_json::from_str(&line).unwrap();
         assert_eq!(record.schema, EVENT_SCHEMA_VERSION);

@@ -31,6 +31,9 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
 ) -> Result<RunResult, RunError> {
     let mut after_turn_sent = false;
     let max_tool_args = agent.config().max_tool_args_bytes;
+    // Only the driver knows which provider the model is reached through.
+    let provider = runner.model.provider();
+    let sink = &mut |event: RunEvent| sink(with_provider(event, provider));
     loop {
         forward(controller, sink);
         if handle.is_cancelled() && controller.result().is_none() {
@@ -93,6 +96,18 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             }
         }
     }
+}
+
+/// `event`, with the provider filled in when it is the run's start.
+fn with_provider(mut event: RunEvent, name: &str) -> RunEvent {
+    if let RunEvent::RunStarted {
+        provider: provider @ None,
+        ..
+    } = &mut event
+    {
+        *provider = Some(name.to_owned());
+    }
+    event
 }
 
 /// Sends the controller's queued events to the sink.
