@@ -206,6 +206,9 @@ pub struct ToolSettings {
     pub error_policy: Option<ErrorPolicyName>,
     /// Retries under the `retry` policy (unset: the component's count).
     pub max_retries: Option<u32>,
+    /// A call may be run again after a crash interrupted it (unset: the component's).
+    #[serde(default)]
+    pub idempotent: Option<bool>,
 }
 
 /// One tool component and its policy.
@@ -230,6 +233,11 @@ pub struct ToolDef {
     /// Per-tool settings by tool name, overriding the component's.
     #[serde(default)]
     pub tools: BTreeMap<String, ToolSettings>,
+    /// Calls may be run again after a crash interrupted them without a recorded result
+    /// (the tools deduplicate by the idempotency key, or have no outside effects). Without
+    /// it, the model is told such a call was interrupted with an unknown outcome.
+    #[serde(default)]
+    pub idempotent: bool,
 }
 
 fn default_retries() -> u32 {
@@ -246,6 +254,7 @@ impl ToolDef {
             error_policy: ErrorPolicyName::ToModel,
             max_retries: default_retries(),
             tools: BTreeMap::new(),
+            idempotent: false,
         }
     }
 
@@ -265,6 +274,11 @@ impl ToolDef {
             sequential,
             error_policy,
         }
+    }
+
+    /// Whether `tool`'s calls may run again after a crash, overrides applied.
+    pub fn idempotent_for(&self, tool: &str) -> bool {
+        (self.tools.get(tool)).map_or(self.idempotent, |o| o.idempotent.unwrap_or(self.idempotent))
     }
 
     /// `sequential` flag and error policy for `tool`, overrides applied.

@@ -11,15 +11,18 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
 use crate::agent::{AgentDef, PolicyRef};
-use warden_core::controller::{Controller, LoopConfig, Schemas};
+use warden_core::controller::{Controller, ControllerSnapshot, LoopConfig, Schemas};
 use warden_core::tool::ToolCatalogEntry;
 use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
+use warden_store::{AgentSummary, agent_digest};
 
 /// Where a tool's calls run: its component and its policy.
 #[derive(Clone)]
 pub(super) struct Binding {
     pub(super) set: Arc<ToolSet>,
     pub(super) policy: Arc<ToolPolicy>,
+    /// A call may be run again after a crash (the tool deduplicates or has no effects).
+    pub(super) idempotent: bool,
 }
 
 /// An agent ready to run. Cheap to clone.
@@ -89,9 +92,14 @@ impl Agent {
             });
         }
         let inner = Arc::make_mut(&mut self.inner);
-        inner
-            .bindings
-            .insert(entry.name.clone(), Binding { set, policy });
+        inner.bindings.insert(
+            entry.name.clone(),
+            Binding {
+                set,
+                policy,
+                idempotent: false,
+            },
+        );
         inner.catalog.push(entry);
         inner.schemas = OnceLock::new();
         Ok(self)
@@ -182,6 +190,7 @@ impl Agent {
                     Binding {
                         set: set.clone(),
                         policy: Arc::new(policy),
+                        idempotent: tool.idempotent_for(&info.name),
                     },
                 );
             }
@@ -223,18 +232,59 @@ impl Agent {
 
     /// A controller for a new run of this agent starting with `input`.
     pub(super) fn controller(&self, input: String) -> Result<Controller, RunError> {
+        Ok(Controller::with_schemas(
+            self.inner.config.clone(),
+            self.schemas()?,
+            input,
+        ))
+    }
+
+    /// A controller continuing `snapshot` with this agent's settings.
+    pub(super) fn restore(&self, snapshot: ControllerSnapshot) -> Result<Controller, RunError> {
+        Ok(Controller::restore(
+            self.inner.config.clone(),
+            self.schemas()?,
+            snapshot,
+        ))
+    }
+
+    fn schemas(&self) -> Result<&Schemas, RunError> {
         let inner = &self.inner;
-        let schemas = match inner.schemas.get() {
+        Ok(match inner.schemas.get() {
             Some(schemas) => schemas,
             None => {
                 let compiled = Schemas::compile(&inner.config, inner.catalog.clone())?;
                 inner.schemas.get_or_init(|| compiled)
             }
-        };
-        Ok(Controller::with_schemas(
-            inner.config.clone(),
-            schemas,
-            input,
-        ))
+        })
+    }
+
+    /// Whether `tool`'s calls may run again after a crash (`idempotent = true`).
+    pub fn is_idempotent(&self, tool: &str) -> bool {
+        self.binding(tool).is_some_and(|b| b.idempotent)
+    }
+
+    /// What a store keeps of this agent to compare on resume: its name, tool names,
+    /// budget, and a digest of its settings, tool catalog, components and policies.
+    pub fn summary(&self) -> AgentSummary {
+        let inner = &self.inner;
+        let config = format!("{:?}", inner.config);
+        let catalog = serde_json::to_vec(&inner.catalog).unwrap_or_default();
+        let mut bindings: Vec<(&String, &Binding)> = inner.bindings.iter().collect();
+        bindings.sort_by(|a, b| a.0.cmp(b.0));
+        let bindings: Vec<String> = (bindings.into_iter())
+            .map(|(name, b)| format!("{name} {} {} {:?}", b.set.digest(), b.idempotent, b.policy))
+            .collect();
+        let parts = [config.as_bytes(), &catalog]
+            .into_iter()
+            .chain(bindings.iter().map(String::as_bytes));
+        let mut tools: Vec<String> = inner.catalog.iter().map(|e| e.name.clone()).collect();
+        tools.sort();
+        AgentSummary {
+            digest: agent_digest(parts),
+            name: inner.config.agent_name.clone(),
+            tools,
+            budget: inner.config.budget.clone(),
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::record::Recorder;
 use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
@@ -28,6 +29,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     handle: &RunHandle,
     sink: &mut S,
     streaming: bool,
+    rec: &mut Recorder,
 ) -> Result<RunResult, RunError> {
     let mut after_turn_sent = false;
     let max_tool_args = agent.config().max_tool_args_bytes;
@@ -50,7 +52,11 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
         // Planning queues events (model request, compaction): they precede the step's IO.
         forward(controller, sink);
         match step {
-            Step::Done(result) => return Ok(result),
+            Step::Done(result) => {
+                // The end (and its `run_finished` event) is recorded however the run ended.
+                rec.checkpoint(controller).await?;
+                return Ok(result);
+            }
             Step::CallModel(request) => {
                 let outcome = call_model(
                     runner.model.as_ref(),
@@ -63,6 +69,8 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 )
                 .await;
                 feed_model(controller, outcome)?;
+                forward(controller, sink);
+                rec.checkpoint(controller).await?;
             }
             Step::Summarize(request) => {
                 let outcome = call_model(
@@ -76,6 +84,8 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 )
                 .await;
                 feed_model(controller, outcome)?;
+                forward(controller, sink);
+                rec.checkpoint(controller).await?;
             }
             Step::RunTools(plan) => {
                 // Boxed: the tool step's state (sandbox call, task set) is most of a run's
@@ -88,6 +98,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     controller,
                     handle.token(),
                     sink,
+                    rec,
                 ))
                 .await?;
             }

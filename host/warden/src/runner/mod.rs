@@ -17,7 +17,10 @@
 
 mod agent;
 mod drive;
+mod durable;
 mod error;
+mod failpoint;
+mod record;
 mod session;
 mod setup;
 mod stream;
@@ -36,6 +39,7 @@ use warden_llm::Model;
 use warden_sandbox::{EngineConfig, Executor};
 
 pub use agent::Agent;
+pub use durable::{DurableError, INTERRUPTED, Recorded, ResumeOptions};
 pub use error::{RunError, SetupError};
 pub use session::Session;
 pub use stream::RunStream;
@@ -50,6 +54,8 @@ pub struct Runner {
     model: Arc<dyn Model>,
     executor: Executor,
     streaming: bool,
+    /// Where durable runs are recorded (see `durable`).
+    store: Option<Arc<dyn warden_store::Store>>,
 }
 
 impl Runner {
@@ -60,6 +66,7 @@ impl Runner {
             model,
             executor,
             streaming: false,
+            store: None,
         }
     }
 
@@ -135,6 +142,7 @@ impl Runner {
             handle,
             &mut on_event,
             self.streaming,
+            &mut record::Recorder::off(),
         )
         .await
     }

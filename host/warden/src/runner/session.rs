@@ -49,6 +49,7 @@ impl Session {
             handle,
             &mut on_event,
             self.runner.streaming,
+            &mut super::record::Recorder::off(),
         )
         .await
     }

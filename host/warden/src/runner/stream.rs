@@ -57,6 +57,7 @@ pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, 
             &run_handle,
             &mut sink,
             true,
+            &mut super::record::Recorder::off(),
         )
         .await
     });

@@ -251,6 +251,7 @@ async fn a_run_future_does_not_carry_the_tool_steps_state() {
         &mut controller,
         &cancel,
         &mut sink,
+        &mut super::record::Recorder::off(),
     );
     let step_size = std::mem::size_of_val(&step);
     drop(step);

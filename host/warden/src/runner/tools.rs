@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::Binding;
 use super::drive::forward;
+use super::failpoint::{Failpoint, hit};
+use super::record::Recorder;
 use super::{Agent, RunError};
 use warden_core::controller::{Controller, ToolPlan};
 use warden_core::events::RunEvent;
@@ -39,6 +41,7 @@ struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
     controller: &'a mut Controller,
     sink: &'a mut S,
     cancel: &'a CancellationToken,
+    rec: &'a mut Recorder,
 }
 
 /// Runs `plan` and feeds every outcome to `controller`.
@@ -49,11 +52,12 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     controller: &mut Controller,
     cancel: &CancellationToken,
     sink: &mut S,
+    rec: &mut Recorder,
 ) -> Result<(), RunError> {
     if plan.calls.len() == 1
         && let Some(call) = plan.calls.pop()
     {
-        return run_alone(executor, agent, call, controller, cancel, sink).await;
+        return run_alone(executor, agent, call, controller, cancel, sink, rec).await;
     }
     let cap = plan.max_concurrency.max(1);
     let mut batch = Batch {
@@ -62,6 +66,7 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
         controller,
         sink,
         cancel,
+        rec,
     };
     for call in plan.calls {
         // The cap is held here, not inside the tasks, so a call that has to wait has not
@@ -71,7 +76,7 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
             return Ok(());
         }
         let sequential = call.sequential;
-        batch.start(executor, agent, call);
+        batch.start(executor, agent, call).await?;
         if sequential && matches!(batch.wait_below(1).await?, Flow::Stop) {
             return Ok(());
         }
@@ -89,11 +94,13 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
     controller: &mut Controller,
     cancel: &CancellationToken,
     sink: &mut S,
+    rec: &mut Recorder,
 ) -> Result<(), RunError> {
     // As in a batch: a call is not started once the run is cancelled.
     if cancel.is_cancelled() {
         return Ok(());
     }
+    rec.tool_started(controller, &call).await?;
     sink(RunEvent::tool_started(&call));
     let (call_id, name) = (call.call_id.clone(), call.name.clone());
     let binding = agent.binding(&call.name).cloned();
@@ -104,10 +111,11 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
         _ = cancel.cancelled() => return Ok(()),
         outcome = execution => outcome.unwrap_or_else(|_| host_failure(call_id, name)),
     };
+    hit(Failpoint::AfterTool);
     sink(RunEvent::tool_finished(&outcome));
     controller.on_tool_results(vec![outcome])?;
     forward(controller, sink);
-    Ok(())
+    rec.checkpoint(controller).await
 }
 
 /// One call through the executor, as the controller sees its outcome.
@@ -141,12 +149,19 @@ fn host_failure(call_id: String, name: String) -> ToolOutcome {
 }
 
 impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
-    fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall) {
+    async fn start(
+        &mut self,
+        executor: &Executor,
+        agent: &Agent,
+        call: PlannedCall,
+    ) -> Result<(), RunError> {
+        self.rec.tool_started(self.controller, &call).await?;
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
         let ids = (call.call_id.clone(), call.name.clone());
         let handle = self.set.spawn(execute(executor.clone(), binding, call));
         self.running.insert(handle.id(), ids);
+        Ok(())
     }
 
     /// Waits until fewer than `n` calls are in flight, feeding each outcome as it comes
@@ -174,9 +189,11 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                     host_failure(call_id, name)
                 }
             };
+            hit(Failpoint::AfterTool);
             (self.sink)(RunEvent::tool_finished(&outcome));
             self.controller.on_tool_results(vec![outcome])?;
             forward(&mut *self.controller, &mut *self.sink);
+            self.rec.checkpoint(self.controller).await?;
             if self.controller.result().is_some() {
                 self.set.abort_all();
                 return Ok(Flow::Stop);
