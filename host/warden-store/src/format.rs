@@ -56,6 +56,9 @@ pub struct AgentSummary {
     pub tools: Vec<String>,
     /// Its budget.
     pub budget: Budget,
+    /// The agent file it was loaded from, if any (what `warden runs resume` loads).
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 /// One checkpoint: see the module docs.
@@ -202,6 +205,7 @@ mod tests {
             name: "a".into(),
             tools: vec![],
             budget: Budget::default(),
+            file: None,
         };
         RunCheckpoint::new(agent, controller.snapshot())
     }

@@ -46,7 +46,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS runs_session ON runs(session) WHERE session IS
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
-    record TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    schema INTEGER NOT NULL,
+    event TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS tool_calls (
@@ -354,12 +357,23 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )?;
             {
+                // The event alone, its stamp in columns: a record's `step` and an event's own
+                // `step` field would collide in one JSON object.
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO events (run_id, seq, record) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO events (run_id, seq, step, ts, schema, event) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
-                for event in &write.events {
-                    let json = serde_json::to_string(event).unwrap_or_default();
-                    insert.execute(params![lease.run_id, seq, json])?;
+                for record in &write.events {
+                    let json = serde_json::to_string(&record.event).unwrap_or_default();
+                    let step = i64::try_from(record.step).unwrap_or(i64::MAX);
+                    insert.execute(params![
+                        lease.run_id,
+                        seq,
+                        step,
+                        record.ts,
+                        record.schema,
+                        json
+                    ])?;
                     seq += 1;
                 }
             }
@@ -488,14 +502,29 @@ impl Store for SqliteStore {
     async fn events(&self, run_id: &str) -> Result<Vec<EventRecord>, StoreError> {
         let run_id = run_id.to_string();
         self.with(move |conn| {
-            let mut stmt =
-                conn.prepare("SELECT record FROM events WHERE run_id = ?1 ORDER BY seq")?;
-            let rows = stmt.query_map([&run_id], |r| r.get::<_, String>(0))?;
+            let mut stmt = conn.prepare(
+                "SELECT step, ts, schema, event FROM events WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&run_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
             let mut events = Vec::new();
             for row in rows {
-                // A record this version cannot read (a newer event type) is skipped.
-                if let Ok(record) = serde_json::from_str(&row?) {
-                    events.push(record);
+                let (step, ts, schema, json) = row?;
+                // An event this version cannot read (a newer event type) is skipped.
+                if let Ok(event) = serde_json::from_str(&json) {
+                    events.push(EventRecord {
+                        schema,
+                        run_id: run_id.clone(),
+                        ts,
+                        step: usize::try_from(step).unwrap_or(0),
+                        event,
+                    });
                 }
             }
             Ok(Ok(events))

@@ -17,6 +17,7 @@ fn checkpoint(input: &str) -> RunCheckpoint {
         name: "agent".into(),
         tools: vec![],
         budget: Budget::default(),
+        file: None,
     };
     RunCheckpoint::new(agent, controller.snapshot())
 }
@@ -30,10 +31,19 @@ fn new_run(id: &str) -> NewRun {
     }
 }
 
+/// One `model_request` per text (it has a `step` field of its own, as the stamp does).
 fn events(run: &str, texts: &[&str]) -> Vec<EventRecord> {
     let mut stamper = EventStamper::new(run);
-    (texts.iter())
-        .map(|t| stamper.record(RunEvent::TextDelta { text: (*t).into() }))
+    (texts.iter().enumerate())
+        .map(|(step, t)| {
+            stamper.record(RunEvent::ModelRequest {
+                step: step + 7,
+                kind: warden_core::state::ModelCallKind::Turn,
+                messages: t.len(),
+                tools: 0,
+                estimated_input_tokens: 1,
+            })
+        })
         .collect()
 }
 
@@ -64,15 +74,13 @@ async fn a_run_checkpoints_and_loads_with_its_events_in_order() {
     let loaded = store.load("aa11").await.unwrap();
     assert_eq!(loaded.summary.status, RunStatus::Finished);
     assert_eq!(loaded.checkpoint, checkpoint("aa11"));
-    let texts: Vec<RunEvent> = (store.events("aa11").await.unwrap().into_iter())
-        .map(|r| r.event)
-        .collect();
+    let stored = store.events("aa11").await.unwrap();
+    let mut expected = events("aa11", &["a", "b"]);
+    expected.extend(events("aa11", &["c"]));
+    let strip = |r: &EventRecord| (r.step, r.event.clone(), r.run_id.clone());
     assert_eq!(
-        texts,
-        events("aa11", &["a", "b", "c"])
-            .into_iter()
-            .map(|r| r.event)
-            .collect::<Vec<_>>()
+        stored.iter().map(strip).collect::<Vec<_>>(),
+        expected.iter().map(strip).collect::<Vec<_>>()
     );
 }
 

@@ -35,6 +35,10 @@ pub struct ChatArgs {
     /// Do not use the provider's streaming API.
     #[arg(long)]
     no_stream: bool,
+    /// Record the conversation as the stored session NAME, and continue it if it exists
+    /// (also after a restart, and from `warden run --session NAME`).
+    #[arg(long, value_name = "NAME")]
+    session: Option<String>,
 }
 
 /// What the stdin thread read.
@@ -52,7 +56,17 @@ pub async fn run(args: ChatArgs, console: Console) -> ExitCode {
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let mut session = runner.streaming(!args.no_stream).session(&agent);
+    let mut runner = runner.streaming(!args.no_stream);
+    if let Some(name) = &args.session {
+        if let Err(message) = super::store::check_session(name) {
+            return view.error(&message);
+        }
+        match super::store::open() {
+            Ok(store) => runner = runner.with_store(store),
+            Err(message) => return view.error(&message),
+        }
+    }
+    let mut session = runner.session(&agent);
     let mut lines = read_lines();
     let mut interrupts = interrupts();
     if interactive {
@@ -89,7 +103,15 @@ pub async fn run(args: ChatArgs, console: Console) -> ExitCode {
         }
         let handle = RunHandle::new();
         let result = {
-            let turn = session.send(message, &handle, |event| view.event(&event));
+            let on_event = |event: warden::RunEvent| view.event(&event);
+            let turn = async {
+                match &args.session {
+                    Some(name) => (runner.run_session(&agent, name, message, &handle, on_event))
+                        .await
+                        .map(|recorded| recorded.result),
+                    None => session.send(message, &handle, on_event).await,
+                }
+            };
             tokio::pin!(turn);
             loop {
                 tokio::select! {

@@ -44,7 +44,18 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
             warden_cli::demo::TASK
         ));
     }
-    let report = match warden_cli::demo::run(&executor, |event| view.event(&shorten(event))).await {
+    // The demo runs offline whatever happens: without a usable store it is not recorded.
+    let store = match super::store::open() {
+        Ok(store) => Some(store),
+        Err(message) => {
+            if !args.json {
+                console.err_line(&format!("note: this demo run is not recorded: {message}"));
+            }
+            None
+        }
+    };
+    let on_event = |event: &RunEvent| view.event(&shorten(event));
+    let report = match warden_cli::demo::run_recorded(&executor, store, on_event).await {
         Ok(report) => report,
         Err(e) => return view.error(&e.to_string()),
     };

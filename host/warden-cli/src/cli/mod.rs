@@ -10,6 +10,8 @@ mod interrupt;
 mod logging;
 mod render;
 mod run;
+mod runs;
+mod store;
 mod tool;
 mod tty;
 
@@ -32,7 +34,8 @@ Environment:
   NO_COLOR           no colour, even on a terminal
   WARDEN_LOG         log filter, e.g. `debug` or `warden=trace` (default `warn`)
   WARDEN_LOG_FORMAT  `json` for JSON log lines on stderr
-  WARDEN_CACHE_DIR   where compiled components are cached";
+  WARDEN_CACHE_DIR   where compiled components are cached
+  WARDEN_DATA_DIR    where the run store (runs.db) lives";
 
 /// warden: an agent runtime whose tools run in fuel-limited, deadline-enforced WebAssembly
 /// components.
@@ -56,6 +59,9 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
+    /// The recorded runs: list, show, resume, prune.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
 }
 
 impl Cli {
@@ -65,7 +71,7 @@ impl Cli {
             Command::Run(args) => args.json(),
             Command::Demo(args) => args.json(),
             // `tool --json` prints one result object, not events: logs stay on stderr.
-            Command::Tool(_) | Command::Chat(_) => false,
+            Command::Tool(_) | Command::Chat(_) | Command::Runs(_) => false,
         }
     }
 }
@@ -83,5 +89,6 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Run(args) => run::run(args, console).await,
         Command::Chat(args) => chat::run(args, console).await,
         Command::Demo(args) => demo::run(args, console).await,
+        Command::Runs(cmd) => runs::run(cmd, console).await,
     }
 }

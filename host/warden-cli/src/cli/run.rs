@@ -30,6 +30,8 @@ pub struct RunArgs {
     /// Do not use the provider's streaming API (the answer is printed when complete).
     #[arg(long)]
     no_stream: bool,
+    #[command(flatten)]
+    record: super::store::RecordFlags,
 }
 
 impl RunArgs {
@@ -40,10 +42,13 @@ impl RunArgs {
 }
 
 pub async fn run(args: RunArgs, console: Console) -> ExitCode {
-    if args.json {
-        console.start_json_run();
-    }
+    let json_id = args.json.then(|| console.start_json_run());
     let mut view = Renderer::new(console.clone());
+    if let Some(name) = &args.record.session
+        && let Err(message) = super::store::check_session(name)
+    {
+        return view.error(&message);
+    }
     let task = if args.task == "-" {
         let reader = console.clone();
         match tokio::task::spawn_blocking(move || read_task(&reader)).await {
@@ -66,19 +71,39 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
         handle.clone(),
         console.clone(),
     ));
-    let result = runner
-        .run_with(&agent, task, &handle, |event| view.event(&event))
-        .await;
+    let on_event = |event: warden::RunEvent| view.event(&event);
+    let result = if args.record.no_record {
+        (runner.run_with(&agent, task, &handle, on_event).await).map_err(|e| e.to_string())
+    } else {
+        match super::store::open() {
+            Err(message) => Err(message),
+            Ok(store) => {
+                let runner = runner.with_store(store);
+                let recorded = match &args.record.session {
+                    Some(name) => {
+                        runner
+                            .run_session(&agent, name, task, &handle, on_event)
+                            .await
+                    }
+                    None => {
+                        let id = json_id.unwrap_or_else(warden_core::events::new_run_id);
+                        (runner.run_recorded_as(&agent, id, task, &handle, on_event)).await
+                    }
+                };
+                recorded.map(|r| r.result).map_err(|e| e.to_string())
+            }
+        }
+    };
     watcher.abort();
     match result {
         Ok(result) => view.finish(&result),
-        Err(e) => view.error(&e.to_string()),
+        Err(e) => view.error(&e),
     }
 }
 
 /// The first Ctrl-C cancels the run (its partial result and usage are still reported, exit
 /// code 130); a second one ends the process at once.
-async fn interrupt_watcher(
+pub(super) async fn interrupt_watcher(
     mut interrupts: mpsc::Receiver<()>,
     handle: RunHandle,
     console: Console,

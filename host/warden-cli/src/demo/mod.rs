@@ -65,18 +65,36 @@ pub enum DemoError {
 /// Runs the demo with `executor`, giving every event to `on_event` as it happens.
 pub async fn run(
     executor: &Executor,
+    on_event: impl FnMut(&RunEvent),
+) -> Result<DemoReport, DemoError> {
+    run_recorded(executor, None, on_event).await
+}
+
+/// [`run`], recorded in `store` when one is given (as any run: `warden runs show last`).
+pub async fn run_recorded(
+    executor: &Executor,
+    store: Option<Arc<dyn warden::store::Store>>,
     mut on_event: impl FnMut(&RunEvent),
 ) -> Result<DemoReport, DemoError> {
     let workspace = Workspace::create().map_err(DemoError::Workspace)?;
     let agent = agent(executor, &workspace).await?;
     let runner = Runner::new(Arc::new(DemoModel), executor.clone()).streaming(true);
     let mut tally = report::Tally::default();
-    let result: RunResult = runner
-        .run_with(&agent, TASK, &RunHandle::new(), |event| {
-            tally.observe(&event);
-            on_event(&event);
-        })
-        .await?;
+    let on_event = |event: RunEvent| {
+        tally.observe(&event);
+        on_event(&event);
+    };
+    let handle = RunHandle::new();
+    let result: RunResult = match store {
+        Some(store) => {
+            let runner = runner.with_store(store);
+            runner
+                .run_recorded(&agent, TASK, &handle, on_event)
+                .await?
+                .result
+        }
+        None => runner.run_with(&agent, TASK, &handle, on_event).await?,
+    };
     Ok(tally.finish(result, workspace.notes().display().to_string()))
 }
 

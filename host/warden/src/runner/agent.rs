@@ -38,6 +38,8 @@ struct Inner {
     bindings: HashMap<String, Binding>,
     /// Compiled on first use and shared by every run; emptied when tools or config change.
     schemas: OnceLock<Schemas>,
+    /// The agent file it was loaded from, if any (kept with its durable runs).
+    source: Option<std::path::PathBuf>,
 }
 
 impl Agent {
@@ -49,6 +51,7 @@ impl Agent {
                 catalog: Vec::new(),
                 bindings: HashMap::new(),
                 schemas: OnceLock::new(),
+                source: None,
             }),
         }
     }
@@ -126,6 +129,8 @@ impl Agent {
             catalog: Vec::new(),
             bindings: HashMap::new(),
             schemas: OnceLock::new(),
+            source: (def.source.as_ref())
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
         };
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
@@ -285,6 +290,7 @@ impl Agent {
             name: inner.config.agent_name.clone(),
             tools,
             budget: inner.config.budget.clone(),
+            file: (inner.source.as_ref()).map(|p| p.display().to_string()),
         }
     }
 }

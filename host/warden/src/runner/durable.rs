@@ -117,7 +117,20 @@ impl Runner {
         handle: &RunHandle,
         on_event: impl FnMut(RunEvent),
     ) -> Result<Recorded, RunError> {
-        self.start_new(agent, None, input.into(), handle, on_event)
+        self.run_recorded_as(agent, new_run_id(), input, handle, on_event)
+            .await
+    }
+
+    /// [`Runner::run_recorded`] under a given run id (e.g. the id a `--json` stream shows).
+    pub async fn run_recorded_as(
+        &self,
+        agent: &Agent,
+        run_id: String,
+        input: impl Into<String>,
+        handle: &RunHandle,
+        on_event: impl FnMut(RunEvent),
+    ) -> Result<Recorded, RunError> {
+        self.start_new(agent, run_id, None, input.into(), handle, on_event)
             .await
     }
 
@@ -134,7 +147,8 @@ impl Runner {
         let store = self.need_store()?;
         let input = input.into();
         let Some(run_id) = store.session(name).await.map_err(RunError::Store)? else {
-            return (self.start_new(agent, Some(name.into()), input, handle, on_event)).await;
+            let session = Some(name.into());
+            return (self.start_new(agent, new_run_id(), session, input, handle, on_event)).await;
         };
         let stored = store.load(&run_id).await.map_err(RunError::Store)?;
         match stored.summary.status {
@@ -196,6 +210,7 @@ impl Runner {
     async fn start_new(
         &self,
         agent: &Agent,
+        run_id: String,
         session: Option<String>,
         input: String,
         handle: &RunHandle,
@@ -204,7 +219,7 @@ impl Runner {
         let store = self.need_store()?;
         let controller = agent.controller(input.clone())?;
         let run = NewRun {
-            run_id: new_run_id(),
+            run_id,
             session,
             input,
             checkpoint: RunCheckpoint::new(agent.summary(), controller.snapshot()),
