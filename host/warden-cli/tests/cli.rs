@@ -18,6 +18,8 @@ mod cache;
 mod chat;
 #[path = "cli/durable.rs"]
 mod durable;
+#[path = "cli/exactly_once.rs"]
+mod exactly_once;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pty.rs"]

@@ -102,17 +102,18 @@ impl Recorder {
         }
     }
 
-    /// Journals `call` as started (before it can have any effect).
+    /// Journals `call` as started (before it can have any effect); returns its
+    /// idempotency key when recording.
     pub(crate) fn tool_started(
         &mut self,
         controller: &Controller,
         call: &PlannedCall,
-    ) -> impl Future<Output = Result<(), RunError>> + Send + '_ {
+    ) -> impl Future<Output = Result<Option<String>, RunError>> + Send + '_ {
         let key =
             (self.active.as_ref()).map(|a| idempotency_key(&a.lease.run_id, controller, call));
         async move {
             let (Some(active), Some(key)) = (&self.active, key) else {
-                return Ok(());
+                return Ok(None);
             };
             active
                 .store
@@ -120,7 +121,7 @@ impl Recorder {
                 .await
                 .map_err(RunError::Store)?;
             hit(Failpoint::BeforeTool);
-            Ok(())
+            Ok(Some(key.to_string()))
         }
     }
 }

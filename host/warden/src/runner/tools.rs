@@ -28,6 +28,10 @@ use warden_core::events::RunEvent;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
 use warden_sandbox::Executor;
 
+/// The config key carrying a call's idempotency key to the guest (the guest SDK's
+/// `IDEMPOTENCY_KEY_CONFIG`).
+pub const IDEMPOTENCY_KEY_CONFIG: &str = "warden.idempotency-key";
+
 /// Whether to go on with the turn.
 enum Flow {
     Continue,
@@ -100,11 +104,11 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
     if cancel.is_cancelled() {
         return Ok(());
     }
-    rec.tool_started(controller, &call).await?;
+    let key = rec.tool_started(controller, &call).await?;
     sink(RunEvent::tool_started(&call));
     let (call_id, name) = (call.call_id.clone(), call.name.clone());
     let binding = agent.binding(&call.name).cloned();
-    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call)).catch_unwind();
+    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call, key)).catch_unwind();
     let outcome = tokio::select! {
         biased;
         // Dropping the call drops its store: the sandbox stops at once.
@@ -118,8 +122,15 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
     rec.checkpoint(controller).await
 }
 
-/// One call through the executor, as the controller sees its outcome.
-async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall) -> ToolOutcome {
+/// One call through the executor, as the controller sees its outcome. A recorded call's
+/// idempotency key reaches the guest as the reserved config value
+/// `warden.idempotency-key` (through `host.get-config`, so older guests are unaffected).
+async fn execute(
+    executor: Executor,
+    binding: Option<Binding>,
+    call: PlannedCall,
+    key: Option<String>,
+) -> ToolOutcome {
     let Some(binding) = binding else {
         return failed(
             &call,
@@ -128,8 +139,13 @@ async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall
         );
     };
     let args = call.arguments.to_string();
+    let mut policy = binding.policy;
+    if let Some(key) = key {
+        let config = &mut std::sync::Arc::make_mut(&mut policy).config;
+        config.insert(IDEMPOTENCY_KEY_CONFIG.into(), key);
+    }
     let outcome = executor
-        .call(&binding.set, &call.name, &args, &binding.policy)
+        .call(&binding.set, &call.name, &args, &policy)
         .await;
     crate::tool_outcome(&call, outcome)
 }
@@ -155,11 +171,13 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
         agent: &Agent,
         call: PlannedCall,
     ) -> Result<(), RunError> {
-        self.rec.tool_started(self.controller, &call).await?;
+        let key = self.rec.tool_started(self.controller, &call).await?;
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
         let ids = (call.call_id.clone(), call.name.clone());
-        let handle = self.set.spawn(execute(executor.clone(), binding, call));
+        let handle = self
+            .set
+            .spawn(execute(executor.clone(), binding, call, key));
         self.running.insert(handle.id(), ids);
         Ok(())
     }
