@@ -12,6 +12,8 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "cli/approval.rs"]
+mod approval;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]

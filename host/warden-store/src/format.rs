@@ -77,6 +77,12 @@ pub struct RunCheckpoint {
     /// A tool call waiting for a person's decision, if the run is paused for one.
     #[serde(default)]
     pub approval: Option<PendingApproval>,
+    /// Call ids a person approved (they run without asking again).
+    #[serde(default)]
+    pub approved_calls: Vec<String>,
+    /// Tools marked `approval = "first"` whose first call was approved.
+    #[serde(default)]
+    pub approved_tools: Vec<String>,
 }
 
 /// Why a checkpoint cannot be read.
@@ -129,6 +135,8 @@ impl RunCheckpoint {
             agent,
             snapshot,
             approval: None,
+            approved_calls: Vec::new(),
+            approved_tools: Vec::new(),
         }
     }
 

@@ -64,13 +64,13 @@ mod runner;
 pub mod testing;
 
 pub use agent::{
-    AgentBuilder, AgentDef, AgentError, ContextSettings, ErrorPolicyName, ModelSettings, OutputDef,
-    PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
+    AgentBuilder, AgentDef, AgentError, Approval, ContextSettings, ErrorPolicyName, ModelSettings,
+    OutputDef, PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
 };
 pub use outcome::{tool_failure, tool_outcome, tool_usage};
 pub use runner::{
-    Agent, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError, RunHandle, RunStream,
-    Runner, Session, SetupError,
+    Agent, ApprovalRequest, Approver, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError,
+    RunHandle, RunStream, Runner, Session, SetupError,
 };
 pub use warden_core::controller::LoopConfig;
 pub use warden_core::events::RunEvent;

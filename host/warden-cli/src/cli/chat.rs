@@ -57,6 +57,12 @@ pub async fn run(args: ChatArgs, console: Console) -> ExitCode {
     };
     view.checked_answer(agent.config().output_schema.is_some());
     let mut runner = runner.streaming(!args.no_stream);
+    if interactive {
+        let console = console.clone();
+        runner = runner.with_approver(std::sync::Arc::new(super::approve::TerminalApprover {
+            console,
+        }));
+    }
     if let Some(name) = &args.session {
         if let Err(message) = super::store::check_session(name) {
             return view.error(&message);
@@ -108,7 +114,11 @@ pub async fn run(args: ChatArgs, console: Console) -> ExitCode {
                 match &args.session {
                     Some(name) => (runner.run_session(&agent, name, message, &handle, on_event))
                         .await
-                        .map(|recorded| recorded.result),
+                        .and_then(|recorded| {
+                            let run_id = recorded.run_id;
+                            let paused = warden::DurableError::Paused { run_id };
+                            recorded.result.ok_or(warden::RunError::Durable(paused))
+                        }),
                     None => session.send(message, &handle, on_event).await,
                 }
             };

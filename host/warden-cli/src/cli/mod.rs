@@ -2,6 +2,7 @@
 //! family has its own file exposing a clap `Subcommand`/`Args` type and an async `run`.
 //! Every command writes through one [`Console`] (see `console.rs` for why).
 
+mod approve;
 mod chat;
 mod console;
 mod demo;
@@ -28,6 +29,7 @@ Exit codes:
   1    error: the agent could not start, the model or a tool failed the run
   2    usage error (bad arguments)
   3    stopped by a budget or the turn limit (after a forced final answer, if one was asked)
+  4    paused: a tool call waits for approval (`warden runs approve|reject <id>`)
   130  interrupted by Ctrl-C (the partial summary is still printed)
 
 Environment:

@@ -49,7 +49,8 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
     {
         return view.error(&message);
     }
-    let task = if args.task == "-" {
+    let stdin_task = args.task == "-";
+    let task = if stdin_task {
         let reader = console.clone();
         match tokio::task::spawn_blocking(move || read_task(&reader)).await {
             Ok(Ok(task)) => task,
@@ -64,7 +65,14 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let runner = runner.streaming(!args.no_stream);
+    let mut runner = runner.streaming(!args.no_stream);
+    // A person at the terminal decides on approvals as they come; otherwise the run pauses.
+    if std::io::stdin().is_terminal() && !args.json && !stdin_task {
+        let console = console.clone();
+        runner = runner.with_approver(std::sync::Arc::new(super::approve::TerminalApprover {
+            console,
+        }));
+    }
     let handle = RunHandle::new();
     let watcher = tokio::spawn(interrupt_watcher(
         interrupts(),
@@ -73,7 +81,14 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
     ));
     let on_event = |event: warden::RunEvent| view.event(&event);
     let result = if args.record.no_record {
-        (runner.run_with(&agent, task, &handle, on_event).await).map_err(|e| e.to_string())
+        let result = runner.run_with(&agent, task, &handle, on_event).await;
+        result
+            .map_err(|e| e.to_string())
+            .map(|result| warden::Recorded {
+                run_id: String::new(),
+                result: Some(result),
+                paused: None,
+            })
     } else {
         match super::store::open() {
             Err(message) => Err(message),
@@ -90,13 +105,13 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
                         (runner.run_recorded_as(&agent, id, task, &handle, on_event)).await
                     }
                 };
-                recorded.map(|r| r.result).map_err(|e| e.to_string())
+                recorded.map_err(|e| e.to_string())
             }
         }
     };
     watcher.abort();
     match result {
-        Ok(result) => view.finish(&result),
+        Ok(recorded) => super::approve::report(&mut view, &console, recorded),
         Err(e) => view.error(&e),
     }
 }

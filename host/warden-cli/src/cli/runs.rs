@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use warden::store::{Retention, Store, StoredRun};
+use warden::store::{Decision, Retention, Store, StoredRun};
 use warden::{RunEvent, RunHandle, Runner};
 use warden_core::events::EventRecord;
 
@@ -32,6 +32,17 @@ pub enum RunsCommand {
     },
     /// Continue an interrupted run from its last checkpoint.
     Resume(ResumeArgs),
+    /// Approve the call a paused run waits on, and resume the run.
+    Approve(DecideArgs),
+    /// Reject the call a paused run waits on (the model is told, with the reason), and
+    /// resume the run.
+    Reject {
+        #[command(flatten)]
+        args: DecideArgs,
+        /// Why: the model gets it as the call's result.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Remove finished runs by age and count (running and paused runs are kept).
     Prune {
         /// Remove finished runs last written longer ago than this (e.g. 30d, 12h).
@@ -41,6 +52,13 @@ pub enum RunsCommand {
         #[arg(long, value_name = "N")]
         keep: Option<usize>,
     },
+}
+
+/// `warden runs approve|reject <id>`
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    #[command(flatten)]
+    resume: ResumeArgs,
 }
 
 /// `warden runs resume <id>`
@@ -66,7 +84,14 @@ pub async fn run(cmd: RunsCommand, console: Console) -> ExitCode {
         RunsCommand::List { limit } => list(&*store, limit, &console).await,
         RunsCommand::Show { id } => show(&*store, &id, &console).await,
         RunsCommand::Prune { older_than, keep } => prune(&*store, older_than, keep, &console).await,
-        RunsCommand::Resume(args) => return resume(store, args, view, console).await,
+        RunsCommand::Resume(args) => return resume(store, args, None, view, console).await,
+        RunsCommand::Approve(args) => {
+            return resume(store, args.resume, Some(Decision::Approve), view, console).await;
+        }
+        RunsCommand::Reject { args, reason } => {
+            let decision = Decision::Reject { reason };
+            return resume(store, args.resume, Some(decision), view, console).await;
+        }
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,14 +222,22 @@ async fn prune(
     Ok(())
 }
 
+/// Resumes a run, recording `decision` on it first (refused unless it is paused).
 async fn resume(
     store: Arc<dyn Store>,
     args: ResumeArgs,
+    decision: Option<Decision>,
     mut view: Renderer,
     console: Console,
 ) -> ExitCode {
     let loaded = async {
         let id = store.resolve(&args.id).await.map_err(|e| e.to_string())?;
+        if let Some(decision) = decision {
+            store
+                .decide(&id, decision)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let run = store.load(&id).await.map_err(|e| e.to_string())?;
         let file = match (args.agent.clone(), run.checkpoint.agent.file.clone()) {
             (Some(path), _) => path,
@@ -241,7 +274,7 @@ async fn resume(
         .await;
     watcher.abort();
     match result {
-        Ok(recorded) => view.finish(&recorded.result),
+        Ok(recorded) => super::approve::report(&mut view, &console, recorded),
         Err(e) => view.error(&e.to_string()),
     }
 }

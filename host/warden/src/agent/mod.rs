@@ -209,6 +209,23 @@ pub struct ToolSettings {
     /// A call may be run again after a crash interrupted it (unset: the component's).
     #[serde(default)]
     pub idempotent: Option<bool>,
+    /// Whether a call needs a person's approval first (unset: the component's).
+    #[serde(default)]
+    pub approval: Option<Approval>,
+}
+
+/// When a tool's calls need a person's approval before they run.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Never (the default).
+    #[default]
+    Never,
+    /// The tool's first call in a run; later calls run without asking.
+    First,
+    /// Every call.
+    Always,
 }
 
 /// One tool component and its policy.
@@ -238,6 +255,9 @@ pub struct ToolDef {
     /// it, the model is told such a call was interrupted with an unknown outcome.
     #[serde(default)]
     pub idempotent: bool,
+    /// Whether calls need a person's approval before they run (`always`, `first`, `never`).
+    #[serde(default)]
+    pub approval: Approval,
 }
 
 fn default_retries() -> u32 {
@@ -255,6 +275,7 @@ impl ToolDef {
             max_retries: default_retries(),
             tools: BTreeMap::new(),
             idempotent: false,
+            approval: Approval::Never,
         }
     }
 
@@ -274,6 +295,11 @@ impl ToolDef {
             sequential,
             error_policy,
         }
+    }
+
+    /// When `tool`'s calls need approval, overrides applied.
+    pub fn approval_for(&self, tool: &str) -> Approval {
+        (self.tools.get(tool)).map_or(self.approval, |o| o.approval.unwrap_or(self.approval))
     }
 
     /// Whether `tool`'s calls may run again after a crash, overrides applied.

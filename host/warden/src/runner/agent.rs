@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
-use crate::agent::{AgentDef, PolicyRef};
+use crate::agent::{AgentDef, Approval, PolicyRef};
 use warden_core::controller::{Controller, ControllerSnapshot, LoopConfig, Schemas};
 use warden_core::tool::ToolCatalogEntry;
 use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
@@ -23,6 +23,8 @@ pub(super) struct Binding {
     pub(super) policy: Arc<ToolPolicy>,
     /// A call may be run again after a crash (the tool deduplicates or has no effects).
     pub(super) idempotent: bool,
+    /// When a call needs a person's approval.
+    pub(super) approval: Approval,
 }
 
 /// An agent ready to run. Cheap to clone.
@@ -101,6 +103,7 @@ impl Agent {
                 set,
                 policy,
                 idempotent: false,
+                approval: Approval::Never,
             },
         );
         inner.catalog.push(entry);
@@ -196,6 +199,7 @@ impl Agent {
                         set: set.clone(),
                         policy: Arc::new(policy),
                         idempotent: tool.idempotent_for(&info.name),
+                        approval: tool.approval_for(&info.name),
                     },
                 );
             }
@@ -264,6 +268,20 @@ impl Agent {
         })
     }
 
+    /// Requires a person's approval before `tool`'s calls (see [`Approval`]).
+    pub fn with_approval(mut self, tool: &str, approval: Approval) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        if let Some(binding) = inner.bindings.get_mut(tool) {
+            binding.approval = approval;
+        }
+        self
+    }
+
+    /// When `tool`'s calls need approval.
+    pub fn approval(&self, tool: &str) -> Approval {
+        self.binding(tool).map_or(Approval::Never, |b| b.approval)
+    }
+
     /// Whether `tool`'s calls may run again after a crash (`idempotent = true`).
     pub fn is_idempotent(&self, tool: &str) -> bool {
         self.binding(tool).is_some_and(|b| b.idempotent)
@@ -278,7 +296,13 @@ impl Agent {
         let mut bindings: Vec<(&String, &Binding)> = inner.bindings.iter().collect();
         bindings.sort_by(|a, b| a.0.cmp(b.0));
         let bindings: Vec<String> = (bindings.into_iter())
-            .map(|(name, b)| format!("{name} {} {} {:?}", b.set.digest(), b.idempotent, b.policy))
+            .map(|(name, b)| {
+                let (digest, policy) = (b.set.digest(), &b.policy);
+                format!(
+                    "{name} {digest} {} {:?} {policy:?}",
+                    b.idempotent, b.approval
+                )
+            })
             .collect();
         let parts = [config.as_bytes(), &catalog]
             .into_iter()

@@ -21,7 +21,8 @@ use warden_core::events::RunEvent;
 use warden_core::run::{CancelMode, RunResult};
 use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
 
-/// Drives `controller` to `Done`.
+/// Drives `controller` to `Done`; `None` when the run paused for an approval (only a
+/// recorded run pauses: see `approval`).
 pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     runner: &Runner,
     agent: &Agent,
@@ -30,7 +31,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     sink: &mut S,
     streaming: bool,
     rec: &mut Recorder,
-) -> Result<RunResult, RunError> {
+) -> Result<Option<RunResult>, RunError> {
     let mut after_turn_sent = false;
     let max_tool_args = agent.config().max_tool_args_bytes;
     loop {
@@ -55,7 +56,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             Step::Done(result) => {
                 // The end (and its `run_finished` event) is recorded however the run ended.
                 rec.checkpoint(controller).await?;
-                return Ok(result);
+                return Ok(Some(result));
             }
             Step::CallModel(request) => {
                 let outcome = call_model(
@@ -101,9 +102,17 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     rec,
                 ))
                 .await?;
+                if rec.is_paused() {
+                    return Ok(None);
+                }
             }
         }
     }
+}
+
+/// The result of a drive that cannot pause (an unrecorded run never does).
+pub(super) fn finished(driven: Option<RunResult>) -> Result<RunResult, RunError> {
+    driven.ok_or(RunError::Durable(super::DurableError::NoStore))
 }
 
 /// Sends the controller's queued events to the sink.

@@ -20,21 +20,26 @@ use warden_core::controller::Controller;
 use warden_core::events::{EventStamper, RunEvent, new_run_id};
 use warden_core::run::RunResult;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
-use warden_store::{AgentSummary, Lease, NewRun, RunCheckpoint, RunStatus, Store, StoredRun};
+use warden_store::{
+    AgentSummary, Lease, NewRun, PendingApproval, RunCheckpoint, RunStatus, Store, StoredRun,
+};
 
+use super::approval::{Approvals, Gate};
 use super::record::{EventBuffer, Recorder, buffering};
 use super::{Agent, RunError, RunHandle, Runner, drive};
 
 /// What the model is told about a call that was interrupted without a recorded result.
 pub const INTERRUPTED: &str = "interrupted: the run stopped while this call was running and its outcome is unknown (it may or may not have taken effect); check before repeating it";
 
-/// A recorded run's id and how it ended.
+/// A recorded run's id and how it ended (or paused).
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// The run's id in the store.
     pub run_id: String,
-    /// The result.
-    pub result: RunResult,
+    /// The result; `None` while the run is paused.
+    pub result: Option<RunResult>,
+    /// The call the run waits on, when it paused for an approval.
+    pub paused: Option<PendingApproval>,
 }
 
 /// What a resume accepts.
@@ -60,7 +65,7 @@ pub enum DurableError {
         /// How it ended.
         outcome: String,
     },
-    /// The run waits for an approval.
+    /// The run waits for an approval that has not been given.
     #[error("run {run_id} is paused for an approval: `warden runs approve|reject {run_id}`")]
     Paused {
         /// The run.
@@ -163,10 +168,19 @@ impl Runner {
         }
         check_agent(&stored, agent, ResumeOptions::default())?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
+        let approvals = approvals_of(&stored.checkpoint);
         let mut controller = agent.restore(stored.checkpoint.snapshot)?;
         controller.continue_with(input)?;
-        self.drive_recorded(agent, controller, store, lease, handle, &mut on_event)
-            .await
+        (self.drive_recorded(
+            agent,
+            controller,
+            store,
+            lease,
+            approvals,
+            handle,
+            &mut on_event,
+        ))
+        .await
     }
 
     /// Continues the interrupted run `run_id` from its last checkpoint (see the module
@@ -191,7 +205,18 @@ impl Runner {
         }
         check_agent(&stored, agent, *options)?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
+        let mut approvals = approvals_of(&stored.checkpoint);
+        let pending = stored.checkpoint.approval.clone();
         let mut controller = agent.restore(stored.checkpoint.snapshot)?;
+        if let Some(pending) = pending {
+            let decision = store.take_decision(&lease).await.map_err(RunError::Store)?;
+            let Some(decision) = decision else {
+                return Err(RunError::Durable(DurableError::Paused { run_id }));
+            };
+            if let Gate::Reject(outcome) = approvals.apply(&pending.call, decision) {
+                controller.on_tool_results(vec![outcome])?;
+            }
+        }
         let started = store
             .started_calls(&run_id)
             .await
@@ -203,8 +228,16 @@ impl Runner {
         if !interrupted.is_empty() {
             controller.on_tool_results(interrupted)?;
         }
-        self.drive_recorded(agent, controller, store, lease, handle, &mut on_event)
-            .await
+        (self.drive_recorded(
+            agent,
+            controller,
+            store,
+            lease,
+            approvals,
+            handle,
+            &mut on_event,
+        ))
+        .await
     }
 
     async fn start_new(
@@ -225,8 +258,17 @@ impl Runner {
             checkpoint: RunCheckpoint::new(agent.summary(), controller.snapshot()),
         };
         let lease = store.create_run(run).await.map_err(RunError::Store)?;
-        self.drive_recorded(agent, controller, store, lease, handle, &mut on_event)
-            .await
+        let approvals = Approvals::default();
+        (self.drive_recorded(
+            agent,
+            controller,
+            store,
+            lease,
+            approvals,
+            handle,
+            &mut on_event,
+        ))
+        .await
     }
 
     async fn drive_recorded(
@@ -235,12 +277,16 @@ impl Runner {
         mut controller: Controller,
         store: Arc<dyn Store>,
         lease: Lease,
+        approvals: Approvals,
         handle: &RunHandle,
         on_event: &mut dyn FnMut(RunEvent),
     ) -> Result<Recorded, RunError> {
         let run_id = lease.run_id.clone();
         let buffer: EventBuffer = Arc::new(Mutex::new((EventStamper::new(&run_id), Vec::new())));
-        let mut recorder = Recorder::new(store, lease, agent.summary(), buffer.clone());
+        let approver = self.approver.clone();
+        let summary = agent.summary();
+        let mut recorder = Recorder::new(store, lease, summary, buffer.clone(), approver);
+        recorder.approvals = approvals;
         let mut sink = buffering(&buffer, on_event);
         // The state as resumed (interrupted calls answered) is written before anything runs.
         recorder.checkpoint(&controller).await?;
@@ -254,7 +300,23 @@ impl Runner {
             &mut recorder,
         )
         .await?;
-        Ok(Recorded { run_id, result })
+        let paused = match result {
+            Some(_) => None,
+            None => recorder.pending().cloned(),
+        };
+        Ok(Recorded {
+            run_id,
+            result,
+            paused,
+        })
+    }
+}
+
+/// The approvals kept in `checkpoint`.
+fn approvals_of(checkpoint: &RunCheckpoint) -> Approvals {
+    Approvals {
+        calls: checkpoint.approved_calls.iter().cloned().collect(),
+        tools: checkpoint.approved_tools.iter().cloned().collect(),
     }
 }
 

@@ -16,6 +16,7 @@ use warden_store::{
 };
 
 use super::RunError;
+use super::approval::{Approvals, Approver};
 use super::failpoint::{Failpoint, hit};
 
 /// Stamped events waiting for the next checkpoint (shared with the event sink).
@@ -24,6 +25,12 @@ pub(super) type EventBuffer = Arc<Mutex<(EventStamper, Vec<EventRecord>)>>;
 /// Records one run, or nothing. See the module docs.
 pub(crate) struct Recorder {
     active: Option<Active>,
+    /// Approvals collected so far (kept in each checkpoint).
+    pub(super) approvals: Approvals,
+    /// Decides on calls needing approval in-process.
+    pub(super) approver: Option<Arc<dyn Approver>>,
+    /// The call the run paused on: the drive loop ends.
+    paused: Option<PendingApproval>,
 }
 
 struct Active {
@@ -35,8 +42,44 @@ struct Active {
 
 impl Recorder {
     /// A recorder that records nothing.
+    #[cfg(test)]
     pub(crate) fn off() -> Self {
-        Self { active: None }
+        Self::unrecorded(None)
+    }
+
+    /// A recorder that records nothing but asks `approver` about approvals.
+    pub(crate) fn unrecorded(approver: Option<Arc<dyn Approver>>) -> Self {
+        Self {
+            active: None,
+            approvals: Approvals::default(),
+            approver,
+            paused: None,
+        }
+    }
+
+    /// The run's id, when recording.
+    pub(super) fn run_id(&self) -> Option<&str> {
+        self.active.as_ref().map(|a| a.lease.run_id.as_str())
+    }
+
+    /// Whether the run paused for an approval.
+    pub(super) fn is_paused(&self) -> bool {
+        self.paused.is_some()
+    }
+
+    /// The call the run paused on.
+    pub(super) fn pending(&self) -> Option<&PendingApproval> {
+        self.paused.as_ref()
+    }
+
+    /// Writes the controller's state paused on `approval`; the run then ends.
+    pub(super) fn pause(
+        &mut self,
+        controller: &Controller,
+        approval: PendingApproval,
+    ) -> impl Future<Output = Result<(), RunError>> + Send + '_ {
+        self.paused = Some(approval.clone());
+        self.write(controller, Some(approval))
     }
 
     pub(super) fn new(
@@ -44,6 +87,7 @@ impl Recorder {
         lease: Lease,
         agent: AgentSummary,
         buffer: EventBuffer,
+        approver: Option<Arc<dyn Approver>>,
     ) -> Self {
         Self {
             active: Some(Active {
@@ -52,6 +96,7 @@ impl Recorder {
                 agent,
                 buffer,
             }),
+            ..Self::unrecorded(approver)
         }
     }
 
@@ -78,6 +123,8 @@ impl Recorder {
             };
             let mut checkpoint = RunCheckpoint::new(active.agent.clone(), controller.snapshot());
             checkpoint.approval = approval;
+            checkpoint.approved_calls = self.approvals.calls.iter().cloned().collect();
+            checkpoint.approved_tools = self.approvals.tools.iter().cloned().collect();
             let events = match active.buffer.lock() {
                 Ok(mut buffer) => std::mem::take(&mut buffer.1),
                 Err(_) => Vec::new(),

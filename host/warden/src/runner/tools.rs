@@ -19,6 +19,7 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::agent::Binding;
+use super::approval::Gate;
 use super::drive::forward;
 use super::failpoint::{Failpoint, hit};
 use super::record::Recorder;
@@ -58,6 +59,40 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     sink: &mut S,
     rec: &mut Recorder,
 ) -> Result<(), RunError> {
+    // Approvals first: no call of the turn starts while one of them waits for a person.
+    let run_id = rec.run_id().map(String::from);
+    let (recording, approver) = (run_id.is_some(), rec.approver.clone());
+    let mut rejected = Vec::new();
+    let mut approved = Vec::new();
+    let mut paused = None;
+    for call in std::mem::take(&mut plan.calls) {
+        let approver = approver.as_deref();
+        let gate = rec
+            .approvals
+            .gate(agent, approver, run_id.as_deref(), recording, &call, sink);
+        match gate.await {
+            Gate::Run => approved.push(call),
+            Gate::Reject(outcome) => rejected.push(outcome),
+            Gate::Pause(pending) => {
+                paused = Some(pending);
+                break;
+            }
+        }
+    }
+    if !rejected.is_empty() {
+        controller.on_tool_results(rejected)?;
+        forward(controller, sink);
+    }
+    if let Some(pending) = paused {
+        return rec.pause(controller, pending).await;
+    }
+    if controller.result().is_some() {
+        return rec.checkpoint(controller).await;
+    }
+    plan.calls = approved;
+    if plan.calls.is_empty() {
+        return rec.checkpoint(controller).await;
+    }
     if plan.calls.len() == 1
         && let Some(call) = plan.calls.pop()
     {
