@@ -259,3 +259,25 @@ async fn a_store_that_fills_mid_run_stops_it_and_keeps_what_was_written() {
     }
     panic!("the store never filled");
 }
+
+/// `warden::testing` turns a stored run into a scripted model: the same agent answers the
+/// same without the model server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_run_loads_as_a_scripted_model() {
+    let env = start(WIRE, turns(), &calc_tool()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let recorded = (env.runner.clone().with_store(store.clone()))
+        .run_recorded(&env.agent, "6*7?", &RunHandle::new(), |_| {})
+        .await
+        .unwrap();
+    let model = warden::testing::ScriptedLlm::from_store(&*store, &recorded.run_id)
+        .await
+        .unwrap();
+    assert_eq!(model.remaining(), 2);
+    let model = Arc::new(model);
+    let offline = warden::Runner::new(model.clone(), env.runner.executor().clone());
+    let result = offline.run(&env.agent, "6*7?").await.unwrap();
+    assert_eq!(result.output, recorded.result.unwrap().output);
+    model.assert_all_used().unwrap();
+}

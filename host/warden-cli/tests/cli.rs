@@ -26,6 +26,8 @@ mod exactly_once;
 mod output;
 #[path = "cli/pty.rs"]
 mod pty;
+#[path = "cli/replay.rs"]
+mod replay;
 #[path = "cli/run.rs"]
 mod run;
 #[path = "cli/sandbox.rs"]

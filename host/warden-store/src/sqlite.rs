@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use warden_core::chat::ChatResponse;
 use warden_core::events::EventRecord;
 
 use crate::approval::Decision;
@@ -50,6 +51,12 @@ CREATE TABLE IF NOT EXISTS events (
     ts TEXT NOT NULL,
     schema INTEGER NOT NULL,
     event TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS responses (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    response TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS tool_calls (
@@ -377,6 +384,20 @@ impl Store for SqliteStore {
                     seq += 1;
                 }
             }
+            if !write.responses.is_empty() {
+                let first: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM responses WHERE run_id = ?1",
+                    [&lease.run_id],
+                    |r| r.get(0),
+                )?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO responses (run_id, seq, response) VALUES (?1, ?2, ?3)",
+                )?;
+                for (i, response) in (0i64..).zip(&write.responses) {
+                    let json = serde_json::to_string(response).unwrap_or_default();
+                    insert.execute(params![lease.run_id, first + i, json])?;
+                }
+            }
             let (steps, outcome) = listing(&write.checkpoint);
             tx.execute(
                 "UPDATE runs SET status = ?2, steps = ?3, outcome = ?4, updated_ms = ?5, \
@@ -528,6 +549,28 @@ impl Store for SqliteStore {
                 }
             }
             Ok(Ok(events))
+        })
+        .await
+    }
+
+    async fn responses(&self, run_id: &str) -> Result<Vec<ChatResponse>, StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT response FROM responses WHERE run_id = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map([&run_id], |r| r.get::<_, String>(0))?;
+            let mut responses = Vec::new();
+            for row in rows {
+                match serde_json::from_str(&row?) {
+                    Ok(response) => responses.push(response),
+                    Err(e) => {
+                        let detail = format!("a stored model response does not parse: {e}");
+                        let source = crate::format::FormatError::Corrupt { detail };
+                        return Ok(Err(StoreError::Format { run_id, source }));
+                    }
+                }
+            }
+            Ok(Ok(responses))
         })
         .await
     }

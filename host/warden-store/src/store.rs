@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use warden_core::chat::ChatResponse;
 use warden_core::events::EventRecord;
 
 use crate::approval::Decision;
@@ -90,6 +91,8 @@ pub struct CheckpointWrite {
     pub status: RunStatus,
     /// The step's events, in order (appended after the run's earlier ones).
     pub events: Vec<EventRecord>,
+    /// The model responses of the step, as received (kept for replay).
+    pub responses: Vec<ChatResponse>,
 }
 
 /// A run as listed.
@@ -180,6 +183,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The run's stored events, in order.
     async fn events(&self, run_id: &str) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// The run's model responses as received, in order (what a replay answers with).
+    async fn responses(&self, run_id: &str) -> Result<Vec<ChatResponse>, StoreError>;
 
     /// The most recent runs first, at most `limit`.
     async fn list(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;

@@ -52,6 +52,7 @@ fn write(status: RunStatus, run: &str, texts: &[&str]) -> CheckpointWrite {
         checkpoint: checkpoint(run),
         status,
         events: events(run, texts),
+        responses: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ mod flags;
 mod interrupt;
 mod logging;
 mod render;
+mod replay;
 mod run;
 mod runs;
 mod store;
@@ -61,6 +62,9 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
+    /// Re-run a recorded run offline (model answers from the record) and report the first
+    /// step where it diverges (exit code 1 then).
+    Replay(replay::ReplayArgs),
     /// The recorded runs: list, show, resume, prune.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -73,7 +77,7 @@ impl Cli {
             Command::Run(args) => args.json(),
             Command::Demo(args) => args.json(),
             // `tool --json` prints one result object, not events: logs stay on stderr.
-            Command::Tool(_) | Command::Chat(_) | Command::Runs(_) => false,
+            Command::Tool(_) | Command::Chat(_) | Command::Runs(_) | Command::Replay(_) => false,
         }
     }
 }
@@ -92,5 +96,6 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Chat(args) => chat::run(args, console).await,
         Command::Demo(args) => demo::run(args, console).await,
         Command::Runs(cmd) => runs::run(cmd, console).await,
+        Command::Replay(args) => replay::run(args, console).await,
     }
 }

@@ -248,6 +248,12 @@ impl Agent {
         ))
     }
 
+    /// A controller for a new run of this agent on `input`, for a driver of your own (a
+    /// replay against recorded tool results, a test): the Runner's loop without its IO.
+    pub fn new_controller(&self, input: impl Into<String>) -> Result<Controller, RunError> {
+        self.controller(input.into())
+    }
+
     /// A controller continuing `snapshot` with this agent's settings.
     pub(super) fn restore(&self, snapshot: ControllerSnapshot) -> Result<Controller, RunError> {
         Ok(Controller::restore(

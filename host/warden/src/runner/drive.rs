@@ -69,6 +69,9 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     sink,
                 )
                 .await;
+                if let ModelOutcome::Response(response) = &outcome {
+                    rec.note_response(response);
+                }
                 feed_model(controller, outcome)?;
                 forward(controller, sink);
                 rec.checkpoint(controller).await?;
@@ -84,6 +87,9 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     sink,
                 )
                 .await;
+                if let ModelOutcome::Response(response) = &outcome {
+                    rec.note_response(response);
+                }
                 feed_model(controller, outcome)?;
                 forward(controller, sink);
                 rec.checkpoint(controller).await?;

@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use warden_core::chat::ChatResponse;
 use warden_core::controller::Controller;
 use warden_core::events::{EventRecord, EventStamper, RunEvent};
 use warden_core::tool::PlannedCall;
@@ -29,6 +30,8 @@ pub(crate) struct Recorder {
     pub(super) approvals: Approvals,
     /// Decides on calls needing approval in-process.
     pub(super) approver: Option<Arc<dyn Approver>>,
+    /// Model responses received since the last checkpoint (kept for replay).
+    responses: Vec<ChatResponse>,
     /// The call the run paused on: the drive loop ends.
     paused: Option<PendingApproval>,
 }
@@ -53,7 +56,15 @@ impl Recorder {
             active: None,
             approvals: Approvals::default(),
             approver,
+            responses: Vec::new(),
             paused: None,
+        }
+    }
+
+    /// Keeps a model response for the next checkpoint (recorded runs only).
+    pub(super) fn note_response(&mut self, response: &ChatResponse) {
+        if self.active.is_some() {
+            self.responses.push(response.clone());
         }
     }
 
@@ -115,6 +126,7 @@ impl Recorder {
         controller: &Controller,
         approval: Option<PendingApproval>,
     ) -> impl Future<Output = Result<(), RunError>> + Send + '_ {
+        let responses = std::mem::take(&mut self.responses);
         let prepared = self.active.as_ref().map(|active| {
             let status = match (&approval, controller.result()) {
                 (Some(_), _) => RunStatus::Paused,
@@ -133,6 +145,7 @@ impl Recorder {
                 checkpoint,
                 status,
                 events,
+                responses,
             }
         });
         async move {
