@@ -111,16 +111,13 @@ async fn list(store: &dyn Store, limit: usize, console: &Console) -> Result<(), 
             .unwrap_or_else(|| run.status.as_str().to_string());
         let session = run.session.map(|s| format!(" [{s}]")).unwrap_or_default();
         console.out_text(&format!(
-            "{}\n",
-            format!(
-                "{}  {when}  {:<8}  {}{session}  {} steps  {}  {}",
-                &run.run_id[..run.run_id.len().min(12)],
-                run.status.as_str(),
-                run.agent,
-                run.steps,
-                outcome,
-                one_line(&run.input, 60),
-            )
+            "{}  {when}  {:<8}  {}{session}  {} steps  {}  {}\n",
+            &run.run_id[..run.run_id.len().min(12)],
+            run.status.as_str(),
+            run.agent,
+            run.steps,
+            outcome,
+            one_line(&run.input, 60),
         ));
     }
     Ok(())

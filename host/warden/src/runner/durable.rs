@@ -174,9 +174,7 @@ impl Runner {
         (self.drive_recorded(
             agent,
             controller,
-            store,
-            lease,
-            approvals,
+            (store, lease, approvals),
             handle,
             &mut on_event,
         ))
@@ -231,9 +229,7 @@ impl Runner {
         (self.drive_recorded(
             agent,
             controller,
-            store,
-            lease,
-            approvals,
+            (store, lease, approvals),
             handle,
             &mut on_event,
         ))
@@ -262,9 +258,7 @@ impl Runner {
         (self.drive_recorded(
             agent,
             controller,
-            store,
-            lease,
-            approvals,
+            (store, lease, approvals),
             handle,
             &mut on_event,
         ))
@@ -275,9 +269,7 @@ impl Runner {
         &self,
         agent: &Agent,
         mut controller: Controller,
-        store: Arc<dyn Store>,
-        lease: Lease,
-        approvals: Approvals,
+        (store, lease, approvals): (Arc<dyn Store>, Lease, Approvals),
         handle: &RunHandle,
         on_event: &mut dyn FnMut(RunEvent),
     ) -> Result<Recorded, RunError> {
