@@ -63,11 +63,19 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
         .ok_or(format!(
             "run {id} has no agent file recorded: pass --agent FILE"
         ))?;
-    let def = AgentDef::load(&file).map_err(|e| e.to_string())?;
     let executor = Executor::new(EngineConfig::default()).map_err(|e| e.to_string())?;
-    let agent = Agent::load(&def, &executor)
-        .await
-        .map_err(|e| e.to_string())?;
+    // The demo's agent is built in code; its notes folder lives as long as the replay.
+    let (agent, _notes) = if file.as_os_str() == warden_cli::demo::DEMO_SOURCE {
+        let (agent, notes) =
+            (warden_cli::demo::demo_agent(&executor).await).map_err(|e| e.to_string())?;
+        (agent, Some(notes))
+    } else {
+        let def = AgentDef::load(&file).map_err(|e| e.to_string())?;
+        let agent = Agent::load(&def, &executor)
+            .await
+            .map_err(|e| e.to_string())?;
+        (agent, None)
+    };
     let responses = store.responses(&id).await.map_err(|e| e.to_string())?;
     let replayed = if args.live_tools {
         let model = Arc::new(ScriptedLlm::new(responses));

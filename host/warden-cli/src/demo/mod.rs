@@ -76,8 +76,7 @@ pub async fn run_recorded(
     store: Option<Arc<dyn warden::store::Store>>,
     mut on_event: impl FnMut(&RunEvent),
 ) -> Result<DemoReport, DemoError> {
-    let workspace = Workspace::create().map_err(DemoError::Workspace)?;
-    let agent = agent(executor, &workspace).await?;
+    let (agent, workspace) = demo_agent(executor).await?;
     let runner = Runner::new(Arc::new(DemoModel), executor.clone()).streaming(true);
     let mut tally = report::Tally::default();
     let on_event = |event: RunEvent| {
@@ -95,6 +94,17 @@ pub async fn run_recorded(
         None => runner.run_with(&agent, TASK, &handle, on_event).await?,
     };
     Ok(tally.finish(result, workspace.notes().display().to_string()))
+}
+
+/// Where the demo's agent says it comes from, in its recorded runs.
+pub const DEMO_SOURCE: &str = "builtin:demo";
+
+/// The demo's agent and the notes folder it reads (removed when dropped): what `warden
+/// replay` rebuilds for a recorded demo run.
+pub async fn demo_agent(executor: &Executor) -> Result<(Agent, Workspace), DemoError> {
+    let workspace = Workspace::create().map_err(DemoError::Workspace)?;
+    let agent = agent(executor, &workspace).await?;
+    Ok((agent, workspace))
 }
 
 /// The agent: fs (read-only `/notes`), text, calc, and http with no host allowed.
@@ -137,5 +147,5 @@ async fn agent(executor: &Executor, workspace: &Workspace) -> Result<Agent, Demo
             .map_err(|source| DemoError::Load { tool, source })?;
         agent = agent.with_tools(set, policy)?;
     }
-    Ok(agent)
+    Ok(agent.with_source(DEMO_SOURCE))
 }

@@ -45,3 +45,25 @@ async fn a_replay_matches_until_a_live_tool_answers_differently() {
     assert_code(&fx.run(&["replay", "last"]).await, 0);
     assert_eq!(fx.requests().len(), requests);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_run_shows_and_replays_right_after_it() {
+    let fx = Fixture::new(vec![]).await;
+    assert_code(&fx.run(&["demo"]).await, 0);
+    let show = fx.run(&["runs", "show", "last"]).await;
+    assert_code(&show, 0);
+    assert!(
+        text(&show.stdout).contains("agent notes-analyst"),
+        "{}",
+        text(&show.stdout)
+    );
+    let replay = fx.run(&["replay", "last"]).await;
+    assert_code(&replay, 0);
+    assert!(
+        text(&replay.stderr).contains("matches the record"),
+        "{}",
+        text(&replay.stderr)
+    );
+    let live = fx.run(&["replay", "last", "--live-tools"]).await;
+    assert_code(&live, 0);
+}

@@ -248,6 +248,13 @@ impl Agent {
         ))
     }
 
+    /// Names where this agent comes from (kept with its durable runs, as a loaded agent
+    /// file's path is): e.g. `builtin:demo` for an agent built in code.
+    pub fn with_source(mut self, source: impl Into<std::path::PathBuf>) -> Self {
+        Arc::make_mut(&mut self.inner).source = Some(source.into());
+        self
+    }
+
     /// A controller for a new run of this agent on `input`, for a driver of your own (a
     /// replay against recorded tool results, a test): the Runner's loop without its IO.
     pub fn new_controller(&self, input: impl Into<String>) -> Result<Controller, RunError> {
