@@ -8,6 +8,7 @@ mod agent_stream;
 mod agent_support;
 mod agent_tool_args;
 mod demo;
+mod durable;
 mod guest_tools;
 mod llm_faults;
 mod llm_hostile;

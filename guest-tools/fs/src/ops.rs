@@ -239,20 +239,40 @@ pub fn write(grants: &Grants, args: WriteArgs) -> Result<WriteOutput, ToolError>
     {
         fs::create_dir_all(parent).map_err(|e| io_error(Op::Write, &at, &e))?;
     }
-    let mut options = fs::OpenOptions::new();
-    match args.mode {
-        WriteMode::Create => options.write(true).create_new(true),
-        WriteMode::Overwrite => options.write(true).create(true).truncate(true),
-        WriteMode::Append => options.append(true).create(true),
+    // Atomic: the new content goes to a temporary file beside the target, which is then
+    // renamed over it, so a crash mid-write leaves the old file or the new one, never half.
+    let existing = match args.mode {
+        WriteMode::Create if at.path.exists() => {
+            return Err(io_error(
+                Op::Write,
+                &at,
+                &std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        WriteMode::Append => match fs::read(&at.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(Op::Write, &at, &e)),
+        },
+        _ => Vec::new(),
     };
-    let mut file = options
-        .open(&at.path)
-        .map_err(|e| io_error(Op::Write, &at, &e))?;
-    file.write_all(args.content.as_bytes())
-        .map_err(|e| io_error(Op::Write, &at, &e))?;
-    file.flush().map_err(|e| io_error(Op::Write, &at, &e))?;
-    let size = file
-        .metadata()
+    let temp = temp_path(&at.path);
+    let written = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(&existing)?;
+        file.write_all(args.content.as_bytes())?;
+        file.flush()?;
+        file.sync_all()?;
+        fs::rename(&temp, &at.path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(io_error(Op::Write, &at, &e));
+    }
+    let size = fs::metadata(&at.path)
         .map_err(|e| io_error(Op::Write, &at, &e))?
         .len();
     Ok(WriteOutput {
@@ -260,6 +280,23 @@ pub fn write(grants: &Grants, args: WriteArgs) -> Result<WriteOutput, ToolError>
         bytes_written: args.content.len() as u64,
         size,
     })
+}
+
+/// A temporary name beside `path`, unique to this call (the idempotency key when the host
+/// gives one, else the clock).
+fn temp_path(path: &std::path::Path) -> std::path::PathBuf {
+    let unique = warden_tool::idempotency_key()
+        .map(|k| k.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.map_or(0, |d| d.as_nanos()).to_string()
+        });
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = &unique[..unique.len().min(64)];
+    path.with_file_name(format!(".{name}.{unique}.warden-tmp"))
 }
 
 #[cfg(test)]

@@ -43,6 +43,14 @@ impl Request {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
+        // A recorded run gives each call a stable key: the server can drop a repeat.
+        if let Some(key) = warden_tool::idempotency_key()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
+        {
+            headers.push(("idempotency-key".into(), key.into_bytes()));
+        }
         let body = match args.method {
             Method::Get => None,
             Method::Post => Some(args.body.clone().unwrap_or_default().into_bytes()),

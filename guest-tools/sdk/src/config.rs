@@ -22,3 +22,15 @@ pub fn config_keys() -> Vec<String> {
     #[cfg(not(target_arch = "wasm32"))]
     Vec::new()
 }
+
+/// The config key under which the host gives each call its idempotency key (reserved:
+/// the host sets it, an operator's value is replaced).
+pub const IDEMPOTENCY_KEY_CONFIG: &str = "warden.idempotency-key";
+
+/// The stable idempotency key of this call (`run:step:call`), when the run is recorded.
+/// A tool with outside effects passes it on (as the `http` tool's `Idempotency-Key`
+/// header) or deduplicates by it, so a call re-run after a crash has its effect once.
+/// Through the existing `get-config` import: guests built before it keep working.
+pub fn idempotency_key() -> Option<String> {
+    config(IDEMPOTENCY_KEY_CONFIG)
+}

@@ -14,7 +14,7 @@ mod config;
 mod error;
 pub mod log;
 
-pub use config::{config, config_keys};
+pub use config::{IDEMPOTENCY_KEY_CONFIG, config, config_keys, idempotency_key};
 pub use error::{Context, ToolError};
 pub use warden_tool_macros::tool;
 pub use {schemars, serde, serde_json};

@@ -12,14 +12,22 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "cli/approval.rs"]
+mod approval;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]
 mod chat;
+#[path = "cli/durable.rs"]
+mod durable;
+#[path = "cli/exactly_once.rs"]
+mod exactly_once;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pty.rs"]
 mod pty;
+#[path = "cli/replay.rs"]
+mod replay;
 #[path = "cli/run.rs"]
 mod run;
 #[path = "cli/sandbox.rs"]

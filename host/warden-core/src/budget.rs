@@ -170,6 +170,16 @@ impl BudgetTracker {
         }
     }
 
+    /// Resources that have warned already (each warns once per run).
+    pub fn warned(&self) -> &[BudgetResource] {
+        &self.warned
+    }
+
+    /// Restores the resources that have warned (a run continued from a snapshot).
+    pub fn set_warned(&mut self, warned: Vec<BudgetResource>) {
+        self.warned = warned;
+    }
+
     /// The budget.
     pub fn budget(&self) -> &Budget {
         &self.budget

@@ -64,17 +64,22 @@ mod runner;
 pub mod testing;
 
 pub use agent::{
-    AgentBuilder, AgentDef, AgentError, ContextSettings, ErrorPolicyName, ModelSettings, OutputDef,
-    PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
+    AgentBuilder, AgentDef, AgentError, Approval, ContextSettings, ErrorPolicyName, ModelSettings,
+    OutputDef, PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
 };
 pub use outcome::{tool_failure, tool_outcome, tool_usage};
-pub use runner::{Agent, RunError, RunHandle, RunStream, Runner, Session, SetupError};
+pub use runner::{
+    Agent, ApprovalRequest, Approver, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError,
+    RunHandle, RunStream, Runner, Session, SetupError,
+};
 pub use warden_core::controller::LoopConfig;
 pub use warden_core::events::RunEvent;
 pub use warden_core::options::{ModelOptions, ReasoningEffort};
 pub use warden_core::run::{RunResult, StopReason};
 pub use warden_llm::{ApiKey, Model, ProviderConfig, ProviderKind, connect};
 pub use warden_sandbox::{EngineConfig, Executor, ToolPolicy, run_compiler_child_if_requested};
+/// The durable run store (re-exported): [`store::SqliteStore`], the [`store::Store`] trait.
+pub use warden_store as store;
 
 /// warden's own test binary serves as its compiler child, before libtest's `main` runs (the
 /// `warden` binary calls the same function first thing in its `main`).

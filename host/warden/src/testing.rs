@@ -38,6 +38,15 @@ impl ScriptedLlm {
         }
     }
 
+    /// A model answering with the responses recorded for run `run_id` in `store`, in
+    /// order: a production run becomes a regression test (see `warden replay`).
+    pub async fn from_store(
+        store: &dyn warden_store::Store,
+        run_id: &str,
+    ) -> Result<Self, warden_store::StoreError> {
+        Ok(Self::new(store.responses(run_id).await?))
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<ChatRequest> {
         self.lock().requests().to_vec()

@@ -149,6 +149,24 @@ fn create_refuses_an_existing_file_and_overwrite_or_append_change_it() {
 }
 
 #[test]
+fn writes_go_through_a_temporary_file_that_does_not_stay() {
+    let (rw, _ro, g) = setup();
+    write(&g, write_args("f.txt", "one", WriteMode::Create)).unwrap();
+    write(&g, write_args("f.txt", "two", WriteMode::Overwrite)).unwrap();
+    write(&g, write_args("f.txt", "+3", WriteMode::Append)).unwrap();
+    write(&g, write_args("new.txt", "a", WriteMode::Append)).unwrap();
+    let mut names: Vec<String> = (fs::read_dir(rw.path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["f.txt", "new.txt"]);
+    assert_eq!(
+        fs::read_to_string(rw.path().join("f.txt")).unwrap(),
+        "two+3"
+    );
+}
+
+#[test]
 fn a_missing_parent_needs_create_dirs() {
     let (rw, _ro, g) = setup();
     let err = write(&g, write_args("d/e/f.txt", "x", WriteMode::Create)).unwrap_err();

@@ -36,6 +36,10 @@ pub struct ChatArgs {
     /// Do not use the provider's streaming API.
     #[arg(long)]
     no_stream: bool,
+    /// Record the conversation as the stored session NAME, and continue it if it exists
+    /// (also after a restart, and from `warden run --session NAME`).
+    #[arg(long, value_name = "NAME")]
+    session: Option<String>,
 }
 
 /// What the stdin thread read.
@@ -61,7 +65,23 @@ async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitC
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let mut session = runner.streaming(!args.no_stream).session(&agent);
+    let mut runner = runner.streaming(!args.no_stream);
+    if interactive {
+        let console = console.clone();
+        runner = runner.with_approver(std::sync::Arc::new(super::approve::TerminalApprover {
+            console,
+        }));
+    }
+    if let Some(name) = &args.session {
+        if let Err(message) = super::store::check_session(name) {
+            return view.error(&message);
+        }
+        match super::store::open() {
+            Ok(store) => runner = runner.with_store(store),
+            Err(message) => return view.error(&message),
+        }
+    }
+    let mut session = runner.session(&agent);
     let mut lines = read_lines();
     let mut interrupts = interrupts();
     if interactive {
@@ -98,10 +118,22 @@ async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitC
         }
         let handle = RunHandle::new();
         let result = {
-            let turn = session.send(message, &handle, |event| {
+            let on_event = |event: warden::RunEvent| {
                 traces.observe(&event);
                 view.event(&event);
-            });
+            };
+            let turn = async {
+                match &args.session {
+                    Some(name) => (runner.run_session(&agent, name, message, &handle, on_event))
+                        .await
+                        .and_then(|recorded| {
+                            let run_id = recorded.run_id;
+                            let paused = warden::DurableError::Paused { run_id };
+                            recorded.result.ok_or(warden::RunError::Durable(paused))
+                        }),
+                    None => session.send(message, &handle, on_event).await,
+                }
+            };
             tokio::pin!(turn);
             loop {
                 tokio::select! {

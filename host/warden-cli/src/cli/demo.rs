@@ -43,12 +43,22 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
             warden_cli::demo::TASK
         ));
     }
+    // The demo runs offline whatever happens: without a usable store it is not recorded.
+    let store = match super::store::open() {
+        Ok(store) => Some(store),
+        Err(message) => {
+            if !args.json {
+                console.err_line(&format!("note: this demo run is not recorded: {message}"));
+            }
+            None
+        }
+    };
     let mut traces = Traces::start(run_id);
-    let report = warden_cli::demo::run(&executor, |event| {
+    let on_event = |event: &RunEvent| {
         traces.observe(event);
         view.event(&shorten(event));
-    })
-    .await;
+    };
+    let report = warden_cli::demo::run_recorded(&executor, store, on_event).await;
     traces.finish().await;
     let report = match report {
         Ok(report) => report,

@@ -2,6 +2,7 @@
 //! family has its own file exposing a clap `Subcommand`/`Args` type and an async `run`.
 //! Every command writes through one [`Console`] (see `console.rs` for why).
 
+mod approve;
 mod chat;
 mod console;
 mod demo;
@@ -10,7 +11,10 @@ mod interrupt;
 mod logging;
 mod otel;
 mod render;
+mod replay;
 mod run;
+mod runs;
+mod store;
 mod tool;
 mod trace;
 mod tty;
@@ -28,6 +32,7 @@ Exit codes:
   1    error: the agent could not start, the model or a tool failed the run
   2    usage error (bad arguments)
   3    stopped by a budget or the turn limit (after a forced final answer, if one was asked)
+  4    paused: a tool call waits for approval (`warden runs approve|reject <id>`)
   130  interrupted by Ctrl-C (the partial summary is still printed)
 
 Environment:
@@ -35,6 +40,7 @@ Environment:
   WARDEN_LOG         log filter, e.g. `debug` or `warden=trace` (default `warn`)
   WARDEN_LOG_FORMAT  `json` for JSON log lines on stderr
   WARDEN_CACHE_DIR   where compiled components are cached
+  WARDEN_DATA_DIR    where the run store (runs.db) lives
   OTEL_EXPORTER_OTLP_ENDPOINT  send traces of runs there (OTLP/HTTP, e.g. http://127.0.0.1:4318)
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  `true` records messages in traces";
 
@@ -62,6 +68,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Show a run's events (`warden run --json` output) as a tree with timings and tokens.
     Trace(trace::TraceArgs),
+    /// Re-run a recorded run offline (model answers from the record) and report the first
+    /// step where it diverges (exit code 1 then).
+    Replay(replay::ReplayArgs),
+    /// The recorded runs: list, show, resume, prune.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
 }
 
 impl Cli {
@@ -71,7 +83,11 @@ impl Cli {
             Command::Run(args) => args.json(),
             Command::Demo(args) => args.json(),
             // `tool --json` prints one result object, not events: logs stay on stderr.
-            Command::Tool(_) | Command::Chat(_) | Command::Trace(_) => false,
+            Command::Tool(_)
+            | Command::Chat(_)
+            | Command::Trace(_)
+            | Command::Runs(_)
+            | Command::Replay(_) => false,
         }
     }
 }
@@ -90,5 +106,7 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Chat(args) => chat::run(args, console).await,
         Command::Demo(args) => demo::run(args, console).await,
         Command::Trace(args) => trace::run(args, console).await,
+        Command::Runs(cmd) => runs::run(cmd, console).await,
+        Command::Replay(args) => replay::run(args, console).await,
     }
 }

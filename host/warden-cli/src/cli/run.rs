@@ -31,6 +31,8 @@ pub struct RunArgs {
     /// Do not use the provider's streaming API (the answer is printed when complete).
     #[arg(long)]
     no_stream: bool,
+    #[command(flatten)]
+    record: super::store::RecordFlags,
 }
 
 impl RunArgs {
@@ -41,9 +43,15 @@ impl RunArgs {
 }
 
 pub async fn run(args: RunArgs, console: Console) -> ExitCode {
-    let run_id = args.json.then(|| console.start_json_run());
+    let json_id = args.json.then(|| console.start_json_run());
     let mut view = Renderer::new(console.clone());
-    let task = if args.task == "-" {
+    if let Some(name) = &args.record.session
+        && let Err(message) = super::store::check_session(name)
+    {
+        return view.error(&message);
+    }
+    let stdin_task = args.task == "-";
+    let task = if stdin_task {
         let reader = console.clone();
         match tokio::task::spawn_blocking(move || read_task(&reader)).await {
             Ok(Ok(task)) => task,
@@ -58,31 +66,65 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let runner = runner.streaming(!args.no_stream);
+    let mut runner = runner.streaming(!args.no_stream);
+    // A person at the terminal decides on approvals as they come; otherwise the run pauses.
+    if std::io::stdin().is_terminal() && !args.json && !stdin_task {
+        let console = console.clone();
+        runner = runner.with_approver(std::sync::Arc::new(super::approve::TerminalApprover {
+            console,
+        }));
+    }
     let handle = RunHandle::new();
     let watcher = tokio::spawn(interrupt_watcher(
         interrupts(),
         handle.clone(),
         console.clone(),
     ));
-    let mut traces = Traces::start(run_id);
-    let result = runner
-        .run_with(&agent, task, &handle, |event| {
-            traces.observe(&event);
-            view.event(&event);
-        })
-        .await;
+    // One id for the `--json` stamps, the stored run and the trace (a session's turn is
+    // stored under the id the store gives it).
+    let run_id = json_id.unwrap_or_else(warden_core::events::new_run_id);
+    let mut traces = Traces::start(Some(run_id.clone()));
+    let on_event = |event: warden::RunEvent| {
+        traces.observe(&event);
+        view.event(&event);
+    };
+    let result = if args.record.no_record {
+        let result = runner.run_with(&agent, task, &handle, on_event).await;
+        result
+            .map_err(|e| e.to_string())
+            .map(|result| warden::Recorded {
+                run_id: String::new(),
+                result: Some(result),
+                paused: None,
+            })
+    } else {
+        match super::store::open() {
+            Err(message) => Err(message),
+            Ok(store) => {
+                let runner = runner.with_store(store);
+                let recorded = match &args.record.session {
+                    Some(name) => {
+                        runner
+                            .run_session(&agent, name, task, &handle, on_event)
+                            .await
+                    }
+                    None => (runner.run_recorded_as(&agent, run_id, task, &handle, on_event)).await,
+                };
+                recorded.map_err(|e| e.to_string())
+            }
+        }
+    };
     watcher.abort();
     traces.finish().await;
     match result {
-        Ok(result) => view.finish(&result),
-        Err(e) => view.error(&e.to_string()),
+        Ok(recorded) => super::approve::report(&mut view, &console, recorded),
+        Err(e) => view.error(&e),
     }
 }
 
 /// The first Ctrl-C cancels the run (its partial result and usage are still reported, exit
 /// code 130); a second one ends the process at once.
-async fn interrupt_watcher(
+pub(super) async fn interrupt_watcher(
     mut interrupts: mpsc::Receiver<()>,
     handle: RunHandle,
     console: Console,

@@ -65,19 +65,46 @@ pub enum DemoError {
 /// Runs the demo with `executor`, giving every event to `on_event` as it happens.
 pub async fn run(
     executor: &Executor,
+    on_event: impl FnMut(&RunEvent),
+) -> Result<DemoReport, DemoError> {
+    run_recorded(executor, None, on_event).await
+}
+
+/// [`run`], recorded in `store` when one is given (as any run: `warden runs show last`).
+pub async fn run_recorded(
+    executor: &Executor,
+    store: Option<Arc<dyn warden::store::Store>>,
     mut on_event: impl FnMut(&RunEvent),
 ) -> Result<DemoReport, DemoError> {
-    let workspace = Workspace::create().map_err(DemoError::Workspace)?;
-    let agent = agent(executor, &workspace).await?;
+    let (agent, workspace) = demo_agent(executor).await?;
     let runner = Runner::new(Arc::new(DemoModel), executor.clone()).streaming(true);
     let mut tally = report::Tally::default();
-    let result: RunResult = runner
-        .run_with(&agent, TASK, &RunHandle::new(), |event| {
-            tally.observe(&event);
-            on_event(&event);
-        })
-        .await?;
+    let on_event = |event: RunEvent| {
+        tally.observe(&event);
+        on_event(&event);
+    };
+    let handle = RunHandle::new();
+    let result: RunResult = match store {
+        Some(store) => {
+            let runner = runner.with_store(store);
+            let recorded = runner.run_recorded(&agent, TASK, &handle, on_event).await?;
+            // The demo's tools need no approval: a recorded demo run never pauses.
+            (recorded.result).ok_or(RunError::Durable(warden::DurableError::NoStore))?
+        }
+        None => runner.run_with(&agent, TASK, &handle, on_event).await?,
+    };
     Ok(tally.finish(result, workspace.notes().display().to_string()))
+}
+
+/// Where the demo's agent says it comes from, in its recorded runs.
+pub const DEMO_SOURCE: &str = "builtin:demo";
+
+/// The demo's agent and the notes folder it reads (removed when dropped): what `warden
+/// replay` rebuilds for a recorded demo run.
+pub async fn demo_agent(executor: &Executor) -> Result<(Agent, Workspace), DemoError> {
+    let workspace = Workspace::create().map_err(DemoError::Workspace)?;
+    let agent = agent(executor, &workspace).await?;
+    Ok((agent, workspace))
 }
 
 /// The agent: fs (read-only `/notes`), text, calc, and http with no host allowed.
@@ -120,5 +147,5 @@ async fn agent(executor: &Executor, workspace: &Workspace) -> Result<Agent, Demo
             .map_err(|source| DemoError::Load { tool, source })?;
         agent = agent.with_tools(set, policy)?;
     }
-    Ok(agent)
+    Ok(agent.with_source(DEMO_SOURCE))
 }

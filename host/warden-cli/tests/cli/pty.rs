@@ -59,6 +59,7 @@ impl Pty {
         cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
         cmd.env("WARDEN_CACHE_DIR", fx.dir.path().join("cache"));
         cmd.env("WARDEN_STATE_DIR", fx.dir.path().join("state"));
+        cmd.env("WARDEN_DATA_DIR", fx.dir.path().join("data"));
         cmd.env(KEY_VAR, "test-key");
         match mode {
             Mode::Colour => cmd.env("TERM", "xterm-256color"),

@@ -50,6 +50,7 @@
 mod config;
 mod pause;
 mod requests;
+mod snapshot;
 mod tools;
 mod turn;
 mod types;
@@ -62,6 +63,8 @@ mod tests_budget;
 mod tests_limits;
 #[cfg(test)]
 mod tests_pause;
+#[cfg(test)]
+mod tests_snapshot;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -77,6 +80,7 @@ use crate::run::{CancelMode, FinalOutput, ModelFailure, RunResult, StopReason};
 use crate::state::{ModelCallKind, RunState};
 use crate::tool::ToolCatalogEntry;
 pub use config::{CompactionConfig, ControllerError, LoopConfig};
+pub use snapshot::{ControllerSnapshot, SnapshotPhase, SnapshotSlot};
 use tools::PendingTurn;
 pub use types::*;
 

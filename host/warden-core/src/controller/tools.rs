@@ -22,10 +22,10 @@ pub(super) enum Slot {
 
 /// The calls of the turn being run.
 pub(super) struct PendingTurn {
-    slots: Vec<Slot>,
-    max_concurrency: usize,
+    pub(super) slots: Vec<Slot>,
+    pub(super) max_concurrency: usize,
     /// The first (in call order) successful stop tool: slot index, name, output.
-    stop: Option<(usize, String, String)>,
+    pub(super) stop: Option<(usize, String, String)>,
 }
 
 impl PendingTurn {

@@ -126,6 +126,18 @@ pub enum RunEvent {
         /// Whether the model is asked again.
         will_retry: bool,
     },
+    /// A call waits for a person's approval before it runs (its tool is marked
+    /// `approval = "always"`, or `"first"` and this is its first call).
+    ApprovalRequested {
+        /// The model's id of the call.
+        call_id: String,
+        /// The tool's name.
+        name: String,
+        /// The call's arguments.
+        arguments: serde_json::Value,
+        /// What the call would be allowed to use (directories, hosts), one line each.
+        grants: Vec<String>,
+    },
     /// A call the parser rejected: never run, the model was told why.
     ToolCallRejected {
         /// The model's id of the call.

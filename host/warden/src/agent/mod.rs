@@ -206,6 +206,26 @@ pub struct ToolSettings {
     pub error_policy: Option<ErrorPolicyName>,
     /// Retries under the `retry` policy (unset: the component's count).
     pub max_retries: Option<u32>,
+    /// A call may be run again after a crash interrupted it (unset: the component's).
+    #[serde(default)]
+    pub idempotent: Option<bool>,
+    /// Whether a call needs a person's approval first (unset: the component's).
+    #[serde(default)]
+    pub approval: Option<Approval>,
+}
+
+/// When a tool's calls need a person's approval before they run.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Never (the default).
+    #[default]
+    Never,
+    /// The tool's first call in a run; later calls run without asking.
+    First,
+    /// Every call.
+    Always,
 }
 
 /// One tool component and its policy.
@@ -230,6 +250,14 @@ pub struct ToolDef {
     /// Per-tool settings by tool name, overriding the component's.
     #[serde(default)]
     pub tools: BTreeMap<String, ToolSettings>,
+    /// Calls may be run again after a crash interrupted them without a recorded result
+    /// (the tools deduplicate by the idempotency key, or have no outside effects). Without
+    /// it, the model is told such a call was interrupted with an unknown outcome.
+    #[serde(default)]
+    pub idempotent: bool,
+    /// Whether calls need a person's approval before they run (`always`, `first`, `never`).
+    #[serde(default)]
+    pub approval: Approval,
 }
 
 fn default_retries() -> u32 {
@@ -246,6 +274,8 @@ impl ToolDef {
             error_policy: ErrorPolicyName::ToModel,
             max_retries: default_retries(),
             tools: BTreeMap::new(),
+            idempotent: false,
+            approval: Approval::Never,
         }
     }
 
@@ -265,6 +295,16 @@ impl ToolDef {
             sequential,
             error_policy,
         }
+    }
+
+    /// When `tool`'s calls need approval, overrides applied.
+    pub fn approval_for(&self, tool: &str) -> Approval {
+        (self.tools.get(tool)).map_or(self.approval, |o| o.approval.unwrap_or(self.approval))
+    }
+
+    /// Whether `tool`'s calls may run again after a crash, overrides applied.
+    pub fn idempotent_for(&self, tool: &str) -> bool {
+        (self.tools.get(tool)).map_or(self.idempotent, |o| o.idempotent.unwrap_or(self.idempotent))
     }
 
     /// `sequential` flag and error policy for `tool`, overrides applied.

@@ -10,16 +10,21 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
-use crate::agent::{AgentDef, PolicyRef};
-use warden_core::controller::{Controller, LoopConfig, Schemas};
+use crate::agent::{AgentDef, Approval, PolicyRef};
+use warden_core::controller::{Controller, ControllerSnapshot, LoopConfig, Schemas};
 use warden_core::tool::ToolCatalogEntry;
 use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
+use warden_store::{AgentSummary, agent_digest};
 
 /// Where a tool's calls run: its component and its policy.
 #[derive(Clone)]
 pub(super) struct Binding {
     pub(super) set: Arc<ToolSet>,
     pub(super) policy: Arc<ToolPolicy>,
+    /// A call may be run again after a crash (the tool deduplicates or has no effects).
+    pub(super) idempotent: bool,
+    /// When a call needs a person's approval.
+    pub(super) approval: Approval,
 }
 
 /// An agent ready to run. Cheap to clone.
@@ -35,6 +40,8 @@ struct Inner {
     bindings: HashMap<String, Binding>,
     /// Compiled on first use and shared by every run; emptied when tools or config change.
     schemas: OnceLock<Schemas>,
+    /// The agent file it was loaded from, if any (kept with its durable runs).
+    source: Option<std::path::PathBuf>,
 }
 
 impl Agent {
@@ -46,6 +53,7 @@ impl Agent {
                 catalog: Vec::new(),
                 bindings: HashMap::new(),
                 schemas: OnceLock::new(),
+                source: None,
             }),
         }
     }
@@ -89,9 +97,15 @@ impl Agent {
             });
         }
         let inner = Arc::make_mut(&mut self.inner);
-        inner
-            .bindings
-            .insert(entry.name.clone(), Binding { set, policy });
+        inner.bindings.insert(
+            entry.name.clone(),
+            Binding {
+                set,
+                policy,
+                idempotent: false,
+                approval: Approval::Never,
+            },
+        );
         inner.catalog.push(entry);
         inner.schemas = OnceLock::new();
         Ok(self)
@@ -118,6 +132,8 @@ impl Agent {
             catalog: Vec::new(),
             bindings: HashMap::new(),
             schemas: OnceLock::new(),
+            source: (def.source.as_ref())
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
         };
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
@@ -182,6 +198,8 @@ impl Agent {
                     Binding {
                         set: set.clone(),
                         policy: Arc::new(policy),
+                        idempotent: tool.idempotent_for(&info.name),
+                        approval: tool.approval_for(&info.name),
                     },
                 );
             }
@@ -223,18 +241,93 @@ impl Agent {
 
     /// A controller for a new run of this agent starting with `input`.
     pub(super) fn controller(&self, input: String) -> Result<Controller, RunError> {
+        Ok(Controller::with_schemas(
+            self.inner.config.clone(),
+            self.schemas()?,
+            input,
+        ))
+    }
+
+    /// Names where this agent comes from (kept with its durable runs, as a loaded agent
+    /// file's path is): e.g. `builtin:demo` for an agent built in code.
+    pub fn with_source(mut self, source: impl Into<std::path::PathBuf>) -> Self {
+        Arc::make_mut(&mut self.inner).source = Some(source.into());
+        self
+    }
+
+    /// A controller for a new run of this agent on `input`, for a driver of your own (a
+    /// replay against recorded tool results, a test): the Runner's loop without its IO.
+    pub fn new_controller(&self, input: impl Into<String>) -> Result<Controller, RunError> {
+        self.controller(input.into())
+    }
+
+    /// A controller continuing `snapshot` with this agent's settings.
+    pub(super) fn restore(&self, snapshot: ControllerSnapshot) -> Result<Controller, RunError> {
+        Ok(Controller::restore(
+            self.inner.config.clone(),
+            self.schemas()?,
+            snapshot,
+        ))
+    }
+
+    fn schemas(&self) -> Result<&Schemas, RunError> {
         let inner = &self.inner;
-        let schemas = match inner.schemas.get() {
+        Ok(match inner.schemas.get() {
             Some(schemas) => schemas,
             None => {
                 let compiled = Schemas::compile(&inner.config, inner.catalog.clone())?;
                 inner.schemas.get_or_init(|| compiled)
             }
-        };
-        Ok(Controller::with_schemas(
-            inner.config.clone(),
-            schemas,
-            input,
-        ))
+        })
+    }
+
+    /// Requires a person's approval before `tool`'s calls (see [`Approval`]).
+    pub fn with_approval(mut self, tool: &str, approval: Approval) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        if let Some(binding) = inner.bindings.get_mut(tool) {
+            binding.approval = approval;
+        }
+        self
+    }
+
+    /// When `tool`'s calls need approval.
+    pub fn approval(&self, tool: &str) -> Approval {
+        self.binding(tool).map_or(Approval::Never, |b| b.approval)
+    }
+
+    /// Whether `tool`'s calls may run again after a crash (`idempotent = true`).
+    pub fn is_idempotent(&self, tool: &str) -> bool {
+        self.binding(tool).is_some_and(|b| b.idempotent)
+    }
+
+    /// What a store keeps of this agent to compare on resume: its name, tool names,
+    /// budget, and a digest of its settings, tool catalog, components and policies.
+    pub fn summary(&self) -> AgentSummary {
+        let inner = &self.inner;
+        let config = format!("{:?}", inner.config);
+        let catalog = serde_json::to_vec(&inner.catalog).unwrap_or_default();
+        let mut bindings: Vec<(&String, &Binding)> = inner.bindings.iter().collect();
+        bindings.sort_by(|a, b| a.0.cmp(b.0));
+        let bindings: Vec<String> = (bindings.into_iter())
+            .map(|(name, b)| {
+                let (digest, policy) = (b.set.digest(), &b.policy);
+                format!(
+                    "{name} {digest} {} {:?} {policy:?}",
+                    b.idempotent, b.approval
+                )
+            })
+            .collect();
+        let parts = [config.as_bytes(), &catalog]
+            .into_iter()
+            .chain(bindings.iter().map(String::as_bytes));
+        let mut tools: Vec<String> = inner.catalog.iter().map(|e| e.name.clone()).collect();
+        tools.sort();
+        AgentSummary {
+            digest: agent_digest(parts),
+            name: inner.config.agent_name.clone(),
+            tools,
+            budget: inner.config.budget.clone(),
+            file: (inner.source.as_ref()).map(|p| p.display().to_string()),
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::record::Recorder;
 use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
@@ -20,7 +21,8 @@ use warden_core::events::RunEvent;
 use warden_core::run::{CancelMode, RunResult};
 use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
 
-/// Drives `controller` to `Done`.
+/// Drives `controller` to `Done`; `None` when the run paused for an approval (only a
+/// recorded run pauses: see `approval`).
 pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     runner: &Runner,
     agent: &Agent,
@@ -28,7 +30,8 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     handle: &RunHandle,
     sink: &mut S,
     streaming: bool,
-) -> Result<RunResult, RunError> {
+    rec: &mut Recorder,
+) -> Result<Option<RunResult>, RunError> {
     let mut after_turn_sent = false;
     let max_tool_args = agent.config().max_tool_args_bytes;
     // Only the driver knows which provider the model is reached through.
@@ -53,7 +56,11 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
         // Planning queues events (model request, compaction): they precede the step's IO.
         forward(controller, sink);
         match step {
-            Step::Done(result) => return Ok(result),
+            Step::Done(result) => {
+                // The end (and its `run_finished` event) is recorded however the run ended.
+                rec.checkpoint(controller).await?;
+                return Ok(Some(result));
+            }
             Step::CallModel(request) => {
                 let outcome = call_model(
                     runner.model.as_ref(),
@@ -65,7 +72,12 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     sink,
                 )
                 .await;
+                if let ModelOutcome::Response(response) = &outcome {
+                    rec.note_response(response);
+                }
                 feed_model(controller, outcome)?;
+                forward(controller, sink);
+                rec.checkpoint(controller).await?;
             }
             Step::Summarize(request) => {
                 let outcome = call_model(
@@ -78,7 +90,12 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     sink,
                 )
                 .await;
+                if let ModelOutcome::Response(response) = &outcome {
+                    rec.note_response(response);
+                }
                 feed_model(controller, outcome)?;
+                forward(controller, sink);
+                rec.checkpoint(controller).await?;
             }
             Step::RunTools(plan) => {
                 // Boxed: the tool step's state (sandbox call, task set) is most of a run's
@@ -91,8 +108,12 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     controller,
                     handle.token(),
                     sink,
+                    rec,
                 ))
                 .await?;
+                if rec.is_paused() {
+                    return Ok(None);
+                }
             }
         }
     }
@@ -108,6 +129,11 @@ fn with_provider(mut event: RunEvent, name: &str) -> RunEvent {
         *provider = Some(name.to_owned());
     }
     event
+}
+
+/// The result of a drive that cannot pause (an unrecorded run never does).
+pub(super) fn finished(driven: Option<RunResult>) -> Result<RunResult, RunError> {
+    driven.ok_or(RunError::Durable(super::DurableError::NoStore))
 }
 
 /// Sends the controller's queued events to the sink.

@@ -133,6 +133,12 @@ pub enum RunError {
     /// The runtime for `run_sync` could not be built.
     #[error("cannot start an async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The run store failed; the run stopped at its last checkpoint.
+    #[error(transparent)]
+    Store(warden_store::StoreError),
+    /// A durable run cannot go on (see [`super::DurableError`]).
+    #[error(transparent)]
+    Durable(#[from] super::DurableError),
     /// The task driving a streamed run panicked or was dropped.
     #[error("the run's task ended abnormally: {0}")]
     Task(#[source] tokio::task::JoinError),

@@ -16,8 +16,12 @@
 //! and usage; no tool call outlives the run that started it.
 
 mod agent;
+mod approval;
 mod drive;
+mod durable;
 mod error;
+mod failpoint;
+mod record;
 mod session;
 mod setup;
 mod stream;
@@ -36,6 +40,8 @@ use warden_llm::Model;
 use warden_sandbox::{EngineConfig, Executor};
 
 pub use agent::Agent;
+pub use approval::{ApprovalRequest, Approver};
+pub use durable::{DurableError, INTERRUPTED, Recorded, ResumeOptions};
 pub use error::{RunError, SetupError};
 pub use session::Session;
 pub use stream::RunStream;
@@ -50,6 +56,10 @@ pub struct Runner {
     model: Arc<dyn Model>,
     executor: Executor,
     streaming: bool,
+    /// Where durable runs are recorded (see `durable`).
+    store: Option<Arc<dyn warden_store::Store>>,
+    /// Decides on calls that need approval, in-process (see `approval`).
+    approver: Option<Arc<dyn Approver>>,
 }
 
 impl Runner {
@@ -60,6 +70,8 @@ impl Runner {
             model,
             executor,
             streaming: false,
+            store: None,
+            approver: None,
         }
     }
 
@@ -99,6 +111,13 @@ impl Runner {
         Ok((Runner::new(model, executor), agent))
     }
 
+    /// Asks `approver` about calls of tools marked `approval = "always" | "first"` (without
+    /// one, a recorded run pauses there and an unrecorded run rejects the call).
+    pub fn with_approver(mut self, approver: Arc<dyn Approver>) -> Self {
+        self.approver = Some(approver);
+        self
+    }
+
     /// The model this runner calls.
     pub fn model(&self) -> &Arc<dyn Model> {
         &self.model
@@ -135,8 +154,10 @@ impl Runner {
             handle,
             &mut on_event,
             self.streaming,
+            &mut record::Recorder::unrecorded(self.approver.clone()),
         )
         .await
+        .and_then(drive::finished)
     }
 
     /// Starts a run in a new task and returns its events as a stream (model calls are

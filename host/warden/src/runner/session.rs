@@ -49,8 +49,10 @@ impl Session {
             handle,
             &mut on_event,
             self.runner.streaming,
+            &mut super::record::Recorder::unrecorded(self.runner.approver.clone()),
         )
         .await
+        .and_then(drive::finished)
     }
 
     /// The conversation so far (`None` before the first message).

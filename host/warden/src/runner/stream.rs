@@ -57,8 +57,10 @@ pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, 
             &run_handle,
             &mut sink,
             true,
+            &mut super::record::Recorder::unrecorded(runner.approver.clone()),
         )
         .await
+        .and_then(drive::finished)
     });
     (RunStream { events: rx, task }, handle)
 }

@@ -244,6 +244,7 @@ async fn a_run_future_does_not_carry_the_tool_steps_state() {
         calls: Vec::new(),
         max_concurrency: 1,
     };
+    let mut recorder = super::record::Recorder::off();
     let step = tools::run_tools(
         executor(),
         &agent,
@@ -251,6 +252,7 @@ async fn a_run_future_does_not_carry_the_tool_steps_state() {
         &mut controller,
         &cancel,
         &mut sink,
+        &mut recorder,
     );
     let step_size = std::mem::size_of_val(&step);
     drop(step);

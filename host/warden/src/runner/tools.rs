@@ -19,12 +19,19 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::agent::Binding;
+use super::approval::Gate;
 use super::drive::forward;
+use super::failpoint::{Failpoint, hit};
+use super::record::Recorder;
 use super::{Agent, RunError};
 use warden_core::controller::{Controller, ToolPlan};
 use warden_core::events::RunEvent;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
 use warden_sandbox::Executor;
+
+/// The config key carrying a call's idempotency key to the guest (the guest SDK's
+/// `IDEMPOTENCY_KEY_CONFIG`).
+pub const IDEMPOTENCY_KEY_CONFIG: &str = "warden.idempotency-key";
 
 /// Whether to go on with the turn.
 enum Flow {
@@ -39,6 +46,7 @@ struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
     controller: &'a mut Controller,
     sink: &'a mut S,
     cancel: &'a CancellationToken,
+    rec: &'a mut Recorder,
 }
 
 /// Runs `plan` and feeds every outcome to `controller`.
@@ -49,11 +57,46 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     controller: &mut Controller,
     cancel: &CancellationToken,
     sink: &mut S,
+    rec: &mut Recorder,
 ) -> Result<(), RunError> {
+    // Approvals first: no call of the turn starts while one of them waits for a person.
+    let run_id = rec.run_id().map(String::from);
+    let (recording, approver) = (run_id.is_some(), rec.approver.clone());
+    let mut rejected = Vec::new();
+    let mut approved = Vec::new();
+    let mut paused = None;
+    for call in std::mem::take(&mut plan.calls) {
+        let approver = approver.as_deref();
+        let gate = rec
+            .approvals
+            .gate(agent, approver, run_id.as_deref(), recording, &call, sink);
+        match gate.await {
+            Gate::Run => approved.push(call),
+            Gate::Reject(outcome) => rejected.push(outcome),
+            Gate::Pause(pending) => {
+                paused = Some(pending);
+                break;
+            }
+        }
+    }
+    if !rejected.is_empty() {
+        controller.on_tool_results(rejected)?;
+        forward(controller, sink);
+    }
+    if let Some(pending) = paused {
+        return rec.pause(controller, pending).await;
+    }
+    if controller.result().is_some() {
+        return rec.checkpoint(controller).await;
+    }
+    plan.calls = approved;
+    if plan.calls.is_empty() {
+        return rec.checkpoint(controller).await;
+    }
     if plan.calls.len() == 1
         && let Some(call) = plan.calls.pop()
     {
-        return run_alone(executor, agent, call, controller, cancel, sink).await;
+        return run_alone(executor, agent, call, controller, cancel, sink, rec).await;
     }
     let cap = plan.max_concurrency.max(1);
     let mut batch = Batch {
@@ -62,6 +105,7 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
         controller,
         sink,
         cancel,
+        rec,
     };
     for call in plan.calls {
         // The cap is held here, not inside the tasks, so a call that has to wait has not
@@ -71,7 +115,7 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
             return Ok(());
         }
         let sequential = call.sequential;
-        batch.start(executor, agent, call);
+        batch.start(executor, agent, call).await?;
         if sequential && matches!(batch.wait_below(1).await?, Flow::Stop) {
             return Ok(());
         }
@@ -89,29 +133,39 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
     controller: &mut Controller,
     cancel: &CancellationToken,
     sink: &mut S,
+    rec: &mut Recorder,
 ) -> Result<(), RunError> {
     // As in a batch: a call is not started once the run is cancelled.
     if cancel.is_cancelled() {
         return Ok(());
     }
+    let key = rec.tool_started(controller, &call).await?;
     sink(RunEvent::tool_started(&call));
     let (call_id, name) = (call.call_id.clone(), call.name.clone());
     let binding = agent.binding(&call.name).cloned();
-    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call)).catch_unwind();
+    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call, key)).catch_unwind();
     let outcome = tokio::select! {
         biased;
         // Dropping the call drops its store: the sandbox stops at once.
         _ = cancel.cancelled() => return Ok(()),
         outcome = execution => outcome.unwrap_or_else(|_| host_failure(call_id, name)),
     };
+    hit(Failpoint::AfterTool);
     sink(RunEvent::tool_finished(&outcome));
     controller.on_tool_results(vec![outcome])?;
     forward(controller, sink);
-    Ok(())
+    rec.checkpoint(controller).await
 }
 
-/// One call through the executor, as the controller sees its outcome.
-async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall) -> ToolOutcome {
+/// One call through the executor, as the controller sees its outcome. A recorded call's
+/// idempotency key reaches the guest as the reserved config value
+/// `warden.idempotency-key` (through `host.get-config`, so older guests are unaffected).
+async fn execute(
+    executor: Executor,
+    binding: Option<Binding>,
+    call: PlannedCall,
+    key: Option<String>,
+) -> ToolOutcome {
     let Some(binding) = binding else {
         return failed(
             &call,
@@ -120,8 +174,13 @@ async fn execute(executor: Executor, binding: Option<Binding>, call: PlannedCall
         );
     };
     let args = call.arguments.to_string();
+    let mut policy = binding.policy;
+    if let Some(key) = key {
+        let config = &mut std::sync::Arc::make_mut(&mut policy).config;
+        config.insert(IDEMPOTENCY_KEY_CONFIG.into(), key);
+    }
     let outcome = executor
-        .call(&binding.set, &call.name, &args, &binding.policy)
+        .call(&binding.set, &call.name, &args, &policy)
         .await;
     crate::tool_outcome(&call, outcome)
 }
@@ -141,12 +200,21 @@ fn host_failure(call_id: String, name: String) -> ToolOutcome {
 }
 
 impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
-    fn start(&mut self, executor: &Executor, agent: &Agent, call: PlannedCall) {
+    async fn start(
+        &mut self,
+        executor: &Executor,
+        agent: &Agent,
+        call: PlannedCall,
+    ) -> Result<(), RunError> {
+        let key = self.rec.tool_started(self.controller, &call).await?;
         (self.sink)(RunEvent::tool_started(&call));
         let binding = agent.binding(&call.name).cloned();
         let ids = (call.call_id.clone(), call.name.clone());
-        let handle = self.set.spawn(execute(executor.clone(), binding, call));
+        let handle = self
+            .set
+            .spawn(execute(executor.clone(), binding, call, key));
         self.running.insert(handle.id(), ids);
+        Ok(())
     }
 
     /// Waits until fewer than `n` calls are in flight, feeding each outcome as it comes
@@ -174,9 +242,11 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                     host_failure(call_id, name)
                 }
             };
+            hit(Failpoint::AfterTool);
             (self.sink)(RunEvent::tool_finished(&outcome));
             self.controller.on_tool_results(vec![outcome])?;
             forward(&mut *self.controller, &mut *self.sink);
+            self.rec.checkpoint(self.controller).await?;
             if self.controller.result().is_some() {
                 self.set.abort_all();
                 return Ok(Flow::Stop);

@@ -1,0 +1,190 @@
+//! `warden replay <id> [--live-tools]`: re-runs a recorded run offline. Model responses
+//! come from the record; tool results from the record too, or from the agent's tools run
+//! now (`--live-tools`, to try a new tool version against real history). The replayed
+//! history is compared with the recorded one message by message; the first difference is
+//! reported with its step, and the exit code is then 1.
+//!
+//! Invariant: a replay never calls a model and never writes to the store.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use warden::testing::{ScriptedLlm, ScriptedModel};
+use warden::{Agent, AgentDef, EngineConfig, Executor, RunHandle, Runner};
+use warden_core::chat::Message;
+use warden_core::controller::Step;
+use warden_core::tool::{ToolOutcome, ToolUsage};
+
+use super::console::Console;
+use super::render::Renderer;
+
+/// `warden replay <id>`
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The run's id, a unique prefix of it, or `last`.
+    id: String,
+    /// Run the agent's tools now instead of taking their results from the record.
+    #[arg(long)]
+    live_tools: bool,
+    /// The agent file (default: the file the run was started with).
+    #[arg(long)]
+    agent: Option<PathBuf>,
+}
+
+pub async fn run(args: ReplayArgs, console: Console) -> ExitCode {
+    let mut view = Renderer::new(console.clone());
+    match replay(args).await {
+        Ok(None) => {
+            console.err_line("replay matches the record");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(divergence)) => {
+            console.err_line(&divergence);
+            ExitCode::FAILURE
+        }
+        Err(message) => view.error(&message),
+    }
+}
+
+/// `None` when the replay matches the record, else the first divergence in words.
+async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
+    let store = super::store::open()?;
+    let id = store.resolve(&args.id).await.map_err(|e| e.to_string())?;
+    let run = store.load(&id).await.map_err(|e| e.to_string())?;
+    let recorded = run.checkpoint.snapshot.state.transcript().to_vec();
+    let Some(Message::User { content: input }) = recorded.first() else {
+        return Err(format!("run {id} has no recorded task to replay"));
+    };
+    let file = (args.agent.clone())
+        .or_else(|| run.checkpoint.agent.file.clone().map(PathBuf::from))
+        .ok_or(format!(
+            "run {id} has no agent file recorded: pass --agent FILE"
+        ))?;
+    let executor = Executor::new(EngineConfig::default()).map_err(|e| e.to_string())?;
+    // The demo's agent is built in code; its notes folder lives as long as the replay.
+    let (agent, _notes) = if file.as_os_str() == warden_cli::demo::DEMO_SOURCE {
+        let (agent, notes) =
+            (warden_cli::demo::demo_agent(&executor).await).map_err(|e| e.to_string())?;
+        (agent, Some(notes))
+    } else {
+        let def = AgentDef::load(&file).map_err(|e| e.to_string())?;
+        let agent = Agent::load(&def, &executor)
+            .await
+            .map_err(|e| e.to_string())?;
+        (agent, None)
+    };
+    let responses = store.responses(&id).await.map_err(|e| e.to_string())?;
+    let replayed = if args.live_tools {
+        let model = Arc::new(ScriptedLlm::new(responses));
+        let runner = Runner::new(model, executor);
+        let mut session = runner.session(&agent);
+        // A request past the recorded responses fails the run: the history shows where.
+        let _ = session
+            .send(input.to_string(), &RunHandle::new(), |_| {})
+            .await;
+        (session.state()).map_or_else(Vec::new, |s| s.transcript().to_vec())
+    } else {
+        with_recorded_tools(&agent, input, responses, &recorded)?
+    };
+    Ok(first_divergence(&recorded, &replayed))
+}
+
+/// Drives the agent's loop with the recorded responses and the recorded tool results.
+fn with_recorded_tools(
+    agent: &Agent,
+    input: &str,
+    responses: Vec<warden_core::chat::ChatResponse>,
+    recorded: &[Message],
+) -> Result<Vec<Message>, String> {
+    let results: HashMap<&str, &str> = (recorded.iter())
+        .filter_map(|m| match m {
+            Message::Tool {
+                call_id, content, ..
+            } => Some((call_id.as_str(), &**content)),
+            _ => None,
+        })
+        .collect();
+    let mut controller = agent.new_controller(input).map_err(|e| e.to_string())?;
+    let mut model = ScriptedModel::new(responses);
+    loop {
+        let fed = match controller.next_step() {
+            Step::CallModel(request) | Step::Summarize(request) => match model.respond(&request) {
+                Ok(response) => controller.on_model_response(response),
+                // Past the record: the replay asked for more than was recorded.
+                Err(_) => break,
+            },
+            Step::RunTools(plan) => {
+                let outcomes = (plan.calls.iter())
+                    .map(|call| ToolOutcome {
+                        call_id: call.call_id.clone(),
+                        name: call.name.clone(),
+                        result: Ok(results
+                            .get(call.call_id.as_str())
+                            .map_or("(no result in the record)".into(), |r| (*r).to_string())),
+                        usage: ToolUsage::default(),
+                    })
+                    .collect();
+                controller.on_tool_results(outcomes)
+            }
+            Step::Done(_) => break,
+        };
+        fed.map_err(|e| e.to_string())?;
+    }
+    Ok(controller.state().transcript().to_vec())
+}
+
+/// The first message where the two histories differ, with its step (the model call it
+/// follows); tool results are compared by their text.
+fn first_divergence(recorded: &[Message], replayed: &[Message]) -> Option<String> {
+    let step_of = |at: usize| {
+        (recorded[..at].iter())
+            .filter(|m| matches!(m, Message::Assistant { .. }))
+            .count()
+            .saturating_sub(1)
+    };
+    let same = |a: &Message, b: &Message| match (a, b) {
+        (
+            Message::Tool {
+                call_id: x,
+                content: c,
+                ..
+            },
+            Message::Tool {
+                call_id: y,
+                content: d,
+                ..
+            },
+        ) => x == y && c == d,
+        _ => a == b,
+    };
+    for (at, (a, b)) in recorded.iter().zip(replayed).enumerate() {
+        if !same(a, b) {
+            return Some(format!(
+                "replay diverges at step {} (message {at}):\n  recorded: {}\n  replayed: {}",
+                step_of(at),
+                brief(a),
+                brief(b)
+            ));
+        }
+    }
+    match recorded.len().cmp(&replayed.len()) {
+        std::cmp::Ordering::Equal => None,
+        _ => Some(format!(
+            "replay diverges after step {}: the record has {} messages, the replay {}",
+            step_of(recorded.len().min(replayed.len())),
+            recorded.len(),
+            replayed.len()
+        )),
+    }
+}
+
+fn brief(message: &Message) -> String {
+    let json = serde_json::to_string(message).unwrap_or_default();
+    match json.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &json[..at]),
+        None => json,
+    }
+}

@@ -1,0 +1,656 @@
+//! [`SqliteStore`]: the embedded default [`Store`], one SQLite file in WAL mode.
+//!
+//! Tables: `runs` (one row per run: listing columns, the fencing token, the latest
+//! checkpoint, a pending decision), `events` (the stamped events of every step, in order),
+//! `tool_calls` (the calls started, for exactly-once resumes). `PRAGMA user_version` is the
+//! schema version; a newer one is refused.
+//!
+//! Invariant: every write is one transaction (`BEGIN IMMEDIATE`, so two writers queue on
+//! the busy timeout instead of failing mid-way); SQLite's errors are mapped to
+//! [`StoreError`] variants that say what to do (damaged, locked, full).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use warden_core::chat::ChatResponse;
+use warden_core::events::EventRecord;
+
+use crate::approval::Decision;
+use crate::error::StoreError;
+use crate::format::{self, RunCheckpoint};
+use crate::store::*;
+
+/// The schema version this crate writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    session TEXT,
+    agent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    steps INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 1,
+    next_event INTEGER NOT NULL DEFAULT 0,
+    decision TEXT,
+    state BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_ms);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_session ON runs(session) WHERE session IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    schema INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS responses (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    response TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS tool_calls (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    call_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    PRIMARY KEY (run_id, call_id)
+);
+";
+
+/// How durable each commit is (SQLite's `synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sync {
+    /// `NORMAL`: a commit survives a crash of the process; a power loss may lose the
+    /// last commits (never corrupts). The default.
+    #[default]
+    Normal,
+    /// `FULL`: every commit is on disk before it returns.
+    Full,
+}
+
+/// Settings of a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Durability of each commit.
+    pub sync: Sync,
+    /// How long to wait for another process's lock before failing with `Locked`.
+    pub busy_timeout: Duration,
+    /// Caps the file at this many pages (4 KiB each); writes past it fail with `Full`.
+    /// `None`: no cap but the disk.
+    pub max_pages: Option<u64>,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            sync: Sync::Normal,
+            busy_timeout: Duration::from_secs(5),
+            max_pages: None,
+        }
+    }
+}
+
+/// The SQLite store. Cheap to clone; calls run on tokio's blocking pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    busy_ms: u64,
+}
+
+/// The default database file: `$WARDEN_DATA_DIR/runs.db`, else `runs.db` in the user's
+/// data directory (`$XDG_DATA_HOME/warden`, else `~/.local/share/warden`).
+pub fn default_path() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let dir = match var("WARDEN_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => match var("XDG_DATA_HOME") {
+            Some(dir) => PathBuf::from(dir).join("warden"),
+            None => PathBuf::from(var("HOME")?).join(".local/share/warden"),
+        },
+    };
+    Some(dir.join("runs.db"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `path`: creates its directory, sets WAL
+    /// mode, checks the schema version and creates the tables.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let busy_ms = u64::try_from(options.busy_timeout.as_millis()).unwrap_or(u64::MAX);
+        let err = |e| map_err(&path, busy_ms, e);
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(err)?;
+        // The first read of the file: a damaged header or another file type fails here.
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path,
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        let sync = match options.sync {
+            Sync::Normal => "NORMAL",
+            Sync::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(err)?;
+        if let Some(pages) = options.max_pages {
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(err)?;
+        }
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(err)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                conn: Mutex::new(conn),
+                busy_ms,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the connection on the blocking pool.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .conn
+                .lock()
+                .map_err(|_| StoreError::Worker("a store call panicked earlier".into()))?;
+            f(&mut conn).map_err(|e| map_err(&inner.path, inner.busy_ms, e))?
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+}
+
+/// Maps SQLite's error codes to what a person can act on.
+fn map_err(path: &Path, busy_ms: u64, e: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
+            path,
+            detail: e.to_string(),
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+            path,
+            waited_ms: busy_ms,
+        },
+        Some(ErrorCode::DiskFull) => StoreError::Full { path },
+        _ => StoreError::Sqlite { path, source: e },
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// The listing columns a checkpoint sets.
+fn listing(cp: &RunCheckpoint) -> (i64, Option<String>) {
+    let steps = i64::try_from(cp.snapshot.state.steps().len()).unwrap_or(i64::MAX);
+    let outcome = match &cp.snapshot.phase {
+        warden_core::controller::SnapshotPhase::Finished { result } => {
+            Some(result.stop_reason.describe())
+        }
+        _ => None,
+    };
+    (steps, outcome)
+}
+
+fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, session, agent, status, input, steps, outcome, created_ms, updated_ms";
+
+fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
+    let status: String = row.get(3)?;
+    Ok(RunSummary {
+        run_id: row.get(0)?,
+        session: row.get(1)?,
+        agent: row.get(2)?,
+        // An unknown status (a damaged row) lists as running: resume then says what is wrong.
+        status: RunStatus::parse(&status).unwrap_or(RunStatus::Running),
+        input: row.get(4)?,
+        steps: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+        outcome: row.get(6)?,
+        created_ms: row.get(7)?,
+        updated_ms: row.get(8)?,
+    })
+}
+
+/// Fails with `Fenced` unless `lease` holds the run's current token.
+fn check_lease(
+    tx: &rusqlite::Transaction<'_>,
+    lease: &Lease,
+) -> rusqlite::Result<Result<(), StoreError>> {
+    let current: Option<i64> = tx
+        .query_row(
+            "SELECT token FROM runs WHERE id = ?1",
+            [&lease.run_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match current {
+        None => Err(StoreError::NotFound(lease.run_id.clone())),
+        Some(t) if u64::try_from(t).ok() == Some(lease.token) => Ok(()),
+        Some(t) => Err(StoreError::Fenced {
+            run_id: lease.run_id.clone(),
+            ours: lease.token,
+            current: u64::try_from(t).unwrap_or(0),
+        }),
+    })
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_run(&self, run: NewRun) -> Result<Lease, StoreError> {
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (steps, outcome) = listing(&run.checkpoint);
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO runs (id, session, agent, status, input, steps, outcome, created_ms, \
+                 updated_ms, token, state) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?7, 1, ?8)",
+                params![
+                    run.run_id,
+                    run.session,
+                    run.checkpoint.agent.name,
+                    cut(&run.input, 200),
+                    steps,
+                    outcome,
+                    now,
+                    run.checkpoint.encode()
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Ok(Lease {
+                run_id: run.run_id,
+                token: 1,
+            }))
+        })
+        .await
+    }
+
+    async fn acquire(&self, run_id: &str) -> Result<Lease, StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let token: Option<i64> = tx
+                .query_row(
+                    "UPDATE runs SET token = token + 1 WHERE id = ?1 RETURNING token",
+                    [&run_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.commit()?;
+            Ok(match token {
+                None => Err(StoreError::NotFound(run_id)),
+                Some(token) => Ok(Lease {
+                    run_id,
+                    token: u64::try_from(token).unwrap_or(0),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn checkpoint(&self, lease: &Lease, write: CheckpointWrite) -> Result<(), StoreError> {
+        let lease = lease.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tri!(check_lease(&tx, &lease)?);
+            let mut seq: i64 = tx.query_row(
+                "SELECT next_event FROM runs WHERE id = ?1",
+                [&lease.run_id],
+                |r| r.get(0),
+            )?;
+            {
+                // The event alone, its stamp in columns: a record's `step` and an event's own
+                // `step` field would collide in one JSON object.
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO events (run_id, seq, step, ts, schema, event) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for record in &write.events {
+                    let json = serde_json::to_string(&record.event).unwrap_or_default();
+                    let step = i64::try_from(record.step).unwrap_or(i64::MAX);
+                    insert.execute(params![
+                        lease.run_id,
+                        seq,
+                        step,
+                        record.ts,
+                        record.schema,
+                        json
+                    ])?;
+                    seq += 1;
+                }
+            }
+            if !write.responses.is_empty() {
+                let first: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM responses WHERE run_id = ?1",
+                    [&lease.run_id],
+                    |r| r.get(0),
+                )?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO responses (run_id, seq, response) VALUES (?1, ?2, ?3)",
+                )?;
+                for (i, response) in (0i64..).zip(&write.responses) {
+                    let json = serde_json::to_string(response).unwrap_or_default();
+                    insert.execute(params![lease.run_id, first + i, json])?;
+                }
+            }
+            let (steps, outcome) = listing(&write.checkpoint);
+            tx.execute(
+                "UPDATE runs SET status = ?2, steps = ?3, outcome = ?4, updated_ms = ?5, \
+                 next_event = ?6, state = ?7 WHERE id = ?1",
+                params![
+                    lease.run_id,
+                    write.status.as_str(),
+                    steps,
+                    outcome,
+                    now_ms(),
+                    seq,
+                    write.checkpoint.encode()
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn tool_started(&self, lease: &Lease, key: &IdempotencyKey) -> Result<(), StoreError> {
+        let (lease, key) = (lease.clone(), key.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tri!(check_lease(&tx, &lease)?);
+            tx.execute(
+                "INSERT OR IGNORE INTO tool_calls (run_id, call_id, step, started_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![key.run_id, key.call_id, i64::try_from(key.step).unwrap_or(i64::MAX), now_ms()],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn started_calls(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT call_id FROM tool_calls WHERE run_id = ?1 ORDER BY started_ms")?;
+            let ids = stmt
+                .query_map([&run_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(Ok(ids))
+        })
+        .await
+    }
+
+    async fn decide(&self, run_id: &str, decision: Decision) -> Result<(), StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let status: Option<String> = tx
+                .query_row("SELECT status FROM runs WHERE id = ?1", [&run_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            match status.as_deref() {
+                None => return Ok(Err(StoreError::NotFound(run_id))),
+                Some("paused") => {}
+                Some(other) => {
+                    return Ok(Err(StoreError::NotPaused {
+                        run_id,
+                        status: other.to_string(),
+                    }));
+                }
+            }
+            let json = serde_json::to_string(&decision).unwrap_or_default();
+            tx.execute(
+                "UPDATE runs SET decision = ?2 WHERE id = ?1",
+                params![run_id, json],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn take_decision(&self, lease: &Lease) -> Result<Option<Decision>, StoreError> {
+        let lease = lease.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tri!(check_lease(&tx, &lease)?);
+            let json: Option<String> = tx.query_row(
+                "SELECT decision FROM runs WHERE id = ?1",
+                [&lease.run_id],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "UPDATE runs SET decision = NULL WHERE id = ?1",
+                [&lease.run_id],
+            )?;
+            tx.commit()?;
+            // A damaged decision reads as none: the run stays paused and can be decided again.
+            Ok(Ok(json.and_then(|j| serde_json::from_str(&j).ok())))
+        })
+        .await
+    }
+
+    async fn load(&self, run_id: &str) -> Result<StoredRun, StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let row = conn
+                .query_row(
+                    &format!("SELECT {SUMMARY_COLUMNS}, state FROM runs WHERE id = ?1"),
+                    [&run_id],
+                    |r| Ok((summary(r)?, r.get::<_, Vec<u8>>(9)?)),
+                )
+                .optional()?;
+            let Some((summary, state)) = row else {
+                return Ok(Err(StoreError::NotFound(run_id)));
+            };
+            Ok(format::decode(&state)
+                .map(|checkpoint| StoredRun {
+                    summary,
+                    checkpoint,
+                })
+                .map_err(|source| StoreError::Format { run_id, source }))
+        })
+        .await
+    }
+
+    async fn events(&self, run_id: &str) -> Result<Vec<EventRecord>, StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT step, ts, schema, event FROM events WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&run_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (step, ts, schema, json) = row?;
+                // An event this version cannot read (a newer event type) is skipped.
+                if let Ok(event) = serde_json::from_str(&json) {
+                    events.push(EventRecord {
+                        schema,
+                        run_id: run_id.clone(),
+                        ts,
+                        step: usize::try_from(step).unwrap_or(0),
+                        event,
+                    });
+                }
+            }
+            Ok(Ok(events))
+        })
+        .await
+    }
+
+    async fn responses(&self, run_id: &str) -> Result<Vec<ChatResponse>, StoreError> {
+        let run_id = run_id.to_string();
+        self.with(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT response FROM responses WHERE run_id = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map([&run_id], |r| r.get::<_, String>(0))?;
+            let mut responses = Vec::new();
+            for row in rows {
+                match serde_json::from_str(&row?) {
+                    Ok(response) => responses.push(response),
+                    Err(e) => {
+                        let detail = format!("a stored model response does not parse: {e}");
+                        let source = crate::format::FormatError::Corrupt { detail };
+                        return Ok(Err(StoreError::Format { run_id, source }));
+                    }
+                }
+            }
+            Ok(Ok(responses))
+        })
+        .await
+    }
+
+    async fn list(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM runs ORDER BY updated_ms DESC, rowid DESC LIMIT ?1"
+            ))?;
+            let runs = stmt
+                .query_map([limit], summary)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Ok(runs))
+        })
+        .await
+    }
+
+    async fn resolve(&self, id: &str) -> Result<String, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            if id == "last" {
+                let last: Option<String> = conn
+                    .query_row(
+                        "SELECT id FROM runs ORDER BY created_ms DESC, rowid DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                return Ok(last.ok_or(StoreError::NotFound(id)));
+            }
+            // Ids are hex: anything else cannot match (and cannot carry LIKE wildcards).
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Ok(Err(StoreError::NotFound(id)));
+            }
+            let mut stmt = conn.prepare("SELECT id FROM runs WHERE id LIKE ?1 || '%' LIMIT 2")?;
+            let ids = stmt
+                .query_map([&id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(match ids.as_slice() {
+                [one] => Ok(one.clone()),
+                [] => Err(StoreError::NotFound(id)),
+                _ if ids.contains(&id) => Ok(id),
+                _ => Err(StoreError::Ambiguous(id)),
+            })
+        })
+        .await
+    }
+
+    async fn session(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            let id = conn
+                .query_row("SELECT id FROM runs WHERE session = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(Ok(id))
+        })
+        .await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<usize, StoreError> {
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let cutoff = match retention.older_than {
+                Some(age) => {
+                    now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
+                }
+                None => i64::MAX,
+            };
+            let keep = i64::try_from(retention.keep.unwrap_or(0)).unwrap_or(i64::MAX);
+            let removed = tx.execute(
+                "DELETE FROM runs WHERE status = 'finished' AND updated_ms < ?1 AND id NOT IN \
+                 (SELECT id FROM runs ORDER BY updated_ms DESC, rowid DESC LIMIT ?2)",
+                params![cutoff, keep],
+            )?;
+            tx.commit()?;
+            Ok(Ok(removed))
+        })
+        .await
+    }
+}
