@@ -1,8 +1,9 @@
 //! `warden runs list | show | resume | prune`: the recorded runs in the run store. `last`
 //! names the most recent run wherever an id goes; a unique prefix of an id works too.
 //!
-//! `show` prints a simple per-step listing built from the stored events (model calls with
-//! their tokens and cost, tool calls with their result), then how the run ended.
+//! `show` prints the run's header (id, agent, status, task, session), the tree of its stored
+//! events that `warden trace` draws (model calls, the tool calls each asked for, timings,
+//! tokens, cost, errors), then the answer.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -143,57 +144,20 @@ fn render(run: &StoredRun, events: &[EventRecord]) -> Vec<String> {
     if let Some(session) = &s.session {
         lines.push(format!("session: {session}"));
     }
-    for record in events {
-        match &record.event {
-            RunEvent::ModelResponse {
-                step,
-                kind,
-                finish_reason,
-                tool_calls,
-                usage,
-                cost_usd,
-                ..
-            } => lines.push(format!(
-                "step {step}  model ({kind}): {finish_reason}, {tool_calls} tool call(s), \
-                 {} in / {} out tokens, ${cost_usd:.4}",
-                usage.input_tokens, usage.output_tokens
-            )),
-            RunEvent::ToolCallFinished {
-                call_id,
-                name,
-                ok,
-                preview,
-                usage,
-                ..
-            } => lines.push(format!(
-                "  tool {name} ({call_id}) {} {} ms: {}",
-                if *ok { "ok" } else { "failed" },
-                usage.wall_ms,
-                one_line(preview, 80)
-            )),
-            RunEvent::ToolCallRejected { name, reason, .. } => {
-                lines.push(format!("  tool {name} rejected: {}", one_line(reason, 80)));
-            }
-            RunEvent::RunFinished {
-                stop_reason,
-                output,
-                usage,
-                ..
-            } => {
-                lines.push(format!(
-                    "end: {}  ({} model calls, {} tool calls, {} tokens, ${:.4})",
-                    stop_reason.describe(),
-                    usage.model_calls,
-                    usage.tool_calls,
-                    usage.total_tokens(),
-                    usage.cost_usd
-                ));
-                if let Some(output) = output {
-                    lines.push(format!("answer: {}", one_line(&output.text, 400)));
-                }
-            }
-            _ => {}
-        }
+    if events.is_empty() {
+        lines.push("(no events recorded)".into());
+    } else {
+        lines.extend(warden_trace::render_tree(events).lines().map(str::to_owned));
+    }
+    let answer = events.iter().rev().find_map(|record| match &record.event {
+        RunEvent::RunFinished {
+            output: Some(output),
+            ..
+        } => Some(output.text.clone()),
+        _ => None,
+    });
+    if let Some(answer) = answer {
+        lines.push(format!("answer: {}", one_line(&answer, 400)));
     }
     lines
 }

@@ -65,15 +65,11 @@ async fn runs_list_show_and_prune_a_recorded_run() {
     let show = fx.run(&["runs", "show", "last"]).await;
     assert_code(&show, 0);
     let shown = text(&show.stdout);
-    assert!(
-        shown.contains("step 0  model (turn): tool_calls"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("tool calc (") && shown.contains(") ok"),
-        "{shown}"
-    );
-    assert!(shown.contains("step 1  model (turn): stop"), "{shown}");
+    // The tree `warden trace` draws: the model calls, the tool call under the first.
+    assert!(shown.contains("chat #1 turn"), "{shown}");
+    assert!(shown.contains("tool_calls"), "{shown}");
+    assert!(shown.contains("│  └─ calc "), "{shown}");
+    assert!(shown.contains("chat #2 turn"), "{shown}");
     assert!(shown.contains("answer: first answer"), "{shown}");
     let resume = fx.run(&["runs", "resume", "last"]).await;
     assert_code(&resume, 1);
@@ -141,4 +137,27 @@ async fn a_run_killed_at_each_crash_point_resumes_to_the_same_answer() {
             assert!(result.contains("42"), "{point}: {last:?}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warden_trace_draws_a_recorded_run_by_id_or_last() {
+    let fx = Fixture::new(script()).await;
+    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
+    let run = fx
+        .run(&["run", agent.to_str().unwrap(), "what is 6*7?"])
+        .await;
+    assert_code(&run, 0);
+    let traced = fx.run(&["trace", "last"]).await;
+    assert_code(&traced, 0);
+    let tree = text(&traced.stdout);
+    assert!(tree.starts_with("run "), "{tree}");
+    assert!(tree.contains("│  └─ calc "), "{tree}");
+    assert!(tree.contains("chat #2 turn"), "{tree}");
+    let unknown = fx.run(&["trace", "no-such-run"]).await;
+    assert_code(&unknown, 1);
+    assert!(
+        text(&unknown.stderr).contains("an events file"),
+        "{}",
+        text(&unknown.stderr)
+    );
 }
