@@ -7,7 +7,9 @@ mod console;
 mod demo;
 mod flags;
 mod interrupt;
+mod keys;
 mod logging;
+mod pack;
 mod render;
 mod run;
 mod tool;
@@ -32,7 +34,9 @@ Environment:
   NO_COLOR           no colour, even on a terminal
   WARDEN_LOG         log filter, e.g. `debug` or `warden=trace` (default `warn`)
   WARDEN_LOG_FORMAT  `json` for JSON log lines on stderr
-  WARDEN_CACHE_DIR   where compiled components are cached";
+  WARDEN_CACHE_DIR   where compiled components are cached
+  WARDEN_CONFIG_DIR  trusted keys and pack grants (default ~/.config/warden)
+  WARDEN_DATA_DIR    installed packs (default ~/.local/share/warden)";
 
 /// warden: an agent runtime whose tools run in fuel-limited, deadline-enforced WebAssembly
 /// components.
@@ -56,6 +60,15 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
+    /// Signing keys for tool packs.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// The keys whose packs you trust.
+    #[command(subcommand)]
+    Trust(keys::TrustCommand),
+    /// Signed tool packs: sign, verify, install with consent, upgrade, list, remove.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
 }
 
 impl Cli {
@@ -66,6 +79,7 @@ impl Cli {
             Command::Demo(args) => args.json(),
             // `tool --json` prints one result object, not events: logs stay on stderr.
             Command::Tool(_) | Command::Chat(_) => false,
+            Command::Key(_) | Command::Trust(_) | Command::Pack(_) => false,
         }
     }
 }
@@ -83,5 +97,8 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Run(args) => run::run(args, console).await,
         Command::Chat(args) => chat::run(args, console).await,
         Command::Demo(args) => demo::run(args, console).await,
+        Command::Key(cmd) => keys::run_key(cmd, console),
+        Command::Trust(cmd) => keys::run_trust(cmd, console),
+        Command::Pack(cmd) => pack::run(cmd, console).await,
     }
 }
