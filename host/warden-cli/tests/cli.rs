@@ -18,6 +18,8 @@ mod cache;
 mod chat;
 #[path = "cli/output.rs"]
 mod output;
+#[path = "cli/pack.rs"]
+mod pack;
 #[path = "cli/pty.rs"]
 mod pty;
 #[path = "cli/run.rs"]

@@ -112,9 +112,15 @@ impl Grant {
         let caps = &manifest.capabilities;
         let err = |m: String| Err(PackError::Grants(m));
         let unrequested = [
-            ("dirs", input.dirs.keys().find(|k| !caps.dirs.contains_key(*k))),
+            (
+                "dirs",
+                input.dirs.keys().find(|k| !caps.dirs.contains_key(*k)),
+            ),
             ("env", input.env.keys().find(|k| !caps.env.contains_key(*k))),
-            ("config", input.config.keys().find(|k| !caps.config.contains_key(*k))),
+            (
+                "config",
+                input.config.keys().find(|k| !caps.config.contains_key(*k)),
+            ),
         ];
         for (table, key) in unrequested {
             if let Some(key) = key {

@@ -290,7 +290,10 @@ impl Store {
             .map_err(|e| corrupt(name, &e.to_string()))?;
         let grant = Grant::read(&self.grant_file(name))?
             .ok_or_else(|| corrupt(name, "it has no grant; reinstall it"))?;
-        if grant.manifest_sha256 != manifest_digest(&files.manifest)? || grant.key_id != key_id {
+        if grant.manifest_sha256 != manifest_digest(&files.manifest)?
+            || grant.key_id != key_id
+            || grant.capabilities != files.manifest.capabilities
+        {
             return Err(corrupt(
                 name,
                 "its grant was made for another manifest; reinstall it",
