@@ -338,6 +338,27 @@ async fn untrusted_or_tampered_packs_install_nothing() {
 }
 
 #[tokio::test]
+async fn mapping_a_directory_onto_warden_state_is_refused() {
+    let env = env();
+    let src = env.pack("1.0.0", "[\"calc\"]", DATA_RO);
+    for own in ["config", ""] {
+        let path = env.dir.path().join(own);
+        std::fs::create_dir_all(&path).unwrap();
+        let mut grants = Preapproved(GrantInput {
+            dirs: [("data".to_string(), path)].into(),
+            ..GrantInput::default()
+        });
+        let err = env
+            .install(&src, Mode::Install, &mut grants)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overlaps warden's own state"), "{err}");
+    }
+    env.assert_nothing_installed();
+}
+
+#[tokio::test]
 async fn narrowing_takes_away_but_cannot_widen() {
     let env = env();
     env.install(

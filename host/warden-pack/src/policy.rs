@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use warden_sandbox::egress::{EgressPolicy, HostRule};
 use warden_sandbox::{DirMode, GrantedDir, ToolPolicy};
 
@@ -16,7 +16,7 @@ use crate::manifest::Access;
 use crate::store::LoadedPack;
 
 /// What an agent file may say about a pack it uses: keep fewer things, lower limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Narrowing {
     /// Keep only these logical directories.

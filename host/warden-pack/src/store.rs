@@ -160,11 +160,30 @@ impl Store {
         };
         let input = consent.ask(&request)?.ok_or(PackError::Declined)?;
         let grant = Grant::new(m, &key_id, input.or_previous(previous.as_ref()))?;
+        self.refuse_own_state(&grant)?;
         self.commit(&files, &grant)?;
         Ok(Installed {
             manifest: files.manifest,
             grant,
         })
+    }
+
+    /// A pack given warden's own config or data directory could trust keys or rewrite
+    /// grants and installed packs: such a mapping is refused.
+    fn refuse_own_state(&self, grant: &Grant) -> Result<(), PackError> {
+        for (name, path) in &grant.dirs {
+            for own in [&self.dirs.config, &self.dirs.data] {
+                let own = own.canonicalize().unwrap_or_else(|_| own.clone());
+                if path.starts_with(&own) || own.starts_with(path) {
+                    return Err(PackError::Grants(format!(
+                        "dirs.{name}: {} overlaps warden's own state directory {}; pick a directory outside it",
+                        path.display(),
+                        own.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Stage, verify from disk, rename into place, then record the grant.

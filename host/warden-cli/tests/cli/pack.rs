@@ -136,3 +136,57 @@ async fn archive_installs_like_the_directory() {
     assert_code(&out, 0);
     assert!(text(&out.stdout).contains("calc@2.0.0"));
 }
+
+/// Installs a signed calc pack `calc` 1.0.0 (fuel default 1e8, max 1e9) into the fixture.
+async fn install_calc(fx: &Fixture) {
+    assert_code(&fx.run(&["key", "generate", "--out", "k"]).await, 0);
+    assert_code(&fx.run(&["trust", "add", "k.pub"]).await, 0);
+    let caps = "[capabilities.limits]\nfuel = { default = 100000000, max = 1000000000 }\n";
+    let pack = write_pack(fx, "1.0.0", caps);
+    assert_code(
+        &fx.run(&["pack", "sign", s(&pack), "--key", "k.key"]).await,
+        0,
+    );
+    assert_code(&fx.run(&["pack", "install", s(&pack), "--yes"]).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_file_uses_an_installed_pack_by_name() {
+    let fx = Fixture::new(crate::support::multiply_script()).await;
+    install_calc(&fx).await;
+    let agent = fx.agent(&format!(
+        "{}[[tools]]\npack = \"calc@^1\"\nnarrow = {{ fuel = 50000000 }}\n",
+        fx.openai()
+    ));
+    let out = fx.run(&["run", s(&agent), "What is 6*7?"]).await;
+    assert_code(&out, 0);
+    assert_eq!(text(&out.stdout), "The answer is 42.\n");
+    assert!(fx.requests()[1].body.to_string().contains("42"));
+}
+
+#[tokio::test]
+async fn agent_file_cannot_widen_a_grant_or_use_a_missing_pack() {
+    let fx = Fixture::new(crate::support::hello()).await;
+    install_calc(&fx).await;
+    let wider = fx.agent(&format!(
+        "{}[[tools]]\npack = \"calc\"\nnarrow = {{ fuel = 2000000000 }}\n",
+        fx.openai()
+    ));
+    let err = crate::support::refused(&fx, &wider, |_| {}).await;
+    assert!(err.contains("above the pack's granted maximum"), "{err}");
+    let missing = fx.agent_at(
+        "missing.toml",
+        &format!("{}[[tools]]\npack = \"calc@^2\"\n", fx.openai()),
+    );
+    let err = crate::support::refused(&fx, &missing, |_| {}).await;
+    assert!(err.contains("no installed pack matches calc@^2"), "{err}");
+    let with_policy = fx.agent_at(
+        "policy.toml",
+        &format!(
+            "{}[[tools]]\npack = \"calc\"\npolicy = {{ }}\n",
+            fx.openai()
+        ),
+    );
+    let err = crate::support::refused(&fx, &with_policy, |_| {}).await;
+    assert!(err.contains("remove `component` and `policy`"), "{err}");
+}
