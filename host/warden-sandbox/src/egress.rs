@@ -16,6 +16,7 @@
 mod addr;
 mod body;
 mod policy;
+mod redact;
 mod resolver;
 mod stats;
 mod transport;
@@ -35,6 +36,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use addr::is_internal;
 pub use policy::{EgressPolicy, EgressPolicyError, HostRule};
+pub use redact::{REDACTED, SecretHeader};
 pub use resolver::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use stats::{
     Denial, DenialReason, EgressLimit, EgressReport, EgressStats, MAX_RECORDED_DENIALS,
@@ -163,7 +165,10 @@ impl EgressHooks {
         let connect_deadline = (started + timeouts.connect).min(deadline);
         let (mut parts, body) = request.into_parts();
 
-        let approved = match self.check(&parts.uri, connect_deadline).await {
+        let approved = match self
+            .check(&parts.uri, &parts.method, connect_deadline)
+            .await
+        {
             Ok(approved) => approved,
             Err(refusal) => {
                 // Keep the guest's body writable so it sees this error, not a reset.
@@ -172,6 +177,12 @@ impl EgressHooks {
             }
         };
 
+        // Secrets: the guest's own copies removed, the host's added for this host only.
+        let secrets = self.policy.secrets();
+        if !secrets.is_empty() {
+            let host = RequestHost::parse(parts.uri.host().unwrap_or_default());
+            SecretHeader::apply_all(secrets, &host, &mut parts.headers);
+        }
         // hyper wants the origin form on the wire; the Host header carries the authority.
         let uri = std::mem::take(&mut parts.uri);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -218,15 +229,26 @@ impl EgressHooks {
         };
         let stats = self.stats.clone();
         let limit = self.policy.max_response_bytes;
-        let response = response.map(|incoming| {
+        let mut response = response.map(|incoming| {
             body::GuardedBody::new(incoming, deadline, timeouts.between_bytes, limit, stats)
                 .boxed_unsync()
         });
+        if !secrets.is_empty() {
+            // A response echoing a secret never shows it to the guest.
+            let values = SecretHeader::values(secrets);
+            redact::redact_headers(response.headers_mut(), &values);
+            response = response.map(|b| redact::RedactBody::new(b, values).boxed_unsync());
+        }
         Ok((response, driver))
     }
 
     /// Every check, in order; no socket exists before they all pass.
-    async fn check(&self, uri: &http::Uri, dns_deadline: Instant) -> Result<Approved, Refusal> {
+    async fn check(
+        &self,
+        uri: &http::Uri,
+        method: &http::Method,
+        dns_deadline: Instant,
+    ) -> Result<Approved, Refusal> {
         let host_text = uri.host().unwrap_or_default();
         let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
         let default_port: u16 = if scheme == "https" { 443 } else { 80 };
@@ -250,9 +272,29 @@ impl EgressHooks {
         }
         // 3. Host and port against the allow-list; nothing is looked up for other names.
         let host = RequestHost::parse(host_text);
-        let Some(allow_private) = self.policy.lookup(&host, port, default_port) else {
+        if self.policy.lookup(&host, port, default_port).is_none() {
             return Err(denied(DenialReason::HostNotAllowed));
-        };
+        }
+        // 3b. Scheme, path and method against the rules for that host.
+        let path = uri.path();
+        let allow_private =
+            match self
+                .policy
+                .route(&host, port, default_port, &scheme, method, path)
+            {
+                Ok(private) => private,
+                Err(policy::RouteMismatch::Scheme) => {
+                    return Err(denied(DenialReason::SchemeNotAllowed { scheme }));
+                }
+                Err(policy::RouteMismatch::Path) => {
+                    let path = path.chars().take(256).collect();
+                    return Err(denied(DenialReason::PathNotAllowed { path }));
+                }
+                Err(policy::RouteMismatch::Method) => {
+                    let method = method.as_str().chars().take(32).collect();
+                    return Err(denied(DenialReason::MethodNotAllowed { method }));
+                }
+            };
         // 4. Resolve (IP literals are their own address).
         let ips = match &host {
             RequestHost::Ip(ip) => vec![*ip],
@@ -300,9 +342,11 @@ impl EgressHooks {
             Refusal::Failed(code) => code,
             Refusal::Denied { host, reason } => {
                 let code = match reason {
-                    DenialReason::Scheme { .. } | DenialReason::HostNotAllowed => {
-                        Error::HttpRequestDenied
-                    }
+                    DenialReason::Scheme { .. }
+                    | DenialReason::HostNotAllowed
+                    | DenialReason::SchemeNotAllowed { .. }
+                    | DenialReason::PathNotAllowed { .. }
+                    | DenialReason::MethodNotAllowed { .. } => Error::HttpRequestDenied,
                     DenialReason::InternalAddress { .. } => Error::DestinationIpProhibited,
                     DenialReason::TooManyRequests { .. } => Error::ConnectionLimitReached,
                 };

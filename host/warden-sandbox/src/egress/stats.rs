@@ -36,6 +36,26 @@ pub enum DenialReason {
         /// The first internal address found.
         ip: IpAddr,
     },
+    /// A rule names the host, but none allows this scheme.
+    #[error("no rule for this host allows scheme {scheme:?}")]
+    SchemeNotAllowed {
+        /// The scheme used.
+        scheme: String,
+    },
+    /// A rule names the host, but none allows this path.
+    #[error(
+        "no rule for this host allows the path {path:?} (paths with '.', '..', '%' or '\\' never match a path prefix)"
+    )]
+    PathNotAllowed {
+        /// The path (cut to 256 characters).
+        path: String,
+    },
+    /// A rule names the host and path, but none allows this method.
+    #[error("no rule for this host and path allows method {method}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+    },
     /// The call already attempted `max_requests` requests.
     #[error("the call already made its {limit} requests; ask the operator to raise max_requests")]
     TooManyRequests {
