@@ -18,6 +18,7 @@ mod llm_request;
 mod llm_roundtrip;
 mod llm_secrets;
 mod llm_wire;
+mod pack_egress;
 mod pack_install;
 mod sandbox_cache;
 mod sandbox_concurrency;

@@ -26,6 +26,8 @@ use crate::source::read_capped;
 /// TZ = "Europe/Paris"             # values for requested env keys (optional)
 /// [config]
 /// units = "metric"                # values for requested config keys (optional)
+/// [secrets]
+/// api_key = { env = "WEATHER_KEY" }   # or { file = "/etc/warden/weather.key" } (mode 0600)
 /// private_hosts = ["localhost"]   # requested hosts allowed to resolve to internal addresses
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,61 @@ pub struct GrantInput {
     /// Requested hosts that may resolve to loopback or private addresses.
     #[serde(default)]
     pub private_hosts: Vec<String>,
+    /// Where each requested secret's value is kept (never the value itself).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+/// Where the operator keeps a secret: the value is read when a tool call's policy is built,
+/// never stored in a grant, and never given to the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum SecretSource {
+    /// An environment variable of the warden process.
+    Env(String),
+    /// A file readable by its owner only (mode 0600); its content, trimmed.
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads the value.
+    pub fn read(&self, name: &str) -> Result<String, PackError> {
+        let value = match self {
+            SecretSource::Env(var) => std::env::var(var).map_err(|_| {
+                PackError::Grants(format!(
+                    "secret {name}: the environment variable {var} is not set"
+                ))
+            })?,
+            SecretSource::File(path) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let meta =
+                        std::fs::metadata(path).map_err(|e| PackError::io("reading", path, e))?;
+                    if meta.permissions().mode() & 0o077 != 0 {
+                        return Err(PackError::Grants(format!(
+                            "secret {name}: {} may be read by others; run chmod 600 on it",
+                            path.display()
+                        )));
+                    }
+                }
+                let bytes = read_capped(path, 16 << 10)?.ok_or_else(|| {
+                    PackError::io(
+                        "reading",
+                        path,
+                        std::io::Error::from(std::io::ErrorKind::NotFound),
+                    )
+                })?;
+                String::from_utf8(bytes)
+                    .map_err(|_| {
+                        PackError::Grants(format!("secret {name}: the file is not UTF-8"))
+                    })?
+                    .trim()
+                    .to_string()
+            }
+        };
+        Ok(value)
+    }
 }
 
 impl GrantInput {
@@ -75,6 +132,9 @@ impl GrantInput {
             if self.private_hosts.is_empty() {
                 self.private_hosts = p.private_hosts.clone();
             }
+            for (k, v) in &p.secrets {
+                self.secrets.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         self
     }
@@ -102,6 +162,9 @@ pub struct Grant {
     pub config: BTreeMap<String, String>,
     /// Hosts allowed to be internal.
     pub private_hosts: Vec<String>,
+    /// Where each secret is kept (references, not values).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
     /// The capabilities consented to (a copy of the manifest's at consent time).
     pub capabilities: Capabilities,
 }
@@ -120,6 +183,13 @@ impl Grant {
             (
                 "config",
                 input.config.keys().find(|k| !caps.config.contains_key(*k)),
+            ),
+            (
+                "secrets",
+                input
+                    .secrets
+                    .keys()
+                    .find(|k| !caps.secrets.contains_key(*k)),
             ),
         ];
         for (table, key) in unrequested {
@@ -165,6 +235,7 @@ impl Grant {
             env: input.env,
             config: input.config,
             private_hosts: input.private_hosts,
+            secrets: input.secrets,
             capabilities: caps.clone(),
         })
     }

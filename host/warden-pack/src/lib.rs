@@ -32,7 +32,7 @@ mod validate;
 pub use consent::{describe, widening};
 pub use dirs::Dirs;
 pub use error::{ManifestError, PackError};
-pub use grants::{Grant, GrantInput, manifest_digest};
+pub use grants::{Grant, GrantInput, SecretSource, manifest_digest};
 pub use limits::{Amount, Bytes, Fuel, Limit, Limits, Millis, Unit};
 pub use manifest::{
     Access, Capabilities, Component, DirRequest, KeyRequest, MANIFEST_FILE, Manifest,

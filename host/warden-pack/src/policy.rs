@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use warden_sandbox::egress::{EgressPolicy, HostRule};
+use warden_sandbox::egress::{EgressPolicy, HostRule, SecretHeader};
 use warden_sandbox::{DirMode, GrantedDir, ToolPolicy};
 
 use crate::error::PackError;
@@ -141,10 +141,26 @@ impl LoadedPack {
             } else {
                 n.host.clone()
             };
+            let methods: Vec<&str> = n.methods.iter().map(String::as_str).collect();
             let rule = HostRule::parse(&format!("{host}:{}", n.effective_port()))
+                .and_then(|r| r.scheme(n.scheme.as_str()))
+                .and_then(|r| r.path_prefix(&n.path_prefix))
+                .and_then(|r| r.methods(&methods))
                 .map_err(|e| PackError::Grants(e.to_string()))?
                 .allow_private(g.private_hosts.contains(&n.host));
             egress = egress.allow(rule);
+        }
+        // A secret goes only where the pack may connect; one the operator did not supply is
+        // simply not sent (the API will refuse the tool, which is the operator's call).
+        for (name, req) in &caps.secrets {
+            let Some(source) = g.secrets.get(name) else {
+                continue;
+            };
+            let value = source.read(name)?;
+            let hosts: Vec<&str> = req.hosts.iter().map(String::as_str).collect();
+            let secret = SecretHeader::new(&hosts, &req.header, &req.template, &value)
+                .map_err(|e| PackError::Grants(format!("secret {name}: {e}")))?;
+            egress = egress.with_secret(secret);
         }
         policy.egress = egress;
         let base_fuel = base.fuel.unwrap_or(u64::MAX);
