@@ -131,6 +131,14 @@ async fn pack_secret_reaches_the_server_only_and_other_routes_are_denied() {
     assert!(!output.contains(SECRET));
     assert!(!serde_json::to_string(&ok.usage).unwrap().contains(SECRET));
     assert!(seen.lock().unwrap()[0].contains(&format!("authorization: Bearer {SECRET}")));
+    let log = &ok.usage.http_log;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].method.as_str(), log[0].status, log[0].allowed),
+        ("GET", Some(200), true)
+    );
+    assert_eq!(log[0].host, format!("127.0.0.1:{port}"));
+    assert!(log[0].bytes_received > 0);
 
     for (path, method) in [
         ("/admin", "GET"),
@@ -146,6 +154,16 @@ async fn pack_secret_reaches_the_server_only_and_other_routes_are_denied() {
             "{path} {method}: {text}"
         );
         assert_eq!(denied.usage.http_denied, 1, "{path} {method}");
+        let record = &denied.usage.http_log[0];
+        assert!(!record.allowed && record.status.is_none(), "{record:?}");
+        assert!(
+            record
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("no rule for this host"),
+            "{record:?}"
+        );
     }
     assert_eq!(
         seen.lock().unwrap().len(),

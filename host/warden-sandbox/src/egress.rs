@@ -40,6 +40,7 @@ pub use redact::{REDACTED, SecretHeader};
 pub use resolver::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use stats::{
     Denial, DenialReason, EgressLimit, EgressReport, EgressStats, MAX_RECORDED_DENIALS,
+    MAX_RECORDED_REQUESTS, RequestRecord,
 };
 
 use policy::RequestHost;
@@ -164,6 +165,16 @@ impl EgressHooks {
         let deadline = started + timeouts.total;
         let connect_deadline = (started + timeouts.connect).min(deadline);
         let (mut parts, body) = request.into_parts();
+        let method = parts.method.clone();
+        let shown = {
+            let default_port = if parts.uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            };
+            let port = parts.uri.port_u16().unwrap_or(default_port);
+            shown_host(parts.uri.host().unwrap_or_default(), port, default_port)
+        };
 
         let approved = match self
             .check(&parts.uri, &parts.method, connect_deadline)
@@ -173,7 +184,7 @@ impl EgressHooks {
             Err(refusal) => {
                 // Keep the guest's body writable so it sees this error, not a reset.
                 body::drain_in_background(body);
-                return Err(self.refuse(refusal));
+                return Err(self.refuse(refusal, &parts.method));
             }
         };
 
@@ -229,8 +240,17 @@ impl EgressHooks {
         };
         let stats = self.stats.clone();
         let limit = self.policy.max_response_bytes;
+        let counter = self.stats.record_request(RequestRecord {
+            method: method.as_str().to_string(),
+            host: shown,
+            status: Some(response.status().as_u16()),
+            bytes_received: 0,
+            allowed: true,
+            reason: None,
+        });
         let mut response = response.map(|incoming| {
             body::GuardedBody::new(incoming, deadline, timeouts.between_bytes, limit, stats)
+                .with_counter(counter)
                 .boxed_unsync()
         });
         if !secrets.is_empty() {
@@ -337,10 +357,24 @@ impl EgressHooks {
     }
 
     /// Turns a refusal into the guest's error code, recording denials for the report.
-    fn refuse(&self, refusal: Refusal) -> Error {
+    fn refuse(&self, refusal: Refusal, method: &http::Method) -> Error {
+        let record = |host: String, allowed, reason: String| RequestRecord {
+            method: method.as_str().chars().take(32).collect(),
+            host,
+            status: None,
+            bytes_received: 0,
+            allowed,
+            reason: Some(reason),
+        };
         match refusal {
-            Refusal::Failed(code) => code,
+            Refusal::Failed(code) => {
+                self.stats
+                    .record_request(record(String::new(), true, format!("failed: {code}")));
+                code
+            }
             Refusal::Denied { host, reason } => {
+                self.stats
+                    .record_request(record(host.clone(), false, reason.to_string()));
                 let code = match reason {
                     DenialReason::Scheme { .. }
                     | DenialReason::HostNotAllowed
