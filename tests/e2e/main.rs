@@ -20,6 +20,7 @@ mod llm_secrets;
 mod llm_wire;
 mod pack_egress;
 mod pack_install;
+mod pack_oci;
 mod sandbox_cache;
 mod sandbox_concurrency;
 mod sandbox_hostile;

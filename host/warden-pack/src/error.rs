@@ -181,6 +181,9 @@ pub enum PackError {
         /// What is wrong.
         why: String,
     },
+    /// An OCI registry could not be used, or served something that is not a good pack.
+    #[error("OCI: {0}")]
+    Oci(String),
     /// A narrowing (from an agent file) tries to widen a grant.
     #[error("{0}")]
     Widening(String),

@@ -9,6 +9,7 @@
 //! PackFiles::read(path, cap)                  a pack directory or .wpack archive, bounded
 //! Store::install(files, mode, consent, exec)  verify, consent, precompile, stage, rename
 //! Store::load("weather@^1")?.policy(&narrow)  re-verify, then the sandbox policy
+//! oci::push(&files, &r) / oci::pull(&r, cap)   packs over OCI registries
 //! ```
 //!
 //! Invariant: code and permissions are signed together, only trusted keys count, and grants
@@ -22,6 +23,7 @@ mod error;
 mod grants;
 mod limits;
 mod manifest;
+pub mod oci;
 mod policy;
 mod signing;
 mod source;

@@ -43,6 +43,22 @@ pub enum PackCommand {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Push a signed pack to an OCI registry (oci://registry/repo:tag).
+    Push {
+        /// The pack directory or .wpack file.
+        pack: PathBuf,
+        /// Where to push it.
+        reference: String,
+    },
+    /// Pull a pack from an OCI registry into a directory (digests checked; verify or install it
+    /// next).
+    Pull {
+        /// oci://registry/repo:tag
+        reference: String,
+        /// The directory to create.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Verify, show the permissions, ask for consent, precompile and install a pack.
     Install(InstallArgs),
     /// Replace an installed pack with a newer version (fresh consent if it asks for more).
@@ -64,7 +80,7 @@ pub enum PackCommand {
 /// Flags of install and upgrade.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The pack directory or .wpack file.
+    /// The pack directory, .wpack file, or oci://registry/repo:tag.
     source: PathBuf,
     /// Grant everything the pack requests without asking (it must request no directory).
     #[arg(long)]
@@ -115,6 +131,23 @@ async fn run_inner(cmd: PackCommand, console: &Console) -> Result<()> {
             files.write_archive(&out)?;
             console.out_text(&format!("wrote {}\n", out.display()));
         }
+        PackCommand::Push { pack, reference } => {
+            let files = PackFiles::read(&pack, DEFAULT_MAX_PACK_BYTES)?;
+            let reference = warden_pack::oci::parse_reference(&reference)?;
+            let url = warden_pack::oci::push(&files, &reference).await?;
+            console.out_text(&format!("pushed {} to {url}\n", files.manifest.id()));
+        }
+        PackCommand::Pull { reference, out } => {
+            let parsed = warden_pack::oci::parse_reference(&reference)?;
+            let files = warden_pack::oci::pull(&parsed, DEFAULT_MAX_PACK_BYTES).await?;
+            std::fs::create_dir(&out).with_context(|| format!("creating {}", out.display()))?;
+            files.write_dir(&out)?;
+            console.out_text(&format!(
+                "pulled {} into {}\n",
+                files.manifest.id(),
+                out.display()
+            ));
+        }
         PackCommand::Install(args) => install(args, Mode::Install, console, store()?).await?,
         PackCommand::Upgrade(args) => {
             let mode = Mode::Upgrade {
@@ -152,7 +185,13 @@ async fn install(args: InstallArgs, mode: Mode, console: &Console, mut store: St
         bail!("--allow-downgrade only applies to `warden pack upgrade`");
     }
     store.max_pack_bytes = args.max_size;
-    let files = PackFiles::read(&args.source, args.max_size)?;
+    let files = match args.source.to_str().filter(|s| s.starts_with("oci://")) {
+        Some(reference) => {
+            let reference = warden_pack::oci::parse_reference(reference)?;
+            warden_pack::oci::pull(&reference, args.max_size).await?
+        }
+        None => PackFiles::read(&args.source, args.max_size)?,
+    };
     let mut consent: Box<dyn Consent> = match (&args.grants, args.yes) {
         (Some(file), _) => Box::new(Preapproved(GrantInput::read(file)?)),
         (None, true) => Box::new(Preapproved(GrantInput::default())),
