@@ -32,7 +32,7 @@ pub enum PackCommand {
     },
     /// Check a pack's signature (against the trusted keys) and its component digests.
     Verify {
-        /// The pack directory or .wpack file.
+        /// The pack directory, .wpack file, or oci://registry/repo:tag.
         pack: PathBuf,
     },
     /// Write a pack directory as one .wpack file.
@@ -119,7 +119,7 @@ async fn run_inner(cmd: PackCommand, console: &Console) -> Result<()> {
             ));
         }
         PackCommand::Verify { pack } => {
-            let files = PackFiles::read(&pack, DEFAULT_MAX_PACK_BYTES)?;
+            let files = read_source(&pack, DEFAULT_MAX_PACK_BYTES).await?;
             let key = files.verify(&store()?.trust())?;
             console.out_text(&format!(
                 "ok: {} signed by trusted key {key}; every component matches its digest\n",
@@ -185,13 +185,7 @@ async fn install(args: InstallArgs, mode: Mode, console: &Console, mut store: St
         bail!("--allow-downgrade only applies to `warden pack upgrade`");
     }
     store.max_pack_bytes = args.max_size;
-    let files = match args.source.to_str().filter(|s| s.starts_with("oci://")) {
-        Some(reference) => {
-            let reference = warden_pack::oci::parse_reference(reference)?;
-            warden_pack::oci::pull(&reference, args.max_size).await?
-        }
-        None => PackFiles::read(&args.source, args.max_size)?,
-    };
+    let files = read_source(&args.source, args.max_size).await?;
     let mut consent: Box<dyn Consent> = match (&args.grants, args.yes) {
         (Some(file), _) => Box::new(Preapproved(GrantInput::read(file)?)),
         (None, true) => Box::new(Preapproved(GrantInput::default())),
@@ -215,6 +209,17 @@ async fn install(args: InstallArgs, mode: Mode, console: &Console, mut store: St
         .await?;
     console.out_text(&format!("installed {}\n", installed.manifest.id()));
     Ok(())
+}
+
+/// A pack from a directory, a `.wpack` file or `oci://…`, at most `max` bytes.
+async fn read_source(source: &std::path::Path, max: u64) -> Result<PackFiles> {
+    Ok(match source.to_str().filter(|s| s.starts_with("oci://")) {
+        Some(reference) => {
+            let reference = warden_pack::oci::parse_reference(reference)?;
+            warden_pack::oci::pull(&reference, max).await?
+        }
+        None => PackFiles::read(source, max)?,
+    })
 }
 
 fn info(p: &Installed, console: &Console) {
