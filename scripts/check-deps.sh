@@ -28,12 +28,14 @@ forbid() {
 
 forbid warden-core tokio reqwest hyper wasmtime warden-llm warden-sandbox warden
 forbid warden-llm wasmtime warden-sandbox warden
-forbid warden-sandbox warden-core warden-llm warden
+forbid warden-sandbox warden-core warden-llm warden warden-pack
+# Packs build on the sandbox alone (the runtime uses them, not the other way round).
+forbid warden-pack warden-core warden-llm warden
 forbid tests/downstream/Cargo.toml clap indicatif axum tracing-subscriber mock-llm warden-cli
 
 # anyhow is for binaries: no library crate of warden depends on it. (It is in the downstream
 # tree all the same, through tiktoken-rs and wasmtime's own crates, which use it internally.)
-for lib in warden-core warden-llm warden-sandbox warden; do
+for lib in warden-core warden-llm warden-sandbox warden-pack warden; do
     if cargo tree -p "$lib" -e normal --depth 1 --prefix none --locked | grep -qE "^anyhow v"; then
         echo "check-deps: $lib depends on anyhow directly; library crates return typed errors" >&2
         fail=1
