@@ -28,7 +28,9 @@ forbid() {
 
 forbid warden-core tokio reqwest hyper wasmtime warden-llm warden-sandbox warden
 forbid warden-llm wasmtime warden-sandbox warden
-forbid warden-sandbox warden-core warden-llm warden
+forbid warden-sandbox warden-core warden-llm warden warden-pack
+# Packs build on the sandbox alone (the runtime uses them, not the other way round).
+forbid warden-pack warden-core warden-llm warden
 # Traces are built from events alone: no runtime, sandbox or model crate; the test collector
 # (axum) only with the `testing` feature.
 forbid warden-trace wasmtime warden-sandbox warden-llm warden axum
@@ -38,7 +40,7 @@ forbid tests/downstream/Cargo.toml clap indicatif axum tracing-subscriber mock-l
 
 # anyhow is for binaries: no library crate of warden depends on it. (It is in the downstream
 # tree all the same, through tiktoken-rs and wasmtime's own crates, which use it internally.)
-for lib in warden-core warden-llm warden-sandbox warden-store warden warden-trace; do
+for lib in warden-core warden-llm warden-sandbox warden-pack warden-store warden warden-trace; do
     if cargo tree -p "$lib" -e normal --depth 1 --prefix none --locked | grep -qE "^anyhow v"; then
         echo "check-deps: $lib depends on anyhow directly; library crates return typed errors" >&2
         fail=1

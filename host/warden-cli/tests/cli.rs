@@ -24,6 +24,8 @@ mod durable;
 mod exactly_once;
 #[path = "cli/output.rs"]
 mod output;
+#[path = "cli/pack.rs"]
+mod pack;
 #[path = "cli/pty.rs"]
 mod pty;
 #[path = "cli/replay.rs"]

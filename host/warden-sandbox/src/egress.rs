@@ -16,6 +16,7 @@
 mod addr;
 mod body;
 mod policy;
+mod redact;
 mod resolver;
 mod stats;
 mod transport;
@@ -35,9 +36,11 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use addr::is_internal;
 pub use policy::{EgressPolicy, EgressPolicyError, HostRule};
+pub use redact::{REDACTED, SecretHeader};
 pub use resolver::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use stats::{
     Denial, DenialReason, EgressLimit, EgressReport, EgressStats, MAX_RECORDED_DENIALS,
+    MAX_RECORDED_REQUESTS, RequestRecord,
 };
 
 use policy::RequestHost;
@@ -162,16 +165,35 @@ impl EgressHooks {
         let deadline = started + timeouts.total;
         let connect_deadline = (started + timeouts.connect).min(deadline);
         let (mut parts, body) = request.into_parts();
+        let method = parts.method.clone();
+        let shown = {
+            let default_port = if parts.uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            };
+            let port = parts.uri.port_u16().unwrap_or(default_port);
+            shown_host(parts.uri.host().unwrap_or_default(), port, default_port)
+        };
 
-        let approved = match self.check(&parts.uri, connect_deadline).await {
+        let approved = match self
+            .check(&parts.uri, &parts.method, connect_deadline)
+            .await
+        {
             Ok(approved) => approved,
             Err(refusal) => {
                 // Keep the guest's body writable so it sees this error, not a reset.
                 body::drain_in_background(body);
-                return Err(self.refuse(refusal));
+                return Err(self.refuse(refusal, &parts.method));
             }
         };
 
+        // Secrets: the guest's own copies removed, the host's added for this host only.
+        let secrets = self.policy.secrets();
+        if !secrets.is_empty() {
+            let host = RequestHost::parse(parts.uri.host().unwrap_or_default());
+            SecretHeader::apply_all(secrets, &host, &mut parts.headers);
+        }
         // hyper wants the origin form on the wire; the Host header carries the authority.
         let uri = std::mem::take(&mut parts.uri);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -218,15 +240,35 @@ impl EgressHooks {
         };
         let stats = self.stats.clone();
         let limit = self.policy.max_response_bytes;
-        let response = response.map(|incoming| {
+        let counter = self.stats.record_request(RequestRecord {
+            method: method.as_str().to_string(),
+            host: shown,
+            status: Some(response.status().as_u16()),
+            bytes_received: 0,
+            allowed: true,
+            reason: None,
+        });
+        let mut response = response.map(|incoming| {
             body::GuardedBody::new(incoming, deadline, timeouts.between_bytes, limit, stats)
+                .with_counter(counter)
                 .boxed_unsync()
         });
+        if !secrets.is_empty() {
+            // A response echoing a secret never shows it to the guest.
+            let values = SecretHeader::values(secrets);
+            redact::redact_headers(response.headers_mut(), &values);
+            response = response.map(|b| redact::RedactBody::new(b, values).boxed_unsync());
+        }
         Ok((response, driver))
     }
 
     /// Every check, in order; no socket exists before they all pass.
-    async fn check(&self, uri: &http::Uri, dns_deadline: Instant) -> Result<Approved, Refusal> {
+    async fn check(
+        &self,
+        uri: &http::Uri,
+        method: &http::Method,
+        dns_deadline: Instant,
+    ) -> Result<Approved, Refusal> {
         let host_text = uri.host().unwrap_or_default();
         let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
         let default_port: u16 = if scheme == "https" { 443 } else { 80 };
@@ -250,9 +292,29 @@ impl EgressHooks {
         }
         // 3. Host and port against the allow-list; nothing is looked up for other names.
         let host = RequestHost::parse(host_text);
-        let Some(allow_private) = self.policy.lookup(&host, port, default_port) else {
+        if self.policy.lookup(&host, port, default_port).is_none() {
             return Err(denied(DenialReason::HostNotAllowed));
-        };
+        }
+        // 3b. Scheme, path and method against the rules for that host.
+        let path = uri.path();
+        let allow_private =
+            match self
+                .policy
+                .route(&host, port, default_port, &scheme, method, path)
+            {
+                Ok(private) => private,
+                Err(policy::RouteMismatch::Scheme) => {
+                    return Err(denied(DenialReason::SchemeNotAllowed { scheme }));
+                }
+                Err(policy::RouteMismatch::Path) => {
+                    let path = path.chars().take(256).collect();
+                    return Err(denied(DenialReason::PathNotAllowed { path }));
+                }
+                Err(policy::RouteMismatch::Method) => {
+                    let method = method.as_str().chars().take(32).collect();
+                    return Err(denied(DenialReason::MethodNotAllowed { method }));
+                }
+            };
         // 4. Resolve (IP literals are their own address).
         let ips = match &host {
             RequestHost::Ip(ip) => vec![*ip],
@@ -295,14 +357,30 @@ impl EgressHooks {
     }
 
     /// Turns a refusal into the guest's error code, recording denials for the report.
-    fn refuse(&self, refusal: Refusal) -> Error {
+    fn refuse(&self, refusal: Refusal, method: &http::Method) -> Error {
+        let record = |host: String, allowed, reason: String| RequestRecord {
+            method: method.as_str().chars().take(32).collect(),
+            host,
+            status: None,
+            bytes_received: 0,
+            allowed,
+            reason: Some(reason),
+        };
         match refusal {
-            Refusal::Failed(code) => code,
+            Refusal::Failed(code) => {
+                self.stats
+                    .record_request(record(String::new(), true, format!("failed: {code}")));
+                code
+            }
             Refusal::Denied { host, reason } => {
+                self.stats
+                    .record_request(record(host.clone(), false, reason.to_string()));
                 let code = match reason {
-                    DenialReason::Scheme { .. } | DenialReason::HostNotAllowed => {
-                        Error::HttpRequestDenied
-                    }
+                    DenialReason::Scheme { .. }
+                    | DenialReason::HostNotAllowed
+                    | DenialReason::SchemeNotAllowed { .. }
+                    | DenialReason::PathNotAllowed { .. }
+                    | DenialReason::MethodNotAllowed { .. } => Error::HttpRequestDenied,
                     DenialReason::InternalAddress { .. } => Error::DestinationIpProhibited,
                     DenialReason::TooManyRequests { .. } => Error::ConnectionLimitReached,
                 };

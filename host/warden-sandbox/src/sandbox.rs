@@ -102,6 +102,7 @@ pub(crate) async fn run(
     usage.http_denied = egress.requests_denied;
     usage.http_bytes_received = egress.bytes_received;
     usage.http_bytes_sent = egress.bytes_sent;
+    usage.http_log = egress.requests.clone();
     usage.logs = std::mem::take(&mut state.host.logs);
     usage.dropped_logs = state.host.dropped_logs;
     let (stdout, dropped_out) = state.stdout.contents();

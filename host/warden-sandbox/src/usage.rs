@@ -41,6 +41,9 @@ pub struct CallUsage {
     pub http_bytes_received: u64,
     /// Request body bytes sent over HTTP (at most `egress.max_request_bytes` per request).
     pub http_bytes_sent: u64,
+    /// Each HTTP request (the first 64): method, host, status, bytes, allowed or denied and
+    /// why. Never header values, so never a secret.
+    pub http_log: Vec<crate::egress::RequestRecord>,
     /// `host.log` messages, in order (capped by the policy).
     pub logs: Vec<LogRecord>,
     /// Log messages dropped past the cap.

@@ -8,8 +8,10 @@ mod console;
 mod demo;
 mod flags;
 mod interrupt;
+mod keys;
 mod logging;
 mod otel;
+mod pack;
 mod render;
 mod replay;
 mod run;
@@ -40,7 +42,8 @@ Environment:
   WARDEN_LOG         log filter, e.g. `debug` or `warden=trace` (default `warn`)
   WARDEN_LOG_FORMAT  `json` for JSON log lines on stderr
   WARDEN_CACHE_DIR   where compiled components are cached
-  WARDEN_DATA_DIR    where the run store (runs.db) lives
+  WARDEN_CONFIG_DIR  trusted keys and pack grants (default ~/.config/warden)
+  WARDEN_DATA_DIR    the run store (runs.db) and installed packs (default ~/.local/share/warden)
   OTEL_EXPORTER_OTLP_ENDPOINT  send traces of runs there (OTLP/HTTP, e.g. http://127.0.0.1:4318)
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  `true` records messages in traces";
 
@@ -66,7 +69,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
-    /// Show a run's events (`warden run --json` output) as a tree with timings and tokens.
+    /// Show a run's events (a recorded run, or `warden run --json` output) as a tree with
+    /// timings and tokens.
     Trace(trace::TraceArgs),
     /// Re-run a recorded run offline (model answers from the record) and report the first
     /// step where it diverges (exit code 1 then).
@@ -74,6 +78,15 @@ enum Command {
     /// The recorded runs: list, show, resume, prune.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Signing keys for tool packs.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// The keys whose packs you trust.
+    #[command(subcommand)]
+    Trust(keys::TrustCommand),
+    /// Signed tool packs: sign, verify, install with consent, upgrade, list, remove.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
 }
 
 impl Cli {
@@ -88,6 +101,7 @@ impl Cli {
             | Command::Trace(_)
             | Command::Runs(_)
             | Command::Replay(_) => false,
+            Command::Key(_) | Command::Trust(_) | Command::Pack(_) => false,
         }
     }
 }
@@ -108,5 +122,8 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Trace(args) => trace::run(args, console).await,
         Command::Runs(cmd) => runs::run(cmd, console).await,
         Command::Replay(args) => replay::run(args, console).await,
+        Command::Key(cmd) => keys::run_key(cmd, console),
+        Command::Trust(cmd) => keys::run_trust(cmd, console),
+        Command::Pack(cmd) => pack::run(cmd, console).await,
     }
 }

@@ -73,6 +73,7 @@ impl Fixture {
             .current_dir(self.dir.path())
             .env("WARDEN_CACHE_DIR", self.dir.path().join("cache"))
             .env("WARDEN_STATE_DIR", self.dir.path().join("state"))
+            .env("WARDEN_CONFIG_DIR", self.dir.path().join("config"))
             .env("WARDEN_DATA_DIR", self.dir.path().join("data"))
             .env(KEY_VAR, "test-key")
             .env_remove("NO_COLOR")

@@ -33,10 +33,18 @@ pub(crate) struct GuardedBody<B> {
     received: u64,
     limit: u64,
     stats: Arc<EgressStats>,
+    /// This request's own byte count, for its record in the call's usage.
+    counter: Option<Arc<std::sync::atomic::AtomicU64>>,
     ended: bool,
 }
 
 impl<B> GuardedBody<B> {
+    /// Also counts this body's bytes into `counter`.
+    pub(crate) fn with_counter(mut self, counter: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.counter = Some(counter);
+        self
+    }
+
     pub(crate) fn new(
         inner: B,
         deadline: Instant,
@@ -51,6 +59,7 @@ impl<B> GuardedBody<B> {
             received: 0,
             limit,
             stats,
+            counter: None,
             ended: false,
         }
     }
@@ -86,6 +95,9 @@ where
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
                     this.stats.record_bytes(len);
+                    if let Some(counter) = &this.counter {
+                        counter.fetch_add(len, std::sync::atomic::Ordering::SeqCst);
+                    }
                     this.received = this.received.saturating_add(len);
                     if this.received > this.limit {
                         let limit = this.limit;

@@ -45,12 +45,27 @@ enum Pattern {
 }
 
 /// One `allowed_hosts` entry: a host pattern, an optional port and whether the host may
-/// resolve to internal addresses (loopback, private ranges, link-local...).
+/// resolve to internal addresses (loopback, private ranges, link-local...), optionally
+/// narrowed to one scheme, a path prefix and a set of methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostRule {
     pattern: Pattern,
     port: Option<u16>,
     allow_private: bool,
+    scheme: Option<String>,
+    path_prefix: Option<String>,
+    methods: Option<Vec<http::Method>>,
+}
+
+/// Why a request to a host some rule names still does not fit any of its rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RouteMismatch {
+    /// No rule for the host allows this scheme.
+    Scheme,
+    /// No rule allows this path (or the path has `.`/`..` segments or encoded separators).
+    Path,
+    /// No rule allows this method.
+    Method,
 }
 
 /// A request's destination host after normalisation.
@@ -114,7 +129,88 @@ impl HostRule {
             pattern,
             port,
             allow_private: false,
+            scheme: None,
+            path_prefix: None,
+            methods: None,
         })
+    }
+
+    /// Only for `scheme` (`http` or `https`).
+    pub fn scheme(mut self, scheme: &str) -> Result<Self, EgressPolicyError> {
+        let lower = scheme.to_ascii_lowercase();
+        if lower != "http" && lower != "https" {
+            return Err(EgressPolicyError::InvalidRule {
+                entry: scheme.to_string(),
+                why: "the scheme must be http or https".into(),
+            });
+        }
+        self.scheme = Some(lower);
+        Ok(self)
+    }
+
+    /// Only for paths starting with `prefix` (which starts with `/`); a prefix not ending in
+    /// `/` matches itself and what follows after a `/`.
+    pub fn path_prefix(mut self, prefix: &str) -> Result<Self, EgressPolicyError> {
+        if !prefix.starts_with('/') || has_unsafe_segments(prefix) {
+            return Err(EgressPolicyError::InvalidRule {
+                entry: prefix.to_string(),
+                why: "a path prefix starts with '/' and has no '.' or '..' segments or '%'".into(),
+            });
+        }
+        self.path_prefix = (prefix != "/").then(|| prefix.to_string());
+        Ok(self)
+    }
+
+    /// Only for these methods (upper case, like `GET`).
+    pub fn methods(mut self, methods: &[&str]) -> Result<Self, EgressPolicyError> {
+        let parsed = methods
+            .iter()
+            .map(|m| {
+                http::Method::from_bytes(m.as_bytes()).map_err(|_| EgressPolicyError::InvalidRule {
+                    entry: (*m).to_string(),
+                    why: "not an HTTP method".into(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.methods = Some(parsed);
+        Ok(self)
+    }
+
+    /// Whether the host pattern (not port) covers `host`: for secrets, which follow the host.
+    pub(crate) fn covers_host(&self, host: &RequestHost) -> bool {
+        match (&self.pattern, host) {
+            (Pattern::Exact(rule), RequestHost::Name(name)) => rule == name,
+            (Pattern::Subdomains(suffix), RequestHost::Name(name)) => name
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+            (Pattern::Ip(rule), RequestHost::Ip(ip)) => rule == ip,
+            _ => false,
+        }
+    }
+
+    fn route_fits(
+        &self,
+        scheme: &str,
+        method: &http::Method,
+        path: &str,
+    ) -> Result<(), RouteMismatch> {
+        if self.scheme.as_deref().is_some_and(|s| s != scheme) {
+            return Err(RouteMismatch::Scheme);
+        }
+        if let Some(prefix) = &self.path_prefix {
+            let fits = !has_unsafe_segments(path)
+                && path.starts_with(prefix.as_str())
+                && (prefix.ends_with('/')
+                    || path.len() == prefix.len()
+                    || path[prefix.len()..].starts_with(['/', '?']));
+            if !fits {
+                return Err(RouteMismatch::Path);
+            }
+        }
+        if self.methods.as_ref().is_some_and(|m| !m.contains(method)) {
+            return Err(RouteMismatch::Method);
+        }
+        Ok(())
     }
 
     /// Lets this host resolve to internal addresses. Needed for `localhost`, loopback test
@@ -136,16 +232,15 @@ impl HostRule {
             Some(p) => p == port,
             None => port == default_port,
         };
-        port_ok
-            && match (&self.pattern, host) {
-                (Pattern::Exact(rule), RequestHost::Name(name)) => rule == name,
-                (Pattern::Subdomains(suffix), RequestHost::Name(name)) => name
-                    .strip_suffix(suffix.as_str())
-                    .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
-                (Pattern::Ip(rule), RequestHost::Ip(ip)) => rule == ip,
-                _ => false,
-            }
+        port_ok && self.covers_host(host)
     }
+}
+
+/// Whether a path could mean something else to the server than its text says: `.` or `..`
+/// segments, percent-encoding (of dots or slashes), backslashes.
+fn has_unsafe_segments(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.contains(['%', '\\']) || path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
 /// Splits `host:port`, `[v6]:port`, `[v6]` or a bare IPv6 literal.
@@ -229,6 +324,9 @@ pub struct EgressPolicy {
     pub max_request_bytes: u64,
     /// Most requests one tool call may attempt, denied ones included (default 16).
     pub max_requests: u32,
+    /// Secrets the host adds to matching requests (never from the TOML form: they come from
+    /// the operator's secret store through code).
+    secrets: Vec<super::redact::SecretHeader>,
 }
 
 impl Default for EgressPolicy {
@@ -240,6 +338,7 @@ impl Default for EgressPolicy {
             max_response_bytes: 1024 * 1024,
             max_request_bytes: 1024 * 1024,
             max_requests: 16,
+            secrets: Vec::new(),
         }
     }
 }
@@ -257,9 +356,57 @@ impl EgressPolicy {
         self
     }
 
+    /// Adds a secret the host puts into matching requests (builder style).
+    #[must_use]
+    pub fn with_secret(mut self, secret: super::redact::SecretHeader) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// The secrets, in the order they were given.
+    pub(crate) fn secrets(&self) -> &[super::redact::SecretHeader] {
+        &self.secrets
+    }
+
     /// The host rules, in the order they were given.
     pub fn rules(&self) -> &[HostRule] {
         &self.rules
+    }
+
+    /// For a request to a host some rule covers: `Ok(allow_private)` if a covering rule also
+    /// fits its scheme, method and path, else the first way the best rule missed.
+    pub(crate) fn route(
+        &self,
+        host: &RequestHost,
+        port: u16,
+        default_port: u16,
+        scheme: &str,
+        method: &http::Method,
+        path: &str,
+    ) -> Result<bool, RouteMismatch> {
+        let mut worst = RouteMismatch::Scheme;
+        let mut private = None;
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| r.matches(host, port, default_port))
+        {
+            match rule.route_fits(scheme, method, path) {
+                Ok(()) => private = Some(private.unwrap_or(false) || rule.allow_private),
+                // Report the miss of the rule that got furthest (scheme < path < method).
+                Err(miss) => {
+                    let rank = |m: &RouteMismatch| match m {
+                        RouteMismatch::Scheme => 0,
+                        RouteMismatch::Path => 1,
+                        RouteMismatch::Method => 2,
+                    };
+                    if rank(&miss) > rank(&worst) {
+                        worst = miss;
+                    }
+                }
+            }
+        }
+        private.ok_or(worst)
     }
 
     /// `None` if no rule covers `host:port`; otherwise whether any covering rule allows
@@ -383,6 +530,7 @@ impl TryFrom<RawPolicy> for EgressPolicy {
                 None => defaults.max_request_bytes,
             },
             max_requests: raw.max_requests.unwrap_or(defaults.max_requests),
+            secrets: Vec::new(),
         })
     }
 }

@@ -13,6 +13,26 @@ use tokio_util::sync::CancellationToken;
 
 /// How many denial records a call keeps; later denials are only counted.
 pub const MAX_RECORDED_DENIALS: usize = 32;
+/// How many request records a call keeps; later requests are only counted.
+pub const MAX_RECORDED_REQUESTS: usize = 64;
+
+/// One request a call made (or tried), as its usage reports it. Never holds header values, so
+/// never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RequestRecord {
+    /// The method.
+    pub method: String,
+    /// The destination, `host` or `host:port`.
+    pub host: String,
+    /// The response status, if a response came.
+    pub status: Option<u16>,
+    /// Response body bytes the guest was given from this request.
+    pub bytes_received: u64,
+    /// Whether the policy let it through.
+    pub allowed: bool,
+    /// Why it was denied, or why it failed (DNS, connection), if it did.
+    pub reason: Option<String>,
+}
 
 /// Why the policy refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +55,26 @@ pub enum DenialReason {
     InternalAddress {
         /// The first internal address found.
         ip: IpAddr,
+    },
+    /// A rule names the host, but none allows this scheme.
+    #[error("no rule for this host allows scheme {scheme:?}")]
+    SchemeNotAllowed {
+        /// The scheme used.
+        scheme: String,
+    },
+    /// A rule names the host, but none allows this path.
+    #[error(
+        "no rule for this host allows the path {path:?} (paths with '.', '..', '%' or '\\' never match a path prefix)"
+    )]
+    PathNotAllowed {
+        /// The path (cut to 256 characters).
+        path: String,
+    },
+    /// A rule names the host and path, but none allows this method.
+    #[error("no rule for this host and path allows method {method}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
     },
     /// The call already attempted `max_requests` requests.
     #[error("the call already made its {limit} requests; ask the operator to raise max_requests")]
@@ -85,6 +125,8 @@ pub struct EgressReport {
     pub limit_hit: Option<EgressLimit>,
     /// The first [`MAX_RECORDED_DENIALS`] denials, in order.
     pub denials: Vec<Denial>,
+    /// The first [`MAX_RECORDED_REQUESTS`] requests, allowed or not, in order.
+    pub requests: Vec<RequestRecord>,
 }
 
 /// Live counters for one call. Held in an `Arc` by the hooks and by the executor.
@@ -98,6 +140,7 @@ pub struct EgressStats {
     limit_hit: OnceLock<EgressLimit>,
     stop: CancellationToken,
     denials: Mutex<Vec<Denial>>,
+    requests: Mutex<Vec<(RequestRecord, std::sync::Arc<AtomicU64>)>>,
 }
 
 impl EgressStats {
@@ -114,7 +157,27 @@ impl EgressStats {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            requests: self
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(r, bytes)| RequestRecord {
+                    bytes_received: bytes.load(Ordering::SeqCst),
+                    ..r.clone()
+                })
+                .collect(),
         }
+    }
+
+    /// Records a request; returns the counter its response bytes go into.
+    pub(crate) fn record_request(&self, record: RequestRecord) -> std::sync::Arc<AtomicU64> {
+        let bytes = std::sync::Arc::new(AtomicU64::new(0));
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        if requests.len() < MAX_RECORDED_REQUESTS {
+            requests.push((record, bytes.clone()));
+        }
+        bytes
     }
 
     /// Counts an attempt and returns how many were made, this one included.

@@ -6,6 +6,7 @@
 
 mod embedded;
 mod limits;
+mod routes;
 mod server;
 
 use std::net::IpAddr;

@@ -121,7 +121,7 @@ impl AgentDef {
         let mut agent = Self::from_toml_str(&text, &file)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for tool in &mut agent.tools {
-            if crate::builtin::name_of(&tool.component).is_none() {
+            if tool.pack.is_none() && crate::builtin::name_of(&tool.component).is_none() {
                 tool.component = base.join(&tool.component);
             }
             if let Some(PolicyRef::File(p)) = &mut tool.policy {
@@ -223,6 +223,26 @@ impl AgentDef {
             }
         }
         for (i, tool) in self.tools.iter().enumerate() {
+            if let Some(spec) = &tool.pack {
+                let key = format!("tools[{i}]");
+                if !tool.component.as_os_str().is_empty() || tool.policy.is_some() {
+                    return invalid(
+                        &key,
+                        "a `pack` brings its own components and the operator's grant: remove \
+                         `component` and `policy` (use `narrow` to take permissions away)",
+                    );
+                }
+                if let Err(e) = warden_pack::parse_spec(spec) {
+                    return invalid(&format!("{key}.pack"), &e.to_string());
+                }
+                continue;
+            }
+            if tool.narrow.is_some() {
+                return invalid(
+                    &format!("tools[{i}].narrow"),
+                    "`narrow` only applies to a `pack`",
+                );
+            }
             if tool.component.as_os_str().is_empty() {
                 return invalid(
                     &format!("tools[{i}].component"),
@@ -268,7 +288,10 @@ impl AgentDef {
             .as_ref()
             .map_or_else(|| "agent".into(), |p| p.display().to_string());
         for (i, tool) in self.tools.iter().enumerate() {
-            if crate::builtin::name_of(&tool.component).is_none() && !tool.component.is_file() {
+            if tool.pack.is_none()
+                && crate::builtin::name_of(&tool.component).is_none()
+                && !tool.component.is_file()
+            {
                 return Err(AgentError::MissingFile {
                     file,
                     key: format!("tools[{i}].component"),

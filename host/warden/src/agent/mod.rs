@@ -233,8 +233,17 @@ pub enum Approval {
 #[serde(deny_unknown_fields)]
 pub struct ToolDef {
     /// Path of the component (`.wasm`), relative to the agent file, or `builtin:<name>`
-    /// for one compiled into warden (see [`crate::builtin`]).
+    /// for one compiled into warden (see [`crate::builtin`]). Empty when `pack` is set.
+    #[serde(default)]
     pub component: PathBuf,
+    /// An installed tool pack instead of a component: `name` or `name@<semver req>`
+    /// (`weather@^1`). Its policy is the operator's grant (see `warden pack install`).
+    #[serde(default)]
+    pub pack: Option<String>,
+    /// For a pack: what to take away from its grant (see [`warden_pack::Narrowing`]);
+    /// it can only narrow.
+    #[serde(default)]
+    pub narrow: Option<warden_pack::Narrowing>,
     /// The sandbox policy; none means nothing is granted (no files, network or env).
     #[serde(default)]
     pub policy: Option<PolicyRef>,
@@ -269,6 +278,8 @@ impl ToolDef {
     pub fn new(component: impl Into<PathBuf>) -> Self {
         Self {
             component: component.into(),
+            pack: None,
+            narrow: None,
             policy: None,
             sequential: false,
             error_policy: ErrorPolicyName::ToModel,

@@ -138,31 +138,53 @@ impl Agent {
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
             let key = format!("tools[{i}]");
-            let set = crate::builtin::load(executor, &tool.component)
-                .await
-                .map_err(|source| SetupError::Load {
-                    file: file.clone(),
-                    key: format!("{key}.component"),
-                    path: tool.component.clone(),
-                    source: Box::new(source),
-                })?;
             let policy_err = |source| SetupError::Policy {
                 file: file.clone(),
                 key: format!("{key}.policy"),
                 source: Box::new(source),
             };
-            let policies = match &tool.policy {
-                None => PolicyFile::default(),
-                Some(PolicyRef::File(path)) => PolicyFile::load(path).map_err(policy_err)?,
-                // Relative grants in an inline policy are relative to the agent file, as
-                // they would be in a policy file next to it, not to the current directory.
-                Some(PolicyRef::Inline(table)) => match &base {
-                    Some(dir) => PolicyFile::from_toml_in(&table.to_string(), dir),
-                    None => PolicyFile::from_toml(&table.to_string()),
+            let (sets, policies) = match &tool.pack {
+                Some(spec) => {
+                    let (sets, policy) = load_pack(executor, spec, tool.narrow.as_ref())
+                        .await
+                        .map_err(|source| SetupError::Pack {
+                            file: file.clone(),
+                            key: format!("{key}.pack"),
+                            source: Box::new(source),
+                        })?;
+                    (sets, Policies::Granted(policy))
                 }
-                .map_err(policy_err)?,
+                None => {
+                    let set = crate::builtin::load(executor, &tool.component)
+                        .await
+                        .map_err(|source| SetupError::Load {
+                            file: file.clone(),
+                            key: format!("{key}.component"),
+                            path: tool.component.clone(),
+                            source: Box::new(source),
+                        })?;
+                    let policies = match &tool.policy {
+                        None => PolicyFile::default(),
+                        Some(PolicyRef::File(path)) => {
+                            PolicyFile::load(path).map_err(policy_err)?
+                        }
+                        // Relative grants in an inline policy are relative to the agent file,
+                        // as they would be in a policy file next to it, not to the current
+                        // directory.
+                        Some(PolicyRef::Inline(table)) => match &base {
+                            Some(dir) => PolicyFile::from_toml_in(&table.to_string(), dir),
+                            None => PolicyFile::from_toml(&table.to_string()),
+                        }
+                        .map_err(policy_err)?,
+                    };
+                    (vec![set], Policies::File(policies))
+                }
             };
-            let names: Vec<&str> = set.tools().iter().map(|t| t.name.as_str()).collect();
+            let names: Vec<&str> = sets
+                .iter()
+                .flat_map(|s| s.tools())
+                .map(|t| t.name.as_str())
+                .collect();
             if let Some(unknown) = tool.tools.keys().find(|n| !names.contains(&n.as_str())) {
                 return Err(SetupError::UnknownToolSetting {
                     file,
@@ -171,8 +193,14 @@ impl Agent {
                     available: names.join(", "),
                 });
             }
-            for info in set.tools() {
-                let component = tool.component.display().to_string();
+            for (set, info) in sets
+                .iter()
+                .flat_map(|set| set.tools().iter().map(move |info| (set, info)))
+            {
+                let component = match &tool.pack {
+                    Some(spec) => format!("pack {spec}"),
+                    None => tool.component.display().to_string(),
+                };
                 if let Some(first) = owner.insert(info.name.clone(), component.clone()) {
                     return Err(SetupError::DuplicateTool {
                         file,
@@ -181,7 +209,10 @@ impl Agent {
                         second: component,
                     });
                 }
-                let policy = policies.policy_for(&info.name).map_err(policy_err)?;
+                let policy = match &policies {
+                    Policies::File(p) => p.policy_for(&info.name).map_err(policy_err)?,
+                    Policies::Granted(p) => p.clone(),
+                };
                 policy
                     .validate(&format!("tools.{}", info.name))
                     .map_err(policy_err)?;
@@ -196,7 +227,7 @@ impl Agent {
                 inner.bindings.insert(
                     info.name.clone(),
                     Binding {
-                        set: set.clone(),
+                        set: Arc::clone(set),
                         policy: Arc::new(policy),
                         idempotent: tool.idempotent_for(&info.name),
                         approval: tool.approval_for(&info.name),
@@ -330,4 +361,42 @@ impl Agent {
             file: (inner.source.as_ref()).map(|p| p.display().to_string()),
         }
     }
+}
+
+/// Where the policies of one `[[tools]]` entry come from.
+enum Policies {
+    /// The operator's policy file or inline table (`[defaults]` plus `[tools.<name>]`).
+    File(PolicyFile),
+    /// An installed pack's grant, narrowed by the agent file: one policy for all its tools.
+    Granted(ToolPolicy),
+}
+
+/// Loads installed pack `spec` (re-verified: signature, digests, grant), its components with
+/// `executor`, and the policy of its grant narrowed by `narrow`. State comes from
+/// `WARDEN_CONFIG_DIR` / `WARDEN_DATA_DIR` (see [`warden_pack::Dirs::from_env`]).
+async fn load_pack(
+    executor: &Executor,
+    spec: &str,
+    narrow: Option<&warden_pack::Narrowing>,
+) -> Result<(Vec<Arc<ToolSet>>, ToolPolicy), warden_pack::PackError> {
+    let store = warden_pack::Store::new(warden_pack::Dirs::from_env()?);
+    let loaded = store.load(spec)?;
+    let policy = loaded.policy(narrow.unwrap_or(&warden_pack::Narrowing::default()))?;
+    let mut sets = Vec::new();
+    for c in &loaded.files.manifest.components {
+        let bytes = loaded
+            .files
+            .components
+            .get(&c.file)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let set = executor.load_bytes(bytes).await.map_err(|e| {
+            warden_pack::PackError::ComponentLoad {
+                file: c.file.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        sets.push(set);
+    }
+    Ok((sets, policy))
 }

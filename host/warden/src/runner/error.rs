@@ -34,6 +34,17 @@ pub enum SetupError {
         /// Why it does not load.
         source: Box<LoadError>,
     },
+    /// An installed pack named by the agent file cannot be used (not installed, no longer
+    /// verifies, or the agent file's `narrow` would widen its grant).
+    #[error("{file}: `{key}`: {source}")]
+    Pack {
+        /// The agent file.
+        file: String,
+        /// The key naming the pack.
+        key: String,
+        /// What is wrong.
+        source: Box<warden_pack::PackError>,
+    },
     /// A tool's sandbox policy is invalid (including a granted directory that does not exist).
     #[error("{file}: `{key}`: {source}")]
     Policy {

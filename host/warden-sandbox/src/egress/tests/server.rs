@@ -27,6 +27,8 @@ pub struct Seen {
     pub method: http::Method,
     pub path: String,
     pub body: Bytes,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
 }
 
 /// The running server; it stops when the test's runtime ends.
@@ -151,6 +153,11 @@ async fn route(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<Re
         method: parts.method.clone(),
         path: path.clone(),
         body: body.clone(),
+        authorization: parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
     });
     let reply = match path.as_str() {
         "/hello" => Response::builder()
@@ -175,6 +182,22 @@ async fn route(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<Re
             Response::builder().body(StreamBody::new(chunks).boxed_unsync())
         }
         "/hang" => std::future::pending().await,
+        // Echoes the Authorization header in a header and in a body split mid-value.
+        "/v1/echo-auth" => {
+            let auth = parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let text = format!("you sent: {auth}.");
+            let (a, b) = text.split_at(text.len() / 2 + 3);
+            let frames =
+                [a.to_string(), b.to_string()].map(|part| Ok(Frame::data(Bytes::from(part))));
+            Response::builder()
+                .header("x-echo", auth)
+                .body(StreamBody::new(futures::stream::iter(frames)).boxed_unsync())
+        }
         _ => Response::builder().status(404).body(full("no such route")),
     };
     Ok(reply.unwrap())
