@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The crate boundaries the compiler cannot see: what each crate's normal dependency tree may
-# not contain. warden-core does no IO; warden-sandbox knows no other warden crate; a program
+# not contain. warden-core does no IO; warden-sandbox knows no other warden crate but the pure
+# warden-wit conversion, which itself knows none; a program
 # depending on `warden` (tests/downstream, outside the workspace) builds, runs, and gets no CLI,
 # terminal or mock-server crates.
 set -euo pipefail
@@ -29,11 +30,12 @@ forbid() {
 forbid warden-core tokio reqwest hyper wasmtime warden-llm warden-sandbox warden
 forbid warden-llm wasmtime warden-sandbox warden
 forbid warden-sandbox warden-core warden-llm warden
+forbid warden-wit warden-core warden-llm warden-sandbox warden tokio
 forbid tests/downstream/Cargo.toml clap indicatif axum tracing-subscriber mock-llm warden-cli
 
 # anyhow is for binaries: no library crate of warden depends on it. (It is in the downstream
 # tree all the same, through tiktoken-rs and wasmtime's own crates, which use it internally.)
-for lib in warden-core warden-llm warden-sandbox warden; do
+for lib in warden-core warden-llm warden-sandbox warden-wit warden; do
     if cargo tree -p "$lib" -e normal --depth 1 --prefix none --locked | grep -qE "^anyhow v"; then
         echo "check-deps: $lib depends on anyhow directly; library crates return typed errors" >&2
         fail=1

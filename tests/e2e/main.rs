@@ -26,6 +26,7 @@ mod sandbox_load;
 mod sandbox_output;
 mod sandbox_policy;
 mod sandbox_resources;
+mod wit_typed;
 
 /// This binary serves as its own compiler child (warden compiles components in a child
 /// process it can kill at the compile limits), before libtest's `main` runs.

@@ -28,3 +28,5 @@ mod sandbox;
 mod setup;
 #[path = "cli/support.rs"]
 mod support;
+#[path = "cli/wit.rs"]
+mod wit;

@@ -11,6 +11,7 @@ mod logging;
 mod render;
 mod run;
 mod tool;
+mod tool_wit;
 mod tty;
 
 use std::process::ExitCode;
