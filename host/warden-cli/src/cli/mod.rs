@@ -8,6 +8,7 @@ mod demo;
 mod flags;
 mod interrupt;
 mod logging;
+mod mcp;
 mod render;
 mod run;
 mod tool;
@@ -57,6 +58,9 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the offline demo: a scripted model, the real sandboxed tools, a summary.
     Demo(demo::DemoArgs),
+    /// Serve tools to MCP clients (Claude Desktop, IDEs, agent SDKs).
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
 }
 
 impl Cli {
@@ -66,7 +70,7 @@ impl Cli {
             Command::Run(args) => args.json(),
             Command::Demo(args) => args.json(),
             // `tool --json` prints one result object, not events: logs stay on stderr.
-            Command::Tool(_) | Command::Chat(_) => false,
+            Command::Tool(_) | Command::Chat(_) | Command::Mcp(_) => false,
         }
     }
 }
@@ -84,5 +88,6 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Run(args) => run::run(args, console).await,
         Command::Chat(args) => chat::run(args, console).await,
         Command::Demo(args) => demo::run(args, console).await,
+        Command::Mcp(cmd) => mcp::run(cmd, console).await,
     }
 }
