@@ -21,6 +21,7 @@ mod llm_wire;
 mod mcp_bad_input;
 mod mcp_server;
 mod mcp_support;
+mod python_tools;
 mod sandbox_cache;
 mod sandbox_concurrency;
 mod sandbox_hostile;

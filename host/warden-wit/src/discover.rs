@@ -125,7 +125,7 @@ impl Discovered {
         docs: Option<&PackageDocs>,
     ) {
         let export = export_path(interface, func);
-        match signature(func, f) {
+        match signature(interface, func, f) {
             Ok(sig) => {
                 let description = docs
                     .and_then(|d| d.function(interface, func))
@@ -143,8 +143,22 @@ impl Discovered {
     }
 }
 
+/// Exports toolchains add for themselves, not tools an author meant: (interface, function,
+/// why). Calling one would re-run a build-time step or trap.
+const TOOLCHAIN_EXPORTS: &[(&str, &str, &str)] = &[(
+    "exports",
+    "init",
+    "componentize-py's build-time initialisation hook, not a tool",
+)];
+
 /// The function's JSON-facing signature, or why it has none.
-fn signature(func: &str, f: &ComponentFunc) -> Result<FuncSig, String> {
+fn signature(interface: Option<&str>, func: &str, f: &ComponentFunc) -> Result<FuncSig, String> {
+    if let Some((_, _, why)) = TOOLCHAIN_EXPORTS
+        .iter()
+        .find(|(i, n, _)| interface == Some(*i) && func == *n)
+    {
+        return Err((*why).to_string());
+    }
     if ["[constructor]", "[method]", "[static]"]
         .iter()
         .any(|p| func.starts_with(p))
