@@ -16,6 +16,8 @@
 mod cache;
 #[path = "cli/chat.rs"]
 mod chat;
+#[path = "cli/mcp.rs"]
+mod mcp;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pty.rs"]
