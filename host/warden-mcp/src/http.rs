@@ -3,7 +3,7 @@
 //! Invariant: a server bound to a non-loopback address exists only with an explicit
 //! opt-in AND a bearer token ([`check_bind`]); with a token set, every request without it
 //! gets `401` before reaching MCP. rmcp's `Host` check guards loopback servers against DNS
-//! rebinding; request bodies are capped at [`MAX_MESSAGE_BYTES`](super::MAX_MESSAGE_BYTES).
+//! rebinding; request bodies are capped at [`MAX_MESSAGE_BYTES`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
