@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The crate boundaries the compiler cannot see: what each crate's normal dependency tree may
-# not contain. warden-core does no IO; warden-sandbox knows no other warden crate; a program
+# not contain. warden-core does no IO; warden-sandbox knows no other warden crate but the pure
+# warden-wit conversion, which itself knows none; a program
 # depending on `warden` (tests/downstream, outside the workspace) builds, runs, and gets no CLI,
 # terminal or mock-server crates.
 set -euo pipefail
@@ -29,6 +30,7 @@ forbid() {
 forbid warden-core tokio reqwest hyper wasmtime warden-llm warden-sandbox warden
 forbid warden-llm wasmtime warden-sandbox warden
 forbid warden-sandbox warden-core warden-llm warden warden-pack
+forbid warden-wit warden-core warden-llm warden-sandbox warden tokio
 # Packs build on the sandbox alone (the runtime uses them, not the other way round).
 forbid warden-pack warden-core warden-llm warden
 # Traces are built from events alone: no runtime, sandbox or model crate; the test collector
@@ -40,7 +42,7 @@ forbid tests/downstream/Cargo.toml clap indicatif axum tracing-subscriber mock-l
 
 # anyhow is for binaries: no library crate of warden depends on it. (It is in the downstream
 # tree all the same, through tiktoken-rs and wasmtime's own crates, which use it internally.)
-for lib in warden-core warden-llm warden-sandbox warden-pack warden-store warden warden-trace; do
+for lib in warden-core warden-llm warden-sandbox warden-wit warden-pack warden-store warden warden-trace warden-mcp; do
     if cargo tree -p "$lib" -e normal --depth 1 --prefix none --locked | grep -qE "^anyhow v"; then
         echo "check-deps: $lib depends on anyhow directly; library crates return typed errors" >&2
         fail=1

@@ -19,6 +19,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("HTTP", "tool-http", "http"),
     ("HOSTILE", "tool-hostile", "hostile"),
     ("BAD_DESCRIBE", "tool-bad-describe", "bad-describe"),
+    ("TYPED", "tool-typed", "typed"),
 ];
 
 /// The guest tools compiled into warden, as `builtin:<member directory>`.
@@ -62,6 +63,7 @@ fn run() -> Result<(), String> {
         "http",
         "hostile",
         "bad-describe",
+        "typed",
     ] {
         println!("cargo:rerun-if-changed={}", guest_ws.join(member).display());
     }

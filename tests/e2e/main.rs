@@ -19,9 +19,13 @@ mod llm_request;
 mod llm_roundtrip;
 mod llm_secrets;
 mod llm_wire;
+mod mcp_bad_input;
+mod mcp_server;
+mod mcp_support;
 mod pack_egress;
 mod pack_install;
 mod pack_oci;
+mod python_tools;
 mod sandbox_cache;
 mod sandbox_concurrency;
 mod sandbox_hostile;
@@ -30,6 +34,7 @@ mod sandbox_load;
 mod sandbox_output;
 mod sandbox_policy;
 mod sandbox_resources;
+mod wit_typed;
 
 /// This binary serves as its own compiler child (warden compiles components in a child
 /// process it can kill at the compile limits), before libtest's `main` runs.

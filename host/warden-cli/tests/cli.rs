@@ -22,6 +22,8 @@ mod chat;
 mod durable;
 #[path = "cli/exactly_once.rs"]
 mod exactly_once;
+#[path = "cli/mcp.rs"]
+mod mcp;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pack.rs"]
@@ -40,3 +42,5 @@ mod setup;
 mod support;
 #[path = "cli/trace.rs"]
 mod trace;
+#[path = "cli/wit.rs"]
+mod wit;

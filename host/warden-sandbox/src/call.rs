@@ -1,5 +1,6 @@
-//! One tool call: validate the arguments before any instance exists, run `invoke` in the
-//! sandbox, and turn the guest's answer into output or a typed error.
+//! One tool call: validate the arguments before any instance exists, run `invoke` (or, for a
+//! typed component, the exported function) in the sandbox, and turn the guest's answer into
+//! output or a typed error.
 //!
 //! Invariant: a call whose arguments fail validation, or whose policy grants a directory that
 //! reaches warden's own state, never reaches wasm (no instance, no fuel, no queueing), and an
@@ -10,10 +11,11 @@ use std::time::Instant;
 use super::Inner;
 use super::bindings::GuestToolError;
 use super::error::ToolCallError;
-use super::loader::ToolSet;
+use super::loader::{Kind, ToolSet};
 use super::policy::ToolPolicy;
-use super::sandbox::{self, Action, Returned};
+use super::sandbox::{self, Action, Pre, Returned};
 use super::state_dirs::find_overlap;
+use super::typed;
 use super::usage::{CallOutcome, CallUsage};
 
 pub(crate) async fn call(
@@ -25,63 +27,78 @@ pub(crate) async fn call(
 ) -> CallOutcome {
     let started = Instant::now();
     let bytes_in = (name.len() + args_json.len()) as u64;
-    let checked = check_grants(policy).and_then(|()| {
-        tools
-            .compiled(name)
-            .and_then(|(info, c)| c.check_args(info, args_json).map(|()| (info, c)))
-    });
-    let (info, compiled) = match checked {
-        Ok(compiled) => compiled,
-        Err(err) => {
-            let usage = CallUsage {
-                wall_time: started.elapsed(),
-                bytes_in,
-                ..CallUsage::default()
-            };
-            return CallOutcome {
-                result: Err(err),
-                usage,
-            };
+    let rejected = |err: ToolCallError| {
+        let usage = CallUsage {
+            wall_time: started.elapsed(),
+            bytes_in,
+            ..CallUsage::default()
+        };
+        CallOutcome {
+            result: Err(err),
+            usage,
         }
     };
-    let (returned, mut usage, denial) = sandbox::run(
-        inner,
-        &tools.pre,
-        policy,
-        Action::Invoke {
-            name,
-            args: args_json,
-        },
-    )
-    .await;
-    usage.bytes_in = bytes_in;
-    let result = match returned {
-        Ok(Returned::Invoked(Ok(output))) => {
-            usage.bytes_out = output.len() as u64;
-            if usage.bytes_out > policy.max_output_bytes {
-                Err(ToolCallError::OutputTooLarge {
-                    limit_bytes: policy.max_output_bytes,
-                })
-            } else {
-                compiled.check_output(info, &output).map(|()| output)
-            }
-        }
-        Ok(Returned::Invoked(Err(guest_error))) => Err(match guest_error {
-            GuestToolError::InvalidArgs(message) => ToolCallError::InvalidArguments {
-                path: String::new(),
-                message,
-            },
-            GuestToolError::UnknownTool(name) => ToolCallError::UnknownTool {
+    if let Err(err) = check_grants(policy) {
+        return rejected(err);
+    }
+    let (result, mut usage, denial) = match &tools.kind {
+        Kind::Toolbox(pre) => {
+            let (info, compiled) = match tools
+                .compiled(name)
+                .and_then(|(info, c)| c.check_args(info, args_json).map(|()| (info, c)))
+            {
+                Ok(checked) => checked,
+                Err(err) => return rejected(err),
+            };
+            let action = Action::Invoke {
                 name,
-                available: tools.tools().iter().map(|t| t.name.clone()).collect(),
-            },
-            GuestToolError::Failed(message) => ToolCallError::ToolFailed { message },
-        }),
-        Ok(Returned::Tools(_)) => Err(ToolCallError::Internal {
-            message: "describe answered an invoke".into(),
-        }),
-        Err(err) => Err(err),
+                args: args_json,
+            };
+            let (returned, mut usage, denial) =
+                sandbox::run(inner, Pre::Toolbox(pre), policy, action).await;
+            let result = match returned {
+                Ok(Returned::Invoked(Ok(output))) => {
+                    usage.bytes_out = output.len() as u64;
+                    capped(output, policy)
+                        .and_then(|output| compiled.check_output(info, &output).map(|()| output))
+                }
+                Ok(Returned::Invoked(Err(guest_error))) => {
+                    Err(guest_error_to_call(guest_error, tools))
+                }
+                Ok(Returned::Tools(_) | Returned::Typed(_)) => Err(ToolCallError::Internal {
+                    message: "describe answered an invoke".into(),
+                }),
+                Err(err) => Err(err),
+            };
+            (result, usage, denial)
+        }
+        Kind::Typed(set) => {
+            // Arguments are read (with the failing path) before any instance exists.
+            let (func, params) = match set.prepare(name, args_json) {
+                Ok(prepared) => prepared,
+                Err(err) => return rejected(err),
+            };
+            let action = Action::Typed {
+                export: &func.export,
+                params,
+                results: func.results(),
+            };
+            let (returned, mut usage, denial) =
+                sandbox::run(inner, Pre::Typed(&set.pre), policy, action).await;
+            let result = match returned {
+                Ok(Returned::Typed(results)) => typed::finish(func, &results).and_then(|output| {
+                    usage.bytes_out = output.len() as u64;
+                    capped(output, policy)
+                }),
+                Ok(_) => Err(ToolCallError::Internal {
+                    message: "a typed call returned another kind of answer".into(),
+                }),
+                Err(err) => Err(err),
+            };
+            (result, usage, denial)
+        }
     };
+    usage.bytes_in = bytes_in;
     // A tool that failed after the policy denied it something failed *because* of that
     // denial: report the denial, which tells the model not to retry.
     let result = match (result, denial) {
@@ -109,5 +126,30 @@ fn check_grants(policy: &ToolPolicy) -> Result<(), ToolCallError> {
                 dir.guest
             ),
         }),
+    }
+}
+
+/// `output` if it is within the policy's output cap.
+fn capped(output: String, policy: &ToolPolicy) -> Result<String, ToolCallError> {
+    if output.len() as u64 > policy.max_output_bytes {
+        return Err(ToolCallError::OutputTooLarge {
+            limit_bytes: policy.max_output_bytes,
+        });
+    }
+    Ok(output)
+}
+
+/// A `warden:tool` guest's own error, as the call's error.
+fn guest_error_to_call(error: GuestToolError, tools: &ToolSet) -> ToolCallError {
+    match error {
+        GuestToolError::InvalidArgs(message) => ToolCallError::InvalidArguments {
+            path: String::new(),
+            message,
+        },
+        GuestToolError::UnknownTool(name) => ToolCallError::UnknownTool {
+            name,
+            available: tools.tools().iter().map(|t| t.name.clone()).collect(),
+        },
+        GuestToolError::Failed(message) => ToolCallError::ToolFailed { message },
     }
 }

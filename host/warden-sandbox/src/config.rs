@@ -117,7 +117,8 @@ pub struct EngineConfig {
     pub compile_timeout: Duration,
     /// Memory (data segment and anonymous mappings) the compiler child may use (default 2 GiB).
     pub compile_max_memory_bytes: u64,
-    /// Largest component accepted for loading (default 16 MiB), checked before any parsing.
+    /// Largest component accepted for loading (default 32 MiB: a component embedding CPython,
+    /// as componentize-py builds them, is ~18 MB), checked before any parsing.
     pub max_component_bytes: u64,
     /// Resolves host names for outgoing HTTP (default the system resolver; tests map names to
     /// addresses with a `StaticResolver`); every resolved address is checked against the
@@ -138,7 +139,7 @@ impl Default for EngineConfig {
             compiler: Compiler::Auto,
             compile_timeout: Duration::from_secs(60),
             compile_max_memory_bytes: 2 << 30,
-            max_component_bytes: 16 << 20,
+            max_component_bytes: 32 << 20,
             resolver: Arc::new(SystemResolver),
         }
     }

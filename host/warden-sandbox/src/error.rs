@@ -97,10 +97,11 @@ pub enum LoadError {
          interface and WASI 0.2 are linked): {0}"
     )]
     UnsupportedImports(String),
-    /// The component does not export the `warden:tool/tool` interface.
+    /// The component exports neither `warden:tool/tool` nor any function usable as a tool
+    /// (or a `warden:tool/tool` export does not fit the world).
     #[error(
-        "the component does not export the warden:tool/tool@0.1.0 interface (describe and \
-         invoke): {0}"
+        "the component offers no tools (it must export the warden:tool/tool@0.1.0 interface, \
+         or plain functions whose types have a JSON form): {0}"
     )]
     MissingExports(String),
     /// `describe()` trapped or exceeded its load-time limits.
@@ -120,6 +121,19 @@ pub enum LoadError {
     DuplicateToolName {
         /// The duplicated name.
         name: String,
+    },
+    /// Two exported functions of a typed component map to one tool name.
+    #[error(
+        "the exports `{first}` and `{second}` would both be the tool {name:?}; tool names must be \
+         unique within a component (rename one of the functions or interfaces)"
+    )]
+    ToolNameCollision {
+        /// The shared tool name.
+        name: String,
+        /// One export (`interface#function` or `function`).
+        first: String,
+        /// The other.
+        second: String,
     },
     /// A declared JSON Schema is not valid JSON or does not compile.
     #[error("tool {tool:?}: its {which} schema is invalid: {message}")]
@@ -153,6 +167,7 @@ impl LoadError {
             Self::InvalidToolName { .. } => "invalid_tool_name",
             Self::DuplicateToolName { .. } => "duplicate_tool_name",
             Self::InvalidSchema { .. } => "invalid_schema",
+            Self::ToolNameCollision { .. } => "tool_name_collision",
         }
     }
 }

@@ -35,6 +35,7 @@ mod sandbox;
 mod state_dirs;
 mod store;
 mod tools;
+mod typed;
 mod usage;
 
 use std::path::Path;
@@ -55,6 +56,7 @@ pub use policy::{
 };
 pub use tools::{ToolInfo, is_valid_tool_name};
 pub use usage::{CallOutcome, CallUsage};
+pub use warden_wit::Skipped;
 
 use cache::ArtifactCache;
 use engine::CodegenSettings;

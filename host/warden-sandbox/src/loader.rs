@@ -5,13 +5,19 @@
 //! artifact comes with the answer validated when it was first compiled, so a cached load
 //! neither runs `describe()` nor compiles schemas up front.
 //!
+//! A component that does not export `warden:tool/tool` is read through its type instead
+//! (`typed.rs`): its exported functions are the tools.
+//!
 //! Invariant: a [`ToolSet`] exists only for a component that links against warden's
-//! interfaces, exports `warden:tool/tool`, and described valid, unique tools.
+//! interfaces and either exports `warden:tool/tool` and described valid, unique tools, or
+//! exports typed functions with unique tool names.
 
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use warden_wit::Skipped;
+use warden_wit::docs::PackageDocs;
 use wasmtime::component::Component;
 
 use super::Inner;
@@ -20,16 +26,25 @@ use super::cache::digest;
 use super::compile::{self, Limits};
 use super::error::{LoadError, ToolCallError};
 use super::policy::ToolPolicy;
-use super::sandbox::{self, Action, Returned};
+use super::sandbox::{self, Action, Pre, Returned};
 use super::store::StoreState;
 use super::tools::{CompiledTool, DescribedTool, ToolInfo, validate_described};
+use super::typed::{self, TypedSet};
+
+/// How a component's tools are called.
+pub(crate) enum Kind {
+    /// Through the `warden:tool` world (`describe` / `invoke`).
+    Toolbox(ToolboxPre<StoreState>),
+    /// Through its plain typed exports.
+    Typed(TypedSet),
+}
 
 /// A loaded component: its tools and what is needed to run them. Cheap to share (`Arc`).
 pub struct ToolSet {
     digest: String,
     tools: Vec<ToolInfo>,
     compiled: Vec<CompiledTool>,
-    pub(crate) pre: ToolboxPre<StoreState>,
+    pub(crate) kind: Kind,
     from_cache: bool,
 }
 
@@ -64,10 +79,26 @@ impl ToolSet {
         self.from_cache
     }
 
+    /// Whether the tools are a typed component's exported functions (rather than
+    /// `warden:tool` tools).
+    pub fn is_typed(&self) -> bool {
+        matches!(self.kind, Kind::Typed(_))
+    }
+
+    /// A typed component's exported functions that are not offered as tools, with the
+    /// reason (empty for `warden:tool` components).
+    pub fn skipped(&self) -> &[Skipped] {
+        match &self.kind {
+            Kind::Typed(set) => &set.skipped,
+            Kind::Toolbox(_) => &[],
+        }
+    }
+
     /// Tool `name` and its compiled schemas, or the typed "unknown tool" error.
     pub(crate) fn compiled(&self, name: &str) -> Result<(&ToolInfo, &CompiledTool), ToolCallError> {
-        match self.tools.iter().position(|t| t.name == name) {
-            Some(i) => Ok((&self.tools[i], &self.compiled[i])),
+        let found = self.tools.iter().position(|t| t.name == name);
+        match found.and_then(|i| Some((self.tools.get(i)?, self.compiled.get(i)?))) {
+            Some(pair) => Ok(pair),
             None => Err(ToolCallError::UnknownTool {
                 name: name.to_string(),
                 available: self.tools.iter().map(|t| t.name.clone()).collect(),
@@ -96,6 +127,8 @@ pub(crate) async fn load_bytes(
 async fn load_owned(inner: &Arc<Inner>, bytes: Vec<u8>) -> Result<Arc<ToolSet>, LoadError> {
     check_size(bytes.len() as u64, inner.config.max_component_bytes)?;
     check_header(&bytes)?;
+    // Only typed components use it; reading it is a bounded walk over the top-level sections.
+    let docs = PackageDocs::read(&bytes);
     // Hashing, reading and checking the cache, and compiling all block: keep them off the
     // async workers so a cold compile does not stall other runs.
     let shared = inner.clone();
@@ -104,9 +137,19 @@ async fn load_owned(inner: &Arc<Inner>, bytes: Vec<u8>) -> Result<Arc<ToolSet>, 
         .linker
         .instantiate_pre(&component)
         .map_err(|e| LoadError::UnsupportedImports(e.to_string()))?;
+    let from_cache = matches!(origin, Origin::Cache(_));
+    if !exports_tool_world(inner, &component) {
+        let (tools, set) = typed::load(&inner.engine, &component, instance_pre, docs.as_ref())?;
+        return Ok(Arc::new(ToolSet {
+            digest,
+            tools,
+            compiled: Vec::new(),
+            kind: Kind::Typed(set),
+            from_cache,
+        }));
+    }
     let pre =
         ToolboxPre::new(instance_pre).map_err(|e| LoadError::MissingExports(e.to_string()))?;
-    let from_cache = matches!(origin, Origin::Cache(_));
     // A component this host loaded before: reuse the answer it validated then.
     let (tools, compiled) = match origin {
         Origin::Cache(Some(described)) => validate_described(described, false)?,
@@ -123,9 +166,18 @@ async fn load_owned(inner: &Arc<Inner>, bytes: Vec<u8>) -> Result<Arc<ToolSet>, 
         digest,
         tools,
         compiled,
-        pre,
+        kind: Kind::Toolbox(pre),
         from_cache,
     }))
+}
+
+/// Whether the component exports the `warden:tool/tool` interface (in any version: a
+/// mismatched one then fails with a clear message instead of being read as typed exports).
+fn exports_tool_world(inner: &Inner, component: &Component) -> bool {
+    component
+        .component_type()
+        .exports(&inner.engine)
+        .any(|(name, _)| name.starts_with("warden:tool/tool"))
 }
 
 /// Where a component's compiled code came from.
@@ -202,9 +254,14 @@ async fn describe(
     pre: &ToolboxPre<StoreState>,
 ) -> Result<Vec<DescribedTool>, LoadError> {
     let policy = ToolPolicy::for_describe();
-    match sandbox::run(inner, pre, &policy, Action::Describe).await.0 {
+    match sandbox::run(inner, Pre::Toolbox(pre), &policy, Action::Describe)
+        .await
+        .0
+    {
         Ok(Returned::Tools(tools)) => Ok(tools.into_iter().map(DescribedTool::from).collect()),
-        Ok(Returned::Invoked(_)) => Err(LoadError::DescribeFailed("unexpected answer".into())),
+        Ok(Returned::Invoked(_) | Returned::Typed(_)) => {
+            Err(LoadError::DescribeFailed("unexpected answer".into()))
+        }
         Err(e) => Err(LoadError::DescribeFailed(e.to_string())),
     }
 }

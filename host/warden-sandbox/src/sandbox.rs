@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use wasmtime::component::ResourceTableError;
+use wasmtime::component::{ComponentExportIndex, InstancePre, ResourceTableError, Val};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi_http::FieldMapError;
 
@@ -21,21 +21,40 @@ use super::usage::CallUsage;
 
 /// What to run in the instance.
 pub(crate) enum Action<'a> {
+    /// `warden:tool`'s `describe()`.
     Describe,
+    /// `warden:tool`'s `invoke(name, args)`.
     Invoke { name: &'a str, args: &'a str },
+    /// A plain typed export, with its parameters already read from JSON.
+    Typed {
+        export: &'a ComponentExportIndex,
+        params: Vec<Val>,
+        results: usize,
+    },
+}
+
+/// The pre-linked component an action runs in.
+#[derive(Clone, Copy)]
+pub(crate) enum Pre<'a> {
+    /// A `warden:tool` component.
+    Toolbox(&'a ToolboxPre<StoreState>),
+    /// A component with plain typed exports.
+    Typed(&'a InstancePre<StoreState>),
 }
 
 /// What the guest returned.
 pub(crate) enum Returned {
     Tools(Vec<GuestToolInfo>),
     Invoked(Result<String, GuestToolError>),
+    /// A typed export's results.
+    Typed(Vec<Val>),
 }
 
 /// Runs `action` under `policy`; returns what the guest returned (or why it did not) and
 /// the usage, with HTTP denials still to be interpreted by the caller.
 pub(crate) async fn run(
     inner: &Inner,
-    pre: &ToolboxPre<StoreState>,
+    pre: Pre<'_>,
     policy: &ToolPolicy,
     action: Action<'_>,
 ) -> (Result<Returned, ToolCallError>, CallUsage, Option<String>) {
@@ -62,14 +81,39 @@ pub(crate) async fn run(
     let stop = store.data().egress.stats().stop_token();
 
     let work = async {
-        let toolbox = pre.instantiate_async(&mut store).await?;
-        let guest = toolbox.warden_tool_tool();
-        match action {
-            Action::Describe => guest.call_describe(&mut store).await.map(Returned::Tools),
-            Action::Invoke { name, args } => guest
-                .call_invoke(&mut store, name, args)
-                .await
-                .map(Returned::Invoked),
+        match (pre, action) {
+            (Pre::Toolbox(pre), Action::Describe) => {
+                let toolbox = pre.instantiate_async(&mut store).await?;
+                let guest = toolbox.warden_tool_tool();
+                guest.call_describe(&mut store).await.map(Returned::Tools)
+            }
+            (Pre::Toolbox(pre), Action::Invoke { name, args }) => {
+                let toolbox = pre.instantiate_async(&mut store).await?;
+                let guest = toolbox.warden_tool_tool();
+                guest
+                    .call_invoke(&mut store, name, args)
+                    .await
+                    .map(Returned::Invoked)
+            }
+            (
+                Pre::Typed(pre),
+                Action::Typed {
+                    export,
+                    params,
+                    results,
+                },
+            ) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let func = instance
+                    .get_func(&mut store, export)
+                    .ok_or_else(|| wasmtime::format_err!("the component lost its export"))?;
+                let mut out = vec![Val::Bool(false); results];
+                func.call_async(&mut store, &params, &mut out).await?;
+                Ok(Returned::Typed(out))
+            }
+            _ => Err(wasmtime::format_err!(
+                "the action does not fit the component's kind"
+            )),
         }
     };
     let stoppable = async {

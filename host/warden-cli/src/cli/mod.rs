@@ -10,6 +10,7 @@ mod flags;
 mod interrupt;
 mod keys;
 mod logging;
+mod mcp;
 mod otel;
 mod pack;
 mod render;
@@ -18,6 +19,7 @@ mod run;
 mod runs;
 mod store;
 mod tool;
+mod tool_wit;
 mod trace;
 mod tty;
 
@@ -87,6 +89,9 @@ enum Command {
     /// Signed tool packs: sign, verify, install with consent, upgrade, list, remove.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Serve tools to MCP clients (Claude Desktop, IDEs, agent SDKs).
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
 }
 
 impl Cli {
@@ -100,7 +105,8 @@ impl Cli {
             | Command::Chat(_)
             | Command::Trace(_)
             | Command::Runs(_)
-            | Command::Replay(_) => false,
+            | Command::Replay(_)
+            | Command::Mcp(_) => false,
             Command::Key(_) | Command::Trust(_) | Command::Pack(_) => false,
         }
     }
@@ -125,5 +131,6 @@ pub async fn run(cli: Cli, console: Console) -> ExitCode {
         Command::Key(cmd) => keys::run_key(cmd, console),
         Command::Trust(cmd) => keys::run_trust(cmd, console),
         Command::Pack(cmd) => pack::run(cmd, console).await,
+        Command::Mcp(cmd) => mcp::run(cmd, console).await,
     }
 }

@@ -29,6 +29,9 @@ pub enum ToolCommand {
     },
     /// Run one tool call in the sandbox.
     Call(Box<CallArgs>),
+    /// Write WIT doc comments into a component's `package-docs` section, so warden
+    /// describes its typed functions with them.
+    EmbedDocs(super::tool_wit::EmbedDocsArgs),
 }
 
 /// `warden tool call <component> <tool> [json]`
@@ -61,6 +64,7 @@ pub async fn run_to(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) 
     let json = match &cmd {
         ToolCommand::List { json, .. } => *json,
         ToolCommand::Call(args) => args.json,
+        ToolCommand::EmbedDocs(_) => false,
     };
     let result = match cmd {
         ToolCommand::List {
@@ -72,6 +76,7 @@ pub async fn run_to(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) 
             json,
         } => list_builtins(json, out).await,
         ToolCommand::Call(args) => call(*args, out, err).await,
+        ToolCommand::EmbedDocs(args) => super::tool_wit::embed_docs(&args, out),
     };
     match result {
         Ok(code) => code,
@@ -129,6 +134,12 @@ async fn list_builtins(json: bool, out: &mut dyn Write) -> Result<ExitCode> {
 async fn list(component: &std::path::Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     let exec = executor()?;
     let set = load(&exec, component).await?;
+    if json && set.is_typed() {
+        // A typed component's listing also says which functions are not tools, and why.
+        let listed = json!({"tools": set.tools(), "skipped": set.skipped()});
+        writeln!(out, "{}", serde_json::to_string_pretty(&listed)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(set.tools())?)?;
         return Ok(ExitCode::SUCCESS);
@@ -143,6 +154,7 @@ async fn list(component: &std::path::Path, json: bool, out: &mut dyn Write) -> R
         }
         writeln!(out)?;
     }
+    super::tool_wit::write_skipped(&set, out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,129 @@
+//! `warden mcp serve`: warden's sandboxed tools for any MCP client, over stdio (the default)
+//! or Streamable HTTP (`--http ADDR`, loopback unless `--allow-remote` with a bearer token).
+//! The tools and every limit and grant come from the command line and the policy file;
+//! nothing a client sends changes them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use tokio_util::sync::CancellationToken;
+use warden_mcp::http::HttpOptions;
+use warden_mcp::{McpServer, ServedComponent};
+use warden_sandbox::{EngineConfig, Executor};
+
+use super::flags::PolicyFlags;
+
+/// How to register warden in an MCP client, shown by `warden mcp serve --help`.
+const REGISTER: &str = "\
+Register warden in an MCP client (Claude Desktop's claude_desktop_config.json, an IDE's
+mcp.json, ...):
+
+  {
+    \"mcpServers\": {
+      \"warden\": {
+        \"command\": \"warden\",
+        \"args\": [\"mcp\", \"serve\", \"builtin:calc\", \"builtin:text\",
+                 \"--policy\", \"/path/to/policy.toml\"]
+      }
+    }
+  }
+
+Over HTTP: `warden mcp serve builtin:calc --http 127.0.0.1:8931`, then point the client at
+http://127.0.0.1:8931/mcp. Binding beyond loopback needs --allow-remote and a bearer token in
+WARDEN_MCP_TOKEN (clients send `Authorization: Bearer <token>`).";
+
+/// `warden mcp ...`
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Serve tools to MCP clients (stdio by default).
+    #[command(after_help = REGISTER)]
+    Serve(Box<ServeArgs>),
+}
+
+/// `warden mcp serve [components] [--http ADDR] [policy flags]`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Components to serve: .wasm files (warden:tool or plain typed WIT components) or
+    /// `builtin:<name>` (calc, text, fs, http). Default: every built-in component.
+    components: Vec<PathBuf>,
+    /// Serve Streamable HTTP at ADDR (e.g. 127.0.0.1:8931) on /mcp instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Allow --http to bind a non-loopback address (also needs WARDEN_MCP_TOKEN).
+    #[arg(long, requires = "http")]
+    allow_remote: bool,
+    /// Most tool calls running at once (further calls queue).
+    #[arg(long, default_value_t = 16)]
+    max_concurrent_calls: u32,
+    #[command(flatten)]
+    policy: PolicyFlags,
+}
+
+/// Runs an `mcp` command until the client disconnects (stdio) or Ctrl-C (HTTP).
+pub async fn run(cmd: McpCommand, console: super::Console) -> ExitCode {
+    let McpCommand::Serve(args) = cmd;
+    match serve(*args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut err = console.err_writer();
+            let _ = writeln!(err, "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+use std::io::Write as _;
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let executor = Executor::new(EngineConfig {
+        max_concurrent_calls: args.max_concurrent_calls.max(1),
+        ..EngineConfig::default()
+    })?;
+    let names: Vec<PathBuf> = if args.components.is_empty() {
+        warden::builtin::names()
+            .map(|n| PathBuf::from(format!("{}{n}", warden::builtin::SCHEME)))
+            .collect()
+    } else {
+        args.components.clone()
+    };
+    let mut components = Vec::new();
+    for name in &names {
+        // Compiled (or loaded from the cache) here, never inside a client's call.
+        let set = warden::builtin::load(&executor, name)
+            .await
+            .with_context(|| format!("loading {}", name.display()))?;
+        components.push(ServedComponent {
+            label: name.display().to_string(),
+            set,
+        });
+    }
+    let server = McpServer::new(executor, components, |tool| args.policy.resolve(tool))?;
+    let Some(addr) = args.http else {
+        server.serve_stdio().await?;
+        return Ok(());
+    };
+    let options = HttpOptions {
+        bearer_token: std::env::var("WARDEN_MCP_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        allow_remote: args.allow_remote,
+    };
+    warden_mcp::http::check_bind(addr, &options)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    // The address goes to stderr: stdout stays free for machine use.
+    eprintln!("warden: serving MCP on http://{local}/mcp");
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    warden_mcp::http::serve(server, listener, options, stop).await?;
+    Ok(())
+}
