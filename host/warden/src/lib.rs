@@ -43,16 +43,20 @@
 //! run an agent; the parts it is built from are crates of their own:
 //!
 //! ```text
-//!   warden-cli ──▶ warden ──▶ warden-llm ──▶ warden-core
-//!                    │                          ▲
-//!                    ├──────────────────────────┘
-//!                    └──▶ warden-sandbox        (knows no other warden crate)
+//!   warden ──▶ warden-llm ─────▶ warden-core
+//!     │  ├───▶ warden-store ───▶ warden-core
+//!     │  ├───▶ warden-pack ────▶ warden-sandbox
+//!     │  └───▶ warden-core
+//!     └──────▶ warden-sandbox ─▶ warden-wit
 //! ```
 //!
 //! `warden-core` holds the provider-neutral types and the sans-IO loop (context, parser,
-//! budgets, state, controller), `warden-llm` the OpenAI and Anthropic adapters, and
-//! `warden-sandbox` the Wasm executor. Data flows one way: the controller decides, the
-//! [`Runner`] does what it decided with a [`Model`] and an [`Executor`].
+//! budgets, state, controller), `warden-llm` the OpenAI and Anthropic adapters,
+//! `warden-sandbox` the Wasm executor (with `warden-wit` for typed WIT components),
+//! `warden-store` the run store behind durable runs, and `warden-pack` signed tool packs.
+//! Beside this crate, `warden-trace` turns run events into OpenTelemetry spans and
+//! `warden-mcp` serves sandboxed tools to MCP clients. Data flows one way: the controller
+//! decides, the [`Runner`] does what it decided with a [`Model`] and an [`Executor`].
 
 #![deny(missing_docs)]
 
