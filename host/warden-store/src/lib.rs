@@ -1,6 +1,6 @@
 //! warden-store: durable runs for warden.
 //!
-//! [`format`] is the versioned, documented run-state serialisation (one checkpoint: the
+//! [`format`](mod@format) is the versioned, documented run-state serialisation (one checkpoint: the
 //! controller's snapshot, the agent's digest, a pending approval); [`Store`] is what the
 //! runtime asks of a store (runs, leases with fencing tokens, checkpoints written in one
 //! transaction with their step's events, the tool-call journal, decisions, retention);
