@@ -197,7 +197,10 @@ pub async fn chat(fx: &Fixture, agent: &Path, input: &str) -> Output {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).await.unwrap();
+    // A chat that refuses to start exits before reading: its stdin is closed then.
+    if let Err(e) = stdin.write_all(input.as_bytes()).await {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     drop(stdin);
     child.wait_with_output().await.unwrap()
 }
