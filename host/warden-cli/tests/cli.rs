@@ -14,6 +14,8 @@
 
 #[path = "cli/approval.rs"]
 mod approval;
+#[path = "cli/author.rs"]
+mod author;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]

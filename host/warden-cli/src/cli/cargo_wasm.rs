@@ -76,7 +76,9 @@ pub fn ensure_target(dir: &Path, console: &Console) -> Result<()> {
 
 /// Builds the crate at `dir` (its `Cargo.toml`) in release for [`TARGET`].
 pub fn build(dir: &Path, console: &Console) -> Result<Vec<Built>> {
-    let manifest = dir.join("Cargo.toml");
+    // Absolute: cargo runs in `dir`, where a relative path would point elsewhere.
+    let manifest = std::path::absolute(dir.join("Cargo.toml"))
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
     if !manifest.is_file() {
         bail!(
             "{} has no Cargo.toml: give the folder of a tool crate (`warden tool new <name>` makes one)",
@@ -180,9 +182,18 @@ fn tail(stream: impl Read) -> String {
     let mut size = 0;
     for line in BufReader::new(stream).lines().map_while(Result::ok) {
         let trimmed = line.trim_start();
-        if ["Compiling ", "Finished ", "Downloaded ", "Downloading ", "Locking ", "Updating ", "Adding ", "Blocking "]
-            .iter()
-            .any(|p| trimmed.starts_with(p))
+        if [
+            "Compiling ",
+            "Finished ",
+            "Downloaded ",
+            "Downloading ",
+            "Locking ",
+            "Updating ",
+            "Adding ",
+            "Blocking ",
+        ]
+        .iter()
+        .any(|p| trimmed.starts_with(p))
         {
             continue;
         }

@@ -106,8 +106,8 @@ fn read_template(dir: &Path) -> Result<String> {
         );
     }
     let bytes = read_capped(&path, MAX_MANIFEST_BYTES)?;
-    let text = String::from_utf8(bytes)
-        .with_context(|| format!("{} is not UTF-8", path.display()))?;
+    let text =
+        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;
     if let Some(line) = text
         .lines()
         .position(|l| l.trim_start().starts_with("[[components]]"))

@@ -33,12 +33,63 @@ impl NewArgs {
 
 /// The names a tool function cannot have (Rust keywords, and the std prelude's macros' crate).
 const RESERVED: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-    "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
-    "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final",
-    "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield", "std", "core",
-    "alloc", "test", "warden-tool", "tests",
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "std",
+    "core",
+    "alloc",
+    "test",
+    "warden-tool",
+    "tests",
 ];
 
 /// Checks a tool name; the error says what a valid one looks like.
@@ -117,7 +168,10 @@ fn files(name: &str, sdk: &Path) -> Result<Vec<(&'static str, String)>> {
 /// Writes the crate for `args`; returns its folder.
 pub fn new_crate(args: &NewArgs) -> Result<PathBuf> {
     check_name(&args.name)?;
-    let target = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let target = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
     if std::fs::symlink_metadata(&target).is_ok() {
         let empty_dir = std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_none());
         if !empty_dir {
@@ -180,7 +234,17 @@ mod tests {
         for good in ["greet", "word-count", "a1"] {
             check_name(good).unwrap();
         }
-        for bad in ["", "Greet", "1a", "a_b", "a-", "a--b", "../x", "a b", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Greet",
+            "1a",
+            "a_b",
+            "a-",
+            "a--b",
+            "../x",
+            "a b",
+            &"a".repeat(65),
+        ] {
             let err = check_name(bad).unwrap_err().to_string();
             assert!(err.contains("lower-case letters"), "{bad:?}: {err}");
         }
@@ -197,6 +261,9 @@ mod tests {
         let lib = &files.iter().find(|(p, _)| *p == "src/lib.rs").unwrap().1;
         assert!(lib.contains("pub fn word_count(args: WordCountArgs)"));
         let cargo = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
-        assert!(cargo.contains(r#"path = "/sdk \"q\"/warden-tool""#), "{cargo}");
+        assert!(
+            cargo.contains(r#"path = "/sdk \"q\"/warden-tool""#),
+            "{cargo}"
+        );
     }
 }
