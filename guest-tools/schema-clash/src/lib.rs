@@ -40,7 +40,11 @@ pub fn shout(args: ShoutArgs) -> Result<Shouted, ToolError> {
         return Err(ToolError::invalid_args("marks must be at most 10"));
     }
     Ok(Shouted {
-        text: format!("{}{}", args.text.to_uppercase(), "!".repeat(args.marks.into())),
+        text: format!(
+            "{}{}",
+            args.text.to_uppercase(),
+            "!".repeat(args.marks.into())
+        ),
     })
 }
 
@@ -67,7 +71,11 @@ mod tests {
             "The text to shout."
         );
         assert_eq!(schema["required"], warden_tool::serde_json::json!(["text"]));
-        assert!(info.output_schema.unwrap().contains("The text in capitals."));
+        assert!(
+            info.output_schema
+                .unwrap()
+                .contains("The text in capitals.")
+        );
     }
 
     #[test]
