@@ -22,6 +22,7 @@ mod llm_wire;
 mod mcp_bad_input;
 mod mcp_server;
 mod mcp_support;
+mod oci_registry;
 mod pack_egress;
 mod pack_install;
 mod pack_oci;

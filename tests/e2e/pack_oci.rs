@@ -1,88 +1,15 @@
 //! Packs through a real OCI registry: Debian's `docker-registry`, started on a loopback port
-//! for each test with its storage in a temporary folder. Push and pull keep every byte and the
+//! for each test with its storage in a temporary folder (see `oci_registry.rs`). Push and pull keep every byte and the
 //! signature; a blob changed or truncated in the registry's storage is refused on pull.
 //!
 //! Without `docker-registry` the tests say so and pass locally; under `CI=true` they fail
 //! (`.ci/run` installs it).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
 use warden_pack::{PackError, PackFiles, oci};
 
-/// A registry process; killed (by its own pid) when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-    storage: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const BINARY: &str = "docker-registry";
-
-/// Starts a registry, or `None` (after saying why) when the binary is missing outside CI.
-async fn registry() -> Option<Registry> {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(BINARY).is_file()))
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{BINARY} is not installed; .ci/run installs Debian's docker-registry package"
-        );
-        eprintln!(
-            "SKIPPED: {BINARY} is not installed (apt-get install docker-registry) — the OCI tests did not run"
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let storage = dir.path().join("storage");
-    let config = dir.path().join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(BINARY)
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let registry = Registry {
-        child,
-        port,
-        storage,
-        _dir: dir,
-    };
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(registry);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{BINARY} did not start listening on 127.0.0.1:{port}");
-}
+use crate::oci_registry::registry;
 
 /// A signed pack of the calc component.
 fn signed_pack(dir: &Path) -> PackFiles {
@@ -107,22 +34,13 @@ fn signed_pack(dir: &Path) -> PackFiles {
     }
 }
 
-/// The registry's stored file of the blob holding `bytes`.
-fn blob_file(storage: &Path, bytes: &[u8]) -> PathBuf {
-    let digest = warden_pack::sha256_hex(bytes);
-    storage.join(format!(
-        "docker/registry/v2/blobs/sha256/{}/{digest}/data",
-        &digest[..2]
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_then_pull_keeps_the_pack_and_its_signature() {
     let Some(reg) = registry().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let files = signed_pack(dir.path());
     let reference =
-        oci::parse_reference(&format!("oci://127.0.0.1:{}/packs/calc:1.0.0", reg.port)).unwrap();
+        oci::parse_reference(&format!("oci://{}/packs/calc:1.0.0", reg.host())).unwrap();
     oci::push(&files, &reference).await.unwrap();
     let pulled = oci::pull(&reference, 64 << 20).await.unwrap();
     assert_eq!(pulled.manifest, files.manifest);
@@ -139,9 +57,9 @@ async fn a_blob_changed_or_truncated_in_the_registry_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let files = signed_pack(dir.path());
     let reference =
-        oci::parse_reference(&format!("oci://127.0.0.1:{}/packs/calc:1.0.0", reg.port)).unwrap();
+        oci::parse_reference(&format!("oci://{}/packs/calc:1.0.0", reg.host())).unwrap();
     oci::push(&files, &reference).await.unwrap();
-    let stored = blob_file(&reg.storage, &files.components["calc.wasm"]);
+    let stored = reg.blob_file(&files.components["calc.wasm"]);
     let original = std::fs::read(&stored).unwrap();
 
     let mut flipped = original.clone();
@@ -165,4 +83,67 @@ async fn a_blob_changed_or_truncated_in_the_registry_is_refused() {
 async fn references_without_the_oci_scheme_are_refused() {
     let err = oci::parse_reference("127.0.0.1:5000/packs/calc:1").unwrap_err();
     assert!(err.to_string().contains("oci://"), "{err}");
+}
+
+/// Docker config credentials reach a registry behind htpasswd auth; a wrong password and a
+/// missing entry are refused with an error naming the registry and the credentials' source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_credentials_come_from_the_docker_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = crate::oci_registry::htpasswd(dir.path(), "ann", "s3cret");
+    let Some(reg) = crate::oci_registry::registry_with_htpasswd(&htpasswd).await else {
+        return;
+    };
+    let files = signed_pack(dir.path());
+    let reference =
+        oci::parse_reference(&format!("oci://{}/packs/calc:1.0.0", reg.host())).unwrap();
+    let good = crate::oci_registry::docker_config(dir.path(), "good", &reg.host(), "ann", "s3cret");
+    let wrong = crate::oci_registry::docker_config(dir.path(), "wrong", &reg.host(), "ann", "nope");
+    let with =
+        |folder: &std::path::Path| oci::docker_config_credentials(folder, &reference).unwrap();
+    let err = oci::push_with(&files, &reference, &with(&wrong))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PackError::RegistryAuth { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&reg.host()) && message.contains("user \"ann\" from"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("nope"),
+        "the password never shows: {message}"
+    );
+
+    oci::push_with(&files, &reference, &with(&good))
+        .await
+        .unwrap();
+    let pulled = oci::pull_with(&reference, 64 << 20, &with(&good))
+        .await
+        .unwrap();
+    assert_eq!(pulled.manifest, files.manifest);
+
+    let none = with(&dir.path().join("none"));
+    let err = oci::pull_with(&reference, 64 << 20, &none)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PackError::RegistryAuth { .. }), "{err}");
+    assert!(err.to_string().contains("credentials sent: none"), "{err}");
+}
+
+#[test]
+fn a_broken_docker_config_is_an_error_not_anonymous() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = oci::parse_reference("oci://127.0.0.1:5000/packs/calc:1").unwrap();
+    std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
+    let err = oci::docker_config_credentials(dir.path(), &reference).unwrap_err();
+    assert!(matches!(err, PackError::DockerConfig { .. }), "{err}");
+    assert!(err.to_string().contains("not JSON"), "{err}");
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"auths": {"127.0.0.1:5000": {"auth": "bm8tY29sb24="}}}"#,
+    )
+    .unwrap();
+    let err = oci::docker_config_credentials(dir.path(), &reference).unwrap_err();
+    assert!(err.to_string().contains("user:password"), "{err}");
 }

@@ -6,6 +6,8 @@
 //! struct. Invariant: every misuse this macro can see (wrong signature, missing doc comment,
 //! bad name) is a compile error that says what to write instead.
 
+mod data;
+
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 use quote::{quote, quote_spanned};
@@ -44,6 +46,22 @@ pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
     }
+}
+
+/// Derives what a tool's arguments type needs (`Deserialize` and `JsonSchema`) through the
+/// SDK's re-exported serde and schemars, so the tool crate needs neither dependency and may
+/// depend on any other version of them. Field attributes `#[serde(..)]` and `#[schemars(..)]`
+/// and doc comments (which become schema descriptions) work as with the plain derives.
+#[proc_macro_attribute]
+pub fn args(attr: TokenStream, item: TokenStream) -> TokenStream {
+    data::expand(data::Role::Args, attr.into(), item.into()).into()
+}
+
+/// Derives what a tool's output type needs (`Serialize` and `JsonSchema`) through the SDK's
+/// re-exported serde and schemars; see [`macro@args`].
+#[proc_macro_attribute]
+pub fn output(attr: TokenStream, item: TokenStream) -> TokenStream {
+    data::expand(data::Role::Output, attr.into(), item.into()).into()
 }
 
 #[derive(Default)]
@@ -149,7 +167,7 @@ fn single_argument(function: &ItemFn) -> syn::Result<&Type> {
             },
             "a tool function takes exactly one argument, its arguments struct: \
              `fn name(args: Args) -> Result<Out, ToolError>` with \
-             `#[derive(Deserialize, JsonSchema)] struct Args { ... }`",
+             `#[warden_tool::args] struct Args { ... }`",
         )
     };
     if inputs.len() != 1 {

@@ -16,7 +16,7 @@ pub mod log;
 
 pub use config::{IDEMPOTENCY_KEY_CONFIG, config, config_keys, idempotency_key};
 pub use error::{Context, ToolError};
-pub use warden_tool_macros::tool;
+pub use warden_tool_macros::{args, output, tool};
 pub use {schemars, serde, serde_json};
 
 /// The generated bindings of `wit/tool.wit`, world `warden:tool/toolbox`.

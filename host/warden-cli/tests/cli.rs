@@ -14,6 +14,8 @@
 
 #[path = "cli/approval.rs"]
 mod approval;
+#[path = "cli/author.rs"]
+mod author;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]
@@ -24,6 +26,10 @@ mod durable;
 mod exactly_once;
 #[path = "cli/mcp.rs"]
 mod mcp;
+#[path = "cli/oci.rs"]
+mod oci;
+#[path = "../../../tests/e2e/oci_registry.rs"]
+mod oci_registry;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pack.rs"]

@@ -187,6 +187,28 @@ pub enum PackError {
     /// A narrowing (from an agent file) tries to widen a grant.
     #[error("{0}")]
     Widening(String),
+    /// The registry refused the credentials sent (or needs some and none were found).
+    #[error(
+        "the registry {registry} refused access ({detail}); credentials sent: {credentials}. \
+         Check them: `docker login {registry}` writes them to $DOCKER_CONFIG/config.json (or \
+         ~/.docker/config.json), or set WARDEN_REGISTRY_USERNAME and WARDEN_REGISTRY_PASSWORD"
+    )]
+    RegistryAuth {
+        /// The registry's host (and port).
+        registry: String,
+        /// Which credentials were sent and where they came from (never the password).
+        credentials: String,
+        /// What the registry or the client said.
+        detail: String,
+    },
+    /// The docker config file with registry credentials cannot be used.
+    #[error("{}: {why}; fix it or point DOCKER_CONFIG at another folder", path.display())]
+    DockerConfig {
+        /// The `config.json` read.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 impl PackError {

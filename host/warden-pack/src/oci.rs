@@ -67,44 +67,166 @@ fn client(reference: &Reference) -> Client {
     })
 }
 
+/// Credentials for one registry, and where they came from (for error messages).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// What is sent.
+    pub auth: RegistryAuth,
+    /// Which credentials and from where, without the secret: e.g. `user "ann" from
+    /// /home/ann/.docker/config.json`, or `none (anonymous)`.
+    pub source: String,
+}
+
+/// The largest docker config file read.
+const MAX_DOCKER_CONFIG: u64 = 1 << 20;
+
 /// Registry credentials: `WARDEN_REGISTRY_USERNAME` / `WARDEN_REGISTRY_PASSWORD`, else the
-/// docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, `auths.<registry>.auth`),
-/// else anonymous.
-pub fn auth_for(reference: &Reference) -> RegistryAuth {
+/// docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`,
+/// `auths.<registry>.auth` = base64 of `user:password`), else anonymous. A config file that
+/// exists but cannot be read as one is an error, not a silent anonymous pull.
+pub fn credentials_for(reference: &Reference) -> Result<Credentials, PackError> {
     if let (Ok(user), Ok(pass)) = (
         std::env::var("WARDEN_REGISTRY_USERNAME"),
         std::env::var("WARDEN_REGISTRY_PASSWORD"),
     ) {
-        return RegistryAuth::Basic(user, pass);
+        return Ok(Credentials {
+            source: format!("user {user:?} from WARDEN_REGISTRY_USERNAME"),
+            auth: RegistryAuth::Basic(user, pass),
+        });
     }
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")));
-    let from_config = dir.and_then(|d| {
-        let text = crate::source::read_capped(&d.join("config.json"), 1 << 20).ok()??;
-        let json: serde_json::Value = serde_json::from_slice(&text).ok()?;
-        let encoded = json["auths"][reference.resolve_registry()]["auth"]
-            .as_str()?
-            .to_string();
-        use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?;
-        let (user, pass) = String::from_utf8(decoded)
-            .ok()?
-            .split_once(':')
-            .map(|(u, p)| (u.to_string(), p.to_string()))?;
-        Some(RegistryAuth::Basic(user, pass))
-    });
-    from_config.unwrap_or(RegistryAuth::Anonymous)
+    match dir {
+        Some(dir) => docker_config_credentials(&dir, reference),
+        None => Ok(Credentials::anonymous("no DOCKER_CONFIG or HOME")),
+    }
+}
+
+impl Credentials {
+    fn anonymous(why: &str) -> Self {
+        Credentials {
+            auth: RegistryAuth::Anonymous,
+            source: format!("none ({why})"),
+        }
+    }
+}
+
+/// The credentials for `reference`'s registry in the docker config folder `dir`
+/// (`dir/config.json`), or anonymous when it has none for that registry.
+pub fn docker_config_credentials(
+    dir: &std::path::Path,
+    reference: &Reference,
+) -> Result<Credentials, PackError> {
+    let anonymous = Credentials::anonymous;
+    let path = dir.join("config.json");
+    let bad = |why: String| PackError::DockerConfig {
+        path: path.clone(),
+        why,
+    };
+    let Some(text) = crate::source::read_capped(&path, MAX_DOCKER_CONFIG)? else {
+        return Ok(anonymous(&format!("{} does not exist", path.display())));
+    };
+    let json: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let registry = reference.resolve_registry();
+    // `docker login` writes the bare host; older tools wrote a URL.
+    let entry = [
+        registry.to_string(),
+        format!("https://{registry}"),
+        format!("http://{registry}"),
+    ]
+    .into_iter()
+    .find_map(|key| json["auths"].get(&key).cloned());
+    let Some(encoded) = entry.as_ref().and_then(|e| e.get("auth")) else {
+        return Ok(anonymous(&format!(
+            "{} has no auths.\"{registry}\".auth",
+            path.display()
+        )));
+    };
+    let encoded = encoded
+        .as_str()
+        .ok_or_else(|| bad(format!("auths.\"{registry}\".auth is not a string")))?;
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|e| bad(format!("auths.\"{registry}\".auth is not base64 ({e})")))?;
+    let (user, pass) = String::from_utf8(decoded)
+        .ok()
+        .and_then(|t| {
+            t.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+        })
+        .ok_or_else(|| {
+            bad(format!(
+                "auths.\"{registry}\".auth is not base64 of `user:password`"
+            ))
+        })?;
+    Ok(Credentials {
+        source: format!("user {user:?} from {}", path.display()),
+        auth: RegistryAuth::Basic(user, pass),
+    })
+}
+
+/// A client error as a [`PackError`]: refusals of access become [`PackError::RegistryAuth`]
+/// naming the credentials sent, everything else [`PackError::Oci`] with `what`.
+fn registry_err(
+    what: &str,
+    reference: &Reference,
+    credentials: &Credentials,
+    e: oci_client::errors::OciDistributionError,
+) -> PackError {
+    use oci_client::errors::OciDistributionError as E;
+    let denied = match &e {
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => true,
+        E::RegistryError { envelope, .. } => envelope.errors.iter().any(|err| {
+            matches!(
+                err.code,
+                oci_client::errors::OciErrorCode::Unauthorized
+                    | oci_client::errors::OciErrorCode::Denied
+            )
+        }),
+        E::ServerError { code, .. } => *code == 401 || *code == 403,
+        _ => false,
+    };
+    if denied {
+        PackError::RegistryAuth {
+            registry: reference.resolve_registry().to_string(),
+            credentials: credentials.source.clone(),
+            detail: e.to_string(),
+        }
+    } else {
+        oci_err(what, e)
+    }
 }
 
 /// Pushes `files` (signed: an unsigned pack is refused) to `reference`; returns the manifest URL.
 pub async fn push(files: &PackFiles, reference: &Reference) -> Result<String, PackError> {
+    if files.signature.is_none() {
+        return Err(PackError::MissingSignature);
+    }
+    push_with(files, reference, &credentials_for(reference)?).await
+}
+
+/// [`push`] with the given credentials.
+pub async fn push_with(
+    files: &PackFiles,
+    reference: &Reference,
+    credentials: &Credentials,
+) -> Result<String, PackError> {
     let sig = files
         .signature
         .as_ref()
         .ok_or(PackError::MissingSignature)?;
+    push_signed(files, sig, reference, credentials).await
+}
+
+async fn push_signed(
+    files: &PackFiles,
+    sig: &SignatureFile,
+    reference: &Reference,
+    credentials: &Credentials,
+) -> Result<String, PackError> {
     let title = |name: &str| Some(BTreeMap::from([(TITLE.to_string(), name.to_string())]));
     let mut layers = vec![ImageLayer::new(
         files.manifest.to_toml()?.into_bytes(),
@@ -138,22 +260,45 @@ pub async fn push(files: &PackFiles, reference: &Reference) -> Result<String, Pa
             reference,
             &layers,
             config,
-            &auth_for(reference),
+            &credentials.auth,
             Some(manifest),
         )
         .await
-        .map_err(|e| oci_err(&format!("pushing to {reference}"), e))?;
+        .map_err(|e| {
+            registry_err(
+                &format!("pushing to {reference}"),
+                reference,
+                credentials,
+                e,
+            )
+        })?;
     Ok(response.manifest_url)
 }
 
 /// Pulls the pack at `reference`, at most `max_bytes` in all.
 pub async fn pull(reference: &Reference, max_bytes: u64) -> Result<PackFiles, PackError> {
+    pull_with(reference, max_bytes, &credentials_for(reference)?).await
+}
+
+/// [`pull`] with the given credentials.
+pub async fn pull_with(
+    reference: &Reference,
+    max_bytes: u64,
+    credentials: &Credentials,
+) -> Result<PackFiles, PackError> {
     let client = client(reference);
-    let auth = auth_for(reference);
+    let auth = &credentials.auth;
     let (manifest, _) = client
-        .pull_image_manifest(reference, &auth)
+        .pull_image_manifest(reference, auth)
         .await
-        .map_err(|e| oci_err(&format!("reading the manifest of {reference}"), e))?;
+        .map_err(|e| {
+            registry_err(
+                &format!("reading the manifest of {reference}"),
+                reference,
+                credentials,
+                e,
+            )
+        })?;
     if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
         return Err(PackError::Oci(format!(
             "{reference} is not a warden pack (artifact type {:?})",
@@ -170,13 +315,15 @@ pub async fn pull(reference: &Reference, max_bytes: u64) -> Result<PackFiles, Pa
     let image = client
         .pull(
             reference,
-            &auth,
+            auth,
             vec![MANIFEST_TYPE, COMPONENT_TYPE, SIGNATURE_TYPE],
         )
         .await
         .map_err(|e| {
-            oci_err(
+            registry_err(
                 &format!("pulling {reference} (a blob that does not match its digest is refused)"),
+                reference,
+                credentials,
                 e,
             )
         })?;

@@ -228,6 +228,14 @@ impl Console {
         self.lock().spinner = Some(bar);
     }
 
+    /// Changes the message of the spinner that shows (nothing when none does).
+    pub fn spin_message(&self, message: String) {
+        let bar = self.lock().spinner.clone();
+        if let Some(bar) = bar {
+            bar.set_message(message);
+        }
+    }
+
     /// Clears the spinner, if one shows.
     pub fn stop_spinner(&self) {
         // Taken out of the lock first: finishing waits for the ticker thread, which must

@@ -3,6 +3,7 @@
 //! Every command writes through one [`Console`] (see `console.rs` for why).
 
 mod approve;
+mod cargo_wasm;
 mod chat;
 mod console;
 mod demo;
@@ -13,10 +14,13 @@ mod logging;
 mod mcp;
 mod otel;
 mod pack;
+mod pack_build;
 mod render;
 mod replay;
 mod run;
 mod runs;
+mod scaffold;
+mod sdk_files;
 mod store;
 mod tool;
 mod tool_wit;

@@ -1,4 +1,4 @@
-//! `warden pack sign|verify|archive|install|upgrade|list|info|remove`: signed tool packs.
+//! `warden pack build|sign|verify|archive|install|upgrade|list|info|remove`: signed tool packs.
 //!
 //! Install and upgrade ask on a terminal (the permissions in plain words, a real directory
 //! for each logical one, then yes or no); without a terminal they need `--yes` or
@@ -22,6 +22,9 @@ use super::keys::report;
 /// `warden pack ...`
 #[derive(Debug, Subcommand)]
 pub enum PackCommand {
+    /// Build a tool crate for wasm32-wasip2 (release), ask its components for their tools and
+    /// write the pack folder: pack.toml (the crate's, plus the components) and the .wasm files.
+    Build(super::pack_build::BuildArgs),
     /// Sign a pack directory: writes pack.sig over pack.toml's canonical form.
     Sign {
         /// The pack directory.
@@ -105,6 +108,7 @@ pub async fn run(cmd: PackCommand, console: Console) -> ExitCode {
 async fn run_inner(cmd: PackCommand, console: &Console) -> Result<()> {
     let store = || Ok::<_, PackError>(Store::new(Dirs::from_env()?));
     match cmd {
+        PackCommand::Build(args) => super::pack_build::run(args, console).await?,
         PackCommand::Sign { pack, key } => {
             let files = PackFiles::from_dir(&pack, DEFAULT_MAX_PACK_BYTES)?;
             files.verify_digests()?;

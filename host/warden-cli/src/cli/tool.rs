@@ -32,6 +32,11 @@ pub enum ToolCommand {
     /// Write WIT doc comments into a component's `package-docs` section, so warden
     /// describes its typed functions with them.
     EmbedDocs(super::tool_wit::EmbedDocsArgs),
+    /// Create a tool crate that uses the SDK: one tool function, a native test, a README,
+    /// pack.toml and the size-optimised release profile. It builds as it is.
+    New(super::scaffold::NewArgs),
+    /// Unpack the SDK this warden carries (if needed) and print the path tool crates use.
+    Sdk,
 }
 
 /// `warden tool call <component> <tool> [json]`
@@ -64,7 +69,7 @@ pub async fn run_to(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) 
     let json = match &cmd {
         ToolCommand::List { json, .. } => *json,
         ToolCommand::Call(args) => args.json,
-        ToolCommand::EmbedDocs(_) => false,
+        ToolCommand::EmbedDocs(_) | ToolCommand::New(_) | ToolCommand::Sdk => false,
     };
     let result = match cmd {
         ToolCommand::List {
@@ -77,6 +82,14 @@ pub async fn run_to(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) 
         } => list_builtins(json, out).await,
         ToolCommand::Call(args) => call(*args, out, err).await,
         ToolCommand::EmbedDocs(args) => super::tool_wit::embed_docs(&args, out),
+        ToolCommand::New(args) => super::scaffold::new_crate(&args).and_then(|dir| {
+            write!(out, "{}", super::scaffold::next_steps(&dir, args.name()))?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        ToolCommand::Sdk => super::scaffold::sdk_path().and_then(|path| {
+            writeln!(out, "{}", path.display())?;
+            Ok(ExitCode::SUCCESS)
+        }),
     };
     match result {
         Ok(code) => code,

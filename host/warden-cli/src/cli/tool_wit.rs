@@ -68,7 +68,8 @@ pub fn write_skipped(set: &ToolSet, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>> {
+/// Reads `path`, refusing more than `limit` bytes.
+pub(super) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>> {
     use std::io::Read;
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

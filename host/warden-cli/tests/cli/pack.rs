@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::support::{Fixture, assert_code, text};
 
 /// Writes an unsigned pack of the calc component at `version` with extra capabilities.
-fn write_pack(fx: &Fixture, version: &str, caps: &str) -> PathBuf {
+pub fn write_pack(fx: &Fixture, version: &str, caps: &str) -> PathBuf {
     let dir = fx.dir.path().join(format!("pack-{version}"));
     std::fs::create_dir_all(&dir).unwrap();
     let calc = std::fs::read(warden::testing::guests::CALC).unwrap();
