@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::budget::BudgetResource;
+use crate::guardrail::GuardrailStage;
 use crate::state::{StepRecord, UsageTotals};
 use crate::tool::ToolFailureKind;
 
@@ -83,6 +84,15 @@ pub enum StopReason {
         /// Why (see [`crate::context::ContextError`]).
         message: String,
     },
+    /// An input or output guardrail tripped (a tool-call guardrail vetoes one call only).
+    GuardrailTripped {
+        /// The guardrail's name.
+        guardrail: String,
+        /// What it checked.
+        stage: GuardrailStage,
+        /// Why it tripped.
+        message: String,
+    },
 }
 
 impl std::fmt::Display for CancelMode {
@@ -148,6 +158,11 @@ impl StopReason {
             Self::ContentFiltered => "the provider filtered the content".into(),
             Self::ModelError { failure } => format!("model call failed: {}", failure.message),
             Self::Context { message } => format!("context error: {message}"),
+            Self::GuardrailTripped {
+                guardrail,
+                stage,
+                message,
+            } => format!("guardrail `{guardrail}` tripped on {stage}: {message}"),
         }
     }
 }

@@ -62,6 +62,7 @@
 
 mod agent;
 pub mod builtin;
+pub mod guardrail;
 mod guests;
 mod outcome;
 mod runner;
@@ -71,6 +72,7 @@ pub use agent::{
     AgentBuilder, AgentDef, AgentError, Approval, ContextSettings, ErrorPolicyName, ModelSettings,
     OutputDef, PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
 };
+pub use guardrail::{Guardrail, GuardrailStage, Verdict};
 pub use outcome::{tool_failure, tool_outcome, tool_usage};
 pub use runner::{
     Agent, ApprovalRequest, Approver, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError,

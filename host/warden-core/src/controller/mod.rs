@@ -65,6 +65,8 @@ mod tests_limits;
 mod tests_pause;
 #[cfg(test)]
 mod tests_snapshot;
+#[cfg(test)]
+mod tests_stop;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -385,6 +387,18 @@ impl Controller {
                 self.finish(StopReason::Cancelled { mode }, None, false);
             }
         }
+    }
+
+    /// Ends the run with `reason`, decided by the driver (a tripped guardrail): pending tool
+    /// calls are closed as in an immediate cancellation, and the run has no output. On a
+    /// run that already finished, `reason` replaces its stop reason and its output is
+    /// withdrawn (an output guardrail overrules the answer); a new `RunFinished` is queued,
+    /// so a driver that holds back the first one forwards only the last.
+    pub fn stop(&mut self, reason: StopReason) {
+        if let Phase::AwaitingTools(turn) = std::mem::replace(&mut self.phase, Phase::Ready) {
+            self.append_results(turn.close("the run was stopped before this call finished"));
+        }
+        self.finish(reason, None, false);
     }
 
     /// Starts a new user turn on a finished run (multi-turn chat). The history, usage and

@@ -5,7 +5,7 @@
 //! (`RunStarted`, `ModelRequest`, `ModelResponse`, `ToolCallRejected`, `Compaction`,
 //! `BudgetWarning`, `RunFinished`; take them with `Controller::take_events`). The driver emits the ones only
 //! IO can see (`TextDelta`, `ToolCallStarted`, `ToolCallFinished`, `RateLimitWait`,
-//! `Retry`), using the constructors below so both sides agree on the fields.
+//! `Retry`, `GuardrailChecked`), using the constructors below so both sides agree on the fields.
 //! Invariant: every variant round-trips through serde_json.
 //!
 //! [`EventRecord`] (in `record.rs`) is the stamped form a log or `--json` consumer reads:
@@ -21,6 +21,7 @@ pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_e
 
 use crate::budget::BudgetResource;
 use crate::chat::{FinishReason, Usage};
+use crate::guardrail::GuardrailStage;
 use crate::run::{FinalOutput, StopReason};
 use crate::state::{ModelCallKind, UsageTotals};
 use crate::tool::{PlannedCall, ToolFailureKind, ToolOutcome, ToolUsage};
@@ -187,6 +188,21 @@ pub enum RunEvent {
         wait_ms: u64,
         /// Why the attempt failed.
         reason: String,
+    },
+    /// A guardrail checked the input, the output or a tool call (emitted by the driver).
+    GuardrailChecked {
+        /// The guardrail's name.
+        guardrail: String,
+        /// What it checked.
+        stage: GuardrailStage,
+        /// The checked call's id (`tool_call` stage only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+        /// It tripped: the run ends (input, output) or the call is vetoed (tool call).
+        tripped: bool,
+        /// Why it tripped (empty when it passed).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
     },
     /// The run is over. `output` is the final answer (also when it was not streamed as
     /// text deltas: a non-streamed call, a stop tool's output), so a consumer of the events

@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
 use crate::agent::{AgentDef, Approval, PolicyRef};
+use crate::guardrail::{Guardrail, Guardrails};
 use warden_core::controller::{Controller, ControllerSnapshot, LoopConfig, Schemas};
 use warden_core::tool::ToolCatalogEntry;
 use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
@@ -42,6 +43,8 @@ struct Inner {
     schemas: OnceLock<Schemas>,
     /// The agent file it was loaded from, if any (kept with its durable runs).
     source: Option<std::path::PathBuf>,
+    /// Checks on the input, the output and each tool call (see `crate::guardrail`).
+    guardrails: Guardrails,
 }
 
 impl Agent {
@@ -54,6 +57,7 @@ impl Agent {
                 bindings: HashMap::new(),
                 schemas: OnceLock::new(),
                 source: None,
+                guardrails: Guardrails::default(),
             }),
         }
     }
@@ -134,6 +138,7 @@ impl Agent {
             schemas: OnceLock::new(),
             source: (def.source.as_ref())
                 .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+            guardrails: Guardrails::default(),
         };
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
@@ -310,6 +315,41 @@ impl Agent {
                 inner.schemas.get_or_init(|| compiled)
             }
         })
+    }
+
+    /// Checks the user's input with `guardrail` (at the same time as the first model call,
+    /// or before it: [`Guardrail::before_model`]); a trip ends the run.
+    pub fn with_input_guardrail(mut self, guardrail: Guardrail) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .guardrails
+            .input
+            .push(guardrail);
+        self
+    }
+
+    /// Checks the final output (an answer or a stop tool's output) with `guardrail`; a trip
+    /// ends the run without output.
+    pub fn with_output_guardrail(mut self, guardrail: Guardrail) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .guardrails
+            .output
+            .push(guardrail);
+        self
+    }
+
+    /// Checks each tool call with `guardrail` before it runs; a trip vetoes that call (the
+    /// model is told why, as the call's result) and the run goes on.
+    pub fn with_tool_guardrail(mut self, guardrail: Guardrail) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .guardrails
+            .tool_call
+            .push(guardrail);
+        self
+    }
+
+    /// This agent's guardrails.
+    pub(crate) fn guardrails(&self) -> &Guardrails {
+        &self.inner.guardrails
     }
 
     /// Requires a person's approval before `tool`'s calls (see [`Approval`]).

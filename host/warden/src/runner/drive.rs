@@ -12,13 +12,14 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::guard;
 use super::record::Recorder;
 use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
 use warden_core::controller::{Controller, Step};
 use warden_core::events::RunEvent;
-use warden_core::run::{CancelMode, RunResult};
+use warden_core::run::{CancelMode, RunResult, StopReason};
 use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
 
 /// Drives `controller` to `Done`; `None` when the run paused for an approval (only a
@@ -36,7 +37,14 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
     let max_tool_args = agent.config().max_tool_args_bytes;
     // Only the driver knows which provider the model is reached through.
     let provider = runner.model.provider();
-    let sink = &mut |event: RunEvent| sink(with_provider(event, provider));
+    // The output guardrails decide before `RunFinished` leaves (see `guard`).
+    let gate = guard::FinishGate::new(agent);
+    let sink = &mut |event: RunEvent| {
+        if let Some(event) = gate.pass(event) {
+            sink(with_provider(event, provider));
+        }
+    };
+    let mut input = guard::pending_input(agent, controller);
     loop {
         forward(controller, sink);
         if handle.is_cancelled() && controller.result().is_none() {
@@ -57,12 +65,13 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
         forward(controller, sink);
         match step {
             Step::Done(result) => {
+                let result = (gate.review(agent, controller, result, handle.token(), sink)).await;
                 // The end (and its `run_finished` event) is recorded however the run ended.
                 rec.checkpoint(controller).await?;
                 return Ok(Some(result));
             }
             Step::CallModel(request) => {
-                let outcome = call_model(
+                let call = call_model(
                     runner.model.as_ref(),
                     &request,
                     streaming,
@@ -70,8 +79,21 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                     max_tool_args,
                     handle.token(),
                     sink,
-                )
-                .await;
+                );
+                let outcome = match input.take() {
+                    None => call.await,
+                    Some(text) => match guarded_call(agent, &text, call, handle.token()).await {
+                        Ok(GuardedCall { outcome, events }) => {
+                            events.into_iter().for_each(&mut *sink);
+                            outcome
+                        }
+                        Err((events, reason)) => {
+                            events.into_iter().for_each(&mut *sink);
+                            controller.stop(reason);
+                            continue;
+                        }
+                    },
+                };
                 if let ModelOutcome::Response(response) = &outcome {
                     rec.note_response(response);
                 }
@@ -117,6 +139,55 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             }
         }
     }
+}
+
+/// The first model call of a user turn, with the input guardrails: those marked
+/// `before_model` first, the others while `call` runs. A trip drops the call (or discards
+/// its response) and gives the guardrails' events and the stop reason.
+async fn guarded_call(
+    agent: &Agent,
+    input: &str,
+    call: impl Future<Output = ModelOutcome>,
+    cancel: &CancellationToken,
+) -> Result<GuardedCall, (Vec<RunEvent>, StopReason)> {
+    let (before, beside) = guard::input_guards(agent);
+    let (mut events, checked) = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            return Ok(GuardedCall { outcome: ModelOutcome::Cancelled, events: Vec::new() });
+        }
+        checked = guard::check_input(&before, input) => checked,
+    };
+    if let Some(reason) = checked {
+        return Err((events, reason));
+    }
+    let check = guard::check_input(&beside, input);
+    tokio::pin!(call, check);
+    let mut outcome = None;
+    let mut checked = false;
+    while !checked || outcome.is_none() {
+        tokio::select! {
+            // A trip needs no response: the call is dropped at once.
+            (beside_events, reason) = &mut check, if !checked => {
+                events.extend(beside_events);
+                if let Some(reason) = reason {
+                    return Err((events, reason));
+                }
+                checked = true;
+            }
+            done = &mut call, if outcome.is_none() => outcome = Some(done),
+        }
+    }
+    Ok(GuardedCall {
+        outcome: outcome.unwrap_or(ModelOutcome::Cancelled),
+        events,
+    })
+}
+
+/// A model call whose input passed its guardrails, and their events.
+struct GuardedCall {
+    outcome: ModelOutcome,
+    events: Vec<RunEvent>,
 }
 
 /// `event`, with the provider filled in when it is the run's start.

@@ -21,6 +21,7 @@ mod drive;
 mod durable;
 mod error;
 mod failpoint;
+mod guard;
 mod record;
 mod session;
 mod setup;

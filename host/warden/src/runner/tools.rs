@@ -65,7 +65,13 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     let mut rejected = Vec::new();
     let mut approved = Vec::new();
     let mut paused = None;
-    for call in std::mem::take(&mut plan.calls) {
+    // Tool guardrails before approvals: a person is not asked about a vetoed call.
+    let calls = std::mem::take(&mut plan.calls);
+    let Some((calls, vetoed)) = super::guard::veto(agent, calls, cancel, sink).await else {
+        return Ok(());
+    };
+    rejected.extend(vetoed);
+    for call in calls {
         let approver = approver.as_deref();
         let gate = rec
             .approvals
