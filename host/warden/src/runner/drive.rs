@@ -65,7 +65,9 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
         forward(controller, sink);
         match step {
             Step::Done(result) => {
-                let result = (gate.review(agent, controller, result, handle.token(), sink)).await;
+                // Boxed, as the tool step is: the run's future does not hold its state.
+                let review = gate.review(agent, controller, result, handle.token(), sink);
+                let result = Box::pin(review).await;
                 // The end (and its `run_finished` event) is recorded however the run ended.
                 rec.checkpoint(controller).await?;
                 return Ok(Some(result));
@@ -82,17 +84,19 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 );
                 let outcome = match input.take() {
                     None => call.await,
-                    Some(text) => match guarded_call(agent, &text, call, handle.token()).await {
-                        Ok(GuardedCall { outcome, events }) => {
-                            events.into_iter().for_each(&mut *sink);
-                            outcome
+                    Some(text) => {
+                        match Box::pin(guarded_call(agent, &text, call, handle.token())).await {
+                            Ok(GuardedCall { outcome, events }) => {
+                                events.into_iter().for_each(&mut *sink);
+                                outcome
+                            }
+                            Err((events, reason)) => {
+                                events.into_iter().for_each(&mut *sink);
+                                controller.stop(reason);
+                                continue;
+                            }
                         }
-                        Err((events, reason)) => {
-                            events.into_iter().for_each(&mut *sink);
-                            controller.stop(reason);
-                            continue;
-                        }
-                    },
+                    }
                 };
                 if let ModelOutcome::Response(response) = &outcome {
                     rec.note_response(response);
