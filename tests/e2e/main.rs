@@ -2,6 +2,7 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod agent_budget;
 mod agent_concurrency;
+mod agent_guardrails;
 mod agent_loop;
 mod agent_setup;
 mod agent_stream;
