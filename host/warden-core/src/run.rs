@@ -83,6 +83,16 @@ pub enum StopReason {
         /// Why (see [`crate::context::ContextError`]).
         message: String,
     },
+    /// The agents handed the run to each other more often than the run allows (a handoff
+    /// loop); the handoff that would have gone over is not made.
+    HandoffLimit {
+        /// The run's most handoffs.
+        limit: u32,
+        /// The agent that asked for one more.
+        from: String,
+        /// The agent it named.
+        to: String,
+    },
 }
 
 impl std::fmt::Display for CancelMode {
@@ -109,7 +119,7 @@ impl StopReason {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Completed | Self::StopTool { .. } => EXIT_ANSWERED,
-            Self::Budget { .. } => EXIT_BUDGET,
+            Self::Budget { .. } | Self::HandoffLimit { .. } => EXIT_BUDGET,
             Self::Cancelled { .. } => EXIT_CANCELLED,
             _ => EXIT_FAILED,
         }
@@ -148,6 +158,9 @@ impl StopReason {
             Self::ContentFiltered => "the provider filtered the content".into(),
             Self::ModelError { failure } => format!("model call failed: {}", failure.message),
             Self::Context { message } => format!("context error: {message}"),
+            Self::HandoffLimit { limit, from, to } => {
+                format!("handoff limit ({limit}) reached: `{from}` asked to hand off to `{to}`")
+            }
         }
     }
 }
