@@ -93,6 +93,16 @@ pub enum StopReason {
         /// Why it tripped.
         message: String,
     },
+    /// The agents handed the run to each other more often than the run allows (a handoff
+    /// loop); the handoff that would have gone over is not made.
+    HandoffLimit {
+        /// The run's most handoffs.
+        limit: u32,
+        /// The agent that asked for one more.
+        from: String,
+        /// The agent it named.
+        to: String,
+    },
 }
 
 impl std::fmt::Display for CancelMode {
@@ -119,7 +129,7 @@ impl StopReason {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Completed | Self::StopTool { .. } => EXIT_ANSWERED,
-            Self::Budget { .. } => EXIT_BUDGET,
+            Self::Budget { .. } | Self::HandoffLimit { .. } => EXIT_BUDGET,
             Self::Cancelled { .. } => EXIT_CANCELLED,
             _ => EXIT_FAILED,
         }
@@ -163,6 +173,9 @@ impl StopReason {
                 stage,
                 message,
             } => format!("guardrail `{guardrail}` tripped on {stage}: {message}"),
+            Self::HandoffLimit { limit, from, to } => {
+                format!("handoff limit ({limit}) reached: `{from}` asked to hand off to `{to}`")
+            }
         }
     }
 }

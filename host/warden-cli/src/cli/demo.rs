@@ -110,6 +110,7 @@ mod tests {
             name: "text_stats".into(),
             arguments: serde_json::json!({ "text": long, "max": 3 }),
             attempt: 1,
+            trusted: false,
         };
         let RunEvent::ToolCallStarted { arguments, .. } = shorten(&event) else {
             panic!("wrong variant");

@@ -446,6 +446,23 @@ impl Controller {
         &self.system
     }
 
+    /// Wall time since the run started (as the time budget counts it).
+    pub fn elapsed(&self) -> Duration {
+        (self.clock)()
+    }
+
+    /// What is left of this run's budget now (see [`crate::budget::Budget::remaining`]):
+    /// the most a nested run started now may use.
+    pub fn remaining_budget(&self) -> crate::budget::Budget {
+        (self.config.budget).remaining(self.state.usage(), (self.clock)())
+    }
+
+    /// Charges a nested run's usage (an agent called as a tool) to this run: its tokens,
+    /// cost, model and tool calls count against this run's budget from the next check on.
+    pub fn charge(&mut self, usage: &crate::state::UsageTotals) {
+        self.state.usage_mut().add_totals(usage);
+    }
+
     fn consumption(&self) -> Consumption<'_> {
         Consumption {
             totals: self.state.usage(),

@@ -35,8 +35,10 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
 ) -> Result<Option<RunResult>, RunError> {
     let mut after_turn_sent = false;
     let max_tool_args = agent.config().max_tool_args_bytes;
+    // The agent's own model, if it has one (an agent of a team may use another provider).
+    let model = agent.model().unwrap_or(&runner.model).as_ref();
     // Only the driver knows which provider the model is reached through.
-    let provider = runner.model.provider();
+    let provider = model.provider();
     // The output guardrails decide before `RunFinished` leaves (see `guard`).
     let gate = guard::FinishGate::new(agent);
     let sink = &mut |event: RunEvent| {
@@ -74,7 +76,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             }
             Step::CallModel(request) => {
                 let call = call_model(
-                    runner.model.as_ref(),
+                    model,
                     &request,
                     streaming,
                     true,
@@ -107,7 +109,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             }
             Step::Summarize(request) => {
                 let outcome = call_model(
-                    runner.model.as_ref(),
+                    model,
                     &request,
                     streaming,
                     false,
@@ -128,7 +130,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 // future, and a run spends most of its life waiting on the model, when
                 // that space would be held for nothing (~3.5 KiB per in-flight run).
                 Box::pin(run_tools(
-                    &runner.executor,
+                    runner,
                     agent,
                     plan,
                     controller,
@@ -347,6 +349,6 @@ fn notice_event(notice: LlmNotice) -> Option<RunEvent> {
     })
 }
 
-pub(super) fn duration_ms(d: std::time::Duration) -> u64 {
+pub(crate) fn duration_ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
