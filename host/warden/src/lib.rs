@@ -67,6 +67,7 @@ mod guests;
 pub mod multi;
 mod outcome;
 mod runner;
+pub mod team_file;
 pub mod testing;
 
 pub use agent::{

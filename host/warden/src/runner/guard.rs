@@ -97,10 +97,12 @@ impl FinishGate {
             return result;
         };
         self.open.store(true, Ordering::SeqCst);
-        let answered = matches!(
-            result.stop_reason,
-            StopReason::Completed | StopReason::StopTool { .. }
-        );
+        // A handoff is a stop tool too, but its "output" is not the run's answer.
+        let answered = match &result.stop_reason {
+            StopReason::Completed => true,
+            StopReason::StopTool { name } => agent.handoff(name).is_none(),
+            _ => false,
+        };
         let guards: Vec<&Guardrail> = agent.guardrails().output.iter().collect();
         let output = result.output.as_ref().filter(|_| answered);
         let Some(output) = output else {

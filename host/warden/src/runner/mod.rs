@@ -45,6 +45,7 @@ pub use approval::{ApprovalRequest, Approver};
 pub use durable::{DurableError, INTERRUPTED, Recorded, ResumeOptions};
 pub use error::{RunError, SetupError};
 pub use session::Session;
+pub(crate) use setup::connect_model;
 pub use stream::RunStream;
 
 use crate::multi::{Team, run_agents};
