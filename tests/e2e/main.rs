@@ -7,6 +7,7 @@ mod agent_loop;
 mod agent_setup;
 mod agent_stream;
 mod agent_support;
+mod agent_team_file;
 mod agent_tool_args;
 mod demo;
 mod durable;
