@@ -146,6 +146,18 @@ impl Renderer {
                 let cross = self.console.paint("33", "✗");
                 self.note(&format!("  {cross} rejected call to {name}: {reason}"));
             }
+            RunEvent::GuardrailChecked {
+                guardrail,
+                stage,
+                tripped: true,
+                message,
+                ..
+            } => {
+                let cross = self.console.paint("33", "✗");
+                self.note(&format!(
+                    "  {cross} guardrail {guardrail} tripped on {stage}: {message}"
+                ));
+            }
             RunEvent::OutputRejected {
                 reason, will_retry, ..
             } => {

@@ -349,3 +349,39 @@ async fn a_panicking_guardrail_function_fails_closed() {
         )
     );
 }
+
+#[tokio::test]
+async fn an_output_guardrail_does_not_judge_a_handoff_but_the_answer_after_it() {
+    use crate::{Handoff, Team};
+    let triage_model = Arc::new(ScriptedLlm::new([ScriptedModel::calls(&[(
+        "h1",
+        "transfer_to_billing",
+        r#"{"reason":"secret billing stuff"}"#,
+    )])]));
+    let billing_model = Arc::new(ScriptedLlm::new([ScriptedModel::text("the secret is out")]));
+    let mut config = LoopConfig::new("scripted");
+    config.agent_name = "triage".into();
+    let triage = Agent::new(config.clone())
+        .with_model(triage_model)
+        .with_handoff(Handoff::to("billing", "billing"))
+        .unwrap()
+        .with_output_guardrail(deny("secret"));
+    config.agent_name = "billing".into();
+    let billing = Agent::new(config)
+        .with_model(billing_model)
+        .with_output_guardrail(deny("secret"));
+    let team = Team::builder(triage).agent(billing).build().unwrap();
+    let (_, runner) = runner(Vec::new());
+    let mut events = Vec::new();
+    let result = runner
+        .with_team(team.clone())
+        .run_with(team.entry(), "hi", &RunHandle::new(), |e| events.push(e))
+        .await
+        .unwrap();
+    // The handoff's "secret" reason was not judged; billing's answer was, and tripped.
+    assert_eq!(
+        result.stop_reason,
+        tripped("no-secret", GuardrailStage::Output, "mentions secret")
+    );
+    assert_eq!(checks(&events).len(), 1, "{:?}", checks(&events));
+}
