@@ -9,16 +9,35 @@ use serde_json::Value;
 
 use super::{Subject, Verdict};
 use crate::{Agent, Runner};
+use warden_core::budget::Budget;
 use warden_core::run::{RunResult, StopReason};
+use warden_core::state::UsageTotals;
 
 /// Longest part of an unreadable answer quoted in the trip message, in characters.
 const QUOTE_CHARS: usize = 200;
 
-/// Runs `agent` with `runner` on `subject` and reads its verdict.
-pub(super) async fn check(runner: &Runner, agent: &Agent, subject: &Subject<'_>) -> Verdict {
-    match runner.run(agent, subject.text().into_owned()).await {
-        Ok(result) => verdict_of_run(&result),
-        Err(e) => Verdict::trip(format!("the guardrail agent could not run: {e}")),
+/// Runs `agent` with `runner` on `subject` and reads its verdict; its budget is capped by
+/// `cap` (what the guarded run has left), and its usage is returned to be charged.
+pub(super) async fn check(
+    runner: &Runner,
+    agent: &Agent,
+    subject: &Subject<'_>,
+    cap: Option<&Budget>,
+) -> (Verdict, UsageTotals) {
+    let agent = match cap {
+        Some(cap) => {
+            let mut config = agent.config().clone();
+            config.budget = config.budget.capped_by(cap);
+            agent.clone().with_config(config)
+        }
+        None => agent.clone(),
+    };
+    match runner.run(&agent, subject.text().into_owned()).await {
+        Ok(result) => (verdict_of_run(&result), result.usage),
+        Err(e) => (
+            Verdict::trip(format!("the guardrail agent could not run: {e}")),
+            UsageTotals::default(),
+        ),
     }
 }
 

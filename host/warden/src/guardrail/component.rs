@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use warden_sandbox::{Executor, ToolPolicy, ToolSet};
 
 use super::{Subject, Verdict};
+use warden_core::state::UsageTotals;
 
 /// Why a [`ComponentCheck`] cannot be built.
 #[non_exhaustive]
@@ -93,8 +94,9 @@ impl ComponentCheck {
         self
     }
 
-    /// Calls the tool on `subject` and reads the verdict.
-    pub(super) async fn check(&self, subject: &Subject<'_>) -> Verdict {
+    /// Calls the tool on `subject` and reads the verdict; the call's usage is returned to
+    /// be charged to the guarded run.
+    pub(super) async fn check(&self, subject: &Subject<'_>) -> (Verdict, UsageTotals) {
         let mut args = self.args.clone();
         args.insert(
             self.text_arg.clone(),
@@ -104,7 +106,9 @@ impl ComponentCheck {
         let outcome = (self.executor)
             .call(&self.set, &self.tool, &args, &self.policy)
             .await;
-        match outcome.result {
+        let mut usage = UsageTotals::default();
+        usage.add_tool(&crate::tool_usage(&outcome.usage));
+        let verdict = match outcome.result {
             Ok(output) => verdict_of_output(&output),
             Err(e) => Verdict::trip(format!(
                 "`{}` failed ({}): {}",
@@ -112,7 +116,8 @@ impl ComponentCheck {
                 e.kind(),
                 e.message_for_model()
             )),
-        }
+        };
+        (verdict, usage)
     }
 }
 

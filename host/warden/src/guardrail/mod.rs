@@ -31,9 +31,11 @@ use futures::FutureExt;
 use futures::future::join_all;
 
 pub use component::{ComponentCheck, ComponentCheckError};
+use warden_core::budget::Budget;
 use warden_core::events::RunEvent;
 pub use warden_core::guardrail::{GuardrailStage, Verdict};
 use warden_core::run::StopReason;
+use warden_core::state::UsageTotals;
 
 use crate::{Agent, Runner};
 
@@ -154,21 +156,35 @@ impl Guardrail {
 
     /// Checks `subject`. Never fails: a check that cannot decide trips (see the module docs).
     pub async fn check(&self, subject: &Subject<'_>) -> Verdict {
+        self.check_within(subject, None).await.0
+    }
+
+    /// [`Guardrail::check`] within what a run has left (`cap`, for an agent's budget), with
+    /// what the check used (an agent's model calls, a component's call) to charge to it.
+    pub(crate) async fn check_within(
+        &self,
+        subject: &Subject<'_>,
+        cap: Option<&Budget>,
+    ) -> (Verdict, UsageTotals) {
         let checked = match &self.check {
             Check::Function(f) => {
                 let f = AssertUnwindSafe(|| f(subject));
-                return std::panic::catch_unwind(f)
+                let verdict = std::panic::catch_unwind(f)
                     .unwrap_or_else(|_| Verdict::trip("the guardrail function panicked"));
+                return (verdict, UsageTotals::default());
             }
             Check::Component(c) => AssertUnwindSafe(c.check(subject)).catch_unwind().await,
             Check::Agent(pair) => {
                 let (runner, agent) = &**pair;
-                AssertUnwindSafe(agent::check(runner, agent, subject))
+                AssertUnwindSafe(agent::check(runner, agent, subject, cap))
                     .catch_unwind()
                     .await
             }
         };
-        checked.unwrap_or_else(|_| Verdict::trip("the guardrail's check failed in the host"))
+        checked.unwrap_or_else(|_| {
+            let verdict = Verdict::trip("the guardrail's check failed in the host");
+            (verdict, UsageTotals::default())
+        })
     }
 
     fn with(name: impl Into<String>, check: Check) -> Self {
@@ -194,6 +210,8 @@ pub(crate) struct Checked {
     pub(crate) events: Vec<RunEvent>,
     /// The first guardrail (in that order) that tripped, and why.
     pub(crate) tripped: Option<(String, String)>,
+    /// What the checks used (agents' model calls, components' calls), for the run's budget.
+    pub(crate) usage: UsageTotals,
 }
 
 impl Checked {
@@ -208,19 +226,23 @@ impl Checked {
     }
 }
 
-/// Runs `guards` on `subject` at the same time; `call_id` tags the events of a tool call.
+/// Runs `guards` on `subject` at the same time, within `cap`; `call_id` tags the events of
+/// a tool call.
 pub(crate) async fn check_all(
     guards: &[&Guardrail],
     subject: &Subject<'_>,
     call_id: Option<&str>,
+    cap: Option<&Budget>,
 ) -> Checked {
-    let verdicts = join_all(guards.iter().map(|g| g.check(subject))).await;
+    let verdicts = join_all(guards.iter().map(|g| g.check_within(subject, cap))).await;
     let stage = subject.stage();
     let mut tripped = None;
+    let mut usage = UsageTotals::default();
     let events = guards
         .iter()
         .zip(verdicts)
-        .map(|(guard, verdict)| {
+        .map(|(guard, (verdict, used))| {
+            usage.add_totals(&used);
             if verdict.tripped && tripped.is_none() {
                 tripped = Some((guard.name().to_owned(), verdict.message.clone()));
             }
@@ -233,7 +255,11 @@ pub(crate) async fn check_all(
             }
         })
         .collect();
-    Checked { events, tripped }
+    Checked {
+        events,
+        tripped,
+        usage,
+    }
 }
 
 #[cfg(test)]

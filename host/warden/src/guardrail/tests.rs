@@ -385,3 +385,45 @@ async fn an_output_guardrail_does_not_judge_a_handoff_but_the_answer_after_it() 
     );
     assert_eq!(checks(&events).len(), 1, "{:?}", checks(&events));
 }
+
+#[tokio::test]
+async fn a_guard_agents_model_calls_are_charged_to_the_guarded_run() {
+    let (_, runner) = runner(vec![ScriptedModel::text("hi there")]);
+    let pass = r#"{"tripped": false}"#;
+    let agent = calc_agent()
+        .await
+        .with_input_guardrail(guard_agent(pass).before_model())
+        .with_output_guardrail(guard_agent(pass));
+    let (result, events) = run(&runner, &agent, "hello").await;
+    assert_eq!(result.stop_reason, StopReason::Completed);
+    // One call of its own, one per guard agent: one budget covers them all.
+    assert_eq!(result.usage.model_calls, 3);
+    let Some(RunEvent::RunFinished { usage, .. }) = events.last() else {
+        panic!("{:?}", events.last());
+    };
+    assert_eq!(usage.model_calls, 3);
+}
+
+#[tokio::test]
+async fn a_guard_agent_gets_only_what_the_guarded_run_has_left() {
+    let (model, runner) = runner(vec![ScriptedModel::text("never")]);
+    let mut config = LoopConfig::new("scripted");
+    // The guarded run may spend 1 token: the judge's first call (a tool call) spends more,
+    // so its budget is out before it can answer, and the check fails closed. Uncapped, the
+    // same judge would pass.
+    config.budget.max_total_tokens = Some(1);
+    let agent = Agent::new(config);
+    let (_, judge_runner) = self::runner(vec![
+        ScriptedModel::calls(&[("j1", "calc", r#"{"expression":"1+1"}"#)]),
+        ScriptedModel::text(r#"{"tripped": false}"#),
+    ]);
+    let judge = calc_agent().await;
+    let guard = Guardrail::agent("judge", judge_runner, judge).before_model();
+    let (result, _) = run(&runner, &agent.with_input_guardrail(guard), "hello").await;
+    let StopReason::GuardrailTripped { message, .. } = &result.stop_reason else {
+        panic!("{:?}", result.stop_reason);
+    };
+    assert!(message.contains("gave no verdict"), "{message}");
+    assert!(message.contains("token"), "{message}");
+    assert_eq!(model.requests().len(), 0);
+}

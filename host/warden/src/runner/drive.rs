@@ -16,10 +16,12 @@ use super::guard;
 use super::record::Recorder;
 use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
+use warden_core::budget::Budget;
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
 use warden_core::controller::{Controller, Step};
 use warden_core::events::RunEvent;
 use warden_core::run::{CancelMode, RunResult, StopReason};
+use warden_core::state::UsageTotals;
 use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
 
 /// Drives `controller` to `Done`; `None` when the run paused for an approval (only a
@@ -87,13 +89,25 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 let outcome = match input.take() {
                     None => call.await,
                     Some(text) => {
-                        match Box::pin(guarded_call(agent, &text, call, handle.token())).await {
-                            Ok(GuardedCall { outcome, events }) => {
+                        let cap = controller.remaining_budget();
+                        let guarded = guarded_call(agent, &text, call, handle.token(), cap);
+                        match Box::pin(guarded).await {
+                            Ok(GuardedCall {
+                                outcome,
+                                events,
+                                usage,
+                            }) => {
                                 events.into_iter().for_each(&mut *sink);
+                                controller.charge(&usage);
                                 outcome
                             }
-                            Err((events, reason)) => {
+                            Err(Tripped {
+                                events,
+                                reason,
+                                usage,
+                            }) => {
                                 events.into_iter().for_each(&mut *sink);
+                                controller.charge(&usage);
                                 controller.stop(reason);
                                 continue;
                             }
@@ -155,45 +169,62 @@ async fn guarded_call(
     input: &str,
     call: impl Future<Output = ModelOutcome>,
     cancel: &CancellationToken,
-) -> Result<GuardedCall, (Vec<RunEvent>, StopReason)> {
+    cap: Budget,
+) -> Result<GuardedCall, Tripped> {
     let (before, beside) = guard::input_guards(agent);
-    let (mut events, checked) = tokio::select! {
+    let (mut events, checked, mut usage) = tokio::select! {
         biased;
         _ = cancel.cancelled() => {
-            return Ok(GuardedCall { outcome: ModelOutcome::Cancelled, events: Vec::new() });
+            let (events, usage) = (Vec::new(), UsageTotals::default());
+            return Ok(GuardedCall { outcome: ModelOutcome::Cancelled, events, usage });
         }
-        checked = guard::check_input(&before, input) => checked,
+        checked = guard::check_input(&before, input, &cap) => checked,
     };
     if let Some(reason) = checked {
-        return Err((events, reason));
+        return Err(Tripped {
+            events,
+            reason,
+            usage,
+        });
     }
-    let check = guard::check_input(&beside, input);
+    let check = guard::check_input(&beside, input, &cap);
     tokio::pin!(call, check);
     let mut outcome = None;
     let mut checked = false;
     while !checked || outcome.is_none() {
         tokio::select! {
             // A trip needs no response: the call is dropped at once.
-            (beside_events, reason) = &mut check, if !checked => {
+            (beside_events, reason, used) = &mut check, if !checked => {
                 events.extend(beside_events);
+                usage.add_totals(&used);
                 if let Some(reason) = reason {
-                    return Err((events, reason));
+                    return Err(Tripped { events, reason, usage });
                 }
                 checked = true;
             }
             done = &mut call, if outcome.is_none() => outcome = Some(done),
         }
     }
+    let outcome = outcome.unwrap_or(ModelOutcome::Cancelled);
     Ok(GuardedCall {
-        outcome: outcome.unwrap_or(ModelOutcome::Cancelled),
+        outcome,
         events,
+        usage,
     })
 }
 
-/// A model call whose input passed its guardrails, and their events.
+/// A model call whose input passed its guardrails, their events and usage.
 struct GuardedCall {
     outcome: ModelOutcome,
     events: Vec<RunEvent>,
+    usage: UsageTotals,
+}
+
+/// An input guardrail tripped: the events, the stop reason, what the checks used.
+struct Tripped {
+    events: Vec<RunEvent>,
+    reason: StopReason,
+    usage: UsageTotals,
 }
 
 /// `event`, with the provider filled in when it is the run's start.

@@ -14,11 +14,13 @@ use tokio_util::sync::CancellationToken;
 use super::Agent;
 use super::drive::forward;
 use crate::guardrail::{Guardrail, Subject, check_all};
+use warden_core::budget::Budget;
 use warden_core::chat::Message;
 use warden_core::controller::Controller;
 use warden_core::events::RunEvent;
 use warden_core::guardrail::GuardrailStage;
 use warden_core::run::{CancelMode, RunResult, StopReason};
+use warden_core::state::UsageTotals;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
 
 /// The user's input to check, when the run is at the start of a user turn (its last live
@@ -42,17 +44,18 @@ pub(super) fn input_guards(agent: &Agent) -> (Vec<&Guardrail>, Vec<&Guardrail>) 
         .partition(|g| g.is_before_model())
 }
 
-/// Checks `input` with `guards`: their events, and the stop reason if one tripped.
-pub(super) async fn check_input(
-    guards: &[&Guardrail],
-    input: &str,
-) -> (Vec<RunEvent>, Option<StopReason>) {
+/// What checking a subject gave: the guardrails' events, the stop reason if one tripped,
+/// and what the checks used (charged to the run).
+pub(super) type InputChecked = (Vec<RunEvent>, Option<StopReason>, UsageTotals);
+
+/// Checks `input` with `guards`, within `cap` (what the run has left).
+pub(super) async fn check_input(guards: &[&Guardrail], input: &str, cap: &Budget) -> InputChecked {
     if guards.is_empty() {
-        return (Vec::new(), None);
+        return (Vec::new(), None, UsageTotals::default());
     }
-    let checked = check_all(guards, &Subject::Input(input), None).await;
+    let checked = check_all(guards, &Subject::Input(input), None, Some(cap)).await;
     let reason = checked.stop_reason(GuardrailStage::Input);
-    (checked.events, reason)
+    (checked.events, reason, checked.usage)
 }
 
 /// Holds back `RunFinished` events while an agent has output guardrails, until they decide.
@@ -110,6 +113,7 @@ impl FinishGate {
             return result;
         };
         let subject = Subject::Output(&output.text);
+        let cap = controller.remaining_budget();
         let checked = tokio::select! {
             biased;
             // Cancelled while the output waits for its review: it was never cleared.
@@ -118,10 +122,13 @@ impl FinishGate {
                 forward(controller, sink);
                 return controller.result().cloned().unwrap_or(result);
             }
-            checked = check_all(&guards, &subject, None) => checked,
+            checked = check_all(&guards, &subject, None, Some(&cap)) => checked,
         };
         let reason = checked.stop_reason(GuardrailStage::Output);
         checked.events.into_iter().for_each(&mut *sink);
+        // The checks' usage is the run's: charged before a trip's new end is made, added to
+        // the result and its held `run_finished` on a pass.
+        controller.charge(&checked.usage);
         match reason {
             Some(reason) => {
                 controller.stop(reason);
@@ -129,6 +136,12 @@ impl FinishGate {
                 controller.result().cloned().unwrap_or(result)
             }
             None => {
+                let mut result = result;
+                result.usage.add_totals(&checked.usage);
+                let mut held = held;
+                if let RunEvent::RunFinished { usage, .. } = &mut held {
+                    usage.add_totals(&checked.usage);
+                }
                 sink(held);
                 result
             }
@@ -137,11 +150,12 @@ impl FinishGate {
 }
 
 /// Checks each of `calls` with the agent's tool guardrails; returns the calls that may go
-/// on and the outcomes of the vetoed ones (the model's result for them). `None` when the run
-/// was cancelled meanwhile.
+/// on and the outcomes of the vetoed ones (the model's result for them). The checks' usage
+/// is charged to `controller`. `None` when the run was cancelled meanwhile.
 pub(super) async fn veto<S: FnMut(RunEvent) + ?Sized>(
     agent: &Agent,
     calls: Vec<PlannedCall>,
+    controller: &mut Controller,
     cancel: &CancellationToken,
     sink: &mut S,
 ) -> Option<(Vec<PlannedCall>, Vec<ToolOutcome>)> {
@@ -149,6 +163,7 @@ pub(super) async fn veto<S: FnMut(RunEvent) + ?Sized>(
     if guards.is_empty() {
         return Some((calls, Vec::new()));
     }
+    let cap = controller.remaining_budget();
     let (mut allowed, mut vetoed) = (Vec::new(), Vec::new());
     for call in calls {
         let subject = Subject::ToolCall {
@@ -158,8 +173,9 @@ pub(super) async fn veto<S: FnMut(RunEvent) + ?Sized>(
         let checked = tokio::select! {
             biased;
             _ = cancel.cancelled() => return None,
-            checked = check_all(&guards, &subject, Some(&call.call_id)) => checked,
+            checked = check_all(&guards, &subject, Some(&call.call_id), Some(&cap)) => checked,
         };
+        controller.charge(&checked.usage);
         let tripped = checked.tripped;
         checked.events.into_iter().for_each(&mut *sink);
         match tripped {

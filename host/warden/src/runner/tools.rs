@@ -72,7 +72,8 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     let mut paused = None;
     // Tool guardrails before approvals: a person is not asked about a vetoed call.
     let calls = std::mem::take(&mut plan.calls);
-    let Some((calls, vetoed)) = super::guard::veto(agent, calls, cancel, sink).await else {
+    let Some((calls, vetoed)) = super::guard::veto(agent, calls, controller, cancel, sink).await
+    else {
         return Ok(());
     };
     rejected.extend(vetoed);
