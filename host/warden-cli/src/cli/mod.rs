@@ -14,6 +14,7 @@ mod mcp;
 mod otel;
 mod pack;
 mod render;
+mod render_multi;
 mod replay;
 mod run;
 mod runs;

@@ -5,7 +5,8 @@
 //!
 //! Invariant: what passes along a handoff is conversation text only — never a grant; a
 //! filtered history is always one a provider accepts (no tool result without its call, a
-//! user message first, and a user message last unless the last is a tool result).
+//! user message first, and a user message last — carrying the handoff's note — unless the
+//! last is the handoff's own tool result).
 
 use std::fmt;
 use std::sync::Arc;
@@ -108,8 +109,8 @@ impl Handoff {
     }
 
     /// The history `target` starts from: `live` through the filter, kept valid for a
-    /// provider, with a note of the handoff when the history would not end on a user
-    /// message or a tool result.
+    /// provider, with a note of the handoff (who, why) unless it ends on the handoff's
+    /// own tool result.
     pub(crate) fn pass_on(&self, from: &str, reason: &str, live: &[Message]) -> Vec<Message> {
         let mut out = match &self.filter {
             HistoryFilter::All => live.to_vec(),
@@ -118,18 +119,18 @@ impl Handoff {
             HistoryFilter::Summary => vec![Message::user(digest(from, live))],
             HistoryFilter::Custom(f) => f(live),
         };
-        if !matches!(
-            out.last(),
-            Some(Message::User { .. } | Message::Tool { .. })
-        ) {
-            let why = if reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {reason}")
-            };
-            out.push(Message::user(format!(
-                "[The conversation was handed over to you by `{from}`{why}]"
-            )));
+        let why = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
+        let note = format!("[The conversation was handed over to you by `{from}`{why}]");
+        match out.last_mut() {
+            // The call and its reason are in the history itself.
+            Some(Message::Tool { .. }) => {}
+            // One user turn, not two in a row (a provider may refuse that).
+            Some(Message::User { content }) => *content = format!("{content}\n\n{note}").into(),
+            _ => out.push(Message::user(note)),
         }
         out
     }

@@ -10,6 +10,67 @@
 //! runner.run_team(&team, "task")  /  runner.with_team(team).run(…)
 //! ```
 //!
+//! A triage agent with a trusted host tool and a researcher called as a tool, handing the
+//! conversation to a billing agent (scripted models here; each agent may have a model —
+//! and a provider — of its own with [`Agent::with_model`]):
+//!
+//! ```rust,standalone_crate
+//! use std::sync::Arc;
+//!
+//! use warden::testing::{ScriptedLlm, ScriptedModel};
+//! use warden::{Agent, AgentTool, EngineConfig, Executor, Handoff, HistoryFilter, HostTool};
+//! use warden::{LoopConfig, RunEvent, RunHandle, Runner, StopReason, Team};
+//!
+//! #[derive(serde::Deserialize, warden::schemars::JsonSchema)]
+//! #[schemars(crate = "warden::schemars")]
+//! struct Order {
+//!     /// The order number.
+//!     id: u32,
+//! }
+//!
+//! fn scripted(name: &str, responses: Vec<warden_core::chat::ChatResponse>) -> Agent {
+//!     let mut config = LoopConfig::new("scripted");
+//!     config.agent_name = name.into();
+//!     Agent::new(config).with_model(Arc::new(ScriptedLlm::new(responses)))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     warden::run_compiler_child_if_requested();
+//!     // A host function: the application's own state, unsandboxed, marked `trusted`.
+//!     let lookup = HostTool::new("lookup", "Looks an order up", |o: Order| async move {
+//!         Ok(format!("order {} was charged twice", o.id))
+//!     })
+//!     .timeout(std::time::Duration::from_secs(5));
+//!     let researcher = scripted("researcher", vec![ScriptedModel::text("Refunds take 3 days.")]);
+//!     let triage = scripted("triage", vec![
+//!         ScriptedModel::calls(&[("c1", "lookup", r#"{"id": 7}"#)]),
+//!         ScriptedModel::calls(&[("c2", "researcher", r#"{"input": "refund delay?"}"#)]),
+//!         ScriptedModel::calls(&[("c3", "transfer_to_billing", r#"{"reason": "a refund"}"#)]),
+//!     ])
+//!     .with_host_tool(lookup)?
+//!     .with_agent_tool(AgentTool::new(researcher, "Answers policy questions"))?
+//!     .with_handoff(Handoff::to("billing", "refunds").filter(HistoryFilter::DropToolCalls))?;
+//!     let billing = scripted("billing", vec![ScriptedModel::text("Refunded order 7.")]);
+//!     let team = Team::builder(triage).agent(billing).max_handoffs(4).build()?;
+//!
+//!     let runner = Runner::new(Arc::new(ScriptedLlm::new([])), Executor::new(EngineConfig::default())?);
+//!     let mut handoffs = Vec::new();
+//!     let runner = runner.with_team(team.clone());
+//!     let result = runner
+//!         .run_with(team.entry(), "I was charged twice", &RunHandle::new(), |event| {
+//!             if let RunEvent::Handoff { from, to, .. } = event {
+//!                 handoffs.push(format!("{from} -> {to}"));
+//!             }
+//!         })
+//!         .await?;
+//!     assert_eq!(result.stop_reason, StopReason::Completed);
+//!     assert_eq!(result.output.map(|o| o.text).as_deref(), Some("Refunded order 7."));
+//!     assert_eq!(handoffs, ["triage -> billing"]);
+//!     Ok(())
+//! }
+//! ```
+//!
 //! Invariants: each agent's sandboxed tools run under that agent's own grants only — a
 //! handoff switches to the target's tools and grants, a callee runs with its own, nothing
 //! flows along; one budget covers the run: a callee's budget is carved out of what its
