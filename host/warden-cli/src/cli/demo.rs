@@ -86,64 +86,35 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
 }
 
 /// The second scene: an agent called as a tool, then a handoff (see
-/// `warden_cli::demo::run_team_scene`). Its progress goes to stderr, the answer to stdout.
-/// Not recorded: `warden runs show last` keeps showing the first scene.
+/// `warden_cli::demo::run_team_scene`), shown like any `warden run` of a team: progress on
+/// stderr, the answer on stdout. Not recorded: `warden runs show last` keeps showing the
+/// first scene.
 async fn team_scene(executor: &Executor, console: &Console) -> Result<(), String> {
     console.err_line(&format!(
         "\nscene 2: several agents in one run (each with its own scripted model)\ntask: {}\n",
         warden_cli::demo::TEAM_TASK
     ));
+    let mut view = Renderer::new(console.clone());
     let (mut handoffs, mut nested_calls) = (0, 0);
     let result = warden_cli::demo::run_team_scene(executor, |event| {
-        if let Some(line) = team_line(&[], event, &mut handoffs, &mut nested_calls) {
-            console.err_line(&line);
+        match event {
+            RunEvent::Handoff { .. } => handoffs += 1,
+            RunEvent::Nested { event, .. }
+                if matches!(**event, RunEvent::ToolCallFinished { ok: true, .. }) =>
+            {
+                nested_calls += 1
+            }
+            _ => {}
         }
+        view.event(event);
     })
     .await
     .map_err(|e| e.to_string())?;
-    let answer = result.output.map(|o| o.text).unwrap_or_default();
-    console.out_text(&format!("\n{answer}\n"));
-    if handoffs == 1 && nested_calls >= 1 && !answer.is_empty() {
+    let _ = view.finish(&result);
+    if handoffs == 1 && nested_calls >= 1 && result.output.is_some() {
         Ok(())
     } else {
         Err("the second scene did not show an agent tool and a handoff".into())
-    }
-}
-
-/// One line for a team event (`path`: the agents a nested event came through).
-fn team_line(
-    path: &[String],
-    event: &RunEvent,
-    handoffs: &mut u32,
-    nested_calls: &mut u32,
-) -> Option<String> {
-    let at = if path.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}] ", path.join(" › "))
-    };
-    match event {
-        RunEvent::RunStarted { .. } if !path.is_empty() => Some(format!("{at}starts")),
-        RunEvent::Nested { path: inner, event } => {
-            let full: Vec<String> = path.iter().chain(inner).cloned().collect();
-            team_line(&full, event, handoffs, nested_calls)
-        }
-        RunEvent::Handoff {
-            from, to, reason, ..
-        } => {
-            *handoffs += 1;
-            Some(format!("[{from}] hands off to {to}: {reason}"))
-        }
-        RunEvent::ToolCallFinished {
-            name, ok, preview, ..
-        } => {
-            if !path.is_empty() {
-                *nested_calls += 1;
-            }
-            let status = if *ok { "→" } else { "failed:" };
-            Some(format!("{at}{name} {status} {preview}"))
-        }
-        _ => None,
     }
 }
 
