@@ -6,6 +6,9 @@
 #[path = "../crew_task.rs"]
 mod crew_task;
 #[expect(dead_code, reason = "tests use the logic, not `main`")]
+#[path = "../graph_routing.rs"]
+mod graph_routing;
+#[expect(dead_code, reason = "tests use the logic, not `main`")]
 #[path = "../minimal_loop.rs"]
 mod minimal_loop;
 #[expect(dead_code, reason = "tests use the logic, not `main`")]
@@ -149,4 +152,52 @@ async fn agent_files_tools_and_policies_load_and_run() {
         assert_eq!(result.stop_reason, StopReason::Completed, "{file}");
         assert!(tool_results(&backend)[0].contains("149796.571"), "{file}");
     }
+}
+
+fn graph_runner(model: std::sync::Arc<warden::testing::ScriptedLlm>) -> warden::Runner {
+    let executor = warden::Executor::new(warden::EngineConfig::default()).unwrap();
+    warden::Runner::new(model, executor)
+}
+
+#[tokio::test]
+async fn graph_example_routes_back_to_the_worker_until_the_reviewer_approves() {
+    use graph_routing::Node::*;
+    let (planner, worker, reviewer) = graph_routing::scripted();
+    let agents = graph_routing::Agents::new(planner.clone(), worker.clone(), reviewer.clone());
+    let runner = graph_runner(planner.clone());
+    let state = graph_routing::run_graph(&runner, &agents, "Explain the sandbox.")
+        .await
+        .unwrap();
+    assert_eq!(state.trail, [Planner, Worker, Reviewer, Worker, Reviewer]);
+    assert!(state.approved);
+    assert_eq!(state.rounds, 2);
+    assert!(state.draft.contains("Fuel bounds"), "{}", state.draft);
+    // The second draft was asked for with the reviewer's feedback: routing by state.
+    let second = format!("{:?}", worker.requests()[1].messages);
+    assert!(second.contains("say what bounds the work"), "{second}");
+    for model in [&planner, &worker, &reviewer] {
+        model.assert_all_used().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn graph_example_stops_after_max_rounds_without_approval() {
+    use warden::testing::{ScriptedLlm, ScriptedModel};
+    let rounds = graph_routing::MAX_ROUNDS as usize;
+    let planner = std::sync::Arc::new(ScriptedLlm::new([ScriptedModel::text("plan")]));
+    let worker = std::sync::Arc::new(ScriptedLlm::new(
+        (0..rounds).map(|i| ScriptedModel::text(&format!("draft {i}"))),
+    ));
+    let reviewer = std::sync::Arc::new(ScriptedLlm::new(
+        (0..rounds).map(|_| ScriptedModel::text("REVISE: more")),
+    ));
+    let agents = graph_routing::Agents::new(planner.clone(), worker.clone(), reviewer.clone());
+    let state = graph_routing::run_graph(&graph_runner(planner), &agents, "t")
+        .await
+        .unwrap();
+    assert!(!state.approved);
+    assert_eq!(state.rounds, graph_routing::MAX_ROUNDS);
+    assert_eq!(state.trail.len(), 1 + 2 * rounds);
+    worker.assert_all_used().unwrap();
+    reviewer.assert_all_used().unwrap();
 }

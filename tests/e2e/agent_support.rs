@@ -99,6 +99,16 @@ pub async fn start(w: Wire, turns: Vec<Turn>, tail: &str) -> Env {
     let agent = Agent::load(&def, executor())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let runner = runner_for(w, &mock);
+    Env {
+        mock,
+        runner,
+        agent,
+    }
+}
+
+/// A runner talking to `mock` in `w`'s wire format and streaming mode.
+pub fn runner_for(w: Wire, mock: &MockHandle) -> Runner {
     let mut config = ProviderConfig::new(w.kind, model_name(w.kind));
     config.base_url = Some(match w.kind {
         ProviderKind::Openai => mock.openai_base_url(),
@@ -108,12 +118,7 @@ pub async fn start(w: Wire, turns: Vec<Turn>, tail: &str) -> Env {
     config.api_key = Some(ApiKey::new("test-key"));
     config.retry.initial_backoff_ms = 10;
     let model = warden_llm::connect(&config).unwrap();
-    let runner = Runner::new(model, executor().clone()).streaming(w.streaming);
-    Env {
-        mock,
-        runner,
-        agent,
-    }
+    Runner::new(model, executor().clone()).streaming(w.streaming)
 }
 
 /// A turn making several calls at once.

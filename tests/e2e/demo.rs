@@ -75,3 +75,36 @@ async fn demo_runs_parallel_calls_recovers_from_refusals_and_is_forced_to_answer
         Some(RunEvent::RunFinished { forced: true, .. })
     ));
 }
+
+/// The second scene: triage calls the estimator as a tool (its calc call runs sandboxed,
+/// nested under `triage › estimator`), then hands off to the writer, which answers.
+#[tokio::test]
+async fn demo_team_scene_shows_an_agent_tool_and_a_handoff() {
+    let mut events = Vec::new();
+    let result = warden_cli::demo::run_team_scene(executor(), |e| events.push(e.clone()))
+        .await
+        .unwrap();
+    assert_eq!(result.stop_reason, warden_core::run::StopReason::Completed);
+    assert!(result.output.unwrap().text.contains("16 hours"));
+    let calc = events.iter().find_map(|e| match e {
+        RunEvent::Nested { path, event } => match event.as_ref() {
+            RunEvent::ToolCallFinished {
+                name, ok, preview, ..
+            } if name == "calc" => Some((path.clone(), *ok, preview.clone())),
+            _ => None,
+        },
+        _ => None,
+    });
+    let (path, ok, preview) = calc.expect("no nested calc call");
+    assert_eq!(path, ["triage", "estimator"]);
+    assert!(ok);
+    // The figure the scripted agents write is what the sandboxed tool returned.
+    assert!(preview.contains("\"text\":\"16\""), "{preview}");
+    let handoffs: Vec<(&str, &str)> = (events.iter())
+        .filter_map(|e| match e {
+            RunEvent::Handoff { from, to, .. } => Some((from.as_str(), to.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handoffs, [("triage", "writer")]);
+}

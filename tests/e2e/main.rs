@@ -2,10 +2,12 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod agent_budget;
 mod agent_concurrency;
+mod agent_guardrails;
 mod agent_loop;
 mod agent_setup;
 mod agent_stream;
 mod agent_support;
+mod agent_team_file;
 mod agent_tool_args;
 mod demo;
 mod durable;
@@ -23,6 +25,9 @@ mod mcp_bad_input;
 mod mcp_server;
 mod mcp_support;
 mod oci_registry;
+mod multi_handoff;
+mod multi_nested;
+mod multi_support;
 mod pack_egress;
 mod pack_install;
 mod pack_oci;

@@ -12,6 +12,8 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "cli/agents.rs"]
+mod agents;
 #[path = "cli/approval.rs"]
 mod approval;
 #[path = "cli/author.rs"]

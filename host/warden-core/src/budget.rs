@@ -106,6 +106,55 @@ impl Default for Budget {
     }
 }
 
+impl Budget {
+    /// What is left of this budget once `totals` were used for `elapsed`: each set limit
+    /// less its use (never below zero), for carving a nested run's budget out of its
+    /// caller's. Turns are not carried (a nested run counts its own); the warning ratio and
+    /// the exhaustion policy stay.
+    pub fn remaining(&self, totals: &UsageTotals, elapsed: Duration) -> Budget {
+        let tool_calls = totals.tool_calls;
+        Budget {
+            max_turns: None,
+            max_input_tokens: self
+                .max_input_tokens
+                .map(|l| l.saturating_sub(totals.input_tokens)),
+            max_output_tokens: (self.max_output_tokens)
+                .map(|l| l.saturating_sub(totals.output_tokens)),
+            max_total_tokens: (self.max_total_tokens)
+                .map(|l| l.saturating_sub(totals.total_tokens())),
+            max_tool_calls: self.max_tool_calls.map(|l| l.saturating_sub(tool_calls)),
+            max_wall_time_secs: (self.max_wall_time_secs)
+                .map(|l| (l - elapsed.as_secs_f64()).max(0.0)),
+            max_cost_usd: self.max_cost_usd.map(|l| (l - totals.cost_usd).max(0.0)),
+            warn_at: self.warn_at,
+            on_exhaustion: self.on_exhaustion,
+        }
+    }
+
+    /// This budget with every limit lowered to `cap`'s where `cap` is tighter (a limit
+    /// `cap` sets and this one does not is taken as is). Warning ratio and exhaustion
+    /// policy stay this budget's.
+    pub fn capped_by(&self, cap: &Budget) -> Budget {
+        fn min<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(if b < a { b } else { a }),
+                (a, b) => a.or(b),
+            }
+        }
+        Budget {
+            max_turns: min(self.max_turns, cap.max_turns),
+            max_input_tokens: min(self.max_input_tokens, cap.max_input_tokens),
+            max_output_tokens: min(self.max_output_tokens, cap.max_output_tokens),
+            max_total_tokens: min(self.max_total_tokens, cap.max_total_tokens),
+            max_tool_calls: min(self.max_tool_calls, cap.max_tool_calls),
+            max_wall_time_secs: min(self.max_wall_time_secs, cap.max_wall_time_secs),
+            max_cost_usd: min(self.max_cost_usd, cap.max_cost_usd),
+            warn_at: self.warn_at,
+            on_exhaustion: self.on_exhaustion,
+        }
+    }
+}
+
 /// A resource used up (or about to be), with its figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Exhausted {

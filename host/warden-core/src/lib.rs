@@ -5,6 +5,7 @@
 //! outcome, typed failure); [`run`] how a run ends (stop reason, result); [`options`] the
 //! optional request settings (`top_p`, `seed`, stop sequences, ...). [`context`]
 //! assembles each request within the context window; [`parser`] validates a reply;
+//! [`guardrail`] names a guardrail's stage and verdict;
 //! [`budget`] and [`state`] keep what a run has spent and said; [`events`] describes a run to
 //! its observers; [`controller`] decides every next step. [`testing`] scripts a model for
 //! tests of the loop.
@@ -21,6 +22,7 @@ pub mod chat;
 pub mod context;
 pub mod controller;
 pub mod events;
+pub mod guardrail;
 pub mod options;
 pub mod parser;
 pub mod run;

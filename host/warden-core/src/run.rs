@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::budget::BudgetResource;
+use crate::guardrail::GuardrailStage;
 use crate::state::{StepRecord, UsageTotals};
 use crate::tool::ToolFailureKind;
 
@@ -83,6 +84,25 @@ pub enum StopReason {
         /// Why (see [`crate::context::ContextError`]).
         message: String,
     },
+    /// An input or output guardrail tripped (a tool-call guardrail vetoes one call only).
+    GuardrailTripped {
+        /// The guardrail's name.
+        guardrail: String,
+        /// What it checked.
+        stage: GuardrailStage,
+        /// Why it tripped.
+        message: String,
+    },
+    /// The agents handed the run to each other more often than the run allows (a handoff
+    /// loop); the handoff that would have gone over is not made.
+    HandoffLimit {
+        /// The run's most handoffs.
+        limit: u32,
+        /// The agent that asked for one more.
+        from: String,
+        /// The agent it named.
+        to: String,
+    },
 }
 
 impl std::fmt::Display for CancelMode {
@@ -109,7 +129,7 @@ impl StopReason {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Completed | Self::StopTool { .. } => EXIT_ANSWERED,
-            Self::Budget { .. } => EXIT_BUDGET,
+            Self::Budget { .. } | Self::HandoffLimit { .. } => EXIT_BUDGET,
             Self::Cancelled { .. } => EXIT_CANCELLED,
             _ => EXIT_FAILED,
         }
@@ -148,6 +168,14 @@ impl StopReason {
             Self::ContentFiltered => "the provider filtered the content".into(),
             Self::ModelError { failure } => format!("model call failed: {}", failure.message),
             Self::Context { message } => format!("context error: {message}"),
+            Self::GuardrailTripped {
+                guardrail,
+                stage,
+                message,
+            } => format!("guardrail `{guardrail}` tripped on {stage}: {message}"),
+            Self::HandoffLimit { limit, from, to } => {
+                format!("handoff limit ({limit}) reached: `{from}` asked to hand off to `{to}`")
+            }
         }
     }
 }

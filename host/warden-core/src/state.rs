@@ -66,6 +66,28 @@ impl UsageTotals {
         self.model_calls += 1;
     }
 
+    /// Adds everything `other` counted (a nested run's usage, charged to its caller).
+    pub fn add_totals(&mut self, other: &UsageTotals) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+        self.cost_usd += other.cost_usd;
+        self.model_calls = self.model_calls.saturating_add(other.model_calls);
+        self.tool_calls = self.tool_calls.saturating_add(other.tool_calls);
+        self.invalid_tool_calls =
+            (self.invalid_tool_calls).saturating_add(other.invalid_tool_calls);
+        self.fuel = self.fuel.saturating_add(other.fuel);
+        self.tool_wall_ms = self.tool_wall_ms.saturating_add(other.tool_wall_ms);
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+        self.http_requests = self.http_requests.saturating_add(other.http_requests);
+        self.http_bytes_sent = (self.http_bytes_sent).saturating_add(other.http_bytes_sent);
+        self.http_bytes_received =
+            (self.http_bytes_received).saturating_add(other.http_bytes_received);
+        self.estimated_usage_calls =
+            (self.estimated_usage_calls).saturating_add(other.estimated_usage_calls);
+    }
+
     /// Adds one executed tool call's usage.
     pub fn add_tool(&mut self, usage: &ToolUsage) {
         self.tool_calls += 1;
@@ -251,6 +273,12 @@ impl RunState {
     /// Usage totals, to add to.
     pub fn usage_mut(&mut self) -> &mut UsageTotals {
         &mut self.usage
+    }
+
+    /// Replaces the live history by `live` (a handoff passing a filtered history on). The
+    /// transcript keeps every message: nothing is removed from it.
+    pub fn replace_live(&mut self, live: Vec<Message>) {
+        self.live = live;
     }
 }
 

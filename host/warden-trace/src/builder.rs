@@ -227,6 +227,7 @@ impl SpanBuilder {
                 name,
                 arguments,
                 attempt,
+                trusted,
                 ..
             } => {
                 self.ensure_run(now);
@@ -244,6 +245,9 @@ impl SpanBuilder {
                 a.insert(keys::TOOL_TYPE.into(), "function".into());
                 a.insert(keys::TOOL_ATTEMPT.into(), (*attempt).into());
                 a.insert(keys::STEP.into(), record.step.into());
+                if *trusted {
+                    a.insert(keys::TOOL_TRUSTED.into(), true.into());
+                }
                 if self.options.capture_content {
                     let args = self.capped(&arguments.to_string());
                     span.attributes

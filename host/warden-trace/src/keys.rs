@@ -36,6 +36,9 @@ pub const TOOL_NAME: &str = "gen_ai.tool.name";
 pub const TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
 /// `gen_ai.tool.type`: always `function` for warden's tools.
 pub const TOOL_TYPE: &str = "gen_ai.tool.type";
+/// `warden.tool.trusted`: `true` on the span of a trusted host tool's call (a function of
+/// the host program, running unsandboxed); absent for sandboxed tools.
+pub const TOOL_TRUSTED: &str = "warden.tool.trusted";
 /// `error.type`: the failure's kind (`out_of_fuel`, `model_error`, ...).
 pub const ERROR_TYPE: &str = "error.type";
 

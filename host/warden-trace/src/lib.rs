@@ -51,6 +51,8 @@ mod render;
 mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(test)]
+mod tests_trusted;
 
 pub use builder::{CAPTURE_CONTENT_ENV, MAX_CONTENT_CHARS, SpanBuilder, TraceOptions};
 pub use export::{ExportConfig, ExportError, ExportReport, OtlpExporter, SpanSender};

@@ -62,20 +62,27 @@
 
 mod agent;
 pub mod builtin;
+pub mod guardrail;
 mod guests;
+pub mod multi;
 mod outcome;
 mod runner;
+pub mod team_file;
 pub mod testing;
 
 pub use agent::{
     AgentBuilder, AgentDef, AgentError, Approval, ContextSettings, ErrorPolicyName, ModelSettings,
     OutputDef, PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
 };
+pub use guardrail::{Guardrail, GuardrailStage, Verdict};
+pub use multi::{AgentTool, Handoff, HistoryFilter, HostTool, Team, TeamBuilder, TeamError};
 pub use outcome::{tool_failure, tool_outcome, tool_usage};
 pub use runner::{
     Agent, ApprovalRequest, Approver, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError,
     RunHandle, RunStream, Runner, Session, SetupError,
 };
+/// `schemars` (re-exported), to derive the schema of a [`HostTool`]'s arguments.
+pub use schemars;
 pub use warden_core::controller::LoopConfig;
 pub use warden_core::events::RunEvent;
 pub use warden_core::options::{ModelOptions, ReasoningEffort};

@@ -70,10 +70,51 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
     if !args.json {
         console.out_text(&format!("\n{report}\n"));
     }
-    if shown {
-        ExitCode::SUCCESS
+    if !shown {
+        return view.error(
+            "the demo did not show parallel calls, a recovered refusal and a forced answer",
+        );
+    }
+    // The second scene prints for people only: `--json` stays one run's events.
+    if args.json {
+        return ExitCode::SUCCESS;
+    }
+    match team_scene(&executor, &console).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => view.error(&message),
+    }
+}
+
+/// The second scene: an agent called as a tool, then a handoff (see
+/// `warden_cli::demo::run_team_scene`), shown like any `warden run` of a team: progress on
+/// stderr, the answer on stdout. Not recorded: `warden runs show last` keeps showing the
+/// first scene.
+async fn team_scene(executor: &Executor, console: &Console) -> Result<(), String> {
+    console.err_line(&format!(
+        "\nscene 2: several agents in one run (each with its own scripted model)\ntask: {}\n",
+        warden_cli::demo::TEAM_TASK
+    ));
+    let mut view = Renderer::new(console.clone());
+    let (mut handoffs, mut nested_calls) = (0, 0);
+    let result = warden_cli::demo::run_team_scene(executor, |event| {
+        match event {
+            RunEvent::Handoff { .. } => handoffs += 1,
+            RunEvent::Nested { event, .. }
+                if matches!(**event, RunEvent::ToolCallFinished { ok: true, .. }) =>
+            {
+                nested_calls += 1
+            }
+            _ => {}
+        }
+        view.event(event);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let _ = view.finish(&result);
+    if handoffs == 1 && nested_calls >= 1 && result.output.is_some() {
+        Ok(())
     } else {
-        view.error("the demo did not show parallel calls, a recovered refusal and a forced answer")
+        Err("the second scene did not show an agent tool and a handoff".into())
     }
 }
 
@@ -110,6 +151,7 @@ mod tests {
             name: "text_stats".into(),
             arguments: serde_json::json!({ "text": long, "max": 3 }),
             attempt: 1,
+            trusted: false,
         };
         let RunEvent::ToolCallStarted { arguments, .. } = shorten(&event) else {
             panic!("wrong variant");

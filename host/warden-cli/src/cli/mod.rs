@@ -16,6 +16,7 @@ mod otel;
 mod pack;
 mod pack_build;
 mod render;
+mod render_multi;
 mod replay;
 mod run;
 mod runs;

@@ -31,6 +31,8 @@ pub(super) struct Renderer {
     line_open: bool,
     /// Why the forced final answer (if one was asked for) came back empty.
     forced_empty_why: Option<String>,
+    /// Trusted host tools that ran (named in the summary: they ran unsandboxed).
+    trusted: std::collections::BTreeSet<String>,
 }
 
 impl Renderer {
@@ -44,6 +46,7 @@ impl Renderer {
             streamed: false,
             line_open: false,
             forced_empty_why: None,
+            trusted: Default::default(),
         }
     }
 
@@ -67,7 +70,12 @@ impl Renderer {
             return;
         }
         match event {
-            RunEvent::RunStarted { .. } => {}
+            RunEvent::RunStarted { .. } | RunEvent::Handoff { .. } | RunEvent::Nested { .. } => {
+                self.end_text();
+                if let Some(line) = super::render_multi::line(event, &self.console) {
+                    self.note(&line);
+                }
+            }
             RunEvent::ModelRequest { step, kind, .. } => {
                 self.end_text();
                 self.pending.clear();
@@ -116,11 +124,15 @@ impl Renderer {
                 ));
             }
             RunEvent::ToolCallStarted {
-                name, arguments, ..
+                name,
+                arguments,
+                trusted,
+                ..
             } => {
                 self.end_text();
                 let arrow = self.console.paint("36", "→");
-                self.note(&format!("{arrow} {name} {arguments}"));
+                let trusted = super::render_multi::trusted_mark(*trusted, &self.console);
+                self.note(&format!("{arrow} {name}{trusted} {arguments}"));
             }
             RunEvent::ToolCallFinished {
                 name,
@@ -128,9 +140,15 @@ impl Renderer {
                 error_kind,
                 preview,
                 usage,
+                trusted,
                 ..
             } => {
                 let figures = tool_figures(usage);
+                if *trusted {
+                    self.trusted.insert(name.clone());
+                }
+                let mark = super::render_multi::trusted_mark(*trusted, &self.console);
+                let name = format!("{name}{mark}");
                 let line = if *ok {
                     format!("  {} {name} ({figures})", self.console.paint("32", "✓"))
                 } else {
@@ -145,6 +163,18 @@ impl Renderer {
             RunEvent::ToolCallRejected { name, reason, .. } => {
                 let cross = self.console.paint("33", "✗");
                 self.note(&format!("  {cross} rejected call to {name}: {reason}"));
+            }
+            RunEvent::GuardrailChecked {
+                guardrail,
+                stage,
+                tripped: true,
+                message,
+                ..
+            } => {
+                let cross = self.console.paint("33", "✗");
+                self.note(&format!(
+                    "  {cross} guardrail {guardrail} tripped on {stage}: {message}"
+                ));
             }
             RunEvent::OutputRejected {
                 reason, will_retry, ..
@@ -278,6 +308,11 @@ impl Renderer {
         );
         let colour = if code == 0 { "32" } else { "31" };
         self.note(&self.console.paint(colour, &summary));
+        if !self.trusted.is_empty() {
+            let names = self.trusted.iter().cloned().collect::<Vec<_>>().join(", ");
+            let line = format!("trusted host tools (unsandboxed) ran: {names}");
+            self.note(&self.console.paint("35", &line));
+        }
         exit(code)
     }
 

@@ -3,13 +3,15 @@
 //! their sandboxes. It shows parallel tool calls, two calls refused by the sandbox (a file
 //! outside the granted folder; a web host with no egress allowed — refused before any
 //! connection) and the model recovering, and a tool-call budget stop with a forced final
-//! answer. [`run`] returns a [`DemoReport`] of what the sandbox enforced.
+//! answer. A second scene ([`run_team_scene`]) runs several agents: one called by another as
+//! a tool, then a handoff. [`run`] returns a [`DemoReport`] of what the sandbox enforced.
 //!
 //! Invariant: nothing leaves the machine — the model is in-process and the only granted
 //! capability is one read-only temporary folder; the folder is removed when the demo ends.
 
 mod model;
 mod report;
+mod team;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -24,6 +26,7 @@ use warden_sandbox::{DirMode, Executor, GrantedDir, LoadError, ToolPolicy};
 
 pub use model::DemoModel;
 pub use report::{DemoReport, RefusedCall};
+pub use team::{TEAM_TASK, run_team_scene};
 pub use workspace::{GUEST_NOTES, Workspace};
 
 /// The task the demo's agent is given.
@@ -60,6 +63,9 @@ pub enum DemoError {
     /// The run could not be driven.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The second scene's agents do not form a team.
+    #[error(transparent)]
+    Team(#[from] warden::TeamError),
 }
 
 /// Runs the demo with `executor`, giving every event to `on_event` as it happens.

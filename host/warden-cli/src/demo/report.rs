@@ -108,6 +108,7 @@ impl Tally {
                 error_kind,
                 preview,
                 usage,
+                ..
             } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.tool_calls += 1;

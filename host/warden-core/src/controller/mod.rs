@@ -65,6 +65,8 @@ mod tests_limits;
 mod tests_pause;
 #[cfg(test)]
 mod tests_snapshot;
+#[cfg(test)]
+mod tests_stop;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -387,6 +389,18 @@ impl Controller {
         }
     }
 
+    /// Ends the run with `reason`, decided by the driver (a tripped guardrail): pending tool
+    /// calls are closed as in an immediate cancellation, and the run has no output. On a
+    /// run that already finished, `reason` replaces its stop reason and its output is
+    /// withdrawn (an output guardrail overrules the answer); a new `RunFinished` is queued,
+    /// so a driver that holds back the first one forwards only the last.
+    pub fn stop(&mut self, reason: StopReason) {
+        if let Phase::AwaitingTools(turn) = std::mem::replace(&mut self.phase, Phase::Ready) {
+            self.append_results(turn.close("the run was stopped before this call finished"));
+        }
+        self.finish(reason, None, false);
+    }
+
     /// Starts a new user turn on a finished run (multi-turn chat). The history, usage and
     /// budget totals carry over; the turn and retry counters start again.
     pub fn continue_with(&mut self, input: impl Into<String>) -> Result<(), ControllerError> {
@@ -430,6 +444,23 @@ impl Controller {
     /// The system prompt sent (instructions plus the output-format instruction).
     pub fn system_prompt(&self) -> &str {
         &self.system
+    }
+
+    /// Wall time since the run started (as the time budget counts it).
+    pub fn elapsed(&self) -> Duration {
+        (self.clock)()
+    }
+
+    /// What is left of this run's budget now (see [`crate::budget::Budget::remaining`]):
+    /// the most a nested run started now may use.
+    pub fn remaining_budget(&self) -> crate::budget::Budget {
+        (self.config.budget).remaining(self.state.usage(), (self.clock)())
+    }
+
+    /// Charges a nested run's usage (an agent called as a tool) to this run: its tokens,
+    /// cost, model and tool calls count against this run's budget from the next check on.
+    pub fn charge(&mut self, usage: &crate::state::UsageTotals) {
+        self.state.usage_mut().add_totals(usage);
     }
 
     fn consumption(&self) -> Consumption<'_> {

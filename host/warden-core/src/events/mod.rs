@@ -5,7 +5,7 @@
 //! (`RunStarted`, `ModelRequest`, `ModelResponse`, `ToolCallRejected`, `Compaction`,
 //! `BudgetWarning`, `RunFinished`; take them with `Controller::take_events`). The driver emits the ones only
 //! IO can see (`TextDelta`, `ToolCallStarted`, `ToolCallFinished`, `RateLimitWait`,
-//! `Retry`), using the constructors below so both sides agree on the fields.
+//! `Retry`, `GuardrailChecked`), using the constructors below so both sides agree on the fields.
 //! Invariant: every variant round-trips through serde_json.
 //!
 //! [`EventRecord`] (in `record.rs`) is the stamped form a log or `--json` consumer reads:
@@ -21,6 +21,7 @@ pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_e
 
 use crate::budget::BudgetResource;
 use crate::chat::{FinishReason, Usage};
+use crate::guardrail::GuardrailStage;
 use crate::run::{FinalOutput, StopReason};
 use crate::state::{ModelCallKind, UsageTotals};
 use crate::tool::{PlannedCall, ToolFailureKind, ToolOutcome, ToolUsage};
@@ -98,6 +99,10 @@ pub enum RunEvent {
         arguments: serde_json::Value,
         /// 1 for the first attempt, 2 for the first retry, ...
         attempt: u32,
+        /// A trusted host tool: a function of the host program, running unsandboxed
+        /// (absent, false, for sandboxed tools).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        trusted: bool,
     },
     /// A tool call ended, with output or a failure.
     ToolCallFinished {
@@ -113,6 +118,9 @@ pub enum RunEvent {
         preview: String,
         /// What the call used.
         usage: ToolUsage,
+        /// A trusted host tool, unsandboxed (absent, false, for sandboxed tools).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        trusted: bool,
     },
     /// A final answer the output schema rejected. `will_retry`: the model was told why and
     /// asked again; otherwise the run ends with `invalid_output`.
@@ -188,6 +196,47 @@ pub enum RunEvent {
         /// Why the attempt failed.
         reason: String,
     },
+    /// A guardrail checked the input, the output or a tool call (emitted by the driver).
+    GuardrailChecked {
+        /// The guardrail's name.
+        guardrail: String,
+        /// What it checked.
+        stage: GuardrailStage,
+        /// The checked call's id (`tool_call` stage only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+        /// It tripped: the run ends (input, output) or the call is vetoed (tool call).
+        tripped: bool,
+        /// Why it tripped (empty when it passed).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// The run passed from one agent to another (the model called `transfer_to_<to>`):
+    /// from here on the events are `to`'s, with its instructions, model, tools and grants.
+    Handoff {
+        /// The agent handing off.
+        from: String,
+        /// The agent taking over.
+        to: String,
+        /// Why, as the model said it (the `reason` argument; empty when none was given).
+        reason: String,
+        /// The model `to` talks to.
+        model: String,
+        /// The provider `to`'s model is reached through, when the driver knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        /// History messages passed on (after the handoff's filter).
+        messages: usize,
+    },
+    /// An event of a nested run: an agent called as a tool by another. `path` names the
+    /// agents from the caller down to the one that emitted `event`, e.g.
+    /// `["triage", "researcher"]`; deeper runs add to it.
+    Nested {
+        /// The agents from the caller to the emitter.
+        path: Vec<String>,
+        /// The nested run's event.
+        event: Box<RunEvent>,
+    },
     /// The run is over. `output` is the final answer (also when it was not streamed as
     /// text deltas: a non-streamed call, a stop tool's output), so a consumer of the events
     /// alone (`--json`) has it.
@@ -211,6 +260,34 @@ impl RunEvent {
             name: call.name.clone(),
             arguments: preview::preview(&call.arguments),
             attempt: call.attempt,
+            trusted: false,
+        }
+    }
+
+    /// The same event marked as a trusted host tool's (`ToolCallStarted`,
+    /// `ToolCallFinished`); any other event is returned unchanged.
+    pub fn trusted(mut self) -> Self {
+        if let RunEvent::ToolCallStarted { trusted, .. }
+        | RunEvent::ToolCallFinished { trusted, .. } = &mut self
+        {
+            *trusted = true;
+        }
+        self
+    }
+
+    /// `self` as seen one level up: an event of the agent `callee` called by `caller`,
+    /// wrapped in [`RunEvent::Nested`] (a nested event of the callee gains `caller` in
+    /// front of its path).
+    pub fn nested_in(self, caller: &str, callee: &str) -> Self {
+        match self {
+            RunEvent::Nested { mut path, event } => {
+                path.insert(0, caller.to_owned());
+                RunEvent::Nested { path, event }
+            }
+            event => RunEvent::Nested {
+                path: vec![caller.to_owned(), callee.to_owned()],
+                event: Box::new(event),
+            },
         }
     }
 
@@ -231,6 +308,7 @@ impl RunEvent {
             error_kind,
             preview,
             usage: outcome.usage,
+            trusted: false,
         }
     }
 

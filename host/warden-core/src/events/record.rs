@@ -66,6 +66,9 @@ struct Stamped<'a> {
     run_id: &'a str,
     ts: String,
     step: usize,
+    /// The active agent (the entry agent, or the one the last handoff named).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a str>,
     #[serde(flatten)]
     event: &'a RunEvent,
 }
@@ -75,6 +78,7 @@ struct Stamped<'a> {
 pub struct EventStamper {
     run_id: String,
     step: usize,
+    agent: Option<String>,
 }
 
 impl EventStamper {
@@ -83,6 +87,7 @@ impl EventStamper {
         EventStamper {
             run_id: run_id.into(),
             step: 0,
+            agent: None,
         }
     }
 
@@ -96,8 +101,20 @@ impl EventStamper {
         self.step
     }
 
-    /// Moves to the step `event` belongs to.
+    /// The active agent: the run's first, or the one the last handoff named (a line
+    /// carries it as `agent`).
+    pub fn agent(&self) -> Option<&str> {
+        self.agent.as_deref()
+    }
+
+    /// Moves to the step and the agent `event` belongs to.
     fn follow(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { agent, .. } | RunEvent::Handoff { to: agent, .. } => {
+                self.agent = Some(agent.clone());
+            }
+            _ => {}
+        }
         match event {
             RunEvent::ModelRequest { step, .. }
             | RunEvent::ModelResponse { step, .. }
@@ -126,6 +143,7 @@ impl EventStamper {
             run_id: &self.run_id,
             ts: now(),
             step: self.step,
+            agent: self.agent.as_deref(),
             event,
         };
         // Plain data: serialising cannot fail; keep the line well-formed regardless.

@@ -68,8 +68,35 @@ pub enum AgentError {
     },
 }
 
+/// The located error for a TOML parse failure of `text` (file `file`): line, column, the
+/// key-sized text at the error.
+pub(crate) fn parse_error(text: &str, file: &str, e: &toml::de::Error) -> AgentError {
+    let (line, column, key) = match e.span() {
+        Some(span) => {
+            let (line, column) = line_col(text, span.start);
+            let snippet = text.get(span.clone()).unwrap_or("").trim();
+            // A key-sized span (unknown or misspelt key) is worth quoting.
+            let key = (!snippet.is_empty() && snippet.len() <= 64 && !snippet.contains('\n'))
+                .then(|| snippet.to_string());
+            (line, column, key)
+        }
+        None => (1, 1, None),
+    };
+    let mut message = e.message().trim().to_string();
+    if message.contains("missing field `model`") {
+        message.push_str("; add a [model] table with `provider` and `name`");
+    }
+    AgentError::Parse {
+        file: file.to_string(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
 /// 1-based line and column of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -80,31 +107,7 @@ impl AgentDef {
     /// Parses an agent from TOML text; `file` names it in errors. Relative paths are kept
     /// as written. Pure: no filesystem access.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Self, AgentError> {
-        let agent: AgentDef = toml::from_str(text).map_err(|e| {
-            let (line, column, key) = match e.span() {
-                Some(span) => {
-                    let (line, column) = line_col(text, span.start);
-                    let snippet = text.get(span.clone()).unwrap_or("").trim();
-                    // A key-sized span (unknown or misspelt key) is worth quoting.
-                    let key =
-                        (!snippet.is_empty() && snippet.len() <= 64 && !snippet.contains('\n'))
-                            .then(|| snippet.to_string());
-                    (line, column, key)
-                }
-                None => (1, 1, None),
-            };
-            let mut message = e.message().trim().to_string();
-            if message.contains("missing field `model`") {
-                message.push_str("; add a [model] table with `provider` and `name`");
-            }
-            AgentError::Parse {
-                file: file.to_string(),
-                line,
-                column,
-                key,
-                message,
-            }
-        })?;
+        let agent: AgentDef = toml::from_str(text).map_err(|e| parse_error(text, file, &e))?;
         agent.validate(file)?;
         Ok(agent)
     }
@@ -119,6 +122,16 @@ impl AgentDef {
         })?;
         let file = path.display().to_string();
         let mut agent = Self::from_toml_str(&text, &file)?;
+        agent.resolve_paths(path, &file)?;
+        agent.source = Some(path.to_path_buf());
+        Ok(agent)
+    }
+
+    /// Resolves the relative paths of a definition read from `path` (components, policy
+    /// files) against its directory and reads `output.schema_file` into `output.schema`.
+    pub(crate) fn resolve_paths(&mut self, path: &Path, file: &str) -> Result<(), AgentError> {
+        let agent = self;
+        let file = file.to_owned();
         let base = path.parent().unwrap_or(Path::new("."));
         for tool in &mut agent.tools {
             if tool.pack.is_none() && crate::builtin::name_of(&tool.component).is_none() {
@@ -148,8 +161,7 @@ impl AgentDef {
             output.schema = Some(schema);
             output.schema_file = None;
         }
-        agent.source = Some(path.to_path_buf());
-        Ok(agent)
+        Ok(())
     }
 
     /// Checks values that parse but cannot work; `file` names the agent in errors.

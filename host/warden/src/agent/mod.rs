@@ -9,7 +9,7 @@
 //! [`AgentDef::validate`].
 
 mod builder;
-mod load;
+pub(crate) mod load;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

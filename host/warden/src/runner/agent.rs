@@ -11,8 +11,11 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::{RunError, SetupError};
 use crate::agent::{AgentDef, Approval, PolicyRef};
+use crate::guardrail::{Guardrail, Guardrails};
+use crate::multi::HostBinding;
 use warden_core::controller::{Controller, ControllerSnapshot, LoopConfig, Schemas};
 use warden_core::tool::ToolCatalogEntry;
+use warden_llm::Model;
 use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
 use warden_store::{AgentSummary, agent_digest};
 
@@ -42,6 +45,12 @@ struct Inner {
     schemas: OnceLock<Schemas>,
     /// The agent file it was loaded from, if any (kept with its durable runs).
     source: Option<std::path::PathBuf>,
+    /// Checks on the input, the output and each tool call (see `crate::guardrail`).
+    guardrails: Guardrails,
+    /// Tools the host runs itself (trusted functions, agents as tools, handoffs).
+    host: HashMap<String, HostBinding>,
+    /// The model this agent talks to when it is not the runner's (see `Agent::with_model`).
+    model: Option<Arc<dyn Model>>,
 }
 
 impl Agent {
@@ -54,6 +63,9 @@ impl Agent {
                 bindings: HashMap::new(),
                 schemas: OnceLock::new(),
                 source: None,
+                guardrails: Guardrails::default(),
+                host: HashMap::new(),
+                model: None,
             }),
         }
     }
@@ -88,11 +100,11 @@ impl Agent {
                 key: format!("tools.{}", entry.name),
                 source: Box::new(source),
             })?;
-        if self.inner.bindings.contains_key(&entry.name) {
+        if self.has_tool(&entry.name) {
             return Err(SetupError::DuplicateTool {
                 file,
                 name: entry.name.clone(),
-                first: "an earlier component".into(),
+                first: "an earlier tool".into(),
                 second: set.digest().into(),
             });
         }
@@ -134,6 +146,9 @@ impl Agent {
             schemas: OnceLock::new(),
             source: (def.source.as_ref())
                 .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+            guardrails: Guardrails::default(),
+            host: HashMap::new(),
+            model: None,
         };
         let mut owner: HashMap<String, String> = HashMap::new();
         for (i, tool) in def.tools.iter().enumerate() {
@@ -270,8 +285,74 @@ impl Agent {
         self.inner.bindings.get(tool)
     }
 
+    fn has_tool(&self, name: &str) -> bool {
+        self.inner.bindings.contains_key(name) || self.inner.host.contains_key(name)
+    }
+
+    /// Adds a tool the host runs itself (see `crate::multi`): its catalog entry and what
+    /// runs its calls. Fails if the name is taken or its schema does not compile.
+    pub(crate) fn with_host_binding(
+        mut self,
+        entry: ToolCatalogEntry,
+        binding: HostBinding,
+    ) -> Result<Self, SetupError> {
+        let file = self.inner.config.agent_name.clone();
+        if self.has_tool(&entry.name) {
+            return Err(SetupError::DuplicateTool {
+                file,
+                name: entry.name.clone(),
+                first: "an earlier tool".into(),
+                second: binding.kind().into(),
+            });
+        }
+        let inner = Arc::make_mut(&mut self.inner);
+        let mut catalog = inner.catalog.clone();
+        catalog.push(entry.clone());
+        // A schema that does not compile is refused here, not at the first run.
+        Schemas::compile(&inner.config, catalog).map_err(|source| SetupError::Loop {
+            file,
+            source: Box::new(source),
+        })?;
+        inner.host.insert(entry.name.clone(), binding);
+        inner.catalog.push(entry);
+        inner.schemas = OnceLock::new();
+        Ok(self)
+    }
+
+    /// What runs `tool`'s calls when the host runs them itself.
+    pub(crate) fn host_binding(&self, tool: &str) -> Option<&HostBinding> {
+        self.inner.host.get(tool)
+    }
+
+    /// Every tool the host runs itself, by name.
+    pub(crate) fn host_bindings(&self) -> impl Iterator<Item = (&String, &HostBinding)> {
+        self.inner.host.iter()
+    }
+
+    /// Whether `tool` is a trusted host function (runs unsandboxed in this process).
+    pub fn is_trusted(&self, tool: &str) -> bool {
+        matches!(self.host_binding(tool), Some(HostBinding::Function(_)))
+    }
+
+    /// This agent talking to `model` instead of the runner's (another provider is fine):
+    /// how an agent of a multi-agent run gets a model of its own.
+    pub fn with_model(mut self, model: Arc<dyn Model>) -> Self {
+        Arc::make_mut(&mut self.inner).model = Some(model);
+        self
+    }
+
+    /// The model this agent talks to, when it has one of its own.
+    pub fn model(&self) -> Option<&Arc<dyn Model>> {
+        self.inner.model.as_ref()
+    }
+
+    /// The agent's name (its loop settings' `agent_name`).
+    pub fn name(&self) -> &str {
+        &self.inner.config.agent_name
+    }
+
     /// A controller for a new run of this agent starting with `input`.
-    pub(super) fn controller(&self, input: String) -> Result<Controller, RunError> {
+    pub(crate) fn controller(&self, input: String) -> Result<Controller, RunError> {
         Ok(Controller::with_schemas(
             self.inner.config.clone(),
             self.schemas()?,
@@ -293,6 +374,14 @@ impl Agent {
     }
 
     /// A controller continuing `snapshot` with this agent's settings.
+    pub(crate) fn restore_controller(
+        &self,
+        snapshot: ControllerSnapshot,
+    ) -> Result<Controller, RunError> {
+        self.restore(snapshot)
+    }
+
+    /// A controller continuing `snapshot` with this agent's settings.
     pub(super) fn restore(&self, snapshot: ControllerSnapshot) -> Result<Controller, RunError> {
         Ok(Controller::restore(
             self.inner.config.clone(),
@@ -310,6 +399,41 @@ impl Agent {
                 inner.schemas.get_or_init(|| compiled)
             }
         })
+    }
+
+    /// Checks the user's input with `guardrail` (at the same time as the first model call,
+    /// or before it: [`Guardrail::before_model`]); a trip ends the run.
+    pub fn with_input_guardrail(mut self, guardrail: Guardrail) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .guardrails
+            .input
+            .push(guardrail);
+        self
+    }
+
+    /// Checks the final output (an answer or a stop tool's output) with `guardrail`; a trip
+    /// ends the run without output.
+    pub fn with_output_guardrail(mut self, guardrail: Guardrail) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .guardrails
+            .output
+            .push(guardrail);
+        self
+    }
+
+    /// Checks each tool call with `guardrail` before it runs; a trip vetoes that call (the
+    /// model is told why, as the call's result) and the run goes on.
+    pub fn with_tool_guardrail(mut self, guardrail: Guardrail) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .guardrails
+            .tool_call
+            .push(guardrail);
+        self
+    }
+
+    /// This agent's guardrails.
+    pub(crate) fn guardrails(&self) -> &Guardrails {
+        &self.inner.guardrails
     }
 
     /// Requires a person's approval before `tool`'s calls (see [`Approval`]).

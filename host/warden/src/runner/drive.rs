@@ -12,13 +12,16 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::guard;
 use super::record::Recorder;
 use super::tools::run_tools;
 use super::{Agent, RunError, RunHandle, Runner};
+use warden_core::budget::Budget;
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
 use warden_core::controller::{Controller, Step};
 use warden_core::events::RunEvent;
-use warden_core::run::{CancelMode, RunResult};
+use warden_core::run::{CancelMode, RunResult, StopReason};
+use warden_core::state::UsageTotals;
 use warden_llm::{LlmError, LlmNotice, Model, NoticeQueue, Notices, StreamAccumulator};
 
 /// Drives `controller` to `Done`; `None` when the run paused for an approval (only a
@@ -34,9 +37,18 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
 ) -> Result<Option<RunResult>, RunError> {
     let mut after_turn_sent = false;
     let max_tool_args = agent.config().max_tool_args_bytes;
+    // The agent's own model, if it has one (an agent of a team may use another provider).
+    let model = agent.model().unwrap_or(&runner.model).as_ref();
     // Only the driver knows which provider the model is reached through.
-    let provider = runner.model.provider();
-    let sink = &mut |event: RunEvent| sink(with_provider(event, provider));
+    let provider = model.provider();
+    // The output guardrails decide before `RunFinished` leaves (see `guard`).
+    let gate = guard::FinishGate::new(agent);
+    let sink = &mut |event: RunEvent| {
+        if let Some(event) = gate.pass(event) {
+            sink(with_provider(event, provider));
+        }
+    };
+    let mut input = guard::pending_input(agent, controller);
     loop {
         forward(controller, sink);
         if handle.is_cancelled() && controller.result().is_none() {
@@ -57,21 +69,51 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
         forward(controller, sink);
         match step {
             Step::Done(result) => {
+                // Boxed, as the tool step is: the run's future does not hold its state.
+                let review = gate.review(agent, controller, result, handle.token(), sink);
+                let result = Box::pin(review).await;
                 // The end (and its `run_finished` event) is recorded however the run ended.
                 rec.checkpoint(controller).await?;
                 return Ok(Some(result));
             }
             Step::CallModel(request) => {
-                let outcome = call_model(
-                    runner.model.as_ref(),
+                let call = call_model(
+                    model,
                     &request,
                     streaming,
                     true,
                     max_tool_args,
                     handle.token(),
                     sink,
-                )
-                .await;
+                );
+                let outcome = match input.take() {
+                    None => call.await,
+                    Some(text) => {
+                        let cap = controller.remaining_budget();
+                        let guarded = guarded_call(agent, &text, call, handle.token(), cap);
+                        match Box::pin(guarded).await {
+                            Ok(GuardedCall {
+                                outcome,
+                                events,
+                                usage,
+                            }) => {
+                                events.into_iter().for_each(&mut *sink);
+                                controller.charge(&usage);
+                                outcome
+                            }
+                            Err(Tripped {
+                                events,
+                                reason,
+                                usage,
+                            }) => {
+                                events.into_iter().for_each(&mut *sink);
+                                controller.charge(&usage);
+                                controller.stop(reason);
+                                continue;
+                            }
+                        }
+                    }
+                };
                 if let ModelOutcome::Response(response) = &outcome {
                     rec.note_response(response);
                 }
@@ -81,7 +123,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             }
             Step::Summarize(request) => {
                 let outcome = call_model(
-                    runner.model.as_ref(),
+                    model,
                     &request,
                     streaming,
                     false,
@@ -102,7 +144,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 // future, and a run spends most of its life waiting on the model, when
                 // that space would be held for nothing (~3.5 KiB per in-flight run).
                 Box::pin(run_tools(
-                    &runner.executor,
+                    runner,
                     agent,
                     plan,
                     controller,
@@ -117,6 +159,72 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
             }
         }
     }
+}
+
+/// The first model call of a user turn, with the input guardrails: those marked
+/// `before_model` first, the others while `call` runs. A trip drops the call (or discards
+/// its response) and gives the guardrails' events and the stop reason.
+async fn guarded_call(
+    agent: &Agent,
+    input: &str,
+    call: impl Future<Output = ModelOutcome>,
+    cancel: &CancellationToken,
+    cap: Budget,
+) -> Result<GuardedCall, Tripped> {
+    let (before, beside) = guard::input_guards(agent);
+    let (mut events, checked, mut usage) = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            let (events, usage) = (Vec::new(), UsageTotals::default());
+            return Ok(GuardedCall { outcome: ModelOutcome::Cancelled, events, usage });
+        }
+        checked = guard::check_input(&before, input, &cap) => checked,
+    };
+    if let Some(reason) = checked {
+        return Err(Tripped {
+            events,
+            reason,
+            usage,
+        });
+    }
+    let check = guard::check_input(&beside, input, &cap);
+    tokio::pin!(call, check);
+    let mut outcome = None;
+    let mut checked = false;
+    while !checked || outcome.is_none() {
+        tokio::select! {
+            // A trip needs no response: the call is dropped at once.
+            (beside_events, reason, used) = &mut check, if !checked => {
+                events.extend(beside_events);
+                usage.add_totals(&used);
+                if let Some(reason) = reason {
+                    return Err(Tripped { events, reason, usage });
+                }
+                checked = true;
+            }
+            done = &mut call, if outcome.is_none() => outcome = Some(done),
+        }
+    }
+    let outcome = outcome.unwrap_or(ModelOutcome::Cancelled);
+    Ok(GuardedCall {
+        outcome,
+        events,
+        usage,
+    })
+}
+
+/// A model call whose input passed its guardrails, their events and usage.
+struct GuardedCall {
+    outcome: ModelOutcome,
+    events: Vec<RunEvent>,
+    usage: UsageTotals,
+}
+
+/// An input guardrail tripped: the events, the stop reason, what the checks used.
+struct Tripped {
+    events: Vec<RunEvent>,
+    reason: StopReason,
+    usage: UsageTotals,
 }
 
 /// `event`, with the provider filled in when it is the run's start.
@@ -272,6 +380,6 @@ fn notice_event(notice: LlmNotice) -> Option<RunEvent> {
     })
 }
 
-pub(super) fn duration_ms(d: std::time::Duration) -> u64 {
+pub(crate) fn duration_ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -153,4 +153,7 @@ pub enum RunError {
     /// The task driving a streamed run panicked or was dropped.
     #[error("the run's task ended abnormally: {0}")]
     Task(#[source] tokio::task::JoinError),
+    /// The agents of a multi-agent run do not fit together (see [`crate::Team`]).
+    #[error(transparent)]
+    Team(#[from] crate::multi::TeamError),
 }

@@ -21,6 +21,7 @@ mod drive;
 mod durable;
 mod error;
 mod failpoint;
+mod guard;
 mod record;
 mod session;
 mod setup;
@@ -44,7 +45,11 @@ pub use approval::{ApprovalRequest, Approver};
 pub use durable::{DurableError, INTERRUPTED, Recorded, ResumeOptions};
 pub use error::{RunError, SetupError};
 pub use session::Session;
+pub(crate) use setup::connect_model;
 pub use stream::RunStream;
+
+use crate::multi::{Team, run_agents};
+pub(crate) use drive::duration_ms;
 
 #[cfg(doc)]
 use warden_core::controller::Step;
@@ -60,6 +65,8 @@ pub struct Runner {
     store: Option<Arc<dyn warden_store::Store>>,
     /// Decides on calls that need approval, in-process (see `approval`).
     approver: Option<Arc<dyn Approver>>,
+    /// The agents handoffs may name (see `crate::multi`).
+    team: Option<Team>,
 }
 
 impl Runner {
@@ -72,6 +79,7 @@ impl Runner {
             streaming: false,
             store: None,
             approver: None,
+            team: None,
         }
     }
 
@@ -118,6 +126,32 @@ impl Runner {
         self
     }
 
+    /// Runs agents of `team`: their handoffs name its agents (see [`Team`]). Runs of
+    /// agents with handoffs need one; [`Runner::run_team`] sets it for one run.
+    pub fn with_team(mut self, team: Team) -> Self {
+        self.team = Some(team);
+        self
+    }
+
+    /// The team handoffs are resolved in, if any.
+    pub fn team(&self) -> Option<&Team> {
+        self.team.as_ref()
+    }
+
+    /// Runs `team`'s entry agent on `input` to the end, handoffs and all.
+    pub async fn run_team(
+        &self,
+        team: &Team,
+        input: impl Into<String>,
+    ) -> Result<RunResult, RunError> {
+        let runner = self.clone().with_team(team.clone());
+        runner.run(team.entry(), input).await
+    }
+
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.streaming
+    }
+
     /// The model this runner calls.
     pub fn model(&self) -> &Arc<dyn Model> {
         &self.model
@@ -146,18 +180,15 @@ impl Runner {
         handle: &RunHandle,
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<RunResult, RunError> {
-        let mut controller = agent.controller(input.into())?;
-        drive::drive(
+        run_agents(
             self,
             agent,
-            &mut controller,
+            input.into(),
             handle,
             &mut on_event,
             self.streaming,
-            &mut record::Recorder::unrecorded(self.approver.clone()),
         )
         .await
-        .and_then(drive::finished)
     }
 
     /// Starts a run in a new task and returns its events as a stream (model calls are
@@ -194,6 +225,21 @@ impl Runner {
     }
 }
 
+/// Drives `controller` of `agent` to its end, unrecorded: one agent's part of a run.
+pub(crate) async fn drive_to_end<S: FnMut(RunEvent) + ?Sized>(
+    runner: &Runner,
+    agent: &Agent,
+    controller: &mut warden_core::controller::Controller,
+    handle: &RunHandle,
+    sink: &mut S,
+    streaming: bool,
+) -> Result<RunResult, RunError> {
+    let mut rec = record::Recorder::unrecorded(runner.approver.clone());
+    drive::drive(runner, agent, controller, handle, sink, streaming, &mut rec)
+        .await
+        .and_then(drive::finished)
+}
+
 /// Stops a run from outside. Clone it freely; all clones control the same run.
 #[derive(Debug, Clone, Default)]
 pub struct RunHandle {
@@ -227,6 +273,14 @@ impl RunHandle {
     /// The token behind [`RunHandle::cancel`], to tie the run to a wider cancellation.
     pub fn token(&self) -> &CancellationToken {
         &self.token
+    }
+
+    /// A handle cancelled with `parent` (a nested run's: cancelling its caller cancels it).
+    pub(crate) fn child_of(parent: &CancellationToken) -> Self {
+        Self {
+            token: parent.child_token(),
+            after_turn: Arc::default(),
+        }
     }
 
     fn after_turn_requested(&self) -> bool {

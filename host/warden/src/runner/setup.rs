@@ -42,7 +42,7 @@ pub fn provider_config(def: &AgentDef) -> ProviderConfig {
 }
 
 /// Builds the model of `def` (failing on a missing key) and probes its base URL.
-pub(super) async fn connect_model(def: &AgentDef) -> Result<Arc<dyn Model>, SetupError> {
+pub(crate) async fn connect_model(def: &AgentDef) -> Result<Arc<dyn Model>, SetupError> {
     let file = def
         .source
         .as_ref()

@@ -11,7 +11,7 @@ use futures::Stream;
 use futures::channel::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Agent, RunError, RunHandle, Runner, drive};
+use super::{Agent, RunError, RunHandle, Runner};
 use warden_core::events::RunEvent;
 use warden_core::run::RunResult;
 
@@ -42,7 +42,6 @@ pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, 
     let (tx, rx) = mpsc::unbounded();
     let run_handle = handle.clone();
     let task = tokio::spawn(async move {
-        let mut controller = agent.controller(input)?;
         // A dropped receiver only means nobody is watching: the run goes on, and its events
         // are not kept.
         let mut sink = move |event: RunEvent| {
@@ -50,17 +49,7 @@ pub(super) fn start(runner: Runner, agent: Agent, input: String) -> (RunStream, 
                 let _ = tx.unbounded_send(event);
             }
         };
-        drive::drive(
-            &runner,
-            &agent,
-            &mut controller,
-            &run_handle,
-            &mut sink,
-            true,
-            &mut super::record::Recorder::unrecorded(runner.approver.clone()),
-        )
-        .await
-        .and_then(drive::finished)
+        crate::multi::run_agents(&runner, &agent, input, &run_handle, &mut sink, true).await
     });
     (RunStream { events: rx, task }, handle)
 }

@@ -246,7 +246,7 @@ async fn a_run_future_does_not_carry_the_tool_steps_state() {
     };
     let mut recorder = super::record::Recorder::off();
     let step = tools::run_tools(
-        executor(),
+        &runner,
         &agent,
         plan,
         &mut controller,

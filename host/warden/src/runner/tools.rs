@@ -23,7 +23,10 @@ use super::approval::Gate;
 use super::drive::forward;
 use super::failpoint::{Failpoint, hit};
 use super::record::Recorder;
-use super::{Agent, RunError};
+use super::{Agent, RunError, Runner};
+use crate::multi::execute_host;
+use crate::multi::{BudgetPool, HostCtx, HostRun};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use warden_core::controller::{Controller, ToolPlan};
 use warden_core::events::RunEvent;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
@@ -41,8 +44,10 @@ enum Flow {
 }
 
 struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
-    set: JoinSet<ToolOutcome>,
+    set: JoinSet<HostRun>,
     running: HashMap<Id, (String, String)>,
+    agent: &'a Agent,
+    nested: Option<Nested>,
     controller: &'a mut Controller,
     sink: &'a mut S,
     cancel: &'a CancellationToken,
@@ -51,7 +56,7 @@ struct Batch<'a, S: FnMut(RunEvent) + ?Sized> {
 
 /// Runs `plan` and feeds every outcome to `controller`.
 pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
-    executor: &Executor,
+    runner: &Runner,
     agent: &Agent,
     mut plan: ToolPlan,
     controller: &mut Controller,
@@ -65,7 +70,14 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     let mut rejected = Vec::new();
     let mut approved = Vec::new();
     let mut paused = None;
-    for call in std::mem::take(&mut plan.calls) {
+    // Tool guardrails before approvals: a person is not asked about a vetoed call.
+    let calls = std::mem::take(&mut plan.calls);
+    let Some((calls, vetoed)) = super::guard::veto(agent, calls, controller, cancel, sink).await
+    else {
+        return Ok(());
+    };
+    rejected.extend(vetoed);
+    for call in calls {
         let approver = approver.as_deref();
         let gate = rec
             .approvals
@@ -93,15 +105,20 @@ pub(super) async fn run_tools<S: FnMut(RunEvent) + ?Sized>(
     if plan.calls.is_empty() {
         return rec.checkpoint(controller).await;
     }
+    let executor = &runner.executor;
+    let nested = Nested::for_plan(runner, agent, &plan, controller, cancel);
     if plan.calls.len() == 1
         && let Some(call) = plan.calls.pop()
     {
-        return run_alone(executor, agent, call, controller, cancel, sink, rec).await;
+        let step = (controller, cancel, sink, rec);
+        return run_alone(executor, agent, call, nested, step).await;
     }
     let cap = plan.max_concurrency.max(1);
     let mut batch = Batch {
         set: JoinSet::new(),
         running: HashMap::new(),
+        agent,
+        nested,
         controller,
         sink,
         cancel,
@@ -130,31 +147,128 @@ async fn run_alone<S: FnMut(RunEvent) + ?Sized>(
     executor: &Executor,
     agent: &Agent,
     call: PlannedCall,
-    controller: &mut Controller,
-    cancel: &CancellationToken,
-    sink: &mut S,
-    rec: &mut Recorder,
+    mut nested: Option<Nested>,
+    (controller, cancel, sink, rec): Step<'_, S>,
 ) -> Result<(), RunError> {
     // As in a batch: a call is not started once the run is cancelled.
     if cancel.is_cancelled() {
         return Ok(());
     }
     let key = rec.tool_started(controller, &call).await?;
-    sink(RunEvent::tool_started(&call));
+    let trusted = agent.is_trusted(&call.name);
+    sink(mark(RunEvent::tool_started(&call), trusted));
     let (call_id, name) = (call.call_id.clone(), call.name.clone());
-    let binding = agent.binding(&call.name).cloned();
-    let execution = AssertUnwindSafe(execute(executor.clone(), binding, call, key)).catch_unwind();
-    let outcome = tokio::select! {
-        biased;
-        // Dropping the call drops its store: the sandbox stops at once.
-        _ = cancel.cancelled() => return Ok(()),
-        outcome = execution => outcome.unwrap_or_else(|_| host_failure(call_id, name)),
+    let execution = start(executor, agent, call, key, nested.as_ref());
+    let execution = AssertUnwindSafe(execution).catch_unwind();
+    tokio::pin!(execution);
+    let run = loop {
+        tokio::select! {
+            biased;
+            // Dropping the call drops its store (the sandbox stops at once) or its nested run.
+            _ = cancel.cancelled() => return Ok(()),
+            Some(event) = next_nested(&mut nested) => sink(event),
+            run = &mut execution => break run.unwrap_or_else(|_| host_failure(call_id, name)),
+        }
     };
+    drain_nested(&mut nested, sink);
     hit(Failpoint::AfterTool);
-    sink(RunEvent::tool_finished(&outcome));
-    controller.on_tool_results(vec![outcome])?;
+    sink(mark(RunEvent::tool_finished(&run.outcome), trusted));
+    feed(controller, run)?;
     forward(controller, sink);
     rec.checkpoint(controller).await
+}
+
+/// What a tool step works on: the run's controller, cancellation, sink and recorder.
+type Step<'a, S> = (
+    &'a mut Controller,
+    &'a CancellationToken,
+    &'a mut S,
+    &'a mut Recorder,
+);
+
+/// The nested runs of a tool step: where their events arrive, and what their calls share.
+struct Nested {
+    events: UnboundedReceiver<RunEvent>,
+    ctx: HostCtx,
+}
+
+impl Nested {
+    /// The nested-run context of `plan`, when one of its calls runs in the host.
+    fn for_plan(
+        runner: &Runner,
+        agent: &Agent,
+        plan: &ToolPlan,
+        controller: &Controller,
+        cancel: &CancellationToken,
+    ) -> Option<Nested> {
+        let any = (plan.calls.iter()).any(|c| agent.host_binding(&c.name).is_some());
+        any.then(|| {
+            let (tx, events) = unbounded_channel();
+            let ctx = HostCtx {
+                runner: runner.clone(),
+                caller: agent.name().to_owned(),
+                cancel: cancel.clone(),
+                events: tx,
+                pool: BudgetPool::new(controller.remaining_budget()),
+            };
+            Nested { events, ctx }
+        })
+    }
+}
+
+/// The next event of a nested run; never, without nested runs.
+async fn next_nested(nested: &mut Option<Nested>) -> Option<RunEvent> {
+    match nested {
+        Some(n) => n.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Forwards the nested events already sent (a nested run sends all its events before its
+/// call returns, so they all precede the call's `ToolCallFinished`).
+fn drain_nested<S: FnMut(RunEvent) + ?Sized>(nested: &mut Option<Nested>, sink: &mut S) {
+    if let Some(n) = nested {
+        while let Ok(event) = n.events.try_recv() {
+            sink(event);
+        }
+    }
+}
+
+/// `event` marked as a trusted host tool's when `trusted`.
+fn mark(event: RunEvent, trusted: bool) -> RunEvent {
+    if trusted { event.trusted() } else { event }
+}
+
+/// Feeds one call's outcome, charging a nested run's usage to this run first.
+fn feed(controller: &mut Controller, run: HostRun) -> Result<(), RunError> {
+    if let Some(usage) = &run.nested {
+        controller.charge(usage);
+    }
+    controller.on_tool_results(vec![run.outcome])?;
+    Ok(())
+}
+
+/// The future of one call: in a sandbox, or in the host (a host function, an agent, a
+/// handoff).
+fn start(
+    executor: &Executor,
+    agent: &Agent,
+    call: PlannedCall,
+    key: Option<String>,
+    nested: Option<&Nested>,
+) -> futures::future::BoxFuture<'static, HostRun> {
+    let host = agent.host_binding(&call.name).cloned();
+    match (host, nested) {
+        (Some(binding), Some(n)) => execute_host(binding, call, n.ctx.clone()),
+        _ => {
+            let binding = agent.binding(&call.name).cloned();
+            let execution = execute(executor.clone(), binding, call, key);
+            Box::pin(execution.map(|outcome| HostRun {
+                outcome,
+                nested: None,
+            }))
+        }
+    }
 }
 
 /// One call through the executor, as the controller sees its outcome. A recorded call's
@@ -186,8 +300,8 @@ async fn execute(
 }
 
 /// The outcome of a call whose host-side task failed (a panic).
-fn host_failure(call_id: String, name: String) -> ToolOutcome {
-    ToolOutcome {
+fn host_failure(call_id: String, name: String) -> HostRun {
+    let outcome = ToolOutcome {
         call_id,
         name,
         result: Err(ToolFailure {
@@ -196,6 +310,10 @@ fn host_failure(call_id: String, name: String) -> ToolOutcome {
             transient: false,
         }),
         usage: ToolUsage::default(),
+    };
+    HostRun {
+        outcome,
+        nested: None,
     }
 }
 
@@ -207,12 +325,11 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
         call: PlannedCall,
     ) -> Result<(), RunError> {
         let key = self.rec.tool_started(self.controller, &call).await?;
-        (self.sink)(RunEvent::tool_started(&call));
-        let binding = agent.binding(&call.name).cloned();
+        let trusted = agent.is_trusted(&call.name);
+        (self.sink)(mark(RunEvent::tool_started(&call), trusted));
         let ids = (call.call_id.clone(), call.name.clone());
-        let handle = self
-            .set
-            .spawn(execute(executor.clone(), binding, call, key));
+        let execution = start(executor, agent, call, key, self.nested.as_ref());
+        let handle = self.set.spawn(execution);
         self.running.insert(handle.id(), ids);
         Ok(())
     }
@@ -227,9 +344,14 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                     self.set.abort_all();
                     return Ok(Flow::Stop);
                 }
+                Some(event) = next_nested(&mut self.nested) => {
+                    (self.sink)(event);
+                    continue;
+                }
                 joined = self.set.join_next_with_id() => joined,
             };
-            let outcome = match joined {
+            drain_nested(&mut self.nested, &mut *self.sink);
+            let run = match joined {
                 None => return Ok(Flow::Continue),
                 Some(Ok((id, outcome))) => {
                     self.running.remove(&id);
@@ -243,8 +365,9 @@ impl<S: FnMut(RunEvent) + ?Sized> Batch<'_, S> {
                 }
             };
             hit(Failpoint::AfterTool);
-            (self.sink)(RunEvent::tool_finished(&outcome));
-            self.controller.on_tool_results(vec![outcome])?;
+            let trusted = self.agent.is_trusted(&run.outcome.name);
+            (self.sink)(mark(RunEvent::tool_finished(&run.outcome), trusted));
+            feed(self.controller, run)?;
             forward(&mut *self.controller, &mut *self.sink);
             self.rec.checkpoint(self.controller).await?;
             if self.controller.result().is_some() {

@@ -1,0 +1,82 @@
+//! A multi-agent file end to end: `Runner::from_team_file` builds a team whose agents talk
+//! to models of their own (three mock servers), and a run goes through an agent called as a
+//! tool, a handoff with a summary filter, and the target's answer.
+
+use mock_llm::{Behaviour, MockConfig, MockHandle, MockServer, Turn};
+use warden::{RunHandle, Runner};
+use warden_core::events::RunEvent;
+use warden_core::run::StopReason;
+
+async fn mock(turns: Vec<Turn>) -> MockHandle {
+    MockServer::start(MockConfig {
+        behaviour: Behaviour::Script { turns },
+        record_requests: true,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn model(mock: &MockHandle) -> String {
+    format!(
+        "model = {{ provider = \"openai-compatible\", name = \"llama3.1\", base_url = \"{}\" }}",
+        mock.openai_base_url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_file_runs_an_agent_tool_then_a_handoff() {
+    let triage = mock(vec![
+        Turn::call("researcher", r#"{"input":"refund policy?"}"#),
+        Turn::call("transfer_to_billing", r#"{"reason":"a refund"}"#),
+    ])
+    .await;
+    let researcher = mock(vec![Turn::text("Refunds within 30 days.")]).await;
+    let billing = mock(vec![Turn::text("Refunded: 30-day policy applies.")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("team.toml"),
+        format!(
+            "entry = \"triage\"\ninclude = [\"billing.toml\"]\n\n[agents.triage]\n{}\nagent_tools = [{{ agent = \"researcher\", description = \"Knows the policies\" }}]\nhandoffs = [{{ agent = \"billing\", description = \"Refunds\", filter = \"summary\" }}]\n\n[agents.researcher]\n{}\n",
+            model(&triage),
+            model(&researcher)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("billing.toml"),
+        format!("[agents.billing]\n{}\n", model(&billing)),
+    )
+    .unwrap();
+    let (runner, team) = Runner::from_team_file(dir.path().join("team.toml"))
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    let result = runner
+        .clone()
+        .with_team(team.clone())
+        .run_with(team.entry(), "I want a refund", &RunHandle::new(), |e| {
+            events.push(e)
+        })
+        .await
+        .unwrap();
+    assert_eq!(result.stop_reason, StopReason::Completed);
+    assert_eq!(
+        result.output.unwrap().text,
+        "Refunded: 30-day policy applies."
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        RunEvent::Handoff { from, to, .. } if from == "triage" && to == "billing"
+    )));
+    // Each agent talked to its own model, once each but the entry (twice).
+    let counts = [&triage, &researcher, &billing].map(|m| m.stats().requests);
+    assert_eq!(counts, [2, 1, 1]);
+    // The researcher's answer came back to triage as a tool result.
+    assert!(
+        triage.requests()[1]
+            .body
+            .to_string()
+            .contains("Refunds within 30 days.")
+    );
+}
