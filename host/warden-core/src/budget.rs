@@ -355,6 +355,38 @@ impl BudgetTracker {
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
+    #[test]
+    fn what_is_left_is_each_limit_less_its_use_and_a_cap_only_lowers() {
+        let budget = Budget {
+            max_total_tokens: Some(1000),
+            max_tool_calls: Some(3),
+            max_cost_usd: Some(0.5),
+            ..Budget::default()
+        };
+        let used = UsageTotals {
+            input_tokens: 600,
+            output_tokens: 100,
+            tool_calls: 5,
+            cost_usd: 0.2,
+            ..UsageTotals::default()
+        };
+        let left = budget.remaining(&used, Duration::ZERO);
+        assert_eq!(left.max_total_tokens, Some(300));
+        assert_eq!(left.max_tool_calls, Some(0), "never below zero");
+        assert!((left.max_cost_usd.unwrap_or_default() - 0.3).abs() < 1e-9);
+        assert_eq!(left.max_turns, None, "turns are each loop's own");
+        let own = Budget {
+            max_total_tokens: Some(200),
+            max_input_tokens: Some(50),
+            ..Budget::default()
+        };
+        let capped = own.capped_by(&left);
+        assert_eq!(capped.max_total_tokens, Some(200));
+        assert_eq!(capped.max_input_tokens, Some(50));
+        assert_eq!(capped.max_tool_calls, Some(0));
+        assert_eq!(capped.max_turns, own.max_turns);
+    }
+
     use super::*;
 
     fn consumption(totals: &UsageTotals, turns: u32) -> Consumption<'_> {

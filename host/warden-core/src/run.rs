@@ -264,3 +264,19 @@ impl std::fmt::Display for ModelFailure {
         f.write_str(&self.message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handoff_loop_ends_like_a_budget() {
+        let reason = StopReason::HandoffLimit {
+            limit: 3,
+            from: "a".into(),
+            to: "b".into(),
+        };
+        assert_eq!(reason.exit_code(), EXIT_BUDGET);
+        assert!(reason.describe().contains("handoff limit (3)"));
+    }
+}

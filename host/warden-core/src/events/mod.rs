@@ -372,6 +372,49 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_event_names_every_agent_from_the_caller_down() {
+        let inner = RunEvent::TextDelta { text: "hi".into() };
+        let once = inner.clone().nested_in("researcher", "searcher");
+        let twice = once.nested_in("triage", "researcher");
+        let RunEvent::Nested { path, event } = twice else {
+            panic!("wrong variant");
+        };
+        assert_eq!(path, ["triage", "researcher", "searcher"]);
+        assert_eq!(*event, inner);
+        let line = RunEvent::Handoff {
+            from: "a".into(),
+            to: "b".into(),
+            reason: "r".into(),
+            model: "m".into(),
+            provider: None,
+            messages: 2,
+        }
+        .to_json_line();
+        assert!(line.starts_with("{\"type\":\"handoff\""), "{line}");
+    }
+
+    #[test]
+    fn only_tool_events_are_marked_trusted() {
+        let call = PlannedCall {
+            call_id: "c".into(),
+            name: "lookup".into(),
+            arguments: serde_json::json!({}),
+            sequential: false,
+            attempt: 1,
+        };
+        let line = RunEvent::tool_started(&call).trusted().to_json_line();
+        assert!(line.contains("\"trusted\":true"), "{line}");
+        // Sandboxed tools' events do not carry the field at all.
+        assert!(
+            !RunEvent::tool_started(&call)
+                .to_json_line()
+                .contains("trusted")
+        );
+        let delta = RunEvent::TextDelta { text: "x".into() };
+        assert_eq!(delta.clone().trusted(), delta);
+    }
+
+    #[test]
     fn tool_started_carries_a_bounded_preview_of_the_arguments() {
         let call = PlannedCall {
             call_id: "c1".into(),

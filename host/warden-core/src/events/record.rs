@@ -209,6 +209,31 @@ mod tests {
     use crate::state::ModelCallKind;
 
     #[test]
+    fn a_stamped_line_names_the_active_agent_and_follows_handoffs() {
+        let mut stamper = EventStamper::new("r1");
+        let started = RunEvent::RunStarted {
+            agent: "triage".into(),
+            model: "m".into(),
+            input: "x".into(),
+            provider: None,
+            priced: false,
+        };
+        assert!(stamper.line(&started).contains("\"agent\":\"triage\""));
+        let handoff = RunEvent::Handoff {
+            from: "triage".into(),
+            to: "billing".into(),
+            reason: String::new(),
+            model: "m".into(),
+            provider: None,
+            messages: 1,
+        };
+        stamper.line(&handoff);
+        let delta = RunEvent::TextDelta { text: "y".into() };
+        assert!(stamper.line(&delta).contains("\"agent\":\"billing\""));
+        assert_eq!(stamper.agent(), Some("billing"));
+    }
+
+    #[test]
     fn a_stamped_line_parses_back_with_the_step_of_its_model_call() {
         let mut stamper = EventStamper::new("r1");
         let request = RunEvent::ModelRequest {

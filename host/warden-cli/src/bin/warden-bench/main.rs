@@ -21,6 +21,7 @@
 
 mod child;
 mod measure;
+mod multi;
 mod runs;
 mod sequential;
 mod server;
@@ -73,6 +74,10 @@ struct Args {
     /// worker, instead of on the thread blocking on the runtime (as the CLI does).
     #[arg(long)]
     on_worker: bool,
+    /// Measure only a run with one handoff and one nested agent beside a single-agent run
+    /// of as many model calls (see `multi`); prints `{"multi": {...}}`.
+    #[arg(long)]
+    multi: bool,
     /// Internal: be the start-up child (one run against --base-url, then exit).
     #[arg(long, hide = true)]
     child: bool,
@@ -100,6 +105,12 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     if args.child {
         return runtime.block_on(child(&args));
+    }
+    if args.multi {
+        let executor = Executor::new(EngineConfig::default())?;
+        let figures = runtime.block_on(multi::measure(&executor, args.format, args.repeats))?;
+        println!("{}", json!({ "multi": figures }));
+        return Ok(());
     }
     let line = runtime.block_on(bench(&args))?;
     println!("{line}");

@@ -1,0 +1,158 @@
+//! `--multi`: the per-model-call cost of a run with one handoff and one nested agent, side by
+//! side with a single-agent run of as many model calls, against in-process mock servers at
+//! zero latency (one per agent, each answering from a script).
+//!
+//! Both runs make 10 model calls and call a trusted no-op host tool in place of a sandboxed
+//! one (so the figure is the loop's own, not the sandbox's): the single agent 9 times; in
+//! the multi-agent run `triage` calls `helper` as a tool (3 model calls of its own), calls
+//! the no-op twice, hands off to `closer`, which calls it twice more and answers (8 tool
+//! calls in all: 6 no-ops, the agent call, the handoff).
+//!
+//! Invariant: the two sides are measured interleaved, repeat by repeat (the first is a
+//! warm-up), each run checked for its model-call count; figures are medians.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, ensure};
+use mock_llm::{Behaviour, MockConfig, MockHandle, MockServer, ScriptCall, Turn};
+use serde_json::{Value, json};
+use warden::{Agent, AgentTool, Handoff, HostTool, Runner, Team};
+use warden_core::controller::LoopConfig;
+use warden_llm::Model;
+use warden_sandbox::Executor;
+
+use crate::measure::{cpu_time, median, ms, r3o};
+use crate::server::{Format, provider};
+
+/// Model calls of each run.
+const CALLS: u32 = 10;
+
+#[derive(serde::Deserialize, warden::schemars::JsonSchema)]
+#[schemars(crate = "warden::schemars")]
+struct NoArgs {}
+
+fn call(name: &str, arguments: &str) -> Turn {
+    Turn {
+        tool_calls: vec![ScriptCall {
+            name: name.into(),
+            arguments: arguments.into(),
+        }],
+        ..Turn::default()
+    }
+}
+
+fn noop() -> Turn {
+    call("noop", "{}")
+}
+
+async fn mock(turns: Vec<Turn>) -> anyhow::Result<MockHandle> {
+    let config = MockConfig {
+        behaviour: Behaviour::Script { turns },
+        ..MockConfig::default()
+    };
+    MockServer::start(config)
+        .await
+        .context("starting a mock LLM server")
+}
+
+fn model(format: Format, mock: &MockHandle) -> anyhow::Result<Arc<dyn Model>> {
+    let base_url = match format {
+        Format::Openai => mock.openai_base_url(),
+        Format::Anthropic => mock.base_url(),
+    };
+    Ok(warden_llm::connect(&provider(format, &base_url))?)
+}
+
+fn agent(name: &str, format: Format, mock: &MockHandle) -> anyhow::Result<Agent> {
+    let mut config = LoopConfig::new(format.model());
+    config.agent_name = name.into();
+    let noop = HostTool::new("noop", "Does nothing", |_: NoArgs| async {
+        Ok("ok".into())
+    });
+    Ok(Agent::new(config)
+        .with_model(model(format, mock)?)
+        .with_host_tool(noop)?)
+}
+
+/// The single-agent run and the team, with the servers they talk to (kept alive).
+struct Sides {
+    single: Agent,
+    team: Team,
+    _mocks: Vec<MockHandle>,
+}
+
+async fn sides(format: Format) -> anyhow::Result<Sides> {
+    let mut single_script: Vec<Turn> = (1..CALLS).map(|_| noop()).collect();
+    single_script.push(Turn::text("done"));
+    let single_mock = mock(single_script).await?;
+    let triage_mock = mock(vec![
+        call("helper", r#"{"input":"help"}"#),
+        noop(),
+        noop(),
+        call("transfer_to_closer", r#"{"reason":"closing"}"#),
+    ])
+    .await?;
+    let helper_mock = mock(vec![noop(), noop(), Turn::text("helped")]).await?;
+    // The closer sees triage's 4 assistant turns: its script starts at turn 4.
+    let mut closer_script: Vec<Turn> = (0..4).map(|_| Turn::text("unused")).collect();
+    closer_script.extend([noop(), noop(), Turn::text("closed")]);
+    let closer_mock = mock(closer_script).await?;
+
+    let single = agent("single", format, &single_mock)?;
+    let helper = agent("helper", format, &helper_mock)?;
+    let triage = agent("triage", format, &triage_mock)?
+        .with_agent_tool(AgentTool::new(helper, "Helps"))?
+        .with_handoff(Handoff::to("closer", "Closes"))?;
+    let closer = agent("closer", format, &closer_mock)?;
+    let team = Team::builder(triage).agent(closer).build()?;
+    Ok(Sides {
+        single,
+        team,
+        _mocks: vec![single_mock, triage_mock, helper_mock, closer_mock],
+    })
+}
+
+/// One run's wall and CPU ms per model call.
+async fn once(runner: &Runner, agent: &Agent) -> anyhow::Result<(f64, f64)> {
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    let result = runner.run(agent, "go").await?;
+    let (wall, cpu) = (ms(wall.elapsed()), ms(cpu_time().saturating_sub(cpu)));
+    ensure!(
+        result.usage.model_calls == CALLS,
+        "a run made {} model calls, not {CALLS}: {}",
+        result.usage.model_calls,
+        result.stop_reason.describe()
+    );
+    let n = f64::from(CALLS);
+    Ok((wall / n, cpu / n))
+}
+
+/// The `multi` figures, as JSON.
+pub async fn measure(executor: &Executor, format: Format, repeats: usize) -> anyhow::Result<Value> {
+    let sides = sides(format).await?;
+    let entry_model = (sides.single.model().cloned()).context("the agent has a model")?;
+    let single_runner = Runner::new(entry_model.clone(), executor.clone());
+    let team_runner = Runner::new(entry_model, executor.clone()).with_team(sides.team.clone());
+    let (mut single, mut multi) = (Vec::new(), Vec::new());
+    for repeat in 0..=repeats {
+        let s = once(&single_runner, &sides.single).await?;
+        let m = once(&team_runner, sides.team.entry()).await?;
+        if repeat > 0 {
+            single.push(s);
+            multi.push(m);
+        }
+    }
+    let wall = |v: &[(f64, f64)]| median(v.iter().map(|x| x.0).collect());
+    let cpu = |v: &[(f64, f64)]| median(v.iter().map(|x| x.1).collect());
+    let ratio = match (wall(&multi), wall(&single)) {
+        (Some(m), Some(s)) if s > 0.0 => Some(m / s),
+        _ => None,
+    };
+    Ok(json!({
+        "model_calls_per_run": CALLS,
+        "single_agent": {"wall_ms_per_call": r3o(wall(&single)), "cpu_ms_per_call": r3o(cpu(&single)), "tool_calls": CALLS - 1},
+        "one_handoff_one_nested_agent": {"wall_ms_per_call": r3o(wall(&multi)), "cpu_ms_per_call": r3o(cpu(&multi)), "tool_calls": 8},
+        "wall_ratio": r3o(ratio),
+    }))
+}
