@@ -14,6 +14,8 @@
 
 #[path = "cli/approval.rs"]
 mod approval;
+#[path = "cli/approval_policy.rs"]
+mod approval_policy;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]
@@ -30,6 +32,8 @@ mod output;
 mod pack;
 #[path = "cli/pty.rs"]
 mod pty;
+#[path = "cli/pty_approval.rs"]
+mod pty_approval;
 #[path = "cli/replay.rs"]
 mod replay;
 #[path = "cli/run.rs"]
