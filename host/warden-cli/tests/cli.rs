@@ -46,5 +46,7 @@ mod setup;
 mod support;
 #[path = "cli/trace.rs"]
 mod trace;
+#[path = "cli/trace_store.rs"]
+mod trace_store;
 #[path = "cli/wit.rs"]
 mod wit;
