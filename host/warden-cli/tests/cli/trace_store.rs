@@ -20,8 +20,15 @@ fn masked(text: &str) -> String {
     let mut out = Vec::with_capacity(words.len());
     for (i, word) in words.iter().enumerate() {
         let next_is_ms = words.get(i + 1).is_some_and(|w| w.starts_with("ms"));
-        let number = word.trim_start_matches('+').chars().all(|c| c.is_ascii_digit());
-        out.push(if next_is_ms && number && !word.is_empty() { "_" } else { word });
+        let number = word
+            .trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit());
+        out.push(if next_is_ms && number && !word.is_empty() {
+            "_"
+        } else {
+            word
+        });
     }
     out.join(" ")
 }
@@ -45,7 +52,11 @@ async fn the_trace_rebuilt_from_the_store_equals_the_live_one() {
     let stored = fx.run(&["trace", "last"]).await;
     assert_code(&stored, 0);
     assert_eq!(masked(&text(&stored.stdout)), masked(&text(&live.stdout)));
-    assert!(text(&stored.stdout).contains("calc call_"), "{}", text(&stored.stdout));
+    assert!(
+        text(&stored.stdout).contains("calc call_"),
+        "{}",
+        text(&stored.stdout)
+    );
 
     // The spans rebuilt from the stored events are the spans exported while it ran: same
     // ids, parents and names.
@@ -62,6 +73,10 @@ async fn the_trace_rebuilt_from_the_store_equals_the_live_one() {
         (SpanBuilder::build(&records, TraceOptions::default()).into_iter())
             .map(|s| (s.span_id, s.parent_span_id.unwrap_or_default(), s.name))
             .collect();
-    assert_eq!(exported.len(), 4, "run, two chats, one tool call: {exported:?}");
+    assert_eq!(
+        exported.len(),
+        4,
+        "run, two chats, one tool call: {exported:?}"
+    );
     assert_eq!(rebuilt, exported);
 }
