@@ -18,6 +18,8 @@ mod agents;
 mod approval;
 #[path = "cli/author.rs"]
 mod author;
+#[path = "cli/approval_policy.rs"]
+mod approval_policy;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]
@@ -38,6 +40,8 @@ mod output;
 mod pack;
 #[path = "cli/pty.rs"]
 mod pty;
+#[path = "cli/pty_approval.rs"]
+mod pty_approval;
 #[path = "cli/replay.rs"]
 mod replay;
 #[path = "cli/run.rs"]
@@ -50,5 +54,7 @@ mod setup;
 mod support;
 #[path = "cli/trace.rs"]
 mod trace;
+#[path = "cli/trace_store.rs"]
+mod trace_store;
 #[path = "cli/wit.rs"]
 mod wit;

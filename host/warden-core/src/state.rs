@@ -280,6 +280,44 @@ impl RunState {
     pub fn replace_live(&mut self, live: Vec<Message>) {
         self.live = live;
     }
+
+    /// The state taken apart, so a store can keep its growing lists as rows of their own.
+    pub fn into_parts(self) -> RunStateParts {
+        RunStateParts {
+            live: self.live,
+            transcript: self.transcript,
+            steps: self.steps,
+            compactions: self.compactions,
+            usage: self.usage,
+        }
+    }
+
+    /// The state put back together from [`RunState::into_parts`].
+    pub fn from_parts(parts: RunStateParts) -> Self {
+        Self {
+            live: parts.live,
+            transcript: parts.transcript,
+            steps: parts.steps,
+            compactions: parts.compactions,
+            usage: parts.usage,
+        }
+    }
+}
+
+/// The pieces of a [`RunState`] (see [`RunState::into_parts`]): the four lists that grow
+/// with the run, and the usage totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStateParts {
+    /// The live history.
+    pub live: Vec<Message>,
+    /// Every message of the run.
+    pub transcript: Vec<Message>,
+    /// The step records.
+    pub steps: Vec<StepRecord>,
+    /// The compactions.
+    pub compactions: Vec<CompactionRecord>,
+    /// Usage totals.
+    pub usage: UsageTotals,
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@ pub use host_iface::LogRecord;
 pub use limits::HostLimit;
 pub use loader::ToolSet;
 pub use policy::{
-    DirMode, GrantedDir, PolicyError, PolicyFile, PolicyOverride, Quantity, ToolPolicy, units,
+    ApprovalSetting, DirMode, GrantedDir, PolicyError, PolicyFile, PolicyOverride, Quantity,
+    ToolPolicy, units,
 };
 pub use tools::{ToolInfo, is_valid_tool_name};
 pub use usage::{CallOutcome, CallUsage};

@@ -3,7 +3,7 @@
 //! ```text
 //! {
 //!   "format": "warden.run-state",      // always this name
-//!   "version": 1,                      // RUN_STATE_VERSION of the writer
+//!   "version": 2,                      // RUN_STATE_VERSION of the writer
 //!   "written_by": "warden-store 0.1.0",
 //!   "agent": { "digest": "…", "name": "…", "tools": ["…"], "budget": {…} },
 //!   "snapshot": {                      // warden_core::controller::ControllerSnapshot
@@ -14,17 +14,34 @@
 //!     "turns": 2, "invalid_turns": 0, "output_retries": 0, "exhausted": null,
 //!     "elapsed_ms": 1234, "warned": [], "call_ids": […], "paused": null, …
 //!   },                                 // budget consumed = usage + turns + elapsed_ms
-//!   "approval": null | {…}             // a call waiting for a person (see `approval`)
+//!   "approval": null | {…},            // a call waiting for a person (see `approval`)
+//!   "items": null | { "live": 7, "transcript": 7, "steps": 3, "compactions": 0,
+//!                     "call_ids": 2 }  // version 2, split layout only (below)
 //! }
 //! ```
 //!
 //! The step counter is `snapshot.state.steps.len()`; the stop reason is the finished
-//! phase's `result.stop_reason`. Versions: 1 is the first. A reader accepts every version
-//! from [`OLDEST_READABLE_VERSION`] to [`RUN_STATE_VERSION`] (older ones are upgraded on
-//! load, field by field, in [`decode`]); an older one it cannot upgrade fails with
-//! [`FormatError::TooOld`], a newer one with [`FormatError::Newer`] naming the writer.
-//! New optional fields (`#[serde(default)]`) do not raise the version; a change of
-//! meaning or a removed field does.
+//! phase's `result.stop_reason`.
+//!
+//! Two layouts. *Whole* ([`RunCheckpoint::encode`], [`decode`]): one document holds
+//! everything; `items` is absent. *Split* (what the SQLite store writes since version 2, so
+//! a checkpoint costs what the step added, not the whole history): the document — the
+//! *head* — has the five growing lists (`snapshot.state.live`, `.transcript`, `.steps`,
+//! `.compactions`, `snapshot.call_ids`) empty, and `items` gives how many elements each
+//! has; the elements are kept by the store as rows of their own, one JSON value each, in
+//! list order (`call_ids` in any order: it is a set, sorted on load). A reader of a split
+//! head checks that it found exactly `items` elements of each list, else the run is
+//! damaged. [`decode`] refuses a split head (it needs its rows): only the store reads one.
+//!
+//! Versions: 1 is the first (whole documents only). 2 adds the split layout; a version-1
+//! reader would take a split head's empty lists for an empty history, hence the new
+//! version. A version-2 whole document reads exactly like a version-1 one, so version 1
+//! loads unchanged. A reader accepts every version from [`OLDEST_READABLE_VERSION`] to
+//! [`RUN_STATE_VERSION`] (older ones are upgraded on load, field by field, in
+//! [`decode`]); an older one it cannot upgrade fails with [`FormatError::TooOld`], a newer
+//! one with [`FormatError::Newer`] naming the writer. New optional fields
+//! (`#[serde(default)]`) do not raise the version; a change of meaning or a removed field
+//! does.
 //!
 //! Invariant: [`decode`] never panics and reads at most [`MAX_STATE_BYTES`].
 
@@ -38,7 +55,7 @@ use crate::approval::PendingApproval;
 /// The format's name, in every checkpoint.
 pub const FORMAT_NAME: &str = "warden.run-state";
 /// The version this crate writes.
-pub const RUN_STATE_VERSION: u32 = 1;
+pub const RUN_STATE_VERSION: u32 = 2;
 /// The oldest version this crate reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Largest checkpoint read (a run's state is bounded by its budgets; this bounds a
@@ -157,8 +174,44 @@ struct Header {
     written_by: String,
 }
 
-/// Reads a checkpoint: checks size, format name and version, then parses it.
+/// Reads a whole checkpoint: checks size, format name and version, then parses it. A
+/// split head (see the module docs) is refused: it is read by the store with its rows.
 pub fn decode(bytes: &[u8]) -> Result<RunCheckpoint, FormatError> {
+    match decode_head(bytes)? {
+        (checkpoint, None) => Ok(checkpoint),
+        (_, Some(_)) => Err(FormatError::Corrupt {
+            detail: "a split run-state head without its item rows (read it through the store)"
+                .into(),
+        }),
+    }
+}
+
+/// How many elements each growing list of a split head has (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Items {
+    pub live: u64,
+    pub transcript: u64,
+    pub steps: u64,
+    pub compactions: u64,
+    pub call_ids: u64,
+}
+
+/// A head as written: the checkpoint (lists emptied) and its item counts.
+#[derive(Serialize)]
+struct HeadOut<'a> {
+    #[serde(flatten)]
+    checkpoint: &'a RunCheckpoint,
+    items: Items,
+}
+
+/// A split head's bytes.
+pub(crate) fn encode_head(checkpoint: &RunCheckpoint, items: Items) -> Vec<u8> {
+    // Plain data, as in `encode`: serialising cannot fail.
+    serde_json::to_vec(&HeadOut { checkpoint, items }).unwrap_or_default()
+}
+
+/// Reads a whole checkpoint or a split head (then with its item counts).
+pub(crate) fn decode_head(bytes: &[u8]) -> Result<(RunCheckpoint, Option<Items>), FormatError> {
     if bytes.len() > MAX_STATE_BYTES {
         return Err(FormatError::TooLarge { size: bytes.len() });
     }
@@ -182,10 +235,19 @@ pub fn decode(bytes: &[u8]) -> Result<RunCheckpoint, FormatError> {
             written_by: header.written_by,
         });
     }
-    // Version 1 is the only one so far: upgrades of older versions go here.
-    serde_json::from_slice(bytes).map_err(|e| FormatError::Corrupt {
+    let body = |e: serde_json::Error| FormatError::Corrupt {
         detail: format!("version {} body: {e}", header.version),
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(body)?;
+    // Version 1 has no split layout: `items` there is not warden's.
+    let items = match value.as_object_mut().and_then(|o| o.remove("items")) {
+        Some(items) if header.version >= 2 && !items.is_null() => {
+            Some(serde_json::from_value(items).map_err(body)?)
+        }
+        _ => None,
+    };
+    // Versions 1 and 2 share the whole document: nothing to upgrade yet.
+    Ok((serde_json::from_value(value).map_err(body)?, items))
 }
 
 /// A digest of an agent definition: SHA-256 over `parts` (each length-prefixed, so no two
@@ -266,6 +328,30 @@ mod tests {
         let bytes = checkpoint().encode();
         let cut = &bytes[..bytes.len() / 2];
         assert!(matches!(decode(cut), Err(FormatError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_version_1_document_reads_as_the_same_checkpoint() {
+        let cp = checkpoint();
+        let mut value = serde_json::to_value(&cp).unwrap();
+        value["version"] = 1.into();
+        let read = decode(&serde_json::to_vec(&value).unwrap()).unwrap();
+        assert_eq!(read.snapshot, cp.snapshot);
+        assert_eq!(read.version, 1);
+    }
+
+    #[test]
+    fn a_split_head_reads_with_its_counts_and_is_refused_as_a_whole_document() {
+        let cp = checkpoint();
+        let items = Items {
+            live: 1,
+            transcript: 1,
+            ..Items::default()
+        };
+        let head = encode_head(&cp, items);
+        assert_eq!(decode_head(&head).unwrap(), (cp, Some(items)));
+        let err = decode(&head).unwrap_err();
+        assert!(err.to_string().contains("split run-state head"), "{err}");
     }
 
     #[test]

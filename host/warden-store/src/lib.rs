@@ -22,6 +22,7 @@
 pub mod approval;
 mod error;
 pub mod format;
+mod items;
 mod sqlite;
 pub mod store;
 

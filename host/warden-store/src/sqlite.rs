@@ -1,14 +1,18 @@
 //! [`SqliteStore`]: the embedded default [`Store`], one SQLite file in WAL mode.
 //!
 //! Tables: `runs` (one row per run: listing columns, the fencing token, the latest
-//! checkpoint, a pending decision), `events` (the stamped events of every step, in order),
+//! checkpoint's head, a pending decision), `run_items` (the elements of the checkpoint's
+//! growing lists, see `items`), `events` (the stamped events of every step, in order),
 //! `tool_calls` (the calls started, for exactly-once resumes). `PRAGMA user_version` is the
-//! schema version; a newer one is refused.
+//! schema version; a newer one is refused. Schema 1 (before `run_items`) is upgraded in
+//! place by creating the table: its runs keep their whole version-1 checkpoints, which
+//! load as they are, and are split on their next checkpoint.
 //!
 //! Invariant: every write is one transaction (`BEGIN IMMEDIATE`, so two writers queue on
 //! the busy timeout instead of failing mid-way); SQLite's errors are mapped to
 //! [`StoreError`] variants that say what to do (damaged, locked, full).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,10 +25,11 @@ use warden_core::events::EventRecord;
 use crate::approval::Decision;
 use crate::error::StoreError;
 use crate::format::{self, RunCheckpoint};
+use crate::items::{self, Lists, Written};
 use crate::store::*;
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -53,6 +58,13 @@ CREATE TABLE IF NOT EXISTS events (
     event TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS run_items (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    list INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (run_id, list, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS responses (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
@@ -109,8 +121,32 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    db: Mutex<Db>,
     busy_ms: u64,
+}
+
+/// Runs whose committed lists are remembered, at most (a long-lived process records many).
+const REMEMBERED_RUNS: usize = 64;
+
+/// The connection, and what was last committed for the runs being written (see `items`).
+struct Db {
+    conn: Connection,
+    written: HashMap<String, Written>,
+}
+
+impl Db {
+    /// Remembers what was committed for a run that goes on; forgets a finished one.
+    fn remember(&mut self, run_id: String, status: RunStatus, written: Written) {
+        if status == RunStatus::Finished {
+            self.written.remove(&run_id);
+            return;
+        }
+        if self.written.len() >= REMEMBERED_RUNS && !self.written.contains_key(&run_id) {
+            let any = self.written.keys().next().cloned();
+            any.map(|k| self.written.remove(&k));
+        }
+        self.written.insert(run_id, written);
+    }
 }
 
 /// The default database file: `$WARDEN_DATA_DIR/runs.db`, else `runs.db` in the user's
@@ -177,7 +213,10 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                conn: Mutex::new(conn),
+                db: Mutex::new(Db {
+                    conn,
+                    written: HashMap::new(),
+                }),
                 busy_ms,
             }),
         })
@@ -193,13 +232,21 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.with_db(move |db| f(&mut db.conn)).await
+    }
+
+    /// Runs `f` on the connection and the remembered writes on the blocking pool.
+    async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Db) -> rusqlite::Result<Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner
-                .conn
+            let mut db = inner
+                .db
                 .lock()
                 .map_err(|_| StoreError::Worker("a store call panicked earlier".into()))?;
-            f(&mut conn).map_err(|e| map_err(&inner.path, inner.busy_ms, e))?
+            f(&mut db).map_err(|e| map_err(&inner.path, inner.busy_ms, e))?
         })
         .await
         .map_err(|e| StoreError::Worker(e.to_string()))?
@@ -291,6 +338,53 @@ fn check_lease(
     })
 }
 
+/// Appends a step's events after the run's earlier ones; returns the next sequence number.
+fn insert_events(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    events: &[EventRecord],
+) -> rusqlite::Result<i64> {
+    let mut seq: i64 =
+        tx.query_row("SELECT next_event FROM runs WHERE id = ?1", [run_id], |r| {
+            r.get(0)
+        })?;
+    // The event alone, its stamp in columns: a record's `step` and an event's own `step`
+    // field would collide in one JSON object.
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (run_id, seq, step, ts, schema, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for record in events {
+        let json = serde_json::to_string(&record.event).unwrap_or_default();
+        let step = i64::try_from(record.step).unwrap_or(i64::MAX);
+        insert.execute(params![run_id, seq, step, record.ts, record.schema, json])?;
+        seq += 1;
+    }
+    Ok(seq)
+}
+
+/// Appends a step's model responses after the run's earlier ones.
+fn insert_responses(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    responses: &[ChatResponse],
+) -> rusqlite::Result<()> {
+    if responses.is_empty() {
+        return Ok(());
+    }
+    let first: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq) + 1, 0) FROM responses WHERE run_id = ?1",
+        [run_id],
+        |r| r.get(0),
+    )?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO responses (run_id, seq, response) VALUES (?1, ?2, ?3)")?;
+    for (i, response) in (0i64..).zip(responses) {
+        let json = serde_json::to_string(response).unwrap_or_default();
+        insert.execute(params![run_id, first + i, json])?;
+    }
+    Ok(())
+}
+
 macro_rules! tri {
     ($e:expr) => {
         match $e {
@@ -303,29 +397,37 @@ macro_rules! tri {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_run(&self, run: NewRun) -> Result<Lease, StoreError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (steps, outcome) = listing(&run.checkpoint);
+        self.with_db(move |db| {
+            let NewRun {
+                run_id,
+                session,
+                input,
+                mut checkpoint,
+            } = run;
+            db.written.remove(&run_id);
+            let (steps, outcome) = listing(&checkpoint);
+            let lists = Lists::take(&mut checkpoint);
+            let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             tx.execute(
                 "INSERT INTO runs (id, session, agent, status, input, steps, outcome, created_ms, \
                  updated_ms, token, state) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?7, 1, ?8)",
                 params![
-                    run.run_id,
-                    run.session,
-                    run.checkpoint.agent.name,
-                    cut(&run.input, 200),
+                    run_id,
+                    session,
+                    checkpoint.agent.name,
+                    cut(&input, 200),
                     steps,
                     outcome,
                     now,
-                    run.checkpoint.encode()
+                    format::encode_head(&checkpoint, lists.items())
                 ],
             )?;
+            items::write(&tx, &run_id, Some(&Lists::default()), &lists)?;
             tx.commit()?;
-            Ok(Ok(Lease {
-                run_id: run.run_id,
-                token: 1,
-            }))
+            let written = Written { token: 1, lists };
+            db.remember(run_id.clone(), RunStatus::Running, written);
+            Ok(Ok(Lease { run_id, token: 1 }))
         })
         .await
     }
@@ -355,64 +457,43 @@ impl Store for SqliteStore {
 
     async fn checkpoint(&self, lease: &Lease, write: CheckpointWrite) -> Result<(), StoreError> {
         let lease = lease.clone();
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.with_db(move |db| {
+            // Taken out: on any failure below the rows are rewritten next time.
+            let old = (db.written.remove(&lease.run_id)).filter(|w| w.token == lease.token);
+            let CheckpointWrite {
+                mut checkpoint,
+                status,
+                events,
+                responses,
+            } = write;
+            let (steps, outcome) = listing(&checkpoint);
+            let lists = Lists::take(&mut checkpoint);
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tri!(check_lease(&tx, &lease)?);
-            let mut seq: i64 = tx.query_row(
-                "SELECT next_event FROM runs WHERE id = ?1",
-                [&lease.run_id],
-                |r| r.get(0),
-            )?;
-            {
-                // The event alone, its stamp in columns: a record's `step` and an event's own
-                // `step` field would collide in one JSON object.
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO events (run_id, seq, step, ts, schema, event) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for record in &write.events {
-                    let json = serde_json::to_string(&record.event).unwrap_or_default();
-                    let step = i64::try_from(record.step).unwrap_or(i64::MAX);
-                    insert.execute(params![
-                        lease.run_id,
-                        seq,
-                        step,
-                        record.ts,
-                        record.schema,
-                        json
-                    ])?;
-                    seq += 1;
-                }
-            }
-            if !write.responses.is_empty() {
-                let first: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM responses WHERE run_id = ?1",
-                    [&lease.run_id],
-                    |r| r.get(0),
-                )?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO responses (run_id, seq, response) VALUES (?1, ?2, ?3)",
-                )?;
-                for (i, response) in (0i64..).zip(&write.responses) {
-                    let json = serde_json::to_string(response).unwrap_or_default();
-                    insert.execute(params![lease.run_id, first + i, json])?;
-                }
-            }
-            let (steps, outcome) = listing(&write.checkpoint);
+            let seq = insert_events(&tx, &lease.run_id, &events)?;
+            insert_responses(&tx, &lease.run_id, &responses)?;
+            items::write(&tx, &lease.run_id, old.as_ref().map(|w| &w.lists), &lists)?;
             tx.execute(
                 "UPDATE runs SET status = ?2, steps = ?3, outcome = ?4, updated_ms = ?5, \
                  next_event = ?6, state = ?7 WHERE id = ?1",
                 params![
                     lease.run_id,
-                    write.status.as_str(),
+                    status.as_str(),
                     steps,
                     outcome,
                     now_ms(),
                     seq,
-                    write.checkpoint.encode()
+                    format::encode_head(&checkpoint, lists.items())
                 ],
             )?;
             tx.commit()?;
+            let written = Written {
+                token: lease.token,
+                lists,
+            };
+            db.remember(lease.run_id, status, written);
             Ok(Ok(()))
         })
         .await
@@ -510,12 +591,18 @@ impl Store for SqliteStore {
             let Some((summary, state)) = row else {
                 return Ok(Err(StoreError::NotFound(run_id)));
             };
-            Ok(format::decode(&state)
-                .map(|checkpoint| StoredRun {
-                    summary,
-                    checkpoint,
-                })
-                .map_err(|source| StoreError::Format { run_id, source }))
+            let format = |source| StoreError::Format {
+                run_id: run_id.clone(),
+                source,
+            };
+            let (mut checkpoint, split) = tri!(format::decode_head(&state).map_err(format));
+            if let Some(counts) = split {
+                tri!(items::read(conn, &run_id, counts)?.map_err(format)).put(&mut checkpoint);
+            }
+            Ok(Ok(StoredRun {
+                summary,
+                checkpoint,
+            }))
         })
         .await
     }

@@ -138,7 +138,7 @@ async fn archive_installs_like_the_directory() {
 }
 
 /// Installs a signed calc pack `calc` 1.0.0 (fuel default 1e8, max 1e9) into the fixture.
-async fn install_calc(fx: &Fixture) {
+pub(crate) async fn install_calc(fx: &Fixture) {
     assert_code(&fx.run(&["key", "generate", "--out", "k"]).await, 0);
     assert_code(&fx.run(&["trust", "add", "k.pub"]).await, 0);
     let caps = "[capabilities.limits]\nfuel = { default = 100000000, max = 1000000000 }\n";

@@ -25,7 +25,7 @@ const COLS: NonZeroU16 = NonZeroU16::new(160).unwrap();
 
 /// How the terminal is set up.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
+pub(crate) enum Mode {
     Colour,
     NoColor,
     Dumb,
@@ -34,7 +34,7 @@ enum Mode {
 const MODES: [Mode; 3] = [Mode::Colour, Mode::NoColor, Mode::Dumb];
 
 /// `warden` running in a pseudo-terminal, its output fed to a screen emulator.
-struct Pty {
+pub(crate) struct Pty {
     child: Box<dyn Child + Send + Sync>,
     input: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
@@ -43,7 +43,7 @@ struct Pty {
 }
 
 impl Pty {
-    fn spawn(fx: &Fixture, mode: Mode, args: &[&str]) -> Pty {
+    pub(crate) fn spawn(fx: &Fixture, mode: Mode, args: &[&str]) -> Pty {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS.get(),
@@ -98,7 +98,7 @@ impl Pty {
     }
 
     /// What the screen shows now.
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
     }
 
@@ -108,7 +108,7 @@ impl Pty {
     }
 
     /// Waits until `done` holds for the screen, failing at the deadline with the screen.
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) {
         let start = Instant::now();
         loop {
             let screen = self.screen();
@@ -126,13 +126,13 @@ impl Pty {
     }
 
     /// Types `keys` as a person would.
-    fn send(&mut self, keys: &str) {
+    pub(crate) fn send(&mut self, keys: &str) {
         self.input.write_all(keys.as_bytes()).unwrap();
         self.input.flush().unwrap();
     }
 
     /// Waits for the process to end; its exit code.
-    fn exit_code(&mut self) -> u32 {
+    pub(crate) fn exit_code(&mut self) -> u32 {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

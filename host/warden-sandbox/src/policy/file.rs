@@ -123,6 +123,22 @@ pub struct PolicyOverride {
     pub max_write: Option<Quantity>,
     /// Files, directories and links created per call, e.g. `1000`.
     pub max_files_created: Option<u32>,
+    /// Whether a call needs a person's approval before it runs (`never`, `first`,
+    /// `always`). Not a sandbox limit: the runtime reads it (see [`PolicyFile::approval_for`]).
+    pub approval: Option<ApprovalSetting>,
+}
+
+/// When a tool's calls need a person's approval, as a policy file says it.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalSetting {
+    /// No approval.
+    Never,
+    /// The tool's first call in a run.
+    First,
+    /// Every call.
+    Always,
 }
 
 impl PolicyOverride {
@@ -267,6 +283,12 @@ impl PolicyFile {
         Ok(policy)
     }
 
+    /// The approval the file asks for tool `name`: its section's `approval`, else
+    /// `[defaults]`'s; `None` when neither says.
+    pub fn approval_for(&self, name: &str) -> Option<ApprovalSetting> {
+        (self.tools.get(name).and_then(|t| t.approval)).or(self.defaults.approval)
+    }
+
     fn validate(&self) -> Result<(), PolicyError> {
         self.defaults()?;
         for name in self.tools.keys() {
@@ -283,6 +305,28 @@ mod tests {
 
     use super::*;
     use crate::policy::DirMode;
+
+    #[test]
+    fn approval_comes_from_the_tool_section_else_the_defaults() {
+        let file = PolicyFile::from_toml(
+            r#"
+            [defaults]
+            approval = "first"
+
+            [tools.rm]
+            approval = "always"
+
+            [tools.calc]
+            fuel = 1000
+            "#,
+        )
+        .unwrap();
+        assert_eq!(file.approval_for("rm"), Some(ApprovalSetting::Always));
+        assert_eq!(file.approval_for("calc"), Some(ApprovalSetting::First));
+        assert_eq!(PolicyFile::default().approval_for("calc"), None);
+        let err = PolicyFile::from_toml("[defaults]\napproval = \"sometimes\"").unwrap_err();
+        assert!(err.to_string().contains("sometimes"), "{err}");
+    }
 
     #[test]
     fn tool_sections_override_defaults_key_by_key() {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::egress::EgressPolicy;
 use super::state_dirs::find_overlap;
 
-pub use file::{PolicyError, PolicyFile, PolicyOverride, Quantity};
+pub use file::{ApprovalSetting, PolicyError, PolicyFile, PolicyOverride, Quantity};
 
 /// How a granted directory may be used by the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -113,7 +113,7 @@ pub(crate) async fn run_agents<S: FnMut(RunEvent) + ?Sized>(
         let mut config = target.config().clone();
         config.budget = config.budget.capped_by(&run_budget);
         agent = target.clone().with_config(config);
-        controller = agent.restore_controller(snapshot)?;
+        controller = agent.restore(snapshot)?;
         let model = agent.model().unwrap_or(runner.model());
         sink(RunEvent::Handoff {
             from,

@@ -16,7 +16,7 @@ use crate::multi::HostBinding;
 use warden_core::controller::{Controller, ControllerSnapshot, LoopConfig, Schemas};
 use warden_core::tool::ToolCatalogEntry;
 use warden_llm::Model;
-use warden_sandbox::{Executor, PolicyFile, ToolPolicy, ToolSet};
+use warden_sandbox::{ApprovalSetting, Executor, PolicyFile, ToolPolicy, ToolSet};
 use warden_store::{AgentSummary, agent_digest};
 
 /// Where a tool's calls run: its component and its policy.
@@ -224,9 +224,12 @@ impl Agent {
                         second: component,
                     });
                 }
-                let policy = match &policies {
-                    Policies::File(p) => p.policy_for(&info.name).map_err(policy_err)?,
-                    Policies::Granted(p) => p.clone(),
+                let (policy, asked) = match &policies {
+                    Policies::File(p) => (
+                        p.policy_for(&info.name).map_err(policy_err)?,
+                        p.approval_for(&info.name),
+                    ),
+                    Policies::Granted(p) => (p.clone(), None),
                 };
                 policy
                     .validate(&format!("tools.{}", info.name))
@@ -245,7 +248,7 @@ impl Agent {
                         set: Arc::clone(set),
                         policy: Arc::new(policy),
                         idempotent: tool.idempotent_for(&info.name),
-                        approval: tool.approval_for(&info.name),
+                        approval: stricter(tool.approval_for(&info.name), asked),
                     },
                 );
             }
@@ -373,16 +376,9 @@ impl Agent {
         self.controller(input.into())
     }
 
-    /// A controller continuing `snapshot` with this agent's settings.
-    pub(crate) fn restore_controller(
-        &self,
-        snapshot: ControllerSnapshot,
-    ) -> Result<Controller, RunError> {
-        self.restore(snapshot)
-    }
-
-    /// A controller continuing `snapshot` with this agent's settings.
-    pub(super) fn restore(&self, snapshot: ControllerSnapshot) -> Result<Controller, RunError> {
+    /// A controller continuing `snapshot` (e.g. a stored run's) with this agent's settings:
+    /// what a resume does before its next model call.
+    pub fn restore(&self, snapshot: ControllerSnapshot) -> Result<Controller, RunError> {
         Ok(Controller::restore(
             self.inner.config.clone(),
             self.schemas()?,
@@ -493,6 +489,27 @@ enum Policies {
     File(PolicyFile),
     /// An installed pack's grant, narrowed by the agent file: one policy for all its tools.
     Granted(ToolPolicy),
+}
+
+/// The stricter of the agent file's approval and the policy file's: an operator's policy
+/// can require approval that the agent file does not ask for, and the agent file cannot
+/// lower it.
+fn stricter(agent: Approval, policy: Option<ApprovalSetting>) -> Approval {
+    let rank = |a: Approval| match a {
+        Approval::Always => 2,
+        Approval::First => 1,
+        _ => 0,
+    };
+    let asked = match policy {
+        Some(ApprovalSetting::Always) => Approval::Always,
+        Some(ApprovalSetting::First) => Approval::First,
+        _ => Approval::Never,
+    };
+    if rank(asked) > rank(agent) {
+        asked
+    } else {
+        agent
+    }
 }
 
 /// Loads installed pack `spec` (re-verified: signature, digests, grant), its components with

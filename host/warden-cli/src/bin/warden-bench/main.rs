@@ -20,6 +20,7 @@
 //! this process run, side by side with its reference; a figure not measured is `null`.
 
 mod child;
+mod durability;
 mod measure;
 mod multi;
 mod runs;
@@ -85,6 +86,10 @@ struct Args {
     /// alike: concurrent runs share one connection, as with a provider negotiating HTTP/2.
     #[arg(long)]
     http2: bool,
+    /// Measure what recording runs costs instead (see `durability`): the loop with
+    /// durability off, on with `synchronous=NORMAL` and `FULL`, and with OTLP export.
+    #[arg(long)]
+    durability: bool,
     /// Internal, with --child: print the RSS after start-up, then hold this many runs at once.
     #[arg(long, hide = true)]
     hold: Option<usize>,
@@ -183,6 +188,25 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let behaviour_set = server.set_behaviour(&calc_forever()).await;
     let requirement = || server_requirement(&base_url);
     let executor = Executor::new(EngineConfig::default())?;
+    if args.durability {
+        let mut agents = Vec::new();
+        for calls in [LONG, 100] {
+            agents.push((calls, agent(&executor, args.format, calls).await?));
+        }
+        let setup = durability::Setup {
+            runner: &runner(&executor, args, &base_url)?,
+            agents: &agents,
+            repeats: args.repeats,
+        };
+        let figures = durability::measure(&setup)
+            .await
+            .with_context(requirement)?;
+        return Ok(json!({
+            "format": args.format.as_str(),
+            "server": if args.base_url.is_some() { base_url.as_str() } else { "in-process mock" },
+            "durability": figures,
+        }));
+    }
     let short = agent(&executor, args.format, SHORT).await?;
     let long = agent(&executor, args.format, LONG).await?;
     let runner = runner(&executor, args, &base_url)?;
