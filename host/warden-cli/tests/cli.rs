@@ -24,6 +24,8 @@ mod durable;
 mod exactly_once;
 #[path = "cli/mcp.rs"]
 mod mcp;
+#[path = "cli/mcp_pack.rs"]
+mod mcp_pack;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pack.rs"]

@@ -72,6 +72,7 @@ pub use agent::{
     OutputDef, PolicyRef, Provider, RunSettings, ToolDef, ToolSettings,
 };
 pub use outcome::{tool_failure, tool_outcome, tool_usage};
+pub use runner::load_pack;
 pub use runner::{
     Agent, ApprovalRequest, Approver, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError,
     RunHandle, RunStream, Runner, Session, SetupError,
