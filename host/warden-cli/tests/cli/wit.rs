@@ -160,7 +160,7 @@ async fn embed_docs_from_wit_source_describes_types_and_fields() {
     .unwrap();
     assert_code(&list, 0);
     let tools: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    let area = (tools.as_array().unwrap().iter())
+    let area = (tools["tools"].as_array().unwrap().iter())
         .find(|t| t["name"] == "text_area")
         .unwrap();
     assert_eq!(area["description"], "The area of a shape.");
