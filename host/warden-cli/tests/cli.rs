@@ -34,6 +34,8 @@ mod mcp;
 mod oci;
 #[path = "../../../tests/e2e/oci_registry.rs"]
 mod oci_registry;
+#[path = "cli/mcp_pack.rs"]
+mod mcp_pack;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pack.rs"]

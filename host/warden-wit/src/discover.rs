@@ -15,6 +15,7 @@ use super::docs::PackageDocs;
 use super::func::FuncSig;
 use super::names::tool_name;
 use super::ty::WitType;
+use super::typedoc::SigDocs;
 
 /// An exported function offered as a tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +127,10 @@ impl Discovered {
     ) {
         let export = export_path(interface, func);
         match signature(interface, func, f) {
-            Ok(sig) => {
+            Ok(mut sig) => {
+                if let Some(types) = docs.and_then(|d| d.signature(interface, func)) {
+                    sig.docs = types.clone();
+                }
                 let description = docs
                     .and_then(|d| d.function(interface, func))
                     .map_or_else(|| sig.generated_description(&export), str::to_string);
@@ -187,7 +191,11 @@ fn signature(interface: Option<&str>, func: &str, f: &ComponentFunc) -> Result<F
         (Some(ty), None) => Some(WitType::from_wasmtime(&ty).map_err(|e| format!("result: {e}"))?),
         (Some(_), Some(_)) => return Err("several results (one is supported)".into()),
     };
-    Ok(FuncSig { params, result })
+    Ok(FuncSig {
+        params,
+        result,
+        docs: SigDocs::default(),
+    })
 }
 
 fn export_path(interface: Option<&str>, func: &str) -> String {

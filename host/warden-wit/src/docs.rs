@@ -3,7 +3,10 @@
 //!
 //! The format is wit-parser's `PackageMetadata`: one version byte (0 or 1) then JSON
 //! `{"worlds": {w: {"func_exports": {f: {"docs": …}}}}, "interfaces": {i: {"funcs": {f: {"docs": …}}}}}`.
-//! Both world-level function exports and interface functions are read.
+//! Both world-level function exports and interface functions are read, and so are the docs
+//! of named types (`"types": {t: {"docs": …, "items": {field: …}}}` in a world or interface),
+//! which `typedoc.rs` attaches to the exported functions' signatures by type name.
+//! [`PackageDocs::from_wit`] extracts all of them from WIT source, as wit-parser does.
 //!
 //! Invariant: reading never fails a load — a missing, malformed or oversized section gives
 //! no docs (descriptions are then generated from signatures) — and the walk over the
@@ -14,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::names::interface_short_name;
+use super::typedoc::{self, Shapes, SigDocs};
 
 /// The custom section's name.
 pub const SECTION_NAME: &str = "package-docs";
@@ -30,6 +34,9 @@ pub struct PackageDocs {
     /// Per interface, by its name within the package.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub interfaces: BTreeMap<String, InterfaceDocs>,
+    /// The type docs of the exported functions' signatures, found at [`PackageDocs::read`].
+    #[serde(skip)]
+    shapes: Shapes,
 }
 
 /// A world's docs: its exported functions.
@@ -41,6 +48,9 @@ pub struct WorldDocs {
     /// Functions imported or exported (the older format's single map).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funcs: BTreeMap<String, FuncDocs>,
+    /// Types defined in the world.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub types: BTreeMap<String, TypeMeta>,
 }
 
 /// An interface's docs: its functions.
@@ -52,6 +62,21 @@ pub struct InterfaceDocs {
     /// Per function.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funcs: BTreeMap<String, FuncDocs>,
+    /// Per type defined in the interface.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub types: BTreeMap<String, TypeMeta>,
+}
+
+/// A named type's docs: its own, and its items' (record fields, variant and enum cases,
+/// flags) by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TypeMeta {
+    /// The type's doc comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
+    /// Per item name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub items: BTreeMap<String, String>,
 }
 
 /// A function's doc comment, in either of the two forms the format has used.
@@ -79,15 +104,37 @@ impl FuncDocs {
 }
 
 impl PackageDocs {
-    /// The docs in `component`'s top-level `package-docs` section, if it has a readable one.
+    /// The docs in `component`'s top-level `package-docs` section, if it has a readable one;
+    /// when they document types, attached to the exported functions' signatures.
     pub fn read(component: &[u8]) -> Option<Self> {
         let data = custom_sections(component)
             .find(|(name, _)| *name == SECTION_NAME)?
             .1;
+        let mut docs = Self::decode(data)?;
+        if docs.has_type_docs() {
+            docs.shapes = typedoc::exported(component, &docs);
+        }
+        Some(docs)
+    }
+
+    /// The docs in a `package-docs` section's payload (the version byte, then the JSON).
+    pub fn decode(data: &[u8]) -> Option<Self> {
         match data.split_first() {
             Some((0 | 1, json)) => serde_json::from_slice(json).ok(),
             _ => None,
         }
+    }
+
+    fn has_type_docs(&self) -> bool {
+        self.worlds.values().any(|w| !w.types.is_empty())
+            || self.interfaces.values().any(|i| !i.types.is_empty())
+    }
+
+    /// The type docs of the signature of function `func` (see [`PackageDocs::function`]),
+    /// if the section documents any of its types.
+    pub fn signature(&self, interface: Option<&str>, func: &str) -> Option<&SigDocs> {
+        self.shapes
+            .get(&(interface.map(str::to_string), func.to_string()))
     }
 
     /// The doc comment of function `func`, exported at world level (`interface` none) or by
@@ -121,15 +168,7 @@ impl PackageDocs {
 /// `component` with `docs` appended as its `package-docs` section (an existing one is
 /// dropped). `None` if `component` is not a well-formed sequence of sections.
 pub fn embed(component: &[u8], docs: &PackageDocs) -> Option<Vec<u8>> {
-    let header = component.get(..8)?;
-    let mut out = header.to_vec();
-    for section in Sections::new(component)? {
-        let (id, body, raw) = section.ok()?;
-        let is_docs = id == 0 && custom_name(body).is_some_and(|(n, _)| n == SECTION_NAME);
-        if !is_docs {
-            out.extend_from_slice(raw);
-        }
-    }
+    let mut out = without_docs(component)?;
     let mut body = Vec::new();
     leb128(&mut body, SECTION_NAME.len());
     body.extend_from_slice(SECTION_NAME.as_bytes());
@@ -137,6 +176,20 @@ pub fn embed(component: &[u8], docs: &PackageDocs) -> Option<Vec<u8>> {
     out.push(0);
     leb128(&mut out, body.len());
     out.extend(body);
+    Some(out)
+}
+
+/// `component` without its top-level `package-docs` section(s). `None` if it is not a
+/// well-formed sequence of sections.
+pub(crate) fn without_docs(component: &[u8]) -> Option<Vec<u8>> {
+    let mut out = component.get(..8)?.to_vec();
+    for section in Sections::new(component)? {
+        let (id, body, raw) = section.ok()?;
+        let is_docs = id == 0 && custom_name(body).is_some_and(|(n, _)| n == SECTION_NAME);
+        if !is_docs {
+            out.extend_from_slice(raw);
+        }
+    }
     Some(out)
 }
 

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 
 use super::read::{ReadError, read_fields};
-use super::schema::{object, schema};
+use super::schema::{object, schema_doc};
 use super::ty::WitType;
+use super::typedoc::SigDocs;
 use super::write::{WriteError, write};
 
 /// The JSON-facing signature of an exported function.
@@ -20,6 +21,8 @@ pub struct FuncSig {
     pub params: Vec<(String, WitType)>,
     /// The result type, if the function returns one.
     pub result: Option<WitType>,
+    /// Doc comments of the named types in it (none unless the component documents them).
+    pub docs: SigDocs,
 }
 
 /// What a call returned, as a tool sees it.
@@ -35,17 +38,18 @@ pub enum Returned {
 impl FuncSig {
     /// The JSON Schema of the arguments object.
     pub fn args_schema(&self) -> Value {
-        object(self.params.iter().map(|(n, t)| (n.as_str(), t)))
+        object((self.params.iter()).map(|(n, t)| (n.as_str(), t, self.docs.param(n), None)))
     }
 
     /// The JSON Schema of the output.
     pub fn output_schema(&self) -> Value {
+        let doc = &self.docs.result;
         match &self.result {
             None => json!({"type": "null"}),
             Some(WitType::Result { ok, .. }) => ok
                 .as_deref()
-                .map_or_else(|| json!({"type": "null"}), schema),
-            Some(ty) => schema(ty),
+                .map_or_else(|| json!({"type": "null"}), |t| schema_doc(t, doc.inner(0))),
+            Some(ty) => schema_doc(ty, doc),
         }
     }
 

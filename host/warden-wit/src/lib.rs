@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! discover(&engine, &component, docs) -> Discovered { tools: [TypedTool], skipped }
-//! tool.sig.args_schema() / output_schema()      JSON Schema
+//! tool.sig.args_schema() / output_schema()      JSON Schema, described from type docs
 //! tool.sig.read_args(&json) -> Vec<Val>         before any instance exists
 //! tool.sig.returned(&results) -> Returned       Output(json) | ToolError(message)
 //! ```
@@ -22,17 +22,21 @@
 
 mod discover;
 pub mod docs;
+mod from_wit;
 mod func;
 mod names;
 mod read;
 mod schema;
 mod ty;
+mod typedoc;
 mod write;
 
 pub use discover::{DiscoverError, Discovered, Skipped, TypedTool, discover};
+pub use from_wit::{MAX_WIT_BYTES, WitDocsError};
 pub use func::{FuncSig, Returned};
 pub use names::{MAX_NAME_LEN, interface_short_name, tool_name};
 pub use read::{ReadError, read};
-pub use schema::schema;
+pub use schema::{schema, schema_doc};
 pub use ty::{Unsupported, WitType};
+pub use typedoc::{SigDocs, TypeDoc};
 pub use write::{WriteError, write};

@@ -19,13 +19,40 @@
 //!
 //! A function's own `result<T, E>` is not a value: `ok` is the tool's output, `err` a tool
 //! error (see `func.rs`).
+//!
+//! Doc comments ([`TypeDoc`]) only add `description`s, never change what validates: a named
+//! type's doc on its schema; a field's doc on its property (in place of its type's); a
+//! variant case's on its alternative; enum cases and flags listed in their type's.
 
 use serde_json::{Value, json};
 
 use super::ty::WitType;
+use super::typedoc::TypeDoc;
 
 /// The JSON Schema of values of `ty`.
 pub fn schema(ty: &WitType) -> Value {
+    schema_doc(ty, TypeDoc::NONE)
+}
+
+/// The JSON Schema of values of `ty`, described from `doc` (shaped like `ty`).
+pub fn schema_doc(ty: &WitType, doc: &TypeDoc) -> Value {
+    let mut s = bare(ty, doc);
+    let mut text: Vec<String> = doc.docs.iter().cloned().collect();
+    if let WitType::Enum(names) | WitType::Flags(names) = ty {
+        let listed: Vec<String> = (names.iter().enumerate())
+            .filter_map(|(i, n)| Some(format!("`{n}`: {}", doc.item(i)?)))
+            .collect();
+        if !listed.is_empty() {
+            text.push(listed.join("; "));
+        }
+    }
+    if !text.is_empty() {
+        s["description"] = Value::String(text.join("\n\n"));
+    }
+    s
+}
+
+fn bare(ty: &WitType, doc: &TypeDoc) -> Value {
     match ty {
         WitType::Bool => json!({"type": "boolean"}),
         WitType::S8 => int(i8::MIN.into(), i8::MAX.into()),
@@ -44,32 +71,41 @@ pub fn schema(ty: &WitType) -> Value {
         WitType::F64 => json!({"type": "number"}),
         WitType::Char => json!({"type": "string", "minLength": 1, "maxLength": 1}),
         WitType::String => json!({"type": "string"}),
-        WitType::List(item) => json!({"type": "array", "items": schema(item)}),
-        WitType::Record(fields) => object(fields.iter().map(|(n, t)| (n.as_str(), t))),
+        WitType::List(item) => json!({"type": "array", "items": schema_doc(item, doc.inner(0))}),
+        WitType::Record(fields) => object(
+            (fields.iter().enumerate())
+                .map(|(i, (n, t))| (n.as_str(), t, doc.inner(i), doc.item(i))),
+        ),
         WitType::Tuple(items) => {
             let n = items.len();
             let mut s = json!({"type": "array", "minItems": n, "maxItems": n});
             if n > 0 {
-                s["prefixItems"] = items.iter().map(schema).collect();
+                s["prefixItems"] = (items.iter().enumerate())
+                    .map(|(i, t)| schema_doc(t, doc.inner(i)))
+                    .collect();
                 s["items"] = Value::Bool(false);
             }
             s
         }
         WitType::Variant(cases) => json!({
-            "oneOf": cases.iter().map(|(name, payload)| {
+            "oneOf": cases.iter().enumerate().map(|(i, (name, payload))| {
                 let mut props = serde_json::Map::new();
                 props.insert("tag".into(), json!({"const": name}));
                 let mut required = vec![json!("tag")];
                 if let Some(p) = payload {
-                    props.insert("value".into(), schema(p));
+                    props.insert("value".into(), schema_doc(p, doc.inner(i)));
                     required.push(json!("value"));
                 }
-                json!({
+                let mut case = json!({
                     "type": "object",
                     "properties": props,
                     "required": required,
                     "additionalProperties": false,
-                })
+                });
+                if let Some(text) = doc.item(i) {
+                    case["description"] = json!(text);
+                }
+                case
             }).collect::<Vec<_>>()
         }),
         WitType::Enum(names) => json!({"type": "string", "enum": names}),
@@ -80,31 +116,42 @@ pub fn schema(ty: &WitType) -> Value {
             "uniqueItems": true,
         }),
         WitType::Option(inner) => {
+            let some_schema = schema_doc(inner, doc.inner(0));
             let some = if inner.admits_null() {
                 // Unlike an option field, the wrapper's key is required: `{}` is no value.
                 json!({
                     "type": "object",
-                    "properties": {"some": schema(inner)},
+                    "properties": {"some": some_schema},
                     "required": ["some"],
                     "additionalProperties": false,
                 })
             } else {
-                schema(inner)
+                some_schema
             };
             json!({"anyOf": [{"type": "null"}, some]})
         }
         WitType::Result { ok, err } => json!({
-            "oneOf": [side("ok", ok.as_deref()), side("err", err.as_deref())]
+            "oneOf": [
+                side("ok", ok.as_deref(), doc.inner(0)),
+                side("err", err.as_deref(), doc.inner(1)),
+            ]
         }),
     }
 }
 
-/// The schema of an object whose properties are `fields`, `option` ones optional.
-pub(crate) fn object<'a>(fields: impl IntoIterator<Item = (&'a str, &'a WitType)>) -> Value {
+/// The schema of an object whose properties are `fields` (name, type, the type's docs, the
+/// field's own doc), `option` ones optional.
+pub(crate) fn object<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a WitType, &'a TypeDoc, Option<&'a str>)>,
+) -> Value {
     let mut props = serde_json::Map::new();
     let mut required = Vec::new();
-    for (name, ty) in fields {
-        props.insert(name.to_string(), schema(ty));
+    for (name, ty, doc, field_doc) in fields {
+        let mut property = schema_doc(ty, doc);
+        if let Some(text) = field_doc {
+            property["description"] = Value::String(text.to_string());
+        }
+        props.insert(name.to_string(), property);
         if !matches!(ty, WitType::Option(_)) {
             required.push(Value::String(name.to_string()));
         }
@@ -118,8 +165,8 @@ pub(crate) fn object<'a>(fields: impl IntoIterator<Item = (&'a str, &'a WitType)
 }
 
 /// `{"ok": T}` / `{"err": E}`; a side without payload holds `null`.
-fn side(key: &str, payload: Option<&WitType>) -> Value {
-    let inner = payload.map_or_else(|| json!({"type": "null"}), schema);
+fn side(key: &str, payload: Option<&WitType>, doc: &TypeDoc) -> Value {
+    let inner = payload.map_or_else(|| json!({"type": "null"}), |t| schema_doc(t, doc));
     json!({
         "type": "object",
         "properties": {key: inner},

@@ -77,6 +77,7 @@ pub use agent::{
 pub use guardrail::{Guardrail, GuardrailStage, Verdict};
 pub use multi::{AgentTool, Handoff, HistoryFilter, HostTool, Team, TeamBuilder, TeamError};
 pub use outcome::{tool_failure, tool_outcome, tool_usage};
+pub use runner::load_pack;
 pub use runner::{
     Agent, ApprovalRequest, Approver, DurableError, INTERRUPTED, Recorded, ResumeOptions, RunError,
     RunHandle, RunStream, Runner, Session, SetupError,

@@ -1,8 +1,11 @@
 //! `warden mcp serve`: warden's sandboxed tools for any MCP client, over stdio (the default)
 //! or Streamable HTTP (`--http ADDR`, loopback unless `--allow-remote` with a bearer token).
-//! The tools and every limit and grant come from the command line and the policy file;
-//! nothing a client sends changes them.
+//! The tools and every limit and grant come from the command line and the policy file —
+//! or, for an installed pack (`--pack name@req`), from the operator's grant made at install,
+//! re-verified at start (signature, every component digest); nothing a client sends changes
+//! them, and the policy flags do not reach a pack's tools (they cannot widen its grant).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +15,7 @@ use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 use warden_mcp::http::HttpOptions;
 use warden_mcp::{McpServer, ServedComponent};
-use warden_sandbox::{EngineConfig, Executor};
+use warden_sandbox::{EngineConfig, Executor, ToolPolicy};
 
 use super::flags::PolicyFlags;
 
@@ -31,6 +34,9 @@ mcp.json, ...):
     }
   }
 
+An installed tool pack is served with its operator's grant: `--pack weather@^1` (see `warden
+pack install`); --policy and the limit flags apply to the loose components only.
+
 Over HTTP: `warden mcp serve builtin:calc --http 127.0.0.1:8931`, then point the client at
 http://127.0.0.1:8931/mcp. Binding beyond loopback needs --allow-remote and a bearer token in
 WARDEN_MCP_TOKEN (clients send `Authorization: Bearer <token>`).";
@@ -43,12 +49,17 @@ pub enum McpCommand {
     Serve(Box<ServeArgs>),
 }
 
-/// `warden mcp serve [components] [--http ADDR] [policy flags]`
+/// `warden mcp serve [components] [--pack name@req]... [--http ADDR] [policy flags]`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Components to serve: .wasm files (warden:tool or plain typed WIT components) or
-    /// `builtin:<name>` (calc, text, fs, http). Default: every built-in component.
+    /// `builtin:<name>` (calc, text, fs, http). Default (no components and no --pack): every
+    /// built-in component.
     components: Vec<PathBuf>,
+    /// An installed tool pack to serve, `name` or `name@<semver req>` (e.g. `weather@^1`),
+    /// under the grant made when it was installed. Repeatable.
+    #[arg(long = "pack", value_name = "NAME[@REQ]")]
+    packs: Vec<String>,
     /// Serve Streamable HTTP at ADDR (e.g. 127.0.0.1:8931) on /mcp instead of stdio.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
@@ -82,7 +93,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_concurrent_calls: args.max_concurrent_calls.max(1),
         ..EngineConfig::default()
     })?;
-    let names: Vec<PathBuf> = if args.components.is_empty() {
+    let names: Vec<PathBuf> = if args.components.is_empty() && args.packs.is_empty() {
         warden::builtin::names()
             .map(|n| PathBuf::from(format!("{}{n}", warden::builtin::SCHEME)))
             .collect()
@@ -100,7 +111,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
             set,
         });
     }
-    let server = McpServer::new(executor, components, |tool| args.policy.resolve(tool))?;
+    let granted = load_packs(&executor, &args.packs, &mut components).await?;
+    let server = McpServer::new(executor, components, |tool| match granted.get(tool) {
+        Some(policy) => Ok(policy.clone()),
+        None => args.policy.resolve(tool),
+    })?;
     let Some(addr) = args.http else {
         server.serve_stdio().await?;
         return Ok(());
@@ -126,4 +141,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
     });
     warden_mcp::http::serve(server, listener, options, stop).await?;
     Ok(())
+}
+
+/// Loads each installed pack in `specs` (re-verified) into `components`; returns every pack
+/// tool's policy: its pack's grant, exactly (tool-name clashes are refused by the server).
+async fn load_packs(
+    executor: &Executor,
+    specs: &[String],
+    components: &mut Vec<ServedComponent>,
+) -> Result<HashMap<String, ToolPolicy>> {
+    let mut granted = HashMap::new();
+    for spec in specs {
+        let (sets, policy) = warden::load_pack(executor, spec, None)
+            .await
+            .with_context(|| format!("loading pack {spec}"))?;
+        for set in sets {
+            for tool in set.tools() {
+                granted.insert(tool.name.clone(), policy.clone());
+            }
+            components.push(ServedComponent {
+                label: format!("pack {spec}"),
+                set,
+            });
+        }
+    }
+    Ok(granted)
 }

@@ -24,8 +24,13 @@ pub struct EmbedDocsArgs {
     /// The docs as JSON in wit-parser's `package-docs` format, e.g.
     /// `{"worlds": {"my-world": {"func_exports": {"greet": {"docs": "Greets someone."}}}},
     ///   "interfaces": {"text": {"funcs": {"shout": {"docs": "Upper-cases text."}}}}}`.
+    #[arg(long, required_unless_present = "wit", conflicts_with = "wit")]
+    docs: Option<PathBuf>,
+    /// The component's WIT source instead (a .wit file, or a directory with an optional
+    /// deps/): the doc comments of its functions, records and fields, variant and enum
+    /// cases and flags.
     #[arg(long)]
-    docs: PathBuf,
+    wit: Option<PathBuf>,
     /// Where to write the component with the docs (may be the input file).
     #[arg(long, short)]
     output: PathBuf,
@@ -33,9 +38,15 @@ pub struct EmbedDocsArgs {
 
 /// Writes the component with its `package-docs` section replaced by the given docs.
 pub fn embed_docs(args: &EmbedDocsArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let docs_text = read_capped(&args.docs, MAX_DOCS_BYTES)?;
-    let docs: PackageDocs = serde_json::from_slice(&docs_text)
-        .with_context(|| format!("{} is not package-docs JSON", args.docs.display()))?;
+    let docs = match (&args.wit, &args.docs) {
+        (Some(wit), _) => PackageDocs::from_wit(wit)?,
+        (None, Some(file)) => {
+            let text = read_capped(file, MAX_DOCS_BYTES)?;
+            serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not package-docs JSON", file.display()))?
+        }
+        (None, None) => bail!("give the docs with --wit or --docs"),
+    };
     let component = read_capped(&args.component, MAX_COMPONENT_BYTES)?;
     let Some(with_docs) = embed(&component, &docs) else {
         bail!(

@@ -129,3 +129,66 @@ async fn embed_docs_gives_typed_tools_their_descriptions() {
         text(&bad.stderr)
     );
 }
+
+#[tokio::test]
+async fn embed_docs_from_wit_source_describes_types_and_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-tools/typed/wit");
+    let documented = dir.path().join("typed-docs.wasm");
+    let out = warden(
+        &[
+            "tool",
+            "embed-docs",
+            warden::testing::guests::TYPED,
+            "--wit",
+            wit,
+            "-o",
+            documented.to_str().unwrap(),
+        ],
+        dir.path(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_code(&out, 0);
+    let list = warden(
+        &["tool", "list", "--json", documented.to_str().unwrap()],
+        dir.path(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_code(&list, 0);
+    let tools: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let area = (tools["tools"].as_array().unwrap().iter())
+        .find(|t| t["name"] == "text_area")
+        .unwrap();
+    assert_eq!(area["description"], "The area of a shape.");
+    let shape = &area["args_schema"]["properties"]["shape"];
+    assert_eq!(shape["description"], "A shape to measure.");
+    assert_eq!(shape["oneOf"][0]["description"], "A circle of this radius.");
+    // WIT that does not parse is refused, naming the file.
+    let bad = dir.path().join("bad.wit");
+    std::fs::write(&bad, "package a:b;\ninterface i { f: func(x: nope); }\n").unwrap();
+    let out = warden(
+        &[
+            "tool",
+            "embed-docs",
+            warden::testing::guests::TYPED,
+            "--wit",
+            bad.to_str().unwrap(),
+            "-o",
+            documented.to_str().unwrap(),
+        ],
+        dir.path(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_code(&out, 1);
+    assert!(
+        text(&out.stderr).contains("bad.wit"),
+        "{}",
+        text(&out.stderr)
+    );
+}

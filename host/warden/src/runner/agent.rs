@@ -514,8 +514,9 @@ fn stricter(agent: Approval, policy: Option<ApprovalSetting>) -> Approval {
 
 /// Loads installed pack `spec` (re-verified: signature, digests, grant), its components with
 /// `executor`, and the policy of its grant narrowed by `narrow`. State comes from
-/// `WARDEN_CONFIG_DIR` / `WARDEN_DATA_DIR` (see [`warden_pack::Dirs::from_env`]).
-async fn load_pack(
+/// `WARDEN_CONFIG_DIR` / `WARDEN_DATA_DIR` (see [`warden_pack::Dirs::from_env`]). Agent
+/// files' `pack = "…"` entries and `warden mcp serve --pack` both load packs through this.
+pub async fn load_pack(
     executor: &Executor,
     spec: &str,
     narrow: Option<&warden_pack::Narrowing>,

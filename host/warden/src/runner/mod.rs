@@ -41,6 +41,7 @@ use warden_llm::Model;
 use warden_sandbox::{EngineConfig, Executor};
 
 pub use agent::Agent;
+pub use agent::load_pack;
 pub use approval::{ApprovalRequest, Approver};
 pub use durable::{DurableError, INTERRUPTED, Recorded, ResumeOptions};
 pub use error::{RunError, SetupError};
