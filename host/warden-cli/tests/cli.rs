@@ -16,10 +16,10 @@
 mod agents;
 #[path = "cli/approval.rs"]
 mod approval;
-#[path = "cli/author.rs"]
-mod author;
 #[path = "cli/approval_policy.rs"]
 mod approval_policy;
+#[path = "cli/author.rs"]
+mod author;
 #[path = "cli/cache.rs"]
 mod cache;
 #[path = "cli/chat.rs"]
@@ -30,12 +30,12 @@ mod durable;
 mod exactly_once;
 #[path = "cli/mcp.rs"]
 mod mcp;
+#[path = "cli/mcp_pack.rs"]
+mod mcp_pack;
 #[path = "cli/oci.rs"]
 mod oci;
 #[path = "../../../tests/e2e/oci_registry.rs"]
 mod oci_registry;
-#[path = "cli/mcp_pack.rs"]
-mod mcp_pack;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pack.rs"]
