@@ -12,6 +12,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use http::StatusCode;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -90,6 +91,11 @@ pub async fn serve(
     })?;
     check_bind(addr, &options)?;
     let app = router(server, addr, &options, stop.child_token());
+    // Without TCP_NODELAY a response written in two pieces waits for the client's delayed
+    // ACK (~40 ms per call on loopback); a failure to set it only costs that latency.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled_owned().await })
         .await
