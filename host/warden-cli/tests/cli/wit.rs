@@ -14,6 +14,25 @@ fn warden(args: &[&str], dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `warden tool embed-docs` on the typed guest, docs from `source` (`--docs` or `--wit`),
+/// written to `output`.
+async fn embed_docs(
+    flag: &str,
+    source: &str,
+    output: &std::path::Path,
+    dir: &std::path::Path,
+) -> std::process::Output {
+    let typed = warden::testing::guests::TYPED;
+    let output = output.to_str().unwrap();
+    warden(
+        &["tool", "embed-docs", typed, flag, source, "-o", output],
+        dir,
+    )
+    .output()
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn tool_list_shows_typed_tools_and_why_others_are_not_offered() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,21 +98,7 @@ async fn embed_docs_gives_typed_tools_their_descriptions() {
     )
     .unwrap();
     let documented = dir.path().join("typed-docs.wasm");
-    let out = warden(
-        &[
-            "tool",
-            "embed-docs",
-            warden::testing::guests::TYPED,
-            "--docs",
-            docs.to_str().unwrap(),
-            "-o",
-            documented.to_str().unwrap(),
-        ],
-        dir.path(),
-    )
-    .output()
-    .await
-    .unwrap();
+    let out = embed_docs("--docs", docs.to_str().unwrap(), &documented, dir.path()).await;
     assert_code(&out, 0);
     let list = warden(&["tool", "list", documented.to_str().unwrap()], dir.path())
         .output()
@@ -107,21 +112,7 @@ async fn embed_docs_gives_typed_tools_their_descriptions() {
     );
     // A docs file that is not JSON is refused with its name.
     std::fs::write(&docs, "not json").unwrap();
-    let bad = warden(
-        &[
-            "tool",
-            "embed-docs",
-            warden::testing::guests::TYPED,
-            "--docs",
-            docs.to_str().unwrap(),
-            "-o",
-            documented.to_str().unwrap(),
-        ],
-        dir.path(),
-    )
-    .output()
-    .await
-    .unwrap();
+    let bad = embed_docs("--docs", docs.to_str().unwrap(), &documented, dir.path()).await;
     assert_code(&bad, 1);
     assert!(
         text(&bad.stderr).contains("is not package-docs JSON"),
@@ -135,21 +126,7 @@ async fn embed_docs_from_wit_source_describes_types_and_fields() {
     let dir = tempfile::tempdir().unwrap();
     let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-tools/typed/wit");
     let documented = dir.path().join("typed-docs.wasm");
-    let out = warden(
-        &[
-            "tool",
-            "embed-docs",
-            warden::testing::guests::TYPED,
-            "--wit",
-            wit,
-            "-o",
-            documented.to_str().unwrap(),
-        ],
-        dir.path(),
-    )
-    .output()
-    .await
-    .unwrap();
+    let out = embed_docs("--wit", wit, &documented, dir.path()).await;
     assert_code(&out, 0);
     let list = warden(
         &["tool", "list", "--json", documented.to_str().unwrap()],
@@ -170,21 +147,7 @@ async fn embed_docs_from_wit_source_describes_types_and_fields() {
     // WIT that does not parse is refused, naming the file.
     let bad = dir.path().join("bad.wit");
     std::fs::write(&bad, "package a:b;\ninterface i { f: func(x: nope); }\n").unwrap();
-    let out = warden(
-        &[
-            "tool",
-            "embed-docs",
-            warden::testing::guests::TYPED,
-            "--wit",
-            bad.to_str().unwrap(),
-            "-o",
-            documented.to_str().unwrap(),
-        ],
-        dir.path(),
-    )
-    .output()
-    .await
-    .unwrap();
+    let out = embed_docs("--wit", bad.to_str().unwrap(), &documented, dir.path()).await;
     assert_code(&out, 1);
     assert!(
         text(&out.stderr).contains("bad.wit"),
