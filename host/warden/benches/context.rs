@@ -39,7 +39,7 @@ fn history(turns: usize) -> Vec<Message> {
     messages
 }
 
-fn tools() -> Vec<ToolSpec> {
+fn tools() -> std::sync::Arc<[ToolSpec]> {
     ["read_file", "list_dir", "calc", "search", "write_note"]
         .iter()
         .map(|name| ToolSpec {

@@ -20,6 +20,7 @@ pub mod validate;
 mod tests;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::chat::{Message, ToolSpec};
 pub use tokens::TokenCounter;
@@ -125,13 +126,13 @@ impl ContextAssembler {
     }
 
     /// Estimated input tokens of `system` + `history` + `tools`, without any measure taken.
-    pub fn estimate(&self, system: &str, history: &[Message], tools: &[ToolSpec]) -> u64 {
+    pub fn estimate(&self, system: &str, history: &[Message], tools: &Arc<[ToolSpec]>) -> u64 {
         let system_tokens = if system.is_empty() {
             0
         } else {
             self.counter.count_message(&Message::system(system))
         };
-        system_tokens + self.counter.count_messages(history) + self.counter.count_tools(tools)
+        system_tokens + self.counter.count_messages(history) + self.counter.count_tool_set(tools)
     }
 
     /// Whether the counts must be exact before `system` + `history` + `tools` can be held
@@ -143,7 +144,7 @@ impl ContextAssembler {
         limit: u64,
         system: &str,
         history: &[Message],
-        tools: &[ToolSpec],
+        tools: &Arc<[ToolSpec]>,
     ) -> bool {
         if !self.counter.is_provisional() {
             return false;
@@ -158,7 +159,7 @@ impl ContextAssembler {
             .map(|m| self.counter.bound_message(m))
             .sum::<u64>()
             + system
-            + self.counter.bound_tools(tools);
+            + self.counter.bound_tool_set(tools);
         if bound > limit / 2 {
             self.counter.prepare_exact();
         }
@@ -167,7 +168,13 @@ impl ContextAssembler {
 
     /// Makes the counts exact where [`ContextAssembler::needs_exact`] says so. This blocks
     /// while the table loads: an async caller awaits [`TokenCounter::until_exact`] first.
-    fn exact_if_near(&self, limit: u64, system: &str, history: &[Message], tools: &[ToolSpec]) {
+    fn exact_if_near(
+        &self,
+        limit: u64,
+        system: &str,
+        history: &[Message],
+        tools: &Arc<[ToolSpec]>,
+    ) {
         if self.needs_exact(limit, system, history, tools) {
             self.counter.wait_until_exact();
         }
@@ -179,7 +186,7 @@ impl ContextAssembler {
         &self,
         system: &str,
         history: &[Message],
-        tools: &[ToolSpec],
+        tools: &Arc<[ToolSpec]>,
     ) -> Result<Assembled, ContextError> {
         let mut messages = Vec::with_capacity(history.len() + 1);
         if !system.is_empty() {
@@ -191,7 +198,7 @@ impl ContextAssembler {
         // Exact counts where the bound says the request might not fit (OpenAI models: the
         // bound is the length in bytes; see `tokens`).
         self.exact_if_near(available, "", &messages, tools);
-        let tools_tokens = self.counter.count_tools(tools);
+        let tools_tokens = self.counter.count_tool_set(tools);
         let mut counts: Vec<u64> = messages
             .iter()
             .map(|m| self.counter.count_message(m))
@@ -287,7 +294,7 @@ impl ContextAssembler {
         &self,
         system: &str,
         history: &[Message],
-        tools: &[ToolSpec],
+        tools: &Arc<[ToolSpec]>,
         ratio: f64,
         keep_recent: usize,
     ) -> Option<Range<usize>> {

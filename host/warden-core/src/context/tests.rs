@@ -8,6 +8,11 @@ use super::validate::{HistoryIssue, MISSING_RESULT_TEXT, Repair, repair, validat
 use super::*;
 use crate::chat::ToolCall;
 
+/// A request without tools.
+fn no_tools() -> Arc<[ToolSpec]> {
+    Arc::new([])
+}
+
 fn call(id: &str) -> ToolCall {
     ToolCall::new(id, "calc", "{}")
 }
@@ -214,7 +219,7 @@ fn assembler_shrinks_tool_outputs_before_dropping_turns() {
         Message::tool_result("a", format!("HEAD{}TAIL", "y".repeat(20_000)), false),
         Message::assistant_text("noted"),
     ];
-    let out = assembler.assemble("sys", &history, &[]).unwrap();
+    let out = assembler.assemble("sys", &history, &no_tools()).unwrap();
     assert_eq!(out.shrunk_outputs, 1);
     assert_eq!(out.dropped_messages, 0);
     assert!(out.estimated_tokens <= assembler.available_input());
@@ -233,7 +238,7 @@ fn assembler_drops_whole_oldest_turns_and_keeps_the_task() {
     let assembler = ContextAssembler::new("local", Some(2000), 200);
     let mut history = task_with_tool_turns("the task", 30, &"z".repeat(300));
     history.push(Message::assistant_text("last"));
-    let out = assembler.assemble("", &history, &[]).unwrap();
+    let out = assembler.assemble("", &history, &no_tools()).unwrap();
     assert!(out.dropped_messages > 0);
     assert_eq!(validate(&out.messages), Ok(()));
     assert!(
@@ -247,7 +252,7 @@ fn assembler_reports_what_cannot_fit() {
     let assembler = ContextAssembler::new("local", Some(1000), 500);
     let history = vec![Message::user("w ".repeat(5_000))];
     assert!(matches!(
-        assembler.assemble("", &history, &[]),
+        assembler.assemble("", &history, &no_tools()),
         Err(ContextError::DoesNotFit { .. })
     ));
 }
@@ -257,12 +262,12 @@ fn compaction_range_spares_task_and_recent_turns() {
     let assembler = ContextAssembler::new("local", Some(4000), 200);
     let history = task_with_tool_turns("task", 10, &"r".repeat(1000));
     let range = assembler
-        .compaction_range("", &history, &[], 0.8, 2)
+        .compaction_range("", &history, &no_tools(), 0.8, 2)
         .unwrap();
     assert_eq!(range, 1..17);
     assert!(
         assembler
-            .compaction_range("", &history[..3], &[], 0.8, 2)
+            .compaction_range("", &history[..3], &no_tools(), 0.8, 2)
             .is_none()
     );
 }
@@ -291,7 +296,7 @@ proptest! {
         window in 1500u32..6000,
     ) {
         let assembler = ContextAssembler::new("local", Some(window), 256).with_tool_output_cap(200);
-        match assembler.assemble("system prompt", &history, &[]) {
+        match assembler.assemble("system prompt", &history, &no_tools()) {
             Ok(out) => {
                 prop_assert_eq!(validate(&out.messages), Ok(()));
                 prop_assert!(out.estimated_tokens <= assembler.available_input());
@@ -361,7 +366,7 @@ fn a_request_near_the_window_fits_by_the_exact_count() {
     // ~3,400 tokens exactly, ~1,400 by the estimate: only exact counts see it does not fit.
     let output = "数据处理结果正常，没有发现错误。".repeat(30);
     let history = task_with_tool_turns("总结这些结果。", 10, &output);
-    let out = assembler.assemble("", &history, &[]).unwrap();
+    let out = assembler.assemble("", &history, &no_tools()).unwrap();
     let exact = TokenCounter::for_model("gpt-4");
     exact.wait_until_exact();
     assert!(exact.count_messages(&out.messages) <= assembler.available_input());
@@ -376,7 +381,7 @@ fn a_request_far_from_the_window_leaves_the_table_unloaded() {
     let assembler = ContextAssembler::new("gpt-4o", None, 4096)
         .with_counter(TokenCounter::with_private_table(Tokenizer::O200k));
     let history = task_with_tool_turns("Add the numbers.", 20, "{\"result\": 42}");
-    let out = assembler.assemble("Be brief.", &history, &[]).unwrap();
+    let out = assembler.assemble("Be brief.", &history, &no_tools()).unwrap();
     assert_eq!(
         out.estimated_tokens,
         assembler.counter().count_messages(&out.messages)
@@ -384,7 +389,7 @@ fn a_request_far_from_the_window_leaves_the_table_unloaded() {
     assert!(assembler.counter().is_provisional());
     assert!(!assembler.counter().table_requested());
     assert_eq!(
-        assembler.compaction_range("Be brief.", &history, &[], 0.8, 2),
+        assembler.compaction_range("Be brief.", &history, &no_tools(), 0.8, 2),
         None
     );
     assert!(!assembler.counter().table_requested());
@@ -397,7 +402,7 @@ fn a_request_past_half_the_window_starts_loading_the_table() {
     let assembler = ContextAssembler::new("gpt-4o", Some(8000), 1000)
         .with_counter(TokenCounter::with_private_table(Tokenizer::O200k));
     let history = task_with_tool_turns("Summarise.", 4, &"word ".repeat(200));
-    let out = assembler.assemble("", &history, &[]).unwrap();
+    let out = assembler.assemble("", &history, &no_tools()).unwrap();
     assert_eq!((out.shrunk_outputs, out.dropped_messages), (0, 0));
     assert!(assembler.counter().table_requested());
 }

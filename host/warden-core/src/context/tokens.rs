@@ -54,6 +54,45 @@ pub struct TokenCounter {
     /// Exact counts by text hash: each request re-counts the whole history, and
     /// BPE-encoding it again every turn would dominate the loop's own overhead.
     cache: Arc<Mutex<HashMap<u64, u64>>>,
+    /// The last tool set measured: every request of a run sends the same specs, and
+    /// serialising their schemas again to count them was most of a request's planning.
+    tools_memo: Arc<Mutex<Option<ToolsMemo>>>,
+}
+
+/// The measurements of one tool set, taken once.
+#[derive(Debug)]
+struct ToolsMemo {
+    /// The set measured, held so that its address cannot be reused by another set while
+    /// the memo is keyed by it.
+    specs: Arc<[ToolSpec]>,
+    /// Bytes and characters of every name, description and schema text, in order.
+    texts: Vec<(u64, u64)>,
+    /// The exact count, once the table is loaded.
+    exact: Option<u64>,
+}
+
+impl ToolsMemo {
+    fn new(specs: &Arc<[ToolSpec]>) -> Self {
+        let mut texts = Vec::with_capacity(specs.len() * 3);
+        for t in specs.iter() {
+            for text in [&t.name, &t.description] {
+                texts.push((text.len() as u64, text.chars().count() as u64));
+            }
+            let mut digest = Digest::default();
+            match serde_json::to_writer(&mut digest, &t.parameters) {
+                Ok(()) => texts.push((digest.bytes, digest.chars)),
+                Err(_) => {
+                    let text = t.parameters.to_string();
+                    texts.push((text.len() as u64, text.chars().count() as u64));
+                }
+            }
+        }
+        Self {
+            specs: specs.clone(),
+            texts,
+            exact: None,
+        }
+    }
 }
 
 impl TokenCounter {
@@ -75,6 +114,7 @@ impl TokenCounter {
             table,
             chars_per_token: DEFAULT_CHARS_PER_TOKEN,
             cache: Arc::default(),
+            tools_memo: Arc::default(),
         }
     }
 
@@ -193,6 +233,36 @@ impl TokenCounter {
     /// [`TokenCounter::bound_message`] for the tool specs.
     pub fn bound_tools(&self, tools: &[ToolSpec]) -> u64 {
         self.tools(tools, Measure::Bound)
+    }
+
+    /// [`TokenCounter::count_tools`] for a shared tool set, measured once and then read
+    /// from a memo while the same set (the same allocation) is asked about.
+    pub fn count_tool_set(&self, tools: &Arc<[ToolSpec]>) -> u64 {
+        self.tool_set(tools, Measure::Best)
+    }
+
+    /// [`TokenCounter::bound_tools`] for a shared tool set (see
+    /// [`TokenCounter::count_tool_set`]).
+    pub fn bound_tool_set(&self, tools: &Arc<[ToolSpec]>) -> u64 {
+        self.tool_set(tools, Measure::Bound)
+    }
+
+    fn tool_set(&self, tools: &Arc<[ToolSpec]>, measure: Measure) -> u64 {
+        let mut memo = self.tools_memo.lock().unwrap_or_else(|e| e.into_inner());
+        let memo = match &mut *memo {
+            Some(m) if Arc::ptr_eq(&m.specs, tools) => m,
+            slot => slot.insert(ToolsMemo::new(tools)),
+        };
+        if self.table.and_then(Table::loaded).is_some() {
+            return *memo.exact.get_or_insert_with(|| self.tools(tools, measure));
+        }
+        let texts: u64 = (memo.texts.iter())
+            .map(|&(bytes, chars)| match bytes {
+                0 => 0,
+                _ => self.without_table(measure, bytes, || chars),
+            })
+            .sum();
+        texts + 8 * tools.len() as u64
     }
 
     fn tools(&self, tools: &[ToolSpec], measure: Measure) -> u64 {
@@ -414,6 +484,38 @@ mod tests {
             // Again, now from the cache for the exact tokenizers.
             assert_eq!(counter.json(&schema, Measure::Best), fresh, "{model}");
         }
+    }
+
+    fn specs(names: &[&str]) -> Arc<[ToolSpec]> {
+        (names.iter())
+            .map(|name| ToolSpec {
+                name: (*name).to_owned(),
+                description: format!("Does {name} things, Zürich …"),
+                parameters: serde_json::json!({"type": "object", "properties": {*name: {"type": "string"}}}),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_tool_set_counts_as_its_specs_through_every_state_of_the_counter() {
+        let counter = TokenCounter::with_private_table(Tokenizer::Cl100k);
+        let mut claude = TokenCounter::for_model("claude-sonnet-4");
+        let (one, two) = (specs(&["calc", "fs"]), specs(&["http"]));
+        for set in [&one, &two, &one] {
+            assert_eq!(counter.count_tool_set(set), counter.count_tools(set));
+            assert_eq!(counter.bound_tool_set(set), counter.bound_tools(set));
+            assert_eq!(claude.count_tool_set(set), claude.count_tools(set));
+        }
+        // The estimate follows calibration although the set was measured before it.
+        let before = claude.count_tool_set(&one);
+        claude.calibrate(100, 50);
+        assert_ne!(claude.count_tool_set(&one), before);
+        assert_eq!(claude.count_tool_set(&one), claude.count_tools(&one));
+        // And the exact count follows the table once it is there.
+        counter.wait_until_exact();
+        assert_eq!(counter.count_tool_set(&one), counter.count_tools(&one));
+        assert_eq!(counter.bound_tool_set(&one), counter.count_tools(&one));
+        assert_eq!(counter.count_tool_set(&two), counter.count_tools(&two));
     }
 
     #[test]
