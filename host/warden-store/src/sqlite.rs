@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use warden_core::chat::ChatResponse;
 use warden_core::events::EventRecord;
 
@@ -113,7 +115,8 @@ impl Default for SqliteOptions {
     }
 }
 
-/// The SQLite store. Cheap to clone; calls run on tokio's blocking pool.
+/// The SQLite store. Cheap to clone; calls run on tokio's blocking pool, except a run's
+/// step writes under `NORMAL` (see [`SqliteStore::step_write`]).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -123,6 +126,9 @@ struct Inner {
     path: PathBuf,
     db: Mutex<Db>,
     busy_ms: u64,
+    busy_timeout: Duration,
+    /// Step writes may run on the caller's thread (`NORMAL`: no wait for the disk).
+    inline: bool,
 }
 
 /// Runs whose committed lists are remembered, at most (a long-lived process records many).
@@ -134,19 +140,22 @@ struct Db {
     written: HashMap<String, Written>,
 }
 
-impl Db {
-    /// Remembers what was committed for a run that goes on; forgets a finished one.
-    fn remember(&mut self, run_id: String, status: RunStatus, written: Written) {
-        if status == RunStatus::Finished {
-            self.written.remove(&run_id);
-            return;
-        }
-        if self.written.len() >= REMEMBERED_RUNS && !self.written.contains_key(&run_id) {
-            let any = self.written.keys().next().cloned();
-            any.map(|k| self.written.remove(&k));
-        }
-        self.written.insert(run_id, written);
+/// Remembers what was committed for a run that goes on; forgets a finished one.
+fn remember(
+    remembered: &mut HashMap<String, Written>,
+    run_id: String,
+    status: RunStatus,
+    written: Written,
+) {
+    if status == RunStatus::Finished {
+        remembered.remove(&run_id);
+        return;
     }
+    if remembered.len() >= REMEMBERED_RUNS && !remembered.contains_key(&run_id) {
+        let any = remembered.keys().next().cloned();
+        any.map(|k| remembered.remove(&k));
+    }
+    remembered.insert(run_id, written);
 }
 
 /// The default database file: `$WARDEN_DATA_DIR/runs.db`, else `runs.db` in the user's
@@ -218,6 +227,8 @@ impl SqliteStore {
                     written: HashMap::new(),
                 }),
                 busy_ms,
+                busy_timeout: options.busy_timeout,
+                inline: options.sync == Sync::Normal,
             }),
         })
     }
@@ -252,6 +263,78 @@ impl SqliteStore {
         .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 }
+
+impl SqliteStore {
+    /// Runs `f`, a run's step write, in one `BEGIN IMMEDIATE` transaction that `f` commits.
+    ///
+    /// Under `NORMAL` such a write is CPU work and a `write` into the page cache, tens of
+    /// microseconds: less than the hop to the blocking pool and back, which under load
+    /// costs milliseconds of waiting for a thread (three hops per model call made durable
+    /// runs several times slower than plain ones). So it runs on the caller's thread when
+    /// the connection is free and the write lock is had without waiting. Otherwise (another
+    /// run or process is writing, or `FULL` waits for the disk) it goes to the blocking pool
+    /// and waits up to the busy timeout there, never on an async worker.
+    async fn step_write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction<'_>, &mut Remembered) -> rusqlite::Result<Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        let f = match self.inline_write(f) {
+            Ok(done) => return done,
+            Err(f) => f,
+        };
+        self.with_db(move |db| {
+            let Db { conn, written } = db;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            f(tx, written)
+        })
+        .await
+    }
+
+    /// [`SqliteStore::step_write`] on this thread, or `f` back when it must wait.
+    fn inline_write<T, F>(&self, f: F) -> Result<Result<T, StoreError>, F>
+    where
+        F: FnOnce(Transaction<'_>, &mut Remembered) -> rusqlite::Result<Result<T, StoreError>>,
+    {
+        let inner = &self.inner;
+        let err = |e| map_err(&inner.path, inner.busy_ms, e);
+        if !inner.inline {
+            return Err(f);
+        }
+        let Ok(mut db) = inner.db.try_lock() else {
+            return Err(f);
+        };
+        let Db { conn, written } = &mut *db;
+        if let Err(e) = conn.busy_timeout(Duration::ZERO) {
+            return Ok(Err(err(e)));
+        }
+        let done = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => Ok(f(tx, written)),
+            Err(e) => Err((e, f)),
+        };
+        if let Err(e) = conn.busy_timeout(inner.busy_timeout) {
+            return Ok(Err(err(e)));
+        }
+        match done {
+            Ok(result) => Ok(result.map_err(err).and_then(|r| r)),
+            // Another writer holds the lock: wait for it on the blocking pool.
+            Err((e, f))
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) =>
+            {
+                Err(f)
+            }
+            Err((e, _)) => Ok(Err(err(e))),
+        }
+    }
+}
+
+/// What was last committed per run (see `items`).
+type Remembered = HashMap<String, Written>;
 
 /// Maps SQLite's error codes to what a person can act on.
 fn map_err(path: &Path, busy_ms: u64, e: rusqlite::Error) -> StoreError {
@@ -321,11 +404,8 @@ fn check_lease(
     lease: &Lease,
 ) -> rusqlite::Result<Result<(), StoreError>> {
     let current: Option<i64> = tx
-        .query_row(
-            "SELECT token FROM runs WHERE id = ?1",
-            [&lease.run_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT token FROM runs WHERE id = ?1")?
+        .query_row([&lease.run_id], |r| r.get(0))
         .optional()?;
     Ok(match current {
         None => Err(StoreError::NotFound(lease.run_id.clone())),
@@ -344,10 +424,9 @@ fn insert_events(
     run_id: &str,
     events: &[EventRecord],
 ) -> rusqlite::Result<i64> {
-    let mut seq: i64 =
-        tx.query_row("SELECT next_event FROM runs WHERE id = ?1", [run_id], |r| {
-            r.get(0)
-        })?;
+    let mut seq: i64 = tx
+        .prepare_cached("SELECT next_event FROM runs WHERE id = ?1")?
+        .query_row([run_id], |r| r.get(0))?;
     // The event alone, its stamp in columns: a record's `step` and an event's own `step`
     // field would collide in one JSON object.
     let mut insert = tx.prepare_cached(
@@ -371,11 +450,9 @@ fn insert_responses(
     if responses.is_empty() {
         return Ok(());
     }
-    let first: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq) + 1, 0) FROM responses WHERE run_id = ?1",
-        [run_id],
-        |r| r.get(0),
-    )?;
+    let first: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq) + 1, 0) FROM responses WHERE run_id = ?1")?
+        .query_row([run_id], |r| r.get(0))?;
     let mut insert =
         tx.prepare_cached("INSERT INTO responses (run_id, seq, response) VALUES (?1, ?2, ?3)")?;
     for (i, response) in (0i64..).zip(responses) {
@@ -426,7 +503,7 @@ impl Store for SqliteStore {
             items::write(&tx, &run_id, Some(&Lists::default()), &lists)?;
             tx.commit()?;
             let written = Written { token: 1, lists };
-            db.remember(run_id.clone(), RunStatus::Running, written);
+            remember(&mut db.written, run_id.clone(), RunStatus::Running, written);
             Ok(Ok(Lease { run_id, token: 1 }))
         })
         .await
@@ -457,9 +534,9 @@ impl Store for SqliteStore {
 
     async fn checkpoint(&self, lease: &Lease, write: CheckpointWrite) -> Result<(), StoreError> {
         let lease = lease.clone();
-        self.with_db(move |db| {
+        self.step_write(move |tx, remembered| {
             // Taken out: on any failure below the rows are rewritten next time.
-            let old = (db.written.remove(&lease.run_id)).filter(|w| w.token == lease.token);
+            let old = (remembered.remove(&lease.run_id)).filter(|w| w.token == lease.token);
             let CheckpointWrite {
                 mut checkpoint,
                 status,
@@ -468,32 +545,29 @@ impl Store for SqliteStore {
             } = write;
             let (steps, outcome) = listing(&checkpoint);
             let lists = Lists::take(&mut checkpoint);
-            let tx = db
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tri!(check_lease(&tx, &lease)?);
             let seq = insert_events(&tx, &lease.run_id, &events)?;
             insert_responses(&tx, &lease.run_id, &responses)?;
             items::write(&tx, &lease.run_id, old.as_ref().map(|w| &w.lists), &lists)?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE runs SET status = ?2, steps = ?3, outcome = ?4, updated_ms = ?5, \
                  next_event = ?6, state = ?7 WHERE id = ?1",
-                params![
-                    lease.run_id,
-                    status.as_str(),
-                    steps,
-                    outcome,
-                    now_ms(),
-                    seq,
-                    format::encode_head(&checkpoint, lists.items())
-                ],
-            )?;
+            )?
+            .execute(params![
+                lease.run_id,
+                status.as_str(),
+                steps,
+                outcome,
+                now_ms(),
+                seq,
+                format::encode_head(&checkpoint, lists.items())
+            ])?;
             tx.commit()?;
             let written = Written {
                 token: lease.token,
                 lists,
             };
-            db.remember(lease.run_id, status, written);
+            remember(remembered, lease.run_id, status, written);
             Ok(Ok(()))
         })
         .await
@@ -501,13 +575,12 @@ impl Store for SqliteStore {
 
     async fn tool_started(&self, lease: &Lease, key: &IdempotencyKey) -> Result<(), StoreError> {
         let (lease, key) = (lease.clone(), key.clone());
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.step_write(move |tx, _| {
             tri!(check_lease(&tx, &lease)?);
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO tool_calls (run_id, call_id, step, started_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![key.run_id, key.call_id, i64::try_from(key.step).unwrap_or(i64::MAX), now_ms()],
-            )?;
+            )?
+            .execute(params![key.run_id, key.call_id, i64::try_from(key.step).unwrap_or(i64::MAX), now_ms()])?;
             tx.commit()?;
             Ok(Ok(()))
         })

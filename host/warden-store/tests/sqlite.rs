@@ -304,6 +304,43 @@ async fn a_database_locked_by_another_process_fails_after_the_busy_timeout() {
 /// A full disk, simulated with SQLite's `max_page_count` (a size-limited filesystem needs
 /// privileges this test does not have): the write that does not fit fails with `Full`, is
 /// rolled back, and every earlier checkpoint still loads.
+/// A step write first tries the lock without waiting (on the caller's thread); a writer
+/// that holds it for a moment is then waited for, not reported as a failure.
+#[tokio::test]
+async fn a_step_write_waits_for_a_lock_another_process_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let lease = store.create_run(new_run("ff66")).await.unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        other.execute_batch("COMMIT;").unwrap();
+    });
+    store
+        .tool_started(
+            &lease,
+            &IdempotencyKey {
+                run_id: "ff66".into(),
+                step: 0,
+                call_id: "c1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .checkpoint(&lease, write(RunStatus::Finished, "ff66", &["x"]))
+        .await
+        .unwrap();
+    release.join().unwrap();
+    assert_eq!(store.started_calls("ff66").await.unwrap(), ["c1"]);
+    assert_eq!(
+        store.load("ff66").await.unwrap().summary.status,
+        RunStatus::Finished
+    );
+}
+
 #[tokio::test]
 async fn a_full_disk_fails_the_write_and_keeps_what_was_recorded() {
     let dir = tempfile::tempdir().unwrap();
