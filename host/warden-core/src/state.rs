@@ -193,6 +193,43 @@ pub struct RunState {
     steps: Vec<StepRecord>,
     compactions: Vec<CompactionRecord>,
     usage: UsageTotals,
+    #[serde(skip)]
+    lineage: Lineage,
+}
+
+/// Which line of appends a state's lists are on: new for every state made, cloned,
+/// deserialised or put together, and whenever the live history changes other than by an
+/// append (a compaction, a replacement). While it stays the same, the live history, the
+/// transcript, the compactions and all step records but the last are only ever appended
+/// to, so a writer that kept what it wrote may write only what follows. Not part of the
+/// state's value: equality and serialisation ignore it.
+#[derive(Debug)]
+struct Lineage(u64);
+
+impl Lineage {
+    fn fresh() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Default for Lineage {
+    fn default() -> Self {
+        Self::fresh()
+    }
+}
+
+impl Clone for Lineage {
+    /// A clone goes its own way: it gets a line of its own.
+    fn clone(&self) -> Self {
+        Self::fresh()
+    }
+}
+
+impl PartialEq for Lineage {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl RunState {
@@ -225,6 +262,7 @@ impl RunState {
         }
         let note = Message::user(format!("[Summary of the earlier conversation]\n{summary}"));
         let originals: Vec<Message> = self.live.splice(range, [note]).collect();
+        self.lineage = Lineage::fresh();
         self.compactions.push(CompactionRecord {
             step: self.steps.len(),
             originals,
@@ -279,6 +317,14 @@ impl RunState {
     /// transcript keeps every message: nothing is removed from it.
     pub fn replace_live(&mut self, live: Vec<Message>) {
         self.live = live;
+        self.lineage = Lineage::fresh();
+    }
+
+    /// The line of appends the lists are on (see [`RunState`]'s `lineage`): while two
+    /// reads give the same value, the lists only grew at their ends (the last step record
+    /// excepted, which changes as its tool calls finish).
+    pub fn lineage(&self) -> u64 {
+        self.lineage.0
     }
 
     /// The state taken apart, so a store can keep its growing lists as rows of their own.
@@ -300,6 +346,7 @@ impl RunState {
             steps: parts.steps,
             compactions: parts.compactions,
             usage: parts.usage,
+            lineage: Lineage::fresh(),
         }
     }
 }

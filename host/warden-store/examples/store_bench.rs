@@ -103,6 +103,7 @@ async fn run(store: &SqliteStore, steps: usize) -> (String, Duration) {
             status,
             events,
             responses: response.into_iter().collect(),
+            tails: None,
         };
         store.checkpoint(&lease, write).await.unwrap();
         spent += started.elapsed();

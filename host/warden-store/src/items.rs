@@ -17,6 +17,7 @@ use warden_core::chat::Message;
 use warden_core::state::{CompactionRecord, RunState, RunStateParts, StepRecord};
 
 use crate::format::{FormatError, Items, RunCheckpoint};
+use crate::store::{ListTails, Tail};
 
 /// Elements at the end of a list compared with what was written: the step being recorded
 /// changes its own record (tool calls join it), never an older one.
@@ -134,6 +135,39 @@ pub(crate) fn write(
         WINDOW,
     )?;
     write_ids(tx, run_id, &old.call_ids, &new.call_ids)
+}
+
+/// Writes `tails` for `run_id`: each list keeps its rows before the tail's `from` and
+/// continues with the tail's items. Returns the head's counts.
+pub(crate) fn write_tails(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    tails: &ListTails,
+) -> rusqlite::Result<Items> {
+    write_tail(tx, run_id, List::Live, &tails.live)?;
+    write_tail(tx, run_id, List::Transcript, &tails.transcript)?;
+    write_tail(tx, run_id, List::Steps, &tails.steps)?;
+    write_tail(tx, run_id, List::Compactions, &tails.compactions)?;
+    write_tail(tx, run_id, List::CallIds, &tails.call_ids)?;
+    Ok(Items {
+        live: tails.live.len(),
+        transcript: tails.transcript.len(),
+        steps: tails.steps.len(),
+        compactions: tails.compactions.len(),
+        call_ids: tails.call_ids.len(),
+    })
+}
+
+fn write_tail<T: Clone + Serialize>(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    list: List,
+    tail: &Tail<T>,
+) -> rusqlite::Result<()> {
+    let from = i64::try_from(tail.from).unwrap_or(i64::MAX);
+    tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND list = ?2 AND idx >= ?3")?
+        .execute(params![run_id, list as i64, from])?;
+    insert(tx, run_id, list, tail.from as usize, &tail.items)
 }
 
 /// The first index where `new` differs from `old`, comparing only the last `window`

@@ -31,6 +31,6 @@ pub use error::StoreError;
 pub use format::{AgentSummary, FormatError, RunCheckpoint, agent_digest};
 pub use sqlite::{SqliteOptions, SqliteStore, Sync, default_path};
 pub use store::{
-    CheckpointWrite, IdempotencyKey, Lease, NewRun, Retention, RunStatus, RunSummary, Store,
-    StoredRun,
+    CheckpointWrite, IdempotencyKey, Lease, ListTails, NewRun, Retention, RunStatus, RunSummary,
+    Store, StoredRun, Tail,
 };

@@ -542,13 +542,25 @@ impl Store for SqliteStore {
                 status,
                 events,
                 responses,
+                tails,
             } = write;
-            let (steps, outcome) = listing(&checkpoint);
-            let lists = Lists::take(&mut checkpoint);
+            let (mut steps, outcome) = listing(&checkpoint);
             tri!(check_lease(&tx, &lease)?);
             let seq = insert_events(&tx, &lease.run_id, &events)?;
             insert_responses(&tx, &lease.run_id, &responses)?;
-            items::write(&tx, &lease.run_id, old.as_ref().map(|w| &w.lists), &lists)?;
+            let (lists, counts) = match &tails {
+                // The writer sends only what is new: nothing to remember or compare.
+                Some(tails) => {
+                    steps = i64::try_from(tails.steps.len()).unwrap_or(i64::MAX);
+                    (None, items::write_tails(&tx, &lease.run_id, tails)?)
+                }
+                None => {
+                    let lists = Lists::take(&mut checkpoint);
+                    items::write(&tx, &lease.run_id, old.as_ref().map(|w| &w.lists), &lists)?;
+                    let counts = lists.items();
+                    (Some(lists), counts)
+                }
+            };
             tx.prepare_cached(
                 "UPDATE runs SET status = ?2, steps = ?3, outcome = ?4, updated_ms = ?5, \
                  next_event = ?6, state = ?7 WHERE id = ?1",
@@ -560,14 +572,16 @@ impl Store for SqliteStore {
                 outcome,
                 now_ms(),
                 seq,
-                format::encode_head(&checkpoint, lists.items())
+                format::encode_head(&checkpoint, counts)
             ])?;
             tx.commit()?;
-            let written = Written {
-                token: lease.token,
-                lists,
-            };
-            remember(remembered, lease.run_id, status, written);
+            if let Some(lists) = lists {
+                let written = Written {
+                    token: lease.token,
+                    lists,
+                };
+                remember(remembered, lease.run_id, status, written);
+            }
             Ok(Ok(()))
         })
         .await

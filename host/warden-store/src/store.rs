@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use warden_core::chat::ChatResponse;
+use warden_core::chat::{ChatResponse, Message};
 use warden_core::events::EventRecord;
+use warden_core::state::{CompactionRecord, StepRecord};
 
 use crate::approval::Decision;
 use crate::error::StoreError;
@@ -93,6 +94,67 @@ pub struct CheckpointWrite {
     pub events: Vec<EventRecord>,
     /// The model responses of the step, as received (kept for replay).
     pub responses: Vec<ChatResponse>,
+    /// Only the ends of the growing lists, when the writer knows what it wrote before:
+    /// `checkpoint`'s lists are then empty (see `Controller::snapshot_head`), and each
+    /// stored list keeps its elements before the tail's `from` (see [`ListTails`]).
+    /// `None`: the lists are in `checkpoint` in full.
+    pub tails: Option<ListTails>,
+}
+
+/// The new ends of a run's growing lists since its previous checkpoint under the same
+/// lease (see `RunState::lineage`). Each list keeps its stored elements before `from` and
+/// continues with `items`; `from` is at most the length the previous checkpoint wrote.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListTails {
+    /// The live history.
+    pub live: Tail<Message>,
+    /// The transcript.
+    pub transcript: Tail<Message>,
+    /// The step records (the last one changes as its tool calls finish).
+    pub steps: Tail<StepRecord>,
+    /// The compactions.
+    pub compactions: Tail<CompactionRecord>,
+    /// The tool-call ids, in the order of first use.
+    pub call_ids: Tail<String>,
+}
+
+/// The end of one list: its elements from index `from` on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tail<T> {
+    /// Index of the first element of `items` in the whole list.
+    pub from: u64,
+    /// The elements from `from` to the end.
+    pub items: Vec<T>,
+}
+
+impl<T> Default for Tail<T> {
+    fn default() -> Self {
+        Self {
+            from: 0,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone> Tail<T> {
+    /// The end of `list` from `from` (clamped to its length) on.
+    pub fn of(list: &[T], from: usize) -> Self {
+        let from = from.min(list.len());
+        Self {
+            from: from as u64,
+            items: list[from..].to_vec(),
+        }
+    }
+
+    /// The length of the whole list.
+    pub fn len(&self) -> u64 {
+        self.from.saturating_add(self.items.len() as u64)
+    }
+
+    /// Whether the whole list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A run as listed.

@@ -102,6 +102,7 @@ async fn drive(
             status,
             events,
             responses: response.into_iter().collect(),
+            tails: None,
         };
         store.checkpoint(lease, write).await.unwrap();
         assert_eq!(
@@ -279,6 +280,7 @@ async fn every_kind_of_change_to_the_lists_loads_back_exactly() {
             status: RunStatus::Running,
             events: Vec::new(),
             responses: Vec::new(),
+            tails: None,
         };
         store.checkpoint(&lease, write).await.unwrap();
         assert_eq!(
@@ -294,6 +296,7 @@ async fn every_kind_of_change_to_the_lists_loads_back_exactly() {
         status: RunStatus::Running,
         events: Vec::new(),
         responses: Vec::new(),
+        tails: None,
     };
     store.checkpoint(&lease, write).await.unwrap();
     assert_eq!(store.load("cccc0003").await.unwrap().checkpoint, checkpoint);
@@ -323,6 +326,7 @@ async fn a_partially_written_step_never_becomes_visible() {
         status: RunStatus::Running,
         events: Vec::new(),
         responses: Vec::new(),
+        tails: None,
     };
     state.push(Message::user("small"));
     store.checkpoint(&lease, write(&state)).await.unwrap();

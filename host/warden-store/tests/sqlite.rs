@@ -53,6 +53,7 @@ fn write(status: RunStatus, run: &str, texts: &[&str]) -> CheckpointWrite {
         status,
         events: events(run, texts),
         responses: Vec::new(),
+        tails: None,
     }
 }
 

@@ -381,7 +381,9 @@ fn a_request_far_from_the_window_leaves_the_table_unloaded() {
     let assembler = ContextAssembler::new("gpt-4o", None, 4096)
         .with_counter(TokenCounter::with_private_table(Tokenizer::O200k));
     let history = task_with_tool_turns("Add the numbers.", 20, "{\"result\": 42}");
-    let out = assembler.assemble("Be brief.", &history, &no_tools()).unwrap();
+    let out = assembler
+        .assemble("Be brief.", &history, &no_tools())
+        .unwrap();
     assert_eq!(
         out.estimated_tokens,
         assembler.counter().count_messages(&out.messages)

@@ -168,6 +168,8 @@ pub struct Controller {
     /// Last (dropped, shrunk) counts reported, so a steady state does not repeat events.
     last_fit: (usize, usize),
     call_ids: HashSet<String>,
+    /// The same ids in the order of first use (see `Controller::call_ids_in_order`).
+    call_order: Vec<String>,
     /// The partial answer of a turn the provider paused, to be continued (see `pause`).
     paused: Option<String>,
     /// Pauses in a row.
@@ -232,6 +234,7 @@ impl Controller {
             summarized_since_turn: false,
             last_fit: (0, 0),
             call_ids: HashSet::new(),
+            call_order: Vec::new(),
             paused: None,
             pauses: 0,
             config,

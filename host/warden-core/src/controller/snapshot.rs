@@ -107,6 +107,31 @@ pub enum SnapshotSlot {
 impl Controller {
     /// The controller's state now. See the module docs.
     pub fn snapshot(&self) -> ControllerSnapshot {
+        let mut call_ids = self.call_order.clone();
+        call_ids.sort();
+        self.snapshot_with(self.state.clone(), call_ids)
+    }
+
+    /// [`Controller::snapshot`] without the lists that grow with the run (live history,
+    /// transcript, step records, compactions, call ids): the small rest a durable writer
+    /// stores with each step, next to the lists' new ends (see [`RunState::lineage`] and
+    /// [`Controller::call_ids_in_order`]). Its state keeps only the usage.
+    pub fn snapshot_head(&self) -> ControllerSnapshot {
+        let usage = *self.state.usage();
+        let state = RunState::from_parts(crate::state::RunStateParts {
+            usage,
+            ..Default::default()
+        });
+        self.snapshot_with(state, Vec::new())
+    }
+
+    /// Every tool-call id used so far, in the order they were first used (a restored
+    /// controller starts with the snapshot's, sorted). Only ever appended to.
+    pub fn call_ids_in_order(&self) -> &[String] {
+        &self.call_order
+    }
+
+    fn snapshot_with(&self, state: RunState, call_ids: Vec<String>) -> ControllerSnapshot {
         let phase = match &self.phase {
             Phase::Ready | Phase::AwaitingModel { .. } => SnapshotPhase::Ready,
             Phase::AwaitingTools(turn) => SnapshotPhase::AwaitingTools {
@@ -128,10 +153,8 @@ impl Controller {
                 result: result.clone(),
             },
         };
-        let mut call_ids: Vec<String> = self.call_ids.iter().cloned().collect();
-        call_ids.sort();
         ControllerSnapshot {
-            state: self.state.clone(),
+            state,
             phase,
             turns: self.turns,
             invalid_turns: self.invalid_turns,
@@ -184,7 +207,8 @@ impl Controller {
         controller.cancel_after_turn = snapshot.cancel_after_turn;
         controller.summary_failed = snapshot.summary_failed;
         controller.summarized_since_turn = snapshot.summarized_since_turn;
-        controller.call_ids = snapshot.call_ids.into_iter().collect::<HashSet<_>>();
+        controller.call_ids = snapshot.call_ids.iter().cloned().collect::<HashSet<_>>();
+        controller.call_order = snapshot.call_ids;
         controller.paused = snapshot.paused;
         controller.pauses = snapshot.pauses;
         controller.budget.set_warned(snapshot.warned);

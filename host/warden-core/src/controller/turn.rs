@@ -71,7 +71,9 @@ impl Controller {
                     n += 1;
                 };
             }
-            self.call_ids.insert(call.id.clone());
+            if self.call_ids.insert(call.id.clone()) {
+                self.call_order.push(call.id.clone());
+            }
         }
     }
 

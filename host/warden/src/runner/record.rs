@@ -12,8 +12,8 @@ use warden_core::controller::Controller;
 use warden_core::events::{EventRecord, EventStamper, RunEvent};
 use warden_core::tool::PlannedCall;
 use warden_store::{
-    AgentSummary, CheckpointWrite, IdempotencyKey, Lease, PendingApproval, RunCheckpoint,
-    RunStatus, Store,
+    AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails, PendingApproval,
+    RunCheckpoint, RunStatus, Store, Tail,
 };
 
 use super::RunError;
@@ -41,6 +41,50 @@ struct Active {
     lease: Lease,
     agent: AgentSummary,
     buffer: EventBuffer,
+    /// What the last checkpoint wrote of the growing lists; `None` before the first one
+    /// (which writes them whole).
+    marks: Option<Marks>,
+}
+
+/// The lengths of the lists a checkpoint wrote, and the line of appends they were on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Marks {
+    lineage: u64,
+    live: usize,
+    transcript: usize,
+    steps: usize,
+    compactions: usize,
+    call_ids: usize,
+}
+
+impl Marks {
+    fn of(controller: &Controller) -> Self {
+        let state = controller.state();
+        Self {
+            lineage: state.lineage(),
+            live: state.live().len(),
+            transcript: state.transcript().len(),
+            steps: state.steps().len(),
+            compactions: state.compactions().len(),
+            call_ids: controller.call_ids_in_order().len(),
+        }
+    }
+}
+
+/// The ends of `controller`'s lists after `marks` (all of them without marks, or when
+/// the lists are on another line of appends: a compaction or a restore). The last step
+/// record is written again: its tool calls join it after it was first written.
+fn tails(controller: &Controller, marks: Option<Marks>) -> ListTails {
+    let state = controller.state();
+    let marks = marks.filter(|m| m.lineage == state.lineage());
+    let from = |mark: fn(&Marks) -> usize| marks.as_ref().map_or(0, mark);
+    ListTails {
+        live: Tail::of(state.live(), from(|m| m.live)),
+        transcript: Tail::of(state.transcript(), from(|m| m.transcript)),
+        steps: Tail::of(state.steps(), from(|m| m.steps.saturating_sub(1))),
+        compactions: Tail::of(state.compactions(), from(|m| m.compactions)),
+        call_ids: Tail::of(controller.call_ids_in_order(), from(|m| m.call_ids)),
+    }
 }
 
 impl Recorder {
@@ -106,6 +150,7 @@ impl Recorder {
                 lease,
                 agent,
                 buffer,
+                marks: None,
             }),
             ..Self::unrecorded(approver)
         }
@@ -133,7 +178,10 @@ impl Recorder {
                 (None, Some(_)) => RunStatus::Finished,
                 (None, None) => RunStatus::Running,
             };
-            let mut checkpoint = RunCheckpoint::new(active.agent.clone(), controller.snapshot());
+            // Only what is new since the last write: copying the whole history each step
+            // made a checkpoint's cost grow with the run.
+            let mut checkpoint =
+                RunCheckpoint::new(active.agent.clone(), controller.snapshot_head());
             checkpoint.approval = approval;
             checkpoint.approved_calls = self.approvals.calls.iter().cloned().collect();
             checkpoint.approved_tools = self.approvals.tools.iter().cloned().collect();
@@ -141,15 +189,17 @@ impl Recorder {
                 Ok(mut buffer) => std::mem::take(&mut buffer.1),
                 Err(_) => Vec::new(),
             };
-            CheckpointWrite {
+            let write = CheckpointWrite {
                 checkpoint,
                 status,
                 events,
                 responses,
-            }
+                tails: Some(tails(controller, active.marks)),
+            };
+            (write, Marks::of(controller))
         });
         async move {
-            let (Some(active), Some(write)) = (&self.active, prepared) else {
+            let (Some(active), Some((write, marks))) = (&mut self.active, prepared) else {
                 return Ok(());
             };
             active
@@ -157,6 +207,7 @@ impl Recorder {
                 .checkpoint(&active.lease, write)
                 .await
                 .map_err(RunError::Store)?;
+            active.marks = Some(marks);
             hit(Failpoint::AfterCheckpoint);
             Ok(())
         }
@@ -214,5 +265,93 @@ pub(super) fn buffering<'a, S: FnMut(RunEvent) + ?Sized>(
             buffer.1.push(record);
         }
         sink(event);
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use super::*;
+    use warden_core::budget::Budget;
+    use warden_core::controller::{LoopConfig, Schemas, SnapshotPhase, Step};
+    use warden_core::testing::ScriptedModel;
+    use warden_core::tool::{ToolCatalogEntry, ToolOutcome, ToolUsage};
+    use warden_store::{NewRun, SqliteStore};
+
+    fn agent() -> AgentSummary {
+        AgentSummary {
+            digest: "d".into(),
+            name: "a".into(),
+            tools: vec!["echo".into()],
+            budget: Budget::default(),
+            file: None,
+        }
+    }
+
+    /// A checkpoint writes only the lists' new ends, yet the store holds the whole state
+    /// after every step: through a run's growth, and after the controller is replaced by
+    /// one restored with a shorter live history (what a handoff does: a new lineage).
+    #[tokio::test]
+    async fn each_checkpoint_stores_the_whole_state_though_it_writes_only_the_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("r.db")).unwrap());
+        let echo = ToolCatalogEntry::new("echo", "echoes", serde_json::json!({"type": "object"}));
+        let config = LoopConfig::new("scripted");
+        let mut c = Controller::new(config.clone(), vec![echo.clone()], "go").unwrap();
+        let new = NewRun {
+            run_id: "rt1".into(),
+            session: None,
+            input: "go".into(),
+            checkpoint: RunCheckpoint::new(agent(), c.snapshot()),
+        };
+        let lease = store.create_run(new).await.unwrap();
+        let buffer: EventBuffer = Arc::new(Mutex::new((EventStamper::new("rt1"), Vec::new())));
+        let mut rec = Recorder::new(store.clone(), lease, agent(), buffer, None);
+        let calls = |i: usize| ScriptedModel::calls(&[(&format!("c{i}"), "echo", "{}")]);
+        let mut turns = 0;
+        loop {
+            match c.next_step() {
+                Step::CallModel(_) | Step::Summarize(_) => {
+                    turns += 1;
+                    let response = match turns {
+                        6 => ScriptedModel::text("done"),
+                        n => calls(n),
+                    };
+                    c.on_model_response(response).unwrap();
+                }
+                Step::RunTools(plan) => {
+                    let call = plan.calls.first().unwrap();
+                    let outcome = ToolOutcome {
+                        call_id: call.call_id.clone(),
+                        name: call.name.clone(),
+                        result: Ok(format!("out {turns}")),
+                        usage: ToolUsage::default(),
+                    };
+                    c.on_tool_results(vec![outcome]).unwrap();
+                }
+                Step::Done(_) => break,
+            }
+            rec.checkpoint(&c).await.unwrap();
+            let mut stored = store.load("rt1").await.unwrap().checkpoint.snapshot;
+            let mut expected = c.snapshot();
+            // The clock moved between the write and now.
+            (stored.elapsed_ms, expected.elapsed_ms) = (0, 0);
+            assert_eq!(stored, expected, "after model turn {turns}");
+            if turns == 3 && matches!(stored.phase, SnapshotPhase::Ready) {
+                // A handoff-like replacement: the live history shrinks to one message.
+                let mut snapshot = c.snapshot();
+                let handed = warden_core::chat::Message::user("go on");
+                snapshot.state.replace_live(vec![handed]);
+                c = Controller::restore(
+                    config.clone(),
+                    &Schemas::compile(&config, vec![echo.clone()]).unwrap(),
+                    snapshot,
+                );
+            }
+        }
+        assert_eq!(turns, 6);
+        let stored = store.load("rt1").await.unwrap().checkpoint.snapshot;
+        assert_eq!(stored.state.live().len(), c.state().live().len());
+        assert!(stored.state.transcript().len() > stored.state.live().len());
     }
 }
