@@ -1,11 +1,15 @@
 //! A multi-agent file end to end: `Runner::from_team_file` builds a team whose agents talk
 //! to models of their own (three mock servers), and a run goes through an agent called as a
-//! tool, a handoff with a summary filter, and the target's answer.
+//! tool, a handoff with a summary filter, and the target's answer — in both wire formats,
+//! streamed and not.
 
 use mock_llm::{Behaviour, MockConfig, MockHandle, MockServer, Turn};
 use warden::{RunHandle, Runner};
 use warden_core::events::RunEvent;
 use warden_core::run::StopReason;
+use warden_llm::ProviderKind;
+
+use crate::agent_support::{Wire, each_wire, model_name};
 
 async fn mock(turns: Vec<Turn>) -> MockHandle {
     MockServer::start(MockConfig {
@@ -17,15 +21,27 @@ async fn mock(turns: Vec<Turn>) -> MockHandle {
     .unwrap()
 }
 
-fn model(mock: &MockHandle) -> String {
-    format!(
-        "model = {{ provider = \"openai-compatible\", name = \"llama3.1\", base_url = \"{}\" }}",
-        mock.openai_base_url()
-    )
+/// The `model` key of an agent talking to `mock` in `w`'s wire format.
+fn model(w: Wire, mock: &MockHandle) -> String {
+    match w.kind {
+        ProviderKind::Openai => format!(
+            "model = {{ provider = \"openai-compatible\", name = \"llama3.1\", base_url = \"{}\" }}",
+            mock.openai_base_url()
+        ),
+        // The mock checks no key, but an Anthropic model needs a variable that is set:
+        // PATH is, in any process that runs tests.
+        kind => format!(
+            "model = {{ provider = \"{}\", name = \"{}\", base_url = \"{}\", api_key_env = \"PATH\" }}",
+            kind.as_str(),
+            model_name(kind),
+            mock.base_url()
+        ),
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_team_file_runs_an_agent_tool_then_a_handoff() {
+each_wire!(a_team_file_runs_an_agent_tool_then_a_handoff);
+
+async fn a_team_file_runs_an_agent_tool_then_a_handoff(w: Wire) {
     let triage = mock(vec![
         Turn::call("researcher", r#"{"input":"refund policy?"}"#),
         Turn::call("transfer_to_billing", r#"{"reason":"a refund"}"#),
@@ -38,14 +54,14 @@ async fn a_team_file_runs_an_agent_tool_then_a_handoff() {
         dir.path().join("team.toml"),
         format!(
             "entry = \"triage\"\ninclude = [\"billing.toml\"]\n\n[agents.triage]\n{}\nagent_tools = [{{ agent = \"researcher\", description = \"Knows the policies\" }}]\nhandoffs = [{{ agent = \"billing\", description = \"Refunds\", filter = \"summary\" }}]\n\n[agents.researcher]\n{}\n",
-            model(&triage),
-            model(&researcher)
+            model(w, &triage),
+            model(w, &researcher)
         ),
     )
     .unwrap();
     std::fs::write(
         dir.path().join("billing.toml"),
-        format!("[agents.billing]\n{}\n", model(&billing)),
+        format!("[agents.billing]\n{}\n", model(w, &billing)),
     )
     .unwrap();
     let (runner, team) = Runner::from_team_file(dir.path().join("team.toml"))
@@ -54,6 +70,7 @@ async fn a_team_file_runs_an_agent_tool_then_a_handoff() {
     let mut events = Vec::new();
     let result = runner
         .clone()
+        .streaming(w.streaming)
         .with_team(team.clone())
         .run_with(team.entry(), "I want a refund", &RunHandle::new(), |e| {
             events.push(e)

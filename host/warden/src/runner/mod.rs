@@ -26,6 +26,7 @@ mod record;
 mod session;
 mod setup;
 mod stream;
+mod team;
 mod tools;
 
 use std::path::Path;
@@ -51,6 +52,7 @@ pub use stream::RunStream;
 
 use crate::multi::{Team, run_agents};
 pub(crate) use drive::duration_ms;
+pub(crate) use team::drive_to_end;
 
 #[cfg(doc)]
 use warden_core::controller::Step;
@@ -224,21 +226,6 @@ impl Runner {
     pub fn session(&self, agent: &Agent) -> Session {
         Session::new(self.clone(), agent.clone())
     }
-}
-
-/// Drives `controller` of `agent` to its end, unrecorded: one agent's part of a run.
-pub(crate) async fn drive_to_end<S: FnMut(RunEvent) + ?Sized>(
-    runner: &Runner,
-    agent: &Agent,
-    controller: &mut warden_core::controller::Controller,
-    handle: &RunHandle,
-    sink: &mut S,
-    streaming: bool,
-) -> Result<RunResult, RunError> {
-    let mut rec = record::Recorder::unrecorded(runner.approver.clone());
-    drive::drive(runner, agent, controller, handle, sink, streaming, &mut rec)
-        .await
-        .and_then(drive::finished)
 }
 
 /// Stops a run from outside. Clone it freely; all clones control the same run.
