@@ -11,6 +11,7 @@
 //! by the run's (the entry agent's), counted from the usage so far; only the last
 //! `RunFinished` is forwarded, so a run has exactly one whatever its handoffs.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::agent_tool::{AgentToolArgs, answer_of};
 use super::handoff::reason_of;
 use super::pool::BudgetPool;
-use super::{HostBinding, TeamError};
+use super::{Handoff, HostBinding, Team, TeamError};
 use crate::runner::{Agent, RunError, RunHandle, Runner, drive_to_end};
 use warden_core::budget::{Budget, BudgetTracker, Consumption};
 use warden_core::controller::{Controller, SnapshotPhase};
@@ -161,7 +162,21 @@ pub(crate) fn next_agent(
         StopReason::StopTool { name } => active.agent.handoff(name).cloned(),
         _ => None,
     };
-    let (Some(handoff), Some(team)) = (handoff, runner.team()) else {
+    let Some(team) = runner.team() else {
+        return Ok(Next::Done);
+    };
+    switch(team, active, controller, handoff, runner.model().provider())
+}
+
+/// [`next_agent`] within `team`; `provider` is the one of agents without a model of their own.
+fn switch(
+    team: &Team,
+    active: &mut Active,
+    controller: &Controller,
+    handoff: Option<Arc<Handoff>>,
+    provider: &str,
+) -> Result<Next, RunError> {
+    let Some(handoff) = handoff else {
         return Ok(Next::Done);
     };
     let from = active.agent.name().to_owned();
@@ -190,16 +205,42 @@ pub(crate) fn next_agent(
     active.agent = capped(target, &active.run_budget);
     active.handoffs += 1;
     let controller = active.agent.restore(snapshot)?;
-    let model = active.agent.model().unwrap_or(runner.model());
+    let provider = active.agent.model().map_or(provider, |m| m.provider());
     let event = RunEvent::Handoff {
         from,
         to,
         reason,
         model: active.agent.config().model.clone(),
-        provider: Some(model.provider().to_owned()),
+        provider: Some(provider.to_owned()),
         messages,
     };
     Ok(Next::To(controller, event))
+}
+
+impl Team {
+    /// For drivers that step an agent's [`Controller`] by hand (a replay, a custom loop):
+    /// when `agent`'s part of a run of this team ended, finished in `controller`, by a
+    /// handoff, the agent handed to (its budget capped by the entry agent's) and its
+    /// controller, started from the history passed on and the usage so far; `None` when
+    /// it did not end by a handoff. `max_handoffs` is the caller's to count.
+    pub fn follow_handoff(
+        &self,
+        agent: &Agent,
+        controller: &Controller,
+    ) -> Result<Option<(Agent, Controller)>, RunError> {
+        let handoff = match controller.result().map(|r| &r.stop_reason) {
+            Some(StopReason::StopTool { name }) => agent.handoff(name).cloned(),
+            _ => None,
+        };
+        let mut active = Active {
+            agent: agent.clone(),
+            ..Active::entry(self.entry())
+        };
+        Ok(match switch(self, &mut active, controller, handoff, "")? {
+            Next::To(controller, _) => Some((active.agent, controller)),
+            Next::Done | Next::Limit(_) => None,
+        })
+    }
 }
 
 /// What a call the host ran gave back: its outcome, and a nested run's usage to charge to
