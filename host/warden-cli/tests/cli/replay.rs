@@ -81,25 +81,3 @@ async fn both_demo_scenes_are_recorded_and_replay_right_after_it() {
     assert_code(&fx.run(&["replay", &first]).await, 0);
     assert_code(&fx.run(&["replay", &first, "--live-tools"]).await, 0);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_run_shows_and_replays_right_after_it() {
-    let fx = Fixture::new(vec![]).await;
-    assert_code(&fx.run(&["demo"]).await, 0);
-    let show = fx.run(&["runs", "show", "last"]).await;
-    assert_code(&show, 0);
-    assert!(
-        text(&show.stdout).contains("agent notes-analyst"),
-        "{}",
-        text(&show.stdout)
-    );
-    let replay = fx.run(&["replay", "last"]).await;
-    assert_code(&replay, 0);
-    assert!(
-        text(&replay.stderr).contains("matches the record"),
-        "{}",
-        text(&replay.stderr)
-    );
-    let live = fx.run(&["replay", "last", "--live-tools"]).await;
-    assert_code(&live, 0);
-}
