@@ -117,7 +117,10 @@ async fn a_single_agent_file_declares_a_guardrail_an_agent_tool_and_a_handoff() 
     .await;
     let researcher = mock(vec![Turn::text("Refunds within 30 days.")]).await;
     let billing = mock(vec![Turn::text("Refunded.")]).await;
-    let judge = mock(vec![Turn::text(r#"{"tripped": false, "message": "on topic"}"#)]).await;
+    let judge = mock(vec![Turn::text(
+        r#"{"tripped": false, "message": "on topic"}"#,
+    )])
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let links = "agent_tools = [{ agent = \"researcher.toml\", description = \"Knows the policies\" }]\n\
                  handoffs = [{ agent = \"billing.toml\", description = \"Refunds\", filter = \"summary\" }]\n\

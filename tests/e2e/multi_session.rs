@@ -17,9 +17,21 @@ each_format!(a_session_goes_on_with_the_agent_it_was_handed_to_and_its_grants);
 
 /// Triage (reads `/a`) hands off to billing (reads `/b`); each on its own mock.
 async fn team(kind: ProviderKind, (a, b): (&MockHandle, &MockHandle), dirs: &Path) -> Team {
-    let triage = with_fs(agent("triage", "You route.", kind, a), &dirs.join("a"), "/a").await;
-    let triage = triage.with_handoff(Handoff::to("billing", "files")).unwrap();
-    let billing = with_fs(agent("billing", "You bill.", kind, b), &dirs.join("b"), "/b").await;
+    let triage = with_fs(
+        agent("triage", "You route.", kind, a),
+        &dirs.join("a"),
+        "/a",
+    )
+    .await;
+    let triage = triage
+        .with_handoff(Handoff::to("billing", "files"))
+        .unwrap();
+    let billing = with_fs(
+        agent("billing", "You bill.", kind, b),
+        &dirs.join("b"),
+        "/b",
+    )
+    .await;
     Team::builder(triage).agent(billing).build().unwrap()
 }
 
@@ -28,7 +40,9 @@ fn store(dirs: &Path) -> Arc<dyn Store> {
 }
 
 fn session_runner(team: &Team, dirs: &Path) -> Runner {
-    runner(team.entry()).with_team(team.clone()).with_store(store(dirs))
+    runner(team.entry())
+        .with_team(team.clone())
+        .with_store(store(dirs))
 }
 
 async fn a_session_goes_on_with_the_agent_it_was_handed_to_and_its_grants(kind: ProviderKind) {
@@ -38,7 +52,11 @@ async fn a_session_goes_on_with_the_agent_it_was_handed_to_and_its_grants(kind: 
         std::fs::write(dirs.path().join(dir).join(file), format!("secret-{dir}")).unwrap();
     }
     let read = |path: &str| calls(&[("fs_read", &format!(r#"{{"path":"{path}"}}"#))]);
-    let a = script(vec![Turn::call("transfer_to_billing", r#"{"reason":"files"}"#)]).await;
+    let a = script(vec![Turn::call(
+        "transfer_to_billing",
+        r#"{"reason":"files"}"#,
+    )])
+    .await;
     // Billing's turns count the assistant messages it is handed (the transfer call first).
     let b = script(vec![
         Turn::text("unused"),
@@ -62,7 +80,9 @@ async fn a_session_goes_on_with_the_agent_it_was_handed_to_and_its_grants(kind: 
     let runner = session_runner(&team, dirs.path());
     let mut events = Vec::new();
     let second = runner
-        .run_session(team.entry(), "desk", "read both", &handle, |e| events.push(e))
+        .run_session(team.entry(), "desk", "read both", &handle, |e| {
+            events.push(e)
+        })
         .await
         .unwrap();
     assert_eq!(second.run_id, first.run_id);
@@ -72,5 +92,9 @@ async fn a_session_goes_on_with_the_agent_it_was_handed_to_and_its_grants(kind: 
     let oks: Vec<bool> = finished(&events, "fs_read").iter().map(|f| f.0).collect();
     // Billing's own /b yes; triage's /a no: its grant stayed with triage.
     assert_eq!(oks, vec![true, false], "{events:?}");
-    assert_eq!(a.stats().requests, 1, "triage is not asked in the second turn");
+    assert_eq!(
+        a.stats().requests,
+        1,
+        "triage is not asked in the second turn"
+    );
 }

@@ -120,11 +120,16 @@ pub async fn run_team_scene_recorded(
     let result = match store {
         Some(store) => {
             let runner = runner.with_store(store);
-            let recorded = (runner.run_recorded(team.entry(), TEAM_TASK, &handle, on_event)).await?;
+            let recorded =
+                (runner.run_recorded(team.entry(), TEAM_TASK, &handle, on_event)).await?;
             // No tool of the scene needs approval: it never pauses.
             (recorded.result).ok_or(RunError::Durable(warden::DurableError::NoStore))?
         }
-        None => runner.run_with(team.entry(), TEAM_TASK, &handle, on_event).await?,
+        None => {
+            runner
+                .run_with(team.entry(), TEAM_TASK, &handle, on_event)
+                .await?
+        }
     };
     Ok(result)
 }

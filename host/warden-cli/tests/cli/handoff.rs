@@ -28,7 +28,10 @@ fn agents(fx: &Fixture) -> PathBuf {
 
 /// The system prompt and tool names of a request.
 fn seen_by(request: &RecordedRequest) -> (String, Vec<String>) {
-    let system = messages(request).first().map(|m| m.1.clone()).unwrap_or_default();
+    let system = messages(request)
+        .first()
+        .map(|m| m.1.clone())
+        .unwrap_or_default();
     let tools = (request.body["tools"].as_array().into_iter().flatten())
         .filter_map(|t| t["function"]["name"].as_str().map(String::from))
         .collect();
@@ -45,17 +48,24 @@ async fn a_session_handed_off_continues_with_the_target_in_the_next_process() {
     .await;
     let triage = agents(&fx);
     let triage = triage.to_str().unwrap();
-    let first = fx.run(&["run", triage, "--session", "desk", "refund please"]).await;
+    let first = fx
+        .run(&["run", triage, "--session", "desk", "refund please"])
+        .await;
     assert_code(&first, 0);
     assert!(text(&first.stdout).contains("Which order?"));
-    let second = fx.run(&["run", triage, "--session", "desk", "order 7"]).await;
+    let second = fx
+        .run(&["run", triage, "--session", "desk", "order 7"])
+        .await;
     assert_code(&second, 0);
     assert!(text(&second.stdout).contains("Refunded order 7."));
     let requests = fx.requests();
     assert_eq!(requests.len(), 3, "triage once, billing twice");
     let (system, tools) = seen_by(&requests[2]);
     assert_eq!(system, "You are billing.");
-    assert!(tools.is_empty(), "billing's tools, not triage's handoff: {tools:?}");
+    assert!(
+        tools.is_empty(),
+        "billing's tools, not triage's handoff: {tools:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +86,12 @@ async fn a_run_killed_around_its_handoff_resumes_with_the_target() {
             .output()
             .await
             .unwrap();
-        assert_eq!(killed.status.signal(), Some(9), "{point}: {}", text(&killed.stderr));
+        assert_eq!(
+            killed.status.signal(),
+            Some(9),
+            "{point}: {}",
+            text(&killed.stderr)
+        );
         let stored = text(&fx.run(&["runs", "list"]).await.stdout);
         assert!(stored.contains("running"), "{point}: {stored}");
         let resumed = fx.run(&["runs", "resume", "last"]).await;

@@ -101,7 +101,9 @@ pub use agent_tool::AgentTool;
 pub use handoff::{Handoff, HistoryFilter};
 pub use host::{DEFAULT_HOST_TOOL_TIMEOUT, HostTool};
 pub(crate) use pool::BudgetPool;
-pub(crate) use run::{Active, HostCtx, HostRun, Next, check_team, execute_host, next_agent, run_agents};
+pub(crate) use run::{
+    Active, HostCtx, HostRun, Next, check_team, execute_host, next_agent, run_agents,
+};
 
 use crate::runner::Agent;
 

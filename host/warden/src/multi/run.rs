@@ -44,7 +44,14 @@ pub(crate) async fn run_agents<S: FnMut(RunEvent) + ?Sized>(
     let mut controller = entry.controller(input)?;
     let mut active = Active::entry(entry);
     // Boxed, as the tool step is: a run's future stays small while it waits.
-    let drive = drive_to_end(runner, &mut active, &mut controller, handle, sink, streaming);
+    let drive = drive_to_end(
+        runner,
+        &mut active,
+        &mut controller,
+        handle,
+        sink,
+        streaming,
+    );
     Box::pin(drive).await
 }
 
@@ -147,7 +154,7 @@ pub(crate) enum Next {
     Limit(StopReason),
     /// On with another agent (`active` is switched): its controller, and the `handoff`
     /// event to send.
-    To(Controller, RunEvent),
+    To(Box<(Controller, RunEvent)>),
 }
 
 /// Follows the handoff that ended `active`'s part with `result`, if it did: the target's
@@ -214,7 +221,7 @@ fn switch(
         provider: Some(provider.to_owned()),
         messages,
     };
-    Ok(Next::To(controller, event))
+    Ok(Next::To(Box::new((controller, event))))
 }
 
 impl Team {
@@ -237,7 +244,7 @@ impl Team {
             ..Active::entry(self.entry())
         };
         Ok(match switch(self, &mut active, controller, handoff, "")? {
-            Next::To(controller, _) => Some((active.agent, controller)),
+            Next::To(next) => Some((active.agent, next.0)),
             Next::Done | Next::Limit(_) => None,
         })
     }

@@ -40,7 +40,11 @@ async fn a_callee_whose_one_response_passes_its_carve_out_stops_and_is_charged_e
     };
     let lead = Agent::new(config)
         .with_model(Arc::new(ScriptedLlm::new([
-            used(ScriptedModel::calls(&[("c1", "researcher", r#"{"input": "dig"}"#)]), 700, 50),
+            used(
+                ScriptedModel::calls(&[("c1", "researcher", r#"{"input": "dig"}"#)]),
+                700,
+                50,
+            ),
             used(ScriptedModel::text("done without it"), 10, 5),
         ])))
         .with_agent_tool(AgentTool::new(researcher, "Researches"))
@@ -75,9 +79,9 @@ async fn a_callee_whose_one_response_passes_its_carve_out_stops_and_is_charged_e
     );
     assert!(output.is_none(), "no answer past the carve-out");
     let failure = events.iter().find_map(|e| match e {
-        RunEvent::ToolCallFinished { name, error_kind, .. } if name == "researcher" => {
-            Some(error_kind.clone())
-        }
+        RunEvent::ToolCallFinished {
+            name, error_kind, ..
+        } if name == "researcher" => Some(*error_kind),
         _ => None,
     });
     assert_eq!(failure, Some(Some(ToolFailureKind::LimitExceeded)));

@@ -80,14 +80,24 @@ async fn a_session_handed_off_in_turn_one_answers_turn_two_with_the_target() {
     let team = team(triage.clone(), billing.clone());
     let mut session = runner(&team, None).session(team.entry());
     let handle = RunHandle::new();
-    let first = session.send("refund please", &handle, |_| {}).await.unwrap();
+    let first = session
+        .send("refund please", &handle, |_| {})
+        .await
+        .unwrap();
     assert_eq!(first.stop_reason, StopReason::Completed);
     assert_eq!(session.active_agent(), "billing");
     let second = session.send("order 7", &handle, |_| {}).await.unwrap();
-    assert_eq!(second.output.map(|o| o.text).as_deref(), Some("Refunded order 7."));
+    assert_eq!(
+        second.output.map(|o| o.text).as_deref(),
+        Some("Refunded order 7.")
+    );
     assert_eq!(triage.requests().len(), 1, "triage is not asked again");
     let turn_two = &billing.requests()[1];
-    assert_eq!(tool_names(turn_two), ["refund"], "billing's tools, not triage's");
+    assert_eq!(
+        tool_names(turn_two),
+        ["refund"],
+        "billing's tools, not triage's"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +120,10 @@ async fn a_durable_session_continues_with_the_target_after_the_store_is_reopened
     let store = open(&dir);
     let stored = store.load(&run_id).await.unwrap();
     let active = stored.checkpoint.active_agent.clone().unwrap();
-    assert_eq!((active.name.as_str(), stored.summary.status), ("billing", RunStatus::Finished));
+    assert_eq!(
+        (active.name.as_str(), stored.summary.status),
+        ("billing", RunStatus::Finished)
+    );
     let triage = Arc::new(ScriptedLlm::new([]));
     let billing = Arc::new(ScriptedLlm::new([
         ScriptedModel::calls(&[("r1", "refund", r#"{"order": 7}"#)]),
@@ -123,7 +136,10 @@ async fn a_durable_session_continues_with_the_target_after_the_store_is_reopened
         .unwrap();
     assert_eq!(recorded.run_id, run_id);
     let result = recorded.result.unwrap();
-    assert_eq!(result.output.map(|o| o.text).as_deref(), Some("Refunded order 7."));
+    assert_eq!(
+        result.output.map(|o| o.text).as_deref(),
+        Some("Refunded order 7.")
+    );
     assert!(triage.requests().is_empty(), "the entry agent is not asked");
     assert_eq!(tool_names(&billing.requests()[0]), ["refund"]);
 }
@@ -188,15 +204,27 @@ async fn a_durable_run_killed_after_the_handoff_resumes_with_the_target() {
     let team = team(triage.clone(), billing.clone());
     let mut handoffs = 0;
     let recorded = runner(&team, Some(store.clone()))
-        .resume(team.entry(), &run_id, &Default::default(), &RunHandle::new(), |e| {
-            handoffs += usize::from(matches!(e, warden_core::events::RunEvent::Handoff { .. }));
-        })
+        .resume(
+            team.entry(),
+            &run_id,
+            &Default::default(),
+            &RunHandle::new(),
+            |e| {
+                handoffs += usize::from(matches!(e, warden_core::events::RunEvent::Handoff { .. }));
+            },
+        )
         .await
         .unwrap();
     let result = recorded.result.unwrap();
     assert_eq!(result.stop_reason, StopReason::Completed);
-    assert_eq!(result.output.map(|o| o.text).as_deref(), Some("Refunded order 7."));
-    assert_eq!(handoffs, 0, "resumed past the handoff, not through it again");
+    assert_eq!(
+        result.output.map(|o| o.text).as_deref(),
+        Some("Refunded order 7.")
+    );
+    assert_eq!(
+        handoffs, 0,
+        "resumed past the handoff, not through it again"
+    );
     assert!(triage.requests().is_empty());
     assert_eq!(tool_names(&billing.requests()[0]), ["refund"]);
     let done = store.load(&run_id).await.unwrap();
@@ -218,5 +246,8 @@ async fn a_stored_handed_off_run_without_its_team_is_refused_by_name() {
     let err = (alone.run_session(team.entry(), "desk", "again", &handle, |_| {}))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("handed off to agent `billing`"), "{err}");
+    assert!(
+        err.to_string().contains("handed off to agent `billing`"),
+        "{err}"
+    );
 }

@@ -52,12 +52,22 @@ impl Session {
             }
         };
         let streaming = self.runner.streaming;
-        drive_to_end(&self.runner, active, controller, handle, &mut on_event, streaming).await
+        drive_to_end(
+            &self.runner,
+            active,
+            controller,
+            handle,
+            &mut on_event,
+            streaming,
+        )
+        .await
     }
 
     /// The conversation so far (`None` before the first message).
     pub fn state(&self) -> Option<&RunState> {
-        self.active.as_ref().map(|(_, controller)| controller.state())
+        self.active
+            .as_ref()
+            .map(|(_, controller)| controller.state())
     }
 
     /// The name of the agent the session runs with now (a handoff changes it).

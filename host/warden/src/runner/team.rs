@@ -27,9 +27,11 @@ pub(crate) async fn drive_to_end<S: FnMut(RunEvent) + ?Sized>(
     streaming: bool,
 ) -> Result<RunResult, RunError> {
     let mut rec = Recorder::unrecorded(runner.approver.clone());
-    drive_handing_off(runner, active, controller, handle, sink, streaming, &mut rec)
-        .await
-        .and_then(drive::finished)
+    drive_handing_off(
+        runner, active, controller, handle, sink, streaming, &mut rec,
+    )
+    .await
+    .and_then(drive::finished)
 }
 
 /// Drives `controller` of `active` through its handoffs, recording with `rec`; `None`
@@ -68,7 +70,8 @@ pub(super) async fn drive_handing_off<S: FnMut(RunEvent) + ?Sized>(
                 rec.checkpoint(controller).await?;
                 return Ok(controller.result().cloned());
             }
-            Next::To(next, event) => {
+            Next::To(next) => {
+                let (next, event) = *next;
                 *controller = next;
                 sink(event);
                 follow(rec, active, true);

@@ -56,7 +56,10 @@ fn an_agent_tool_names_an_agent_file_and_takes_its_agents_name() {
     agent(dir.path(), "researcher.toml", "researcher", "");
     let def = TeamDef::load_agent_file(&root).unwrap();
     let tool = &def.agents["lead"].agent_tools[0];
-    assert_eq!((tool.agent.as_str(), tool.name.as_deref()), ("researcher", None));
+    assert_eq!(
+        (tool.agent.as_str(), tool.name.as_deref()),
+        ("researcher", None)
+    );
     assert!(def.agents.contains_key("researcher"));
 }
 
