@@ -77,7 +77,9 @@
 //! caller has left (parallel callees reserve their share) and its usage is charged to the
 //! caller, a handoff keeps the usage so far; every nested event reaches the caller's sink
 //! as [`RunEvent::Nested`](crate::RunEvent::Nested) with the agent path; cancelling a run
-//! cancels its nested runs.
+//! cancels its nested runs; a session or durable run goes on with the agent last handed to
+//! (each checkpoint records it), and a callee whose usage passed its carved budget ends
+//! with the budget stop reason.
 
 mod agent_tool;
 mod handoff;
