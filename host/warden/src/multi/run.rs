@@ -97,9 +97,13 @@ impl Active {
         stored: Option<&ActiveAgent>,
     ) -> Result<Self, RunError> {
         let mut active = Self::entry(entry);
-        let Some(stored) = stored.filter(|s| s.name != entry.name()) else {
+        let Some(stored) = stored else {
             return Ok(active);
         };
+        active.handoffs = stored.handoffs;
+        if stored.name == entry.name() {
+            return Ok(active);
+        }
         let Some(team) = runner.team() else {
             return Err(RunError::Team(TeamError::NoTeamForStored {
                 entry: entry.name().to_owned(),
@@ -115,11 +119,10 @@ impl Active {
             }));
         };
         active.agent = capped(agent, &active.run_budget);
-        active.handoffs = stored.handoffs;
         Ok(active)
     }
 
-    /// What a checkpoint keeps of it: `None` while the entry agent runs.
+    /// What a checkpoint keeps of it: `None` while the entry agent runs, not handed to.
     pub(crate) fn stored_form(&self) -> Option<ActiveAgent> {
         (self.agent.name() != self.entry || self.handoffs > 0).then(|| ActiveAgent {
             name: self.agent.name().to_owned(),
