@@ -26,6 +26,7 @@ mod mcp_server;
 mod mcp_support;
 mod multi_handoff;
 mod multi_nested;
+mod multi_session;
 mod multi_support;
 mod oci_registry;
 mod pack_egress;

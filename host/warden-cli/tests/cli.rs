@@ -28,6 +28,8 @@ mod chat;
 mod durable;
 #[path = "cli/exactly_once.rs"]
 mod exactly_once;
+#[path = "cli/handoff.rs"]
+mod handoff;
 #[path = "cli/mcp.rs"]
 mod mcp;
 #[path = "cli/mcp_pack.rs"]

@@ -15,6 +15,8 @@
 //!     "elapsed_ms": 1234, "warned": [], "call_ids": […], "paused": null, …
 //!   },                                 // budget consumed = usage + turns + elapsed_ms
 //!   "approval": null | {…},            // a call waiting for a person (see `approval`)
+//!   "active_agent": absent | { "name": "billing", "handoffs": 1 },
+//!                                      // a team's run after a handoff: who runs now
 //!   "items": null | { "live": 7, "transcript": 7, "steps": 3, "compactions": 0,
 //!                     "call_ids": 2 }  // version 2, split layout only (below)
 //! }
@@ -100,6 +102,19 @@ pub struct RunCheckpoint {
     /// Tools marked `approval = "first"` whose first call was approved.
     #[serde(default)]
     pub approved_tools: Vec<String>,
+    /// The agent of the team that runs now, once a handoff moved the run away from
+    /// `agent` (the run's entry agent); absent while the entry agent runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_agent: Option<ActiveAgent>,
+}
+
+/// The team agent a run was handed to (see [`RunCheckpoint::active_agent`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveAgent {
+    /// Its name in the team.
+    pub name: String,
+    /// Handoffs made so far in the current turn (counted against the team's limit).
+    pub handoffs: u32,
 }
 
 /// Why a checkpoint cannot be read.
@@ -154,6 +169,7 @@ impl RunCheckpoint {
             approval: None,
             approved_calls: Vec::new(),
             approved_tools: Vec::new(),
+            active_agent: None,
         }
     }
 

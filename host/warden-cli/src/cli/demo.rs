@@ -58,7 +58,7 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
         traces.observe(event);
         view.event(&shorten(event));
     };
-    let report = warden_cli::demo::run_recorded(&executor, store, on_event).await;
+    let report = warden_cli::demo::run_recorded(&executor, store.clone(), on_event).await;
     traces.finish().await;
     let report = match report {
         Ok(report) => report,
@@ -79,7 +79,7 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
     if args.json {
         return ExitCode::SUCCESS;
     }
-    match team_scene(&executor, &console).await {
+    match team_scene(&executor, store, &console).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => view.error(&message),
     }
@@ -87,16 +87,20 @@ pub async fn run(args: DemoArgs, console: Console) -> ExitCode {
 
 /// The second scene: an agent called as a tool, then a handoff (see
 /// `warden_cli::demo::run_team_scene`), shown like any `warden run` of a team: progress on
-/// stderr, the answer on stdout. Not recorded: `warden runs show last` keeps showing the
-/// first scene.
-async fn team_scene(executor: &Executor, console: &Console) -> Result<(), String> {
+/// stderr, the answer on stdout. Recorded like the first scene when there is a store, so
+/// `warden runs show last` and `warden replay last` show this one.
+async fn team_scene(
+    executor: &Executor,
+    store: Option<std::sync::Arc<dyn warden::store::Store>>,
+    console: &Console,
+) -> Result<(), String> {
     console.err_line(&format!(
         "\nscene 2: several agents in one run (each with its own scripted model)\ntask: {}\n",
         warden_cli::demo::TEAM_TASK
     ));
     let mut view = Renderer::new(console.clone());
     let (mut handoffs, mut nested_calls) = (0, 0);
-    let result = warden_cli::demo::run_team_scene(executor, |event| {
+    let result = warden_cli::demo::run_team_scene_recorded(executor, store, |event| {
         match event {
             RunEvent::Handoff { .. } => handoffs += 1,
             RunEvent::Nested { event, .. }

@@ -50,8 +50,12 @@ pub(super) fn line(event: &RunEvent, console: &Console) -> Option<String> {
                 format!(": {reason}")
             };
             let arrow = console.paint("36", "⇒");
+            let passed = match messages {
+                1 => "1 message".to_owned(),
+                n => format!("{n} messages"),
+            };
             format!(
-                "{arrow} handoff {from} → {to}{why} (now agent {to}, {model}{via}; {messages} messages passed on)"
+                "{arrow} handoff {from} → {to}{why} (now agent {to}, {model}{via}; {passed} passed on)"
             )
         }
         RunEvent::Nested { path, event } => {

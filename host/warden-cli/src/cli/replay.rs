@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use warden::testing::{ScriptedLlm, ScriptedModel};
-use warden::{Agent, AgentDef, EngineConfig, Executor, RunHandle, Runner};
+use warden::{Agent, AgentDef, EngineConfig, Executor, RunHandle, Runner, Team};
 use warden_core::chat::Message;
 use warden_core::controller::Step;
 use warden_core::tool::{ToolOutcome, ToolUsage};
@@ -65,7 +65,21 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
         ))?;
     let executor = Executor::new(EngineConfig::default()).map_err(|e| e.to_string())?;
     // The demo's agent is built in code; its notes folder lives as long as the replay.
-    let (agent, _notes) = if file.as_os_str() == warden_cli::demo::DEMO_SOURCE {
+    // The demo's second scene is a team: the replay follows its handoffs.
+    let mut team = None;
+    let (agent, _notes) = if file.as_os_str() == warden_cli::demo::TEAM_SOURCE {
+        if args.live_tools {
+            return Err(
+                "--live-tools replays runs of one agent; this run is the demo's team (its \
+                 agent tool's own model calls are not recorded): replay it without the flag"
+                    .into(),
+            );
+        }
+        let built = (warden_cli::demo::team(&executor).await).map_err(|e| e.to_string())?;
+        let entry = built.entry().clone();
+        team = Some(built);
+        (entry, None)
+    } else if file.as_os_str() == warden_cli::demo::DEMO_SOURCE {
         let (agent, notes) =
             (warden_cli::demo::demo_agent(&executor).await).map_err(|e| e.to_string())?;
         (agent, Some(notes))
@@ -87,14 +101,17 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
             .await;
         (session.state()).map_or_else(Vec::new, |s| s.transcript().to_vec())
     } else {
-        with_recorded_tools(&agent, input, responses, &recorded)?
+        with_recorded_tools(&agent, team.as_ref(), input, responses, &recorded)?
     };
     Ok(first_divergence(&recorded, &replayed))
 }
 
-/// Drives the agent's loop with the recorded responses and the recorded tool results.
+/// Drives the agent's loop with the recorded responses and the recorded tool results, and
+/// follows its handoffs within `team` (agents offered as tools are not run: their answers
+/// are recorded tool results).
 fn with_recorded_tools(
     agent: &Agent,
+    team: Option<&Team>,
     input: &str,
     responses: Vec<warden_core::chat::ChatResponse>,
     recorded: &[Message],
@@ -107,6 +124,7 @@ fn with_recorded_tools(
             _ => None,
         })
         .collect();
+    let mut agent = agent.clone();
     let mut controller = agent.new_controller(input).map_err(|e| e.to_string())?;
     let mut model = ScriptedModel::new(responses);
     loop {
@@ -129,7 +147,17 @@ fn with_recorded_tools(
                     .collect();
                 controller.on_tool_results(outcomes)
             }
-            Step::Done(_) => break,
+            Step::Done(_) => {
+                let Some(team) = team else { break };
+                match team.follow_handoff(&agent, &controller) {
+                    Ok(Some((next, next_controller))) => {
+                        (agent, controller) = (next, next_controller);
+                        continue;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
         };
         fed.map_err(|e| e.to_string())?;
     }

@@ -26,7 +26,7 @@ use warden_sandbox::{DirMode, Executor, GrantedDir, LoadError, ToolPolicy};
 
 pub use model::DemoModel;
 pub use report::{DemoReport, RefusedCall};
-pub use team::{TEAM_TASK, run_team_scene};
+pub use team::{TEAM_SOURCE, TEAM_TASK, run_team_scene, run_team_scene_recorded, team};
 pub use workspace::{GUEST_NOTES, Workspace};
 
 /// The task the demo's agent is given.

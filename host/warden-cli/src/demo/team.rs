@@ -10,7 +10,9 @@
 use std::sync::Arc;
 
 use warden::testing::{ScriptedLlm, ScriptedModel};
-use warden::{Agent, AgentTool, Handoff, HistoryFilter, RunHandle, Runner, Team, ToolPolicy};
+use warden::{
+    Agent, AgentTool, Handoff, HistoryFilter, RunError, RunHandle, Runner, Team, ToolPolicy,
+};
 use warden_core::controller::LoopConfig;
 use warden_core::events::RunEvent;
 use warden_core::run::RunResult;
@@ -21,6 +23,10 @@ use super::DemoError;
 /// The task of the second scene.
 pub const TEAM_TASK: &str = "The open items are estimated at 3, 5 and 8 hours. How many hours \
 is that in all? Write it up for the project lead.";
+
+/// Where the second scene's entry agent says it comes from, in its recorded runs (what
+/// `warden replay` rebuilds the team from).
+pub const TEAM_SOURCE: &str = "builtin:demo-team";
 
 /// The hours the estimator adds up.
 const EXPRESSION: &str = "3 + 5 + 8";
@@ -82,7 +88,8 @@ pub async fn team(executor: &Executor) -> Result<Team, DemoError> {
         estimator,
         "Adds up estimates; give it the numbers.",
     ))?
-    .with_handoff(Handoff::to("writer", "Writes the final note").filter(HistoryFilter::Summary))?;
+    .with_handoff(Handoff::to("writer", "Writes the final note").filter(HistoryFilter::Summary))?
+    .with_source(TEAM_SOURCE);
     Ok(Team::builder(triage)
         .agent(writer)
         .max_handoffs(2)
@@ -93,14 +100,36 @@ pub async fn team(executor: &Executor) -> Result<Team, DemoError> {
 /// to `on_event`.
 pub async fn run_team_scene(
     executor: &Executor,
+    on_event: impl FnMut(&RunEvent),
+) -> Result<RunResult, DemoError> {
+    run_team_scene_recorded(executor, None, on_event).await
+}
+
+/// [`run_team_scene`], recorded in `store` when one is given, handoff and all (`warden
+/// runs show last`, `warden replay last`).
+pub async fn run_team_scene_recorded(
+    executor: &Executor,
+    store: Option<Arc<dyn warden::store::Store>>,
     mut on_event: impl FnMut(&RunEvent),
 ) -> Result<RunResult, DemoError> {
     let team = team(executor).await?;
     // The runner's own model is never asked: every agent of the team has one of its own.
     let unused = Arc::new(ScriptedLlm::new([]));
     let runner = Runner::new(unused, executor.clone()).with_team(team.clone());
-    let result = runner
-        .run_with(team.entry(), TEAM_TASK, &RunHandle::new(), |e| on_event(&e))
-        .await?;
+    let (handle, on_event) = (RunHandle::new(), |e: RunEvent| on_event(&e));
+    let result = match store {
+        Some(store) => {
+            let runner = runner.with_store(store);
+            let recorded =
+                (runner.run_recorded(team.entry(), TEAM_TASK, &handle, on_event)).await?;
+            // No tool of the scene needs approval: it never pauses.
+            (recorded.result).ok_or(RunError::Durable(warden::DurableError::NoStore))?
+        }
+        None => {
+            runner
+                .run_with(team.entry(), TEAM_TASK, &handle, on_event)
+                .await?
+        }
+    };
     Ok(result)
 }

@@ -47,16 +47,18 @@ async fn a_replay_matches_until_a_live_tool_answers_differently() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_run_shows_and_replays_right_after_it() {
+async fn both_demo_scenes_are_recorded_and_replay_right_after_it() {
     let fx = Fixture::new(vec![]).await;
-    assert_code(&fx.run(&["demo"]).await, 0);
+    let demo = fx.run(&["demo"]).await;
+    assert_code(&demo, 0);
+    let shown = text(&demo.stderr);
+    assert!(shown.contains("1 message passed on"), "{shown}");
+    // The last run is the second scene: the team, its handoff and the writer's answer.
     let show = fx.run(&["runs", "show", "last"]).await;
     assert_code(&show, 0);
-    assert!(
-        text(&show.stdout).contains("agent notes-analyst"),
-        "{}",
-        text(&show.stdout)
-    );
+    let out = text(&show.stdout);
+    assert!(out.contains("agent triage"), "{out}");
+    assert!(out.contains("answer: Note for the project lead"), "{out}");
     let replay = fx.run(&["replay", "last"]).await;
     assert_code(&replay, 0);
     assert!(
@@ -65,5 +67,17 @@ async fn the_demo_run_shows_and_replays_right_after_it() {
         text(&replay.stderr)
     );
     let live = fx.run(&["replay", "last", "--live-tools"]).await;
-    assert_code(&live, 0);
+    assert_code(&live, 1);
+    assert!(text(&live.stderr).contains("replay it without the flag"));
+    // The first scene is recorded before it, and replays with its tools live.
+    let list = text(&fx.run(&["runs", "list"]).await.stdout);
+    let first = (list.lines())
+        .find(|l| l.contains("notes-analyst"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{list}"))
+        .to_owned();
+    let show = fx.run(&["runs", "show", &first]).await;
+    assert!(text(&show.stdout).contains("agent notes-analyst"));
+    assert_code(&fx.run(&["replay", &first]).await, 0);
+    assert_code(&fx.run(&["replay", &first, "--live-tools"]).await, 0);
 }

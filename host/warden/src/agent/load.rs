@@ -86,6 +86,15 @@ pub(crate) fn parse_error(text: &str, file: &str, e: &toml::de::Error) -> AgentE
     if message.contains("missing field `model`") {
         message.push_str("; add a [model] table with `provider` and `name`");
     }
+    if ["`handoffs`", "`agent_tools`", "`guardrails`"]
+        .iter()
+        .any(|k| message.contains(&format!("unknown field {k}")))
+    {
+        message.push_str(
+            "; an agent file that names other agents or guardrails loads with \
+             `Runner::from_file` (or `TeamDef::load_agent_file`)",
+        );
+    }
     AgentError::Parse {
         file: file.to_string(),
         line,

@@ -221,6 +221,14 @@ impl Agent {
         (self.host_bindings()).any(|(_, b)| matches!(b, HostBinding::Handoff(_)))
     }
 
+    /// The tool names of its handoffs.
+    pub(crate) fn handoff_tools(&self) -> Vec<String> {
+        (self.host_bindings())
+            .filter(|(_, b)| matches!(b, HostBinding::Handoff(_)))
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
     /// The handoff behind tool `name`, if it is one.
     pub(crate) fn handoff(&self, name: &str) -> Option<&Arc<Handoff>> {
         match self.host_binding(name) {

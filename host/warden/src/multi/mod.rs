@@ -77,7 +77,9 @@
 //! caller has left (parallel callees reserve their share) and its usage is charged to the
 //! caller, a handoff keeps the usage so far; every nested event reaches the caller's sink
 //! as [`RunEvent::Nested`](crate::RunEvent::Nested) with the agent path; cancelling a run
-//! cancels its nested runs.
+//! cancels its nested runs; a session or durable run goes on with the agent last handed to
+//! (each checkpoint records it), and a callee whose usage passed its carved budget ends
+//! with the budget stop reason.
 
 mod agent_tool;
 mod handoff;
@@ -87,6 +89,12 @@ mod run;
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests;
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests_carve;
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests_durable;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -95,7 +103,9 @@ pub use agent_tool::AgentTool;
 pub use handoff::{Handoff, HistoryFilter};
 pub use host::{DEFAULT_HOST_TOOL_TIMEOUT, HostTool};
 pub(crate) use pool::BudgetPool;
-pub(crate) use run::{HostCtx, HostRun, execute_host, run_agents};
+pub(crate) use run::{
+    Active, HostCtx, HostRun, Next, check_team, execute_host, next_agent, run_agents,
+};
 
 use crate::runner::Agent;
 
@@ -279,5 +289,16 @@ pub enum TeamError {
     NoTeam {
         /// The agent.
         agent: String,
+    },
+    /// A stored run was handed to another agent of its team, but the runner that would
+    /// continue it has no team.
+    #[error(
+        "the stored run of agent `{entry}` was handed off to agent `{active}`, which only its team knows: continue it with `Runner::with_team`"
+    )]
+    NoTeamForStored {
+        /// The run's entry agent.
+        entry: String,
+        /// The agent the run was handed to.
+        active: String,
     },
 }

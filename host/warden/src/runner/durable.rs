@@ -12,7 +12,9 @@
 //! (see `record`); on resume, a call journaled as started without a recorded result is run
 //! again only if its tool is declared idempotent, otherwise the model gets the result
 //! "interrupted, outcome unknown"; a run whose agent definition changed is not resumed
-//! unless the caller accepts the change.
+//! unless the caller accepts the change; a run handed off within a team (see
+//! `crate::multi`) is continued and resumed with the agent it was handed to, as each
+//! checkpoint records it.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +28,9 @@ use warden_store::{
 
 use super::approval::{Approvals, Gate};
 use super::record::{EventBuffer, Recorder, buffering};
-use super::{Agent, RunError, RunHandle, Runner, drive};
+use super::team::drive_handing_off;
+use super::{Agent, RunError, RunHandle, Runner};
+use crate::multi::{Active, check_team};
 
 /// What the model is told about a call that was interrupted without a recorded result.
 pub const INTERRUPTED: &str = "interrupted: the run stopped while this call was running and its outcome is unknown (it may or may not have taken effect); check before repeating it";
@@ -169,10 +173,14 @@ impl Runner {
         check_agent(&stored, agent, ResumeOptions::default())?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
         let approvals = approvals_of(&stored.checkpoint);
-        let mut controller = agent.restore(stored.checkpoint.snapshot)?;
+        // The session goes on with the agent it was handed to, under that agent's grants.
+        let mut active = Active::stored(self, agent, stored.checkpoint.active_agent.as_ref())?;
+        active.handoffs = 0;
+        let mut controller = active.agent.restore(stored.checkpoint.snapshot)?;
         controller.continue_with(input)?;
         (self.drive_recorded(
             agent,
+            active,
             controller,
             (store, lease, approvals),
             handle,
@@ -205,7 +213,8 @@ impl Runner {
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
         let mut approvals = approvals_of(&stored.checkpoint);
         let pending = stored.checkpoint.approval.clone();
-        let mut controller = agent.restore(stored.checkpoint.snapshot)?;
+        let active = Active::stored(self, agent, stored.checkpoint.active_agent.as_ref())?;
+        let mut controller = active.agent.restore(stored.checkpoint.snapshot)?;
         if let Some(pending) = pending {
             let decision = store.take_decision(&lease).await.map_err(RunError::Store)?;
             let Some(decision) = decision else {
@@ -220,7 +229,9 @@ impl Runner {
             .await
             .map_err(RunError::Store)?;
         let interrupted: Vec<ToolOutcome> = (controller.pending_calls().iter())
-            .filter(|call| started.contains(&call.call_id) && !agent.is_idempotent(&call.name))
+            .filter(|call| {
+                started.contains(&call.call_id) && !active.agent.is_idempotent(&call.name)
+            })
             .map(interrupted_outcome)
             .collect();
         if !interrupted.is_empty() {
@@ -228,6 +239,7 @@ impl Runner {
         }
         (self.drive_recorded(
             agent,
+            active,
             controller,
             (store, lease, approvals),
             handle,
@@ -246,6 +258,7 @@ impl Runner {
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<Recorded, RunError> {
         let store = self.need_store()?;
+        check_team(self, agent)?;
         let controller = agent.controller(input.clone())?;
         let run = NewRun {
             run_id,
@@ -257,6 +270,7 @@ impl Runner {
         let approvals = Approvals::default();
         (self.drive_recorded(
             agent,
+            Active::entry(agent),
             controller,
             (store, lease, approvals),
             handle,
@@ -265,9 +279,12 @@ impl Runner {
         .await
     }
 
+    /// Drives a recorded run of entry agent `agent`, now run by `active`, through its
+    /// handoffs.
     async fn drive_recorded(
         &self,
         agent: &Agent,
+        mut active: Active,
         mut controller: Controller,
         (store, lease, approvals): (Arc<dyn Store>, Lease, Approvals),
         handle: &RunHandle,
@@ -280,11 +297,13 @@ impl Runner {
         let mut recorder = Recorder::new(store, lease, summary, buffer.clone(), approver);
         recorder.approvals = approvals;
         let mut sink = buffering(&buffer, on_event);
-        // The state as resumed (interrupted calls answered) is written before anything runs.
+        // The state as resumed (interrupted calls answered) is written before anything runs,
+        // with the agent that runs it.
+        recorder.set_agent(active.stored_form(), active.agent.handoff_tools());
         recorder.checkpoint(&controller).await?;
-        let result = drive::drive(
+        let result = drive_handing_off(
             self,
-            agent,
+            &mut active,
             &mut controller,
             handle,
             &mut sink,

@@ -19,6 +19,10 @@ pub enum SetupError {
     /// The agent file does not parse, has an invalid value, or names a missing file.
     #[error(transparent)]
     Agent(Box<AgentError>),
+    /// An agent file naming other agents (handoffs, agent tools, guardrails) whose team
+    /// cannot be read, checked or built; the error names the file, line and key.
+    #[error(transparent)]
+    TeamFile(Box<crate::team_file::TeamFileError>),
     /// The wasm engine could not be built.
     #[error(transparent)]
     Executor(Box<ExecutorError>),

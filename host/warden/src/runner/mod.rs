@@ -26,6 +26,7 @@ mod record;
 mod session;
 mod setup;
 mod stream;
+mod team;
 mod tools;
 
 use std::path::Path;
@@ -51,6 +52,7 @@ pub use stream::RunStream;
 
 use crate::multi::{Team, run_agents};
 pub(crate) use drive::duration_ms;
+pub(crate) use team::drive_to_end;
 
 #[cfg(doc)]
 use warden_core::controller::Step;
@@ -93,8 +95,15 @@ impl Runner {
     }
 
     /// Loads the agent file at `path` and builds the runner and the agent: see
-    /// [`Runner::from_def_with`]. Uses a new executor with the default engine settings.
+    /// [`Runner::from_def_with`]. Uses a new executor with the default engine settings. A
+    /// file that declares handoffs, agent tools or guardrails (naming other agent files)
+    /// builds their team too, set on the runner, with the same checks.
     pub async fn from_file(path: impl AsRef<Path>) -> Result<(Runner, Agent), SetupError> {
+        // A file with handoffs, agent tools or guardrails is the entry of a team: the
+        // runner comes with it (see `TeamDef::load_agent_file`).
+        if crate::team_file::declares_links(path.as_ref()) {
+            return crate::team_file::from_agent_file(path.as_ref()).await;
+        }
         let def = AgentDef::load(path).map_err(|e| SetupError::Agent(Box::new(e)))?;
         Self::from_def(&def).await
     }
@@ -224,21 +233,6 @@ impl Runner {
     pub fn session(&self, agent: &Agent) -> Session {
         Session::new(self.clone(), agent.clone())
     }
-}
-
-/// Drives `controller` of `agent` to its end, unrecorded: one agent's part of a run.
-pub(crate) async fn drive_to_end<S: FnMut(RunEvent) + ?Sized>(
-    runner: &Runner,
-    agent: &Agent,
-    controller: &mut warden_core::controller::Controller,
-    handle: &RunHandle,
-    sink: &mut S,
-    streaming: bool,
-) -> Result<RunResult, RunError> {
-    let mut rec = record::Recorder::unrecorded(runner.approver.clone());
-    drive::drive(runner, agent, controller, handle, sink, streaming, &mut rec)
-        .await
-        .and_then(drive::finished)
 }
 
 /// Stops a run from outside. Clone it freely; all clones control the same run.

@@ -12,8 +12,8 @@ use warden_core::controller::Controller;
 use warden_core::events::{EventRecord, EventStamper, RunEvent};
 use warden_core::tool::PlannedCall;
 use warden_store::{
-    AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails, PendingApproval,
-    RunCheckpoint, RunStatus, Store, Tail,
+    ActiveAgent, AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails,
+    PendingApproval, RunCheckpoint, RunStatus, Store, Tail,
 };
 
 use super::RunError;
@@ -34,6 +34,11 @@ pub(crate) struct Recorder {
     responses: Vec<ChatResponse>,
     /// The call the run paused on: the drive loop ends.
     paused: Option<PendingApproval>,
+    /// The team agent the run was handed to, kept in each checkpoint (see `team`).
+    active_agent: Option<ActiveAgent>,
+    /// Stop tools of the active agent that hand off: a result ending in one is not the
+    /// run's end, so the run stays `Running` in the store until the switch is written.
+    handoff_tools: Vec<String>,
 }
 
 struct Active {
@@ -102,6 +107,8 @@ impl Recorder {
             approver,
             responses: Vec::new(),
             paused: None,
+            active_agent: None,
+            handoff_tools: Vec::new(),
         }
     }
 
@@ -125,6 +132,13 @@ impl Recorder {
     /// The call the run paused on.
     pub(super) fn pending(&self) -> Option<&PendingApproval> {
         self.paused.as_ref()
+    }
+
+    /// Which team agent runs now (`None`: the entry agent) and which of its stop tools hand
+    /// off; written with the next checkpoint.
+    pub(super) fn set_agent(&mut self, active: Option<ActiveAgent>, handoff_tools: Vec<String>) {
+        self.active_agent = active;
+        self.handoff_tools = handoff_tools;
     }
 
     /// Writes the controller's state paused on `approval`; the run then ends.
@@ -175,6 +189,7 @@ impl Recorder {
         let prepared = self.active.as_ref().map(|active| {
             let status = match (&approval, controller.result()) {
                 (Some(_), _) => RunStatus::Paused,
+                (None, Some(r)) if self.hands_off(r) => RunStatus::Running,
                 (None, Some(_)) => RunStatus::Finished,
                 (None, None) => RunStatus::Running,
             };
@@ -182,6 +197,7 @@ impl Recorder {
             // made a checkpoint's cost grow with the run.
             let mut checkpoint =
                 RunCheckpoint::new(active.agent.clone(), controller.snapshot_head());
+            checkpoint.active_agent = self.active_agent.clone();
             checkpoint.approval = approval;
             checkpoint.approved_calls = self.approvals.calls.iter().cloned().collect();
             checkpoint.approved_tools = self.approvals.tools.iter().cloned().collect();
@@ -211,6 +227,11 @@ impl Recorder {
             hit(Failpoint::AfterCheckpoint);
             Ok(())
         }
+    }
+
+    fn hands_off(&self, result: &warden_core::run::RunResult) -> bool {
+        matches!(&result.stop_reason, warden_core::run::StopReason::StopTool { name }
+            if self.handoff_tools.contains(name))
     }
 
     /// Journals `call` as started (before it can have any effect); returns its

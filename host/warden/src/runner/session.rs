@@ -3,7 +3,9 @@
 //! Invariant: one controller lives for the whole session, so the history, usage and budget
 //! totals carry over from turn to turn; each `send` drives it to `Done` again.
 
-use super::{Agent, RunError, RunHandle, Runner, drive};
+use super::team::drive_to_end;
+use super::{Agent, RunError, RunHandle, Runner};
+use crate::multi::{Active, check_team};
 use warden_core::controller::Controller;
 use warden_core::events::RunEvent;
 use warden_core::run::RunResult;
@@ -13,7 +15,8 @@ use warden_core::state::RunState;
 pub struct Session {
     runner: Runner,
     agent: Agent,
-    controller: Option<Controller>,
+    /// The agent running the session now (handoffs switch it) and its controller.
+    active: Option<(Active, Controller)>,
 }
 
 impl Session {
@@ -21,7 +24,7 @@ impl Session {
         Self {
             runner,
             agent,
-            controller: None,
+            active: None,
         }
     }
 
@@ -35,28 +38,43 @@ impl Session {
         mut on_event: impl FnMut(RunEvent),
     ) -> Result<RunResult, RunError> {
         let input = input.into();
-        let controller = match &mut self.controller {
-            Some(controller) => {
+        let (active, controller) = match &mut self.active {
+            Some((active, controller)) => {
                 controller.continue_with(input)?;
-                controller
+                active.handoffs = 0;
+                (active, controller)
             }
-            slot @ None => slot.insert(self.agent.controller(input)?),
+            slot @ None => {
+                check_team(&self.runner, &self.agent)?;
+                let controller = self.agent.controller(input)?;
+                let (active, controller) = slot.insert((Active::entry(&self.agent), controller));
+                (active, controller)
+            }
         };
-        drive::drive(
+        let streaming = self.runner.streaming;
+        drive_to_end(
             &self.runner,
-            &self.agent,
+            active,
             controller,
             handle,
             &mut on_event,
-            self.runner.streaming,
-            &mut super::record::Recorder::unrecorded(self.runner.approver.clone()),
+            streaming,
         )
         .await
-        .and_then(drive::finished)
     }
 
     /// The conversation so far (`None` before the first message).
     pub fn state(&self) -> Option<&RunState> {
-        self.controller.as_ref().map(Controller::state)
+        self.active
+            .as_ref()
+            .map(|(_, controller)| controller.state())
+    }
+
+    /// The name of the agent the session runs with now (a handoff changes it).
+    pub fn active_agent(&self) -> &str {
+        match &self.active {
+            Some((active, _)) => active.agent.name(),
+            None => self.agent.name(),
+        }
     }
 }

@@ -35,6 +35,9 @@ mod parse;
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests;
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests_agent_file;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -150,6 +153,43 @@ impl TeamDef {
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<TeamDef, TeamFileError> {
         parse::load(path.as_ref())
     }
+}
+
+impl TeamDef {
+    /// Reads the single-agent file at `path` whose `handoffs`, `agent_tools` or agent
+    /// `guardrails` name other agents by their files (`agent = "billing.toml"`, relative
+    /// to the naming file), and every file they name, checking every reference as
+    /// [`TeamDef::load`] does: the team of those agents, entered by `path`'s agent.
+    pub fn load_agent_file(path: impl AsRef<std::path::Path>) -> Result<TeamDef, TeamFileError> {
+        parse::load_agent_file(path.as_ref())
+    }
+}
+
+/// Keys of a single-agent file that make it a team's entry (see [`TeamDef::load_agent_file`]).
+const LINK_KEYS: [&str; 3] = ["handoffs", "agent_tools", "guardrails"];
+
+/// Whether the agent file at `path` declares handoffs, agent tools or guardrails. A file
+/// that cannot be read or parsed does not: loading it says why.
+pub(crate) fn declares_links(path: &std::path::Path) -> bool {
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= 1 << 20);
+    let text = small.then(|| std::fs::read_to_string(path).ok()).flatten();
+    let table = text.and_then(|t| t.parse::<toml::Table>().ok());
+    table.is_some_and(|t| LINK_KEYS.iter().any(|k| t.contains_key(*k)))
+}
+
+/// The runner (with the team) and entry agent of a single-agent file that declares
+/// handoffs, agent tools or guardrails: everything read, checked, loaded and connected
+/// before any model call.
+pub(crate) async fn from_agent_file(
+    path: &std::path::Path,
+) -> Result<(crate::Runner, crate::Agent), SetupError> {
+    let team_error = |e: TeamFileError| SetupError::TeamFile(Box::new(e));
+    let def = TeamDef::load_agent_file(path).map_err(team_error)?;
+    let executor = warden_sandbox::Executor::new(warden_sandbox::EngineConfig::default())
+        .map_err(|e| SetupError::Executor(Box::new(e)))?;
+    let (runner, team) = build::build(&def, executor).await.map_err(team_error)?;
+    let entry = team.entry().clone();
+    Ok((runner.with_team(team), entry))
 }
 
 impl crate::Runner {

@@ -98,7 +98,7 @@ struct Loader {
 }
 
 pub(super) fn load(root: &Path) -> Result<TeamDef, TeamFileError> {
-    let (text, raw) = read(root)?;
+    let (text, raw): (String, RawFile) = read(root)?;
     let file = root.display().to_string();
     let place = Place {
         file: &file,
@@ -143,11 +143,30 @@ pub(super) fn load(root: &Path) -> Result<TeamDef, TeamFileError> {
     })
 }
 
+/// Reads the single-agent file at `root` and, depth first, every agent file its handoffs,
+/// agent tools and guardrails name (by path, relative to the naming file): a team whose
+/// entry is `root`'s agent, every reference checked as in a multi-agent file.
+pub(super) fn load_agent_file(root: &Path) -> Result<TeamDef, TeamFileError> {
+    let mut loader = Loader {
+        agents: BTreeMap::new(),
+        done: HashSet::new(),
+    };
+    let entry = loader.agent_file(root, &mut BTreeMap::new())?;
+    loader.check_refs()?;
+    Ok(TeamDef {
+        entry,
+        max_handoffs: None,
+        agents: (loader.agents.into_iter())
+            .map(|(name, (def, _))| (name, def))
+            .collect(),
+    })
+}
+
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn read(path: &Path) -> Result<(String, RawFile), TeamFileError> {
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(String, T), TeamFileError> {
     let too_big = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_FILE_BYTES);
     if too_big {
         return Err(AgentError::Invalid {
@@ -188,7 +207,8 @@ impl Loader {
                     format!("agent `{name}` is defined twice; give each agent its own name"),
                 ));
             }
-            let (def, refs) = agent_def(&place, path, &name, agent.into_inner(), span)?;
+            let table = Table::Team(&name);
+            let (def, refs) = agent_def(&place, path, table, &name, agent.into_inner(), span)?;
             self.agents.insert(name, (def, refs));
         }
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -226,7 +246,7 @@ impl Loader {
                     format!("{} does not exist; fix the path", target.display()),
                 ));
             }
-            let (text, sub) = read(&target)?;
+            let (text, sub): (String, RawFile) = read(&target)?;
             if let Some(entry) = &sub.entry {
                 let sub_file = target.display().to_string();
                 let sub_place = Place {
@@ -244,6 +264,57 @@ impl Loader {
             stack.pop();
         }
         Ok(())
+    }
+
+    /// Takes the agent of the agent file at `path`, then the agent files it refers to;
+    /// `files` maps each file taken (canonical) to its agent's name. Gives the name.
+    fn agent_file(
+        &mut self,
+        path: &Path,
+        files: &mut BTreeMap<PathBuf, String>,
+    ) -> Result<String, TeamFileError> {
+        let resolved = canonical(path);
+        if let Some(name) = files.get(&resolved) {
+            return Ok(name.clone());
+        }
+        let (text, raw): (String, RawAgent) = read(path)?;
+        let file = path.display().to_string();
+        let place = Place {
+            file: &file,
+            text: &text,
+        };
+        let Some(name) = raw.name.clone() else {
+            let message = "add `name = \"...\"`: the agent's name, shown in events";
+            return Err(place.error(0..0, "name".into(), message.into()));
+        };
+        if let Some((other, _)) = files.iter().find(|(_, n)| **n == name) {
+            let message = format!(
+                "agent file {} is called `{name}` too; give each agent its own name",
+                other.display()
+            );
+            return Err(place.error(0..0, "name".into(), message));
+        }
+        files.insert(resolved, name.clone());
+        let (mut def, mut refs) = agent_def(&place, path, Table::File, &name, raw, 0..0)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for r in &mut refs {
+            let target = dir.join(&r.target);
+            if !target.is_file() {
+                return Err(r.error(format!(
+                    "no agent file {}; fix the path (relative to {file})",
+                    target.display()
+                )));
+            }
+            if files.len() >= MAX_FILES && !files.contains_key(&canonical(&target)) {
+                let limit = format!("a definition may span at most {MAX_FILES} files");
+                return Err(r.error(limit));
+            }
+            let target_name = self.agent_file(&target, files)?;
+            rename(&mut def, &r.target, &target_name);
+            r.target = target_name;
+        }
+        self.agents.insert(name.clone(), (def, refs));
+        Ok(name)
     }
 
     /// Every reference names a defined agent; agents nested in each other (as tools or
@@ -298,10 +369,30 @@ impl Ref {
     }
 }
 
-/// The definition of agent `name` and its references to others.
+/// Where an agent's keys are written.
+#[derive(Clone, Copy)]
+enum Table<'a> {
+    /// Under `[agents.<name>]` of a multi-agent file.
+    Team(&'a str),
+    /// At the top of a single-agent file.
+    File,
+}
+
+impl Table<'_> {
+    /// The full name of the agent's key `key`.
+    fn key(self, key: &str) -> String {
+        match self {
+            Table::Team(name) => format!("agents.{name}.{key}"),
+            Table::File => key.to_owned(),
+        }
+    }
+}
+
+/// The definition of agent `name` (written at `table`) and its references to others.
 fn agent_def(
     place: &Place<'_>,
     path: &Path,
+    table: Table<'_>,
     name: &str,
     raw: RawAgent,
     span: std::ops::Range<usize>,
@@ -317,7 +408,9 @@ fn agent_def(
             key,
         }
     };
-    if let Some(given) = raw.name.as_ref().filter(|n| *n != name) {
+    if let Table::Team(_) = table
+        && let Some(given) = raw.name.as_ref().filter(|n| *n != name)
+    {
         return Err(place.error(
             span,
             format!("agents.{name}.name"),
@@ -326,16 +419,16 @@ fn agent_def(
     }
     let mut refs = Vec::new();
     for (i, h) in raw.handoffs.iter().enumerate() {
-        let key = format!("agents.{name}.handoffs[{i}].agent");
+        let key = table.key(&format!("handoffs[{i}].agent"));
         refs.push(at(h.span(), key, &h.get_ref().agent, false));
     }
     for (i, t) in raw.agent_tools.iter().enumerate() {
-        let key = format!("agents.{name}.agent_tools[{i}].agent");
+        let key = table.key(&format!("agent_tools[{i}].agent"));
         refs.push(at(t.span(), key, &t.get_ref().agent, true));
     }
     let mut guardrails = Vec::new();
     for (i, g) in raw.guardrails.into_iter().enumerate() {
-        let key = format!("agents.{name}.guardrails[{i}]");
+        let key = table.key(&format!("guardrails[{i}]"));
         let (span, mut def) = (g.span(), g.into_inner());
         match (&def.agent, &def.component, &def.tool) {
             (Some(agent), None, None) => refs.push(at(span, format!("{key}.agent"), agent, true)),
@@ -369,10 +462,12 @@ fn agent_def(
         source: None,
     };
     let file = place.file;
-    def.validate(file)
-        .map_err(|e| super::under_agent(e, name))?;
-    def.resolve_paths(path, file)
-        .map_err(|e| super::under_agent(e, name))?;
+    let under = |e: AgentError| match table {
+        Table::Team(name) => super::under_agent(e, name),
+        Table::File => e,
+    };
+    def.validate(file).map_err(under)?;
+    def.resolve_paths(path, file).map_err(under)?;
     def.source = Some(path.to_path_buf());
     let agent = TeamAgentDef {
         def,
@@ -386,4 +481,14 @@ fn agent_def(
         file: path.to_path_buf(),
     };
     Ok((agent, refs))
+}
+
+/// Points `def`'s references written as `written` (an agent file's path) at agent `name`.
+fn rename(def: &mut TeamAgentDef, written: &str, name: &str) {
+    let names = (def.handoffs.iter_mut().map(|h| &mut h.agent))
+        .chain(def.agent_tools.iter_mut().map(|t| &mut t.agent))
+        .chain(def.guardrails.iter_mut().filter_map(|g| g.agent.as_mut()));
+    for target in names.filter(|t| *t == written) {
+        *target = name.to_owned();
+    }
 }
