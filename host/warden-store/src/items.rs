@@ -158,16 +158,32 @@ pub(crate) fn write_tails(
     })
 }
 
+/// Within one lineage a list only grows (its elements from `from` on are new or, for the
+/// last step record, changed), so rows are replaced in place; a tail from 0 starts a new
+/// line and drops every row first (the list may have shrunk: a compaction, a handoff).
 fn write_tail<T: Clone + Serialize>(
     tx: &Transaction<'_>,
     run_id: &str,
     list: List,
     tail: &Tail<T>,
 ) -> rusqlite::Result<()> {
-    let from = i64::try_from(tail.from).unwrap_or(i64::MAX);
-    tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND list = ?2 AND idx >= ?3")?
-        .execute(params![run_id, list as i64, from])?;
-    insert(tx, run_id, list, tail.from as usize, &tail.items)
+    if tail.from == 0 {
+        tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND list = ?2")?
+            .execute(params![run_id, list as i64])?;
+    }
+    if tail.items.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO run_items (run_id, list, idx, item) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (i, item) in (tail.from..).zip(&tail.items) {
+        // Plain data (string keys, finite numbers): serialising cannot fail.
+        let json = serde_json::to_string(item).unwrap_or_default();
+        let idx = i64::try_from(i).unwrap_or(i64::MAX);
+        stmt.execute(params![run_id, list as i64, idx, json])?;
+    }
+    Ok(())
 }
 
 /// The first index where `new` differs from `old`, comparing only the last `window`

@@ -403,14 +403,22 @@ fn check_lease(
     tx: &rusqlite::Transaction<'_>,
     lease: &Lease,
 ) -> rusqlite::Result<Result<(), StoreError>> {
-    let current: Option<i64> = tx
-        .prepare_cached("SELECT token FROM runs WHERE id = ?1")?
-        .query_row([&lease.run_id], |r| r.get(0))
+    Ok(check_lease_for_events(tx, lease)?.map(|_| ()))
+}
+
+/// [`check_lease`], giving the run's next event number too (one read for both).
+fn check_lease_for_events(
+    tx: &rusqlite::Transaction<'_>,
+    lease: &Lease,
+) -> rusqlite::Result<Result<i64, StoreError>> {
+    let current: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT token, next_event FROM runs WHERE id = ?1")?
+        .query_row([&lease.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(match current {
         None => Err(StoreError::NotFound(lease.run_id.clone())),
-        Some(t) if u64::try_from(t).ok() == Some(lease.token) => Ok(()),
-        Some(t) => Err(StoreError::Fenced {
+        Some((t, next)) if u64::try_from(t).ok() == Some(lease.token) => Ok(next),
+        Some((t, _)) => Err(StoreError::Fenced {
             run_id: lease.run_id.clone(),
             ours: lease.token,
             current: u64::try_from(t).unwrap_or(0),
@@ -418,15 +426,14 @@ fn check_lease(
     })
 }
 
-/// Appends a step's events after the run's earlier ones; returns the next sequence number.
+/// Appends a step's events after the run's earlier ones (numbered from `seq`, the run's
+/// `next_event`); returns the next sequence number.
 fn insert_events(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
+    mut seq: i64,
     events: &[EventRecord],
 ) -> rusqlite::Result<i64> {
-    let mut seq: i64 = tx
-        .prepare_cached("SELECT next_event FROM runs WHERE id = ?1")?
-        .query_row([run_id], |r| r.get(0))?;
     // The event alone, its stamp in columns: a record's `step` and an event's own `step`
     // field would collide in one JSON object.
     let mut insert = tx.prepare_cached(
@@ -545,8 +552,8 @@ impl Store for SqliteStore {
                 tails,
             } = write;
             let (mut steps, outcome) = listing(&checkpoint);
-            tri!(check_lease(&tx, &lease)?);
-            let seq = insert_events(&tx, &lease.run_id, &events)?;
+            let first = tri!(check_lease_for_events(&tx, &lease)?);
+            let seq = insert_events(&tx, &lease.run_id, first, &events)?;
             insert_responses(&tx, &lease.run_id, &responses)?;
             let (lists, counts) = match &tails {
                 // The writer sends only what is new: nothing to remember or compare.

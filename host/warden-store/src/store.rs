@@ -103,7 +103,9 @@ pub struct CheckpointWrite {
 
 /// The new ends of a run's growing lists since its previous checkpoint under the same
 /// lease (see `RunState::lineage`). Each list keeps its stored elements before `from` and
-/// continues with `items`; `from` is at most the length the previous checkpoint wrote.
+/// continues with `items`; `from` is at most the length the previous checkpoint wrote, and
+/// a list that is not longer than it was (other than by replacing its last elements) is
+/// sent whole, from 0.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTails {
     /// The live history.
