@@ -40,6 +40,8 @@ mod oci_registry;
 mod output;
 #[path = "cli/pack.rs"]
 mod pack;
+#[path = "cli/pack_typed.rs"]
+mod pack_typed;
 #[path = "cli/pty.rs"]
 mod pty;
 #[path = "cli/pty_approval.rs"]

@@ -25,7 +25,7 @@ fn scaffold_target() -> PathBuf {
 
 /// `warden <args>` with the scaffold's cargo settings (a target folder of its own: the outer
 /// `cargo test` holds the lock on warden's).
-fn command(fx: &Fixture, args: &[&str]) -> tokio::process::Command {
+pub(crate) fn command(fx: &Fixture, args: &[&str]) -> tokio::process::Command {
     let mut cmd = fx.command(args);
     cmd.env("CARGO_TARGET_DIR", scaffold_target())
         .env("CARGO_INCREMENTAL", "0");
