@@ -184,9 +184,17 @@ pub enum PackError {
     /// An OCI registry could not be used, or served something that is not a good pack.
     #[error("OCI: {0}")]
     Oci(String),
-    /// A narrowing (from an agent file) tries to widen a grant.
+    /// A narrowing (from an agent file or `--narrow`) tries to widen a grant.
     #[error("{0}")]
     Widening(String),
+    /// A narrowing file cannot be read as one (syntax, unknown key, bad value).
+    #[error("narrowing file {}: {message}", path.display())]
+    NarrowingFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line where TOML gives one.
+        message: String,
+    },
     /// The registry refused the credentials sent (or needs some and none were found).
     #[error(
         "the registry {registry} refused access ({detail}); credentials sent: {credentials}. \
