@@ -34,6 +34,8 @@ mod mcp;
 mod mcp_pack;
 #[path = "cli/oci.rs"]
 mod oci;
+#[path = "cli/oci_creds.rs"]
+mod oci_creds;
 #[path = "../../../tests/e2e/oci_registry.rs"]
 mod oci_registry;
 #[path = "cli/output.rs"]

@@ -209,6 +209,17 @@ pub enum PackError {
         /// What the registry or the client said.
         detail: String,
     },
+    /// The credential helper the docker config names gave no usable credentials.
+    #[error("{} names a credential helper in {key}: {source}", config.display())]
+    CredentialHelper {
+        /// The `config.json` read.
+        config: std::path::PathBuf,
+        /// The key that names the helper (`credHelpers."<registry>"` or `credsStore`).
+        key: String,
+        /// What went wrong with the helper.
+        #[source]
+        source: crate::cred_helper::HelperError,
+    },
     /// The docker config file with registry credentials cannot be used.
     #[error("{}: {why}; fix it or point DOCKER_CONFIG at another folder", path.display())]
     DockerConfig {
