@@ -42,6 +42,8 @@ mod oci_registry;
 mod output;
 #[path = "cli/pack.rs"]
 mod pack;
+#[path = "cli/pack_build_env.rs"]
+mod pack_build_env;
 #[path = "cli/pack_typed.rs"]
 mod pack_typed;
 #[path = "cli/pty.rs"]

@@ -14,7 +14,7 @@ use mock_llm::Turn;
 use crate::support::{Fixture, assert_code, text};
 
 /// The target folder the scaffolded crates build in.
-fn scaffold_target() -> PathBuf {
+pub(crate) fn scaffold_target() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_warden"));
     // target/<profile>/warden -> target/tool-scaffold
     bin.parent().and_then(Path::parent).map_or_else(
