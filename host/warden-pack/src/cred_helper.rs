@@ -60,7 +60,7 @@ pub enum HelperError {
         /// The helper's name.
         name: String,
     },
-    /// The helper wrote more than [`MAX_OUTPUT`] bytes.
+    /// The helper wrote more than 64 KiB to stdout or stderr.
     #[error("docker-credential-{name} get wrote more than {MAX_OUTPUT} bytes")]
     TooMuchOutput {
         /// The helper's name.
