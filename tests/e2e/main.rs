@@ -12,6 +12,7 @@ mod agent_tool_args;
 mod demo;
 mod durable;
 mod guest_tools;
+mod js_tools;
 mod llm_faults;
 mod llm_hostile;
 mod llm_limits;

@@ -36,12 +36,18 @@ mod mcp;
 mod mcp_pack;
 #[path = "cli/oci.rs"]
 mod oci;
+#[path = "cli/oci_creds.rs"]
+mod oci_creds;
 #[path = "../../../tests/e2e/oci_registry.rs"]
 mod oci_registry;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/pack.rs"]
 mod pack;
+#[path = "cli/pack_build_env.rs"]
+mod pack_build_env;
+#[path = "cli/pack_typed.rs"]
+mod pack_typed;
 #[path = "cli/pty.rs"]
 mod pty;
 #[path = "cli/pty_approval.rs"]

@@ -184,9 +184,17 @@ pub enum PackError {
     /// An OCI registry could not be used, or served something that is not a good pack.
     #[error("OCI: {0}")]
     Oci(String),
-    /// A narrowing (from an agent file) tries to widen a grant.
+    /// A narrowing (from an agent file or `--narrow`) tries to widen a grant.
     #[error("{0}")]
     Widening(String),
+    /// A narrowing file cannot be read as one (syntax, unknown key, bad value).
+    #[error("narrowing file {}: {message}", path.display())]
+    NarrowingFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line where TOML gives one.
+        message: String,
+    },
     /// The registry refused the credentials sent (or needs some and none were found).
     #[error(
         "the registry {registry} refused access ({detail}); credentials sent: {credentials}. \
@@ -200,6 +208,17 @@ pub enum PackError {
         credentials: String,
         /// What the registry or the client said.
         detail: String,
+    },
+    /// The credential helper the docker config names gave no usable credentials.
+    #[error("{} names a credential helper in {key}: {source}", config.display())]
+    CredentialHelper {
+        /// The `config.json` read.
+        config: std::path::PathBuf,
+        /// The key that names the helper (`credHelpers."<registry>"` or `credsStore`).
+        key: String,
+        /// What went wrong with the helper.
+        #[source]
+        source: crate::cred_helper::HelperError,
     },
     /// The docker config file with registry credentials cannot be used.
     #[error("{}: {why}; fix it or point DOCKER_CONFIG at another folder", path.display())]

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod consent;
+mod cred_helper;
 mod dirs;
 mod error;
 mod grants;
@@ -32,6 +33,7 @@ mod trust;
 mod validate;
 
 pub use consent::{describe, widening};
+pub use cred_helper::HelperError;
 pub use dirs::Dirs;
 pub use error::{ManifestError, PackError};
 pub use grants::{Grant, GrantInput, SecretSource, manifest_digest};

@@ -15,6 +15,7 @@ use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
+use crate::cred_helper::{self, Answer};
 use crate::error::PackError;
 use crate::manifest::Manifest;
 use crate::signing::SignatureFile;
@@ -81,8 +82,9 @@ pub struct Credentials {
 const MAX_DOCKER_CONFIG: u64 = 1 << 20;
 
 /// Registry credentials: `WARDEN_REGISTRY_USERNAME` / `WARDEN_REGISTRY_PASSWORD`, else the
-/// docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`,
-/// `auths.<registry>.auth` = base64 of `user:password`), else anonymous. A config file that
+/// docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`): the credential
+/// helper of `credHelpers.<registry>`, else that of `credsStore`, else
+/// `auths.<registry>.auth` = base64 of `user:password`; else anonymous. A config file that
 /// exists but cannot be read as one is an error, not a silent anonymous pull.
 pub fn credentials_for(reference: &Reference) -> Result<Credentials, PackError> {
     if let (Ok(user), Ok(pass)) = (
@@ -130,14 +132,19 @@ pub fn docker_config_credentials(
     let json: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
     let registry = reference.resolve_registry();
-    // `docker login` writes the bare host; older tools wrote a URL.
-    let entry = [
+    // `docker login` writes the bare host; older tools wrote a URL (Docker Hub's is fixed).
+    let mut keys = vec![
         registry.to_string(),
         format!("https://{registry}"),
         format!("http://{registry}"),
-    ]
-    .into_iter()
-    .find_map(|key| json["auths"].get(&key).cloned());
+    ];
+    if registry == "index.docker.io" {
+        keys.insert(0, DOCKER_HUB_SERVER.to_string());
+    }
+    if let Some(found) = helper_credentials(&json, &keys, &path)? {
+        return Ok(found);
+    }
+    let entry = (keys.iter()).find_map(|key| json["auths"].get(key).cloned());
     let Some(encoded) = entry.as_ref().and_then(|e| e.get("auth")) else {
         return Ok(anonymous(&format!(
             "{} has no auths.\"{registry}\".auth",
@@ -165,6 +172,51 @@ pub fn docker_config_credentials(
     Ok(Credentials {
         source: format!("user {user:?} from {}", path.display()),
         auth: RegistryAuth::Basic(user, pass),
+    })
+}
+
+/// The server URL docker and its credential helpers use for Docker Hub.
+const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
+
+/// Credentials from the helper the docker config names for this registry: its
+/// `credHelpers` entry (under any of `keys`), else `credsStore`. `None` when neither is set
+/// or the helper has nothing stored for the registry (then `auths` is looked at).
+fn helper_credentials(
+    json: &serde_json::Value,
+    keys: &[String],
+    path: &std::path::Path,
+) -> Result<Option<Credentials>, PackError> {
+    let named = keys
+        .iter()
+        .find_map(|k| {
+            Some((
+                format!("credHelpers.\"{k}\""),
+                json["credHelpers"].get(k)?,
+                k,
+            ))
+        })
+        .or_else(|| Some(("credsStore".to_string(), json.get("credsStore")?, &keys[0])));
+    let Some((key, name, server)) = named else {
+        return Ok(None);
+    };
+    let name = name.as_str().ok_or_else(|| PackError::DockerConfig {
+        path: path.to_path_buf(),
+        why: format!("{key} is not a string"),
+    })?;
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let answer = cred_helper::get(name, server).map_err(|source| PackError::CredentialHelper {
+        config: path.to_path_buf(),
+        key: key.clone(),
+        source,
+    })?;
+    Ok(match answer {
+        Answer::Found(auth, source) => Some(Credentials {
+            auth,
+            source: format!("{source} ({key} in {})", path.display()),
+        }),
+        Answer::NotFound => None,
     })
 }
 

@@ -1,9 +1,11 @@
-//! From an installed pack's grant to the sandbox's [`ToolPolicy`], narrowed by an agent file.
+//! From an installed pack's grant to the sandbox's [`ToolPolicy`], narrowed by an agent file
+//! (`narrow = {..}`) or by the operator serving it (`warden mcp serve --narrow PACK=FILE`).
 //!
 //! Invariant: a narrowing can only take away. Naming a directory, host or key that was not
 //! granted, or a limit above the pack's maximum, is an error, never a silent widening; the
 //! resulting policy grants nothing the operator's grant does not.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,30 @@ pub struct Narrowing {
     pub output: Option<String>,
 }
 
+impl Narrowing {
+    /// The largest narrowing file read.
+    pub const MAX_FILE_BYTES: u64 = 64 << 10;
+
+    /// Reads a narrowing file: TOML with the keys of an agent file's `narrow` table
+    /// (`dirs`, `read_only`, `hosts`, `env`, `config`, `fuel`, `timeout`, `memory`, `output`);
+    /// unknown keys are errors with their line.
+    pub fn read(path: &Path) -> Result<Self, PackError> {
+        let bad = |message: String| PackError::NarrowingFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = crate::source::read_capped(path, Self::MAX_FILE_BYTES)?.ok_or_else(|| {
+            PackError::io(
+                "reading",
+                path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            )
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        toml::from_str(&text).map_err(|e| bad(e.to_string()))
+    }
+}
+
 fn kept<'a>(
     keep: &Option<Vec<String>>,
     granted: impl Iterator<Item = &'a String> + Clone,
@@ -49,7 +75,7 @@ fn kept<'a>(
         for k in keep {
             if !granted.clone().any(|g| g == k) {
                 return Err(PackError::Widening(format!(
-                    "the agent file keeps {what} {k:?}, which the pack's grant does not include (an agent file can only narrow a grant)"
+                    "the narrowing keeps {what} {k:?}, which the pack's grant does not include (a narrowing can only take away from a grant)"
                 )));
             }
         }
@@ -69,11 +95,11 @@ fn limit<U: Unit>(
 ) -> Result<u64, PackError> {
     match (granted, asked) {
         (Some(l), Some(v)) if v > l.max.value => Err(PackError::Widening(format!(
-            "the agent file asks for {name} {v}, above the pack's granted maximum {}",
+            "the narrowing asks for {name} {v}, above the pack's granted maximum {}",
             l.max.value
         ))),
         (None, Some(v)) if v > base => Err(PackError::Widening(format!(
-            "the agent file asks for {name} {v}, above the operator's default {base} (the pack sets no {name} limit)"
+            "the narrowing asks for {name} {v}, above the operator's default {base} (the pack sets no {name} limit)"
         ))),
         (_, Some(v)) => Ok(v),
         (Some(l), None) => Ok(l.default.value),

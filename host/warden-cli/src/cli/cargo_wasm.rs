@@ -175,33 +175,104 @@ pub fn build(dir: &Path, console: &Console) -> Result<Vec<Built>> {
     Ok(built)
 }
 
-/// Reads a stream to its end, keeping the last [`MAX_STDERR`] bytes, as text. cargo's own
-/// progress lines ("Compiling x", "Finished") are dropped: the spinner says that.
+/// The longest single stderr line kept (the rest of a longer one is dropped, marked): a
+/// hostile build script could print one line of gigabytes.
+const MAX_STDERR_LINE: usize = 4 << 10;
+
+/// cargo's own progress lines, dropped: the spinner says that.
+const PROGRESS: [&str; 8] = [
+    "Compiling ",
+    "Finished ",
+    "Downloaded ",
+    "Downloading ",
+    "Locking ",
+    "Updating ",
+    "Adding ",
+    "Blocking ",
+];
+
+/// Reads a stream to its end, keeping the last [`MAX_STDERR`] bytes, as text, each line cut
+/// to [`MAX_STDERR_LINE`] bytes; cargo's own progress lines are dropped.
 fn tail(stream: impl Read) -> String {
-    let mut kept: Vec<String> = Vec::new();
+    let mut reader = BufReader::new(stream);
+    let mut kept: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let mut size = 0;
-    for line in BufReader::new(stream).lines().map_while(Result::ok) {
-        let trimmed = line.trim_start();
-        if [
-            "Compiling ",
-            "Finished ",
-            "Downloaded ",
-            "Downloading ",
-            "Locking ",
-            "Updating ",
-            "Adding ",
-            "Blocking ",
-        ]
-        .iter()
-        .any(|p| trimmed.starts_with(p))
-        {
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        let Ok(n) = (&mut reader)
+            .take(MAX_STDERR_LINE as u64 + 1)
+            .read_until(b'\n', &mut raw)
+        else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        let mut line = if raw.len() > MAX_STDERR_LINE {
+            // Skip the rest of the line without keeping it.
+            let mut dropped = raw.len() as u64;
+            while let Ok(more) = (&mut reader)
+                .take(64 << 10)
+                .read_until(b'\n', &mut Vec::new())
+            {
+                dropped += more as u64;
+                if more == 0 || more < 64 << 10 {
+                    break;
+                }
+            }
+            let cut = String::from_utf8_lossy(&raw[..MAX_STDERR_LINE]).into_owned();
+            format!("{cut}… (line cut: {dropped} bytes)")
+        } else {
+            String::from_utf8_lossy(&raw).into_owned()
+        };
+        while line.ends_with(['\n', '\r']) {
+            line.pop();
+        }
+        if PROGRESS.iter().any(|p| line.trim_start().starts_with(p)) {
             continue;
         }
         size += line.len() + 1;
-        kept.push(line);
-        while size > MAX_STDERR && !kept.is_empty() {
-            size -= kept.remove(0).len() + 1;
+        kept.push_back(line);
+        while size > MAX_STDERR {
+            let Some(old) = kept.pop_front() else { break };
+            size -= old.len() + 1;
         }
     }
-    kept.join("\n")
+    Vec::from(kept).join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_line_is_cut_and_the_lines_after_it_are_kept() {
+        let mut stderr = b"   Compiling x v0.1.0\nwarning: first\n".to_vec();
+        stderr.extend(std::iter::repeat_n(b'A', 10 << 20));
+        stderr.extend(b"\nerror: after the long line\n");
+        let kept = tail(stderr.as_slice());
+        let lines: Vec<&str> = kept.lines().collect();
+        assert_eq!(lines.len(), 3, "{}", &kept[..200.min(kept.len())]);
+        assert_eq!(lines[0], "warning: first");
+        assert!(lines[1].len() < MAX_STDERR_LINE + 64, "{}", lines[1].len());
+        assert!(
+            lines[1].ends_with(&format!("(line cut: {} bytes)", (10 << 20) + 1)),
+            "{}",
+            &lines[1][MAX_STDERR_LINE..]
+        );
+        assert_eq!(lines[2], "error: after the long line");
+    }
+
+    #[test]
+    fn only_the_tail_is_kept() {
+        let many: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        let kept = tail(many.as_bytes());
+        assert!(kept.len() <= MAX_STDERR);
+        assert!(kept.ends_with("line 99999"));
+        assert!(!kept.contains("line 0\n"));
+        assert!(tail(&b"no newline at the end"[..]).ends_with("end"));
+        assert_eq!(tail(&b""[..]), "");
+        assert_eq!(tail(&[0xff, b'\n'][..]), "\u{fffd}");
+    }
 }

@@ -4,17 +4,20 @@
 //! or, for an installed pack (`--pack name@req`), from the operator's grant made at install,
 //! re-verified at start (signature, every component digest); nothing a client sends changes
 //! them, and the policy flags do not reach a pack's tools (they cannot widen its grant).
+//! `--narrow PACK=FILE` takes away from a pack's grant for this server (as an agent file's
+//! `narrow` does); a narrowing that would widen it stops the server before it serves.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 use warden_mcp::http::HttpOptions;
 use warden_mcp::{McpServer, ServedComponent};
+use warden_pack::Narrowing;
 use warden_sandbox::{EngineConfig, Executor, ToolPolicy};
 
 use super::flags::PolicyFlags;
@@ -35,7 +38,10 @@ mcp.json, ...):
   }
 
 An installed tool pack is served with its operator's grant: `--pack weather@^1` (see `warden
-pack install`); --policy and the limit flags apply to the loose components only.
+pack install`); --policy and the limit flags apply to the loose components only. To serve it
+with less, `--narrow weather=narrow.toml`, where narrow.toml holds the keys of an agent file's
+`narrow` table, e.g. `hosts = [\"api.example.com\"]`, `dirs = []`, `read_only = [\"data\"]`,
+`fuel = 1000000`, `timeout = \"2s\"`.
 
 Over HTTP: `warden mcp serve builtin:calc --http 127.0.0.1:8931`, then point the client at
 http://127.0.0.1:8931/mcp. Binding beyond loopback needs --allow-remote and a bearer token in
@@ -60,6 +66,12 @@ pub struct ServeArgs {
     /// under the grant made when it was installed. Repeatable.
     #[arg(long = "pack", value_name = "NAME[@REQ]")]
     packs: Vec<String>,
+    /// Serve pack NAME with less than its grant: FILE is TOML with the keys of an agent
+    /// file's `narrow` table (dirs, read_only, hosts, env, config, fuel, timeout, memory,
+    /// output). It can only take away; anything the grant lacks, or a limit above its
+    /// maximum, is refused. Repeatable (one per pack).
+    #[arg(long = "narrow", value_name = "NAME=FILE", requires = "packs")]
+    narrow: Vec<String>,
     /// Serve Streamable HTTP at ADDR (e.g. 127.0.0.1:8931) on /mcp instead of stdio.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
@@ -111,7 +123,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             set,
         });
     }
-    let granted = load_packs(&executor, &args.packs, &mut components).await?;
+    let narrowings = narrowings(&args.narrow, &args.packs)?;
+    let granted = load_packs(&executor, &args.packs, &narrowings, &mut components).await?;
     let server = McpServer::new(executor, components, |tool| match granted.get(tool) {
         Some(policy) => Ok(policy.clone()),
         None => args.policy.resolve(tool),
@@ -143,16 +156,44 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// The pack name of a `--pack` spec (`weather@^1` -> `weather`).
+fn pack_name(spec: &str) -> &str {
+    spec.split_once('@').map_or(spec, |(name, _)| name)
+}
+
+/// The `--narrow NAME=FILE` flags, read, by pack name; each must name a served pack, once.
+fn narrowings(flags: &[String], specs: &[String]) -> Result<HashMap<String, Narrowing>> {
+    let mut by_pack = HashMap::new();
+    for flag in flags {
+        let Some((name, file)) = flag
+            .split_once('=')
+            .filter(|(n, f)| !n.is_empty() && !f.is_empty())
+        else {
+            bail!("--narrow {flag:?}: write it as NAME=FILE (e.g. --narrow weather=narrow.toml)");
+        };
+        if !specs.iter().any(|s| pack_name(s) == name) {
+            bail!("--narrow {name}=..: no --pack {name} is served, so there is nothing to narrow");
+        }
+        let narrowing = Narrowing::read(Path::new(file))?;
+        if by_pack.insert(name.to_string(), narrowing).is_some() {
+            bail!("--narrow {name}= is given twice; put everything for {name} in one file");
+        }
+    }
+    Ok(by_pack)
+}
+
 /// Loads each installed pack in `specs` (re-verified) into `components`; returns every pack
-/// tool's policy: its pack's grant, exactly (tool-name clashes are refused by the server).
+/// tool's policy: its pack's grant, narrowed by its `--narrow` file if it has one (tool-name
+/// clashes are refused by the server).
 async fn load_packs(
     executor: &Executor,
     specs: &[String],
+    narrowings: &HashMap<String, Narrowing>,
     components: &mut Vec<ServedComponent>,
 ) -> Result<HashMap<String, ToolPolicy>> {
     let mut granted = HashMap::new();
     for spec in specs {
-        let (sets, policy) = warden::load_pack(executor, spec, None)
+        let (sets, policy) = warden::load_pack(executor, spec, narrowings.get(pack_name(spec)))
             .await
             .with_context(|| format!("loading pack {spec}"))?;
         for set in sets {

@@ -7,6 +7,11 @@
 //! file, which is copied unchanged), and the output folder is replaced in one rename, so it
 //! is always a whole pack. A previous signature is not carried over: it was over another
 //! manifest.
+//!
+//! A typed component (one that does not export `warden:tool`) gets the doc comments of the
+//! crate's `wit/` folder (its `deps/` included) embedded as its `package-docs` section,
+//! which standard builds drop: the bytes written, their digest in `pack.toml` and the tools
+//! recorded are all of the component with its docs.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use warden_pack::{MANIFEST_FILE, Manifest};
+use warden_wit::docs::{PackageDocs, embed};
 
 use super::Console;
 use super::cargo_wasm::{self, Built};
@@ -55,7 +61,7 @@ pub async fn run(args: BuildArgs, console: &Console) -> Result<()> {
     })?;
     let mut components = Vec::new();
     for built in &built {
-        components.push(describe(&exec, built).await?);
+        components.push(describe(&exec, built, &args.dir, console).await?);
     }
     let text = manifest_text(&template, &components);
     let manifest = Manifest::parse(&text).with_context(|| {
@@ -121,9 +127,15 @@ fn read_template(dir: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// Loads a built component in the sandbox and asks it for its tools.
-async fn describe(exec: &warden_sandbox::Executor, built: &Built) -> Result<Described> {
-    let bytes = read_capped(&built.path, MAX_COMPONENT_BYTES)?;
+/// Loads a built component in the sandbox and asks it for its tools; a typed one first
+/// gets the docs of the crate's WIT source.
+async fn describe(
+    exec: &warden_sandbox::Executor,
+    built: &Built,
+    dir: &Path,
+    console: &Console,
+) -> Result<Described> {
+    let mut bytes = read_capped(&built.path, MAX_COMPONENT_BYTES)?;
     let file = built
         .path
         .file_name()
@@ -136,17 +148,44 @@ async fn describe(exec: &warden_sandbox::Executor, built: &Built) -> Result<Desc
             )
         })?
         .to_string();
-    let set = warden::builtin::load(exec, &built.path)
-        .await
-        .with_context(|| format!("{} (package {}) does not load", file, built.package))?;
+    let load_error = || format!("{} (package {}) does not load", file, built.package);
+    let mut set = exec.load_bytes(&bytes).await.with_context(load_error)?;
+    if set.is_typed() {
+        let wit = dir.join("wit");
+        if wit.is_dir() {
+            bytes = with_wit_docs(&bytes, &wit, &file)?;
+            set = exec.load_bytes(&bytes).await.with_context(load_error)?;
+        } else {
+            console.err_line(&format!(
+                "{file} is a typed component and {} has no wit/ folder: its tools' \
+                 descriptions are generated from their signatures",
+                dir.display()
+            ));
+        }
+    }
     let tools: Vec<String> = set.tools().iter().map(|t| t.name.clone()).collect();
     if tools.is_empty() {
         bail!(
-            "{file} (package {}) offers no tools: list them in warden_tool::export_tools!(..)",
+            "{file} (package {}) offers no tools: list them in warden_tool::export_tools!(..) \
+             or export functions from its WIT world",
             built.package
         );
     }
     Ok(Described { file, bytes, tools })
+}
+
+/// `component` with the doc comments of the WIT source at `wit` as its `package-docs`.
+fn with_wit_docs(component: &[u8], wit: &Path, file: &str) -> Result<Vec<u8>> {
+    let docs = PackageDocs::from_wit(wit).with_context(|| {
+        format!(
+            "cannot read the doc comments {file} gets from {}: fix the WIT \
+             (or move it out of wit/ if the component is not built from it)",
+            wit.display()
+        )
+    })?;
+    embed(component, &docs).with_context(|| {
+        format!("{file} is not a WebAssembly component (its sections do not parse)")
+    })
 }
 
 /// The author's text, then one `[[components]]` per built component.
@@ -207,4 +246,38 @@ fn write_pack(out: &Path, manifest: &str, components: &[Described]) -> Result<()
     std::fs::rename(staging.keep(), out)
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use super::*;
+
+    /// The smallest component: header only.
+    const EMPTY: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    #[test]
+    fn wit_docs_are_embedded_and_a_bad_wit_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("world.wit"),
+            "package a:b;\nworld w {\n  /// Says hi.\n  export hi: func();\n}\n",
+        )
+        .unwrap();
+        let with = with_wit_docs(EMPTY, dir.path(), "t.wasm").unwrap();
+        let docs = PackageDocs::read(&with).unwrap();
+        assert_eq!(docs.function(None, "hi"), Some("Says hi."));
+
+        std::fs::write(
+            dir.path().join("draft.wit"),
+            "interface i { f: func(x: nope); }\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            with_wit_docs(EMPTY, dir.path(), "t.wasm").unwrap_err()
+        );
+        assert!(err.contains("t.wasm") && err.contains("draft.wit"), "{err}");
+        assert!(with_wit_docs(b"not wasm", dir.path(), "t.wasm").is_err());
+    }
 }

@@ -14,7 +14,7 @@ use mock_llm::Turn;
 use crate::support::{Fixture, assert_code, text};
 
 /// The target folder the scaffolded crates build in.
-fn scaffold_target() -> PathBuf {
+pub(crate) fn scaffold_target() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_warden"));
     // target/<profile>/warden -> target/tool-scaffold
     bin.parent().and_then(Path::parent).map_or_else(
@@ -25,7 +25,7 @@ fn scaffold_target() -> PathBuf {
 
 /// `warden <args>` with the scaffold's cargo settings (a target folder of its own: the outer
 /// `cargo test` holds the lock on warden's).
-fn command(fx: &Fixture, args: &[&str]) -> tokio::process::Command {
+pub(crate) fn command(fx: &Fixture, args: &[&str]) -> tokio::process::Command {
     let mut cmd = fx.command(args);
     cmd.env("CARGO_TARGET_DIR", scaffold_target())
         .env("CARGO_INCREMENTAL", "0");

@@ -148,3 +148,68 @@ async fn a_pack_changed_after_install_is_refused_at_start() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn narrow_takes_away_from_a_served_packs_grant_and_never_widens_it() {
+    let fx = Fixture::new(vec![]).await;
+    install_files(&fx).await;
+    let narrow = fx.dir.path().join("narrow.toml");
+    std::fs::write(&narrow, "dirs = []\n").unwrap();
+    let flag = format!("files={}", s(&narrow));
+
+    let mut cmd = fx.command(&["mcp", "serve", "--pack", "files@^1", "--narrow", &flag]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (stdout, stdin) = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    let client = ().serve((stdout, stdin)).await.unwrap();
+    // The granted directory is taken away: the read fails and nothing of the file leaks.
+    let read = call(&client, "fs_read", json!({"path": "/data/note.txt"})).await;
+    assert_eq!(read.is_error, Some(true), "{read:?}");
+    assert!(
+        !serde_json::to_string(&read)
+            .unwrap()
+            .contains("from the granted dir"),
+        "{read:?}"
+    );
+    client.cancel().await.unwrap();
+    let _ = child.wait().await;
+
+    // Keeping a directory the grant does not have, or more fuel than its maximum: refused
+    // before anything is served.
+    for (body, says) in [
+        ("dirs = [\"other\"]\n", "does not include"),
+        ("fuel = 9000000000000000000\n", "above"),
+    ] {
+        std::fs::write(&narrow, body).unwrap();
+        let out = fx
+            .run(&["mcp", "serve", "--pack", "files@^1", "--narrow", &flag])
+            .await;
+        assert_code(&out, 1);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("loading pack files@^1") && err.contains(says),
+            "{err}"
+        );
+    }
+    // A narrowing file with an unknown key, or for a pack that is not served.
+    std::fs::write(&narrow, "dirz = []\n").unwrap();
+    let out = fx
+        .run(&["mcp", "serve", "--pack", "files@^1", "--narrow", &flag])
+        .await;
+    assert_code(&out, 1);
+    assert!(
+        text(&out.stderr).contains("narrowing file") && text(&out.stderr).contains("dirz"),
+        "{}",
+        text(&out.stderr)
+    );
+    let other = format!("weather={}", s(&narrow));
+    let out = fx
+        .run(&["mcp", "serve", "--pack", "files@^1", "--narrow", &other])
+        .await;
+    assert_code(&out, 1);
+    assert!(
+        text(&out.stderr).contains("no --pack weather"),
+        "{}",
+        text(&out.stderr)
+    );
+}

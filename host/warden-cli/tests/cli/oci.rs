@@ -9,7 +9,7 @@ use crate::oci_registry::{self, Registry};
 use crate::support::{Fixture, assert_code, text};
 
 /// A signed calc pack in the fixture, with its key trusted.
-async fn signed_calc(fx: &Fixture) -> std::path::PathBuf {
+pub(crate) async fn signed_calc(fx: &Fixture) -> std::path::PathBuf {
     let pack = crate::pack::write_pack(fx, "1.0.0", "");
     for args in [
         vec!["key", "generate", "--out", "k"],
@@ -32,7 +32,7 @@ async fn run_with(fx: &Fixture, docker: &Path, args: &[&str]) -> std::process::O
         .unwrap()
 }
 
-fn reference(reg: &Registry) -> String {
+pub(crate) fn reference(reg: &Registry) -> String {
     format!("oci://{}/tools/calc:1.0.0", reg.host())
 }
 

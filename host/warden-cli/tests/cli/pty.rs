@@ -44,6 +44,16 @@ pub(crate) struct Pty {
 
 impl Pty {
     pub(crate) fn spawn(fx: &Fixture, mode: Mode, args: &[&str]) -> Pty {
+        Self::spawn_env(fx, mode, args, &[])
+    }
+
+    /// [`Pty::spawn`] with `env` set on top of the clean environment.
+    pub(crate) fn spawn_env(
+        fx: &Fixture,
+        mode: Mode,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Pty {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS.get(),
@@ -68,6 +78,9 @@ impl Pty {
                 cmd.env("NO_COLOR", "1");
             }
             Mode::Dumb => cmd.env("TERM", "dumb"),
+        }
+        for (key, value) in env {
+            cmd.env(key, value);
         }
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
@@ -103,7 +116,7 @@ impl Pty {
     }
 
     /// Everything the process wrote, escape codes included.
-    fn raw(&self) -> String {
+    pub(crate) fn raw(&self) -> String {
         String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned()
     }
 
