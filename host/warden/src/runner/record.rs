@@ -12,8 +12,8 @@ use warden_core::controller::Controller;
 use warden_core::events::{EventRecord, EventStamper, RunEvent};
 use warden_core::tool::PlannedCall;
 use warden_store::{
-    ActiveAgent, AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails,
-    PendingApproval, RunCheckpoint, RunStatus, Store, Tail,
+    ActiveAgent, AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails, PendingApproval,
+    RunCheckpoint, RunStatus, Store, Tail,
 };
 
 use super::RunError;
