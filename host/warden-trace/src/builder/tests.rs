@@ -209,3 +209,117 @@ fn a_chat_turn_without_run_started_gets_its_own_agent_span() {
         "reused call ids still give distinct spans"
     );
 }
+
+const TEAM: &str = include_str!("../../tests/fixtures/team.jsonl");
+
+fn team() -> Vec<Span> {
+    SpanBuilder::build(
+        &read_events(TEAM.as_bytes()).unwrap(),
+        TraceOptions::default(),
+    )
+}
+
+fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    spans.iter().find(|s| s.name == name).unwrap()
+}
+
+#[test]
+fn a_nested_agent_is_an_agent_span_under_the_callers_tool_call_with_its_own_calls() {
+    let spans = team();
+    let run = named(&spans, "invoke_agent triage");
+    let tool = named(&spans, "execute_tool researcher");
+    let nested = named(&spans, "invoke_agent researcher");
+    assert_eq!(tool.parent_span_id.as_ref(), Some(&run.span_id));
+    assert_eq!(nested.parent_span_id.as_ref(), Some(&tool.span_id));
+    assert_eq!(nested.attr(keys::AGENT_NAME), Some(&"researcher".into()));
+    let path = AttrValue::StrList(vec!["triage".into(), "researcher".into()]);
+    assert_eq!(nested.attr(keys::AGENT_PATH), Some(&path));
+    assert_eq!(nested.attr(keys::STOP_REASON), Some(&"completed".into()));
+    let inner: Vec<&Span> = (spans.iter())
+        .filter(|s| s.parent_span_id.as_ref() == Some(&nested.span_id))
+        .collect();
+    let names: Vec<&str> = inner.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["chat llama3.1", "execute_tool calc", "chat llama3.1"]
+    );
+    assert!(
+        inner
+            .iter()
+            .all(|s| s.attr(keys::AGENT_PATH) == Some(&path))
+    );
+    // The run's totals cover the nested run: 3 model calls of triage and billing, 2 nested.
+    assert_eq!(int(run, keys::MODEL_CALLS), 5);
+    assert_eq!(int(nested, keys::MODEL_CALLS), 2);
+    assert_eq!(int(run, keys::FUEL), 500);
+    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    assert_eq!(ids.len(), spans.len(), "span ids are unique");
+}
+
+#[test]
+fn a_handoff_is_an_event_then_an_agent_span_holding_the_new_agents_calls() {
+    let spans = team();
+    let run = named(&spans, "invoke_agent triage");
+    let billing = named(&spans, "invoke_agent billing");
+    assert_eq!(billing.parent_span_id.as_ref(), Some(&run.span_id));
+    assert_eq!(billing.attr(keys::AGENT_NAME), Some(&"billing".into()));
+    assert_eq!(billing.attr(keys::HANDOFF_FROM), Some(&"triage".into()));
+    assert_eq!(billing.attr(keys::PROVIDER_NAME), Some(&"anthropic".into()));
+    let chat = named(&spans, "chat claude-x");
+    assert_eq!(chat.parent_span_id.as_ref(), Some(&billing.span_id));
+    assert_eq!(chat.attr(keys::PROVIDER_NAME), Some(&"anthropic".into()));
+    let handoff = run
+        .events
+        .iter()
+        .find(|e| e.name == keys::EVENT_HANDOFF)
+        .unwrap();
+    assert_eq!(
+        handoff.attributes.get("warden.handoff.to"),
+        Some(&"billing".into())
+    );
+    assert_eq!(
+        handoff.attributes.get("warden.reason"),
+        Some(&"a refund".into())
+    );
+}
+
+#[test]
+fn a_nested_run_cut_off_is_closed_with_the_call_that_ran_it() {
+    // The nested run's `run_finished` is lost; the caller's call still ends.
+    let records: Vec<EventRecord> = read_events(TEAM.as_bytes())
+        .unwrap()
+        .into_iter()
+        .filter(|r| !matches!(&r.event, RunEvent::Nested { event, .. } if matches!(**event, RunEvent::RunFinished { .. })))
+        .collect();
+    let spans = SpanBuilder::build(&records, TraceOptions::default());
+    let nested = named(&spans, "invoke_agent researcher");
+    let tool = named(&spans, "execute_tool researcher");
+    assert_eq!(nested.attr(keys::INCOMPLETE), Some(&AttrValue::Bool(true)));
+    assert_eq!(nested.end_unix_nano, tool.end_unix_nano);
+    assert_eq!(
+        spans
+            .iter()
+            .filter(|s| s.name == "invoke_agent researcher")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn hostile_nested_paths_give_spans_and_no_panic() {
+    let stamp = r#"{"schema":1,"run_id":"r","ts":"2026-12-06T06:00:00.000Z","step":0,"#;
+    let lines = [
+        r#""type":"nested","path":[],"event":{"type":"retry","attempt":1,"wait_ms":1,"reason":"x"}}"#,
+        r#""type":"nested","path":["a"],"event":{"type":"retry","attempt":1,"wait_ms":1,"reason":"x"}}"#,
+        r#""type":"nested","path":["a","b","c","d"],"event":{"type":"nested","path":["x","y"],"event":{"type":"retry","attempt":1,"wait_ms":1,"reason":"x"}}}"#,
+        r#""type":"nested","path":["a","b","c","d"],"event":{"type":"tool_call_finished","call_id":"c","name":"n","ok":true,"error_kind":null,"preview":"","usage":{"fuel":0,"wall_ms":0,"peak_memory":0,"bytes_in":0,"bytes_out":0,"http_requests":0,"http_bytes_sent":0,"http_bytes_received":0}}}"#,
+    ];
+    let text: String = lines.iter().map(|l| format!("{stamp}{l}\n")).collect();
+    let spans = SpanBuilder::build(
+        &read_events(text.as_bytes()).unwrap(),
+        TraceOptions::default(),
+    );
+    // The deep orphan finish opened a nested agent span (closed as incomplete) with its call.
+    assert!(spans.iter().any(|s| s.name == "execute_tool n"));
+    assert!(spans.iter().all(|s| s.end_unix_nano >= s.start_unix_nano));
+}
