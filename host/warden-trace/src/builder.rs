@@ -41,8 +41,13 @@ pub const CAPTURE_CONTENT_ENV: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAG
 /// What a trace records.
 #[derive(Debug, Clone, Default)]
 pub struct TraceOptions {
-    /// Record message content: the task, the model's text, tool arguments and results.
-    /// Off by default; keys are redacted either way.
+    /// Record message content: the task, the model's text, tool arguments and results,
+    /// and each model call's full request and response messages
+    /// (`gen_ai.input.messages` / `gen_ai.output.messages` on its `chat` span) when the
+    /// runner emits them (`warden::Runner::capture_content`). Every string is capped at
+    /// [`MAX_CONTENT_CHARS`] characters, a request's messages at
+    /// `warden_core::events::content::MAX_CONTENT_CHARS` (newest kept). Off by default;
+    /// keys are redacted either way.
     pub capture_content: bool,
     /// What is redacted from every recorded text.
     pub redactor: Redactor,

@@ -58,6 +58,10 @@ pub const TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
 /// `gen_ai.tool.call.result` (content: only when capture is on).
 pub const TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 
+/// On a model call's span with content: older messages of the request left out by the
+/// content cap (the newest are kept; see `warden_core::events::content`).
+pub const CONTENT_DROPPED_MESSAGES: &str = "warden.content.dropped_messages";
+
 /// The run's id.
 pub const RUN_ID: &str = "warden.run.id";
 /// Why the run ended (`completed`, `budget`, `model_error`, ...).

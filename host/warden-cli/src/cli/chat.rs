@@ -65,7 +65,8 @@ async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitC
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let mut runner = runner.streaming(!args.no_stream);
+    let mut runner =
+        (runner.streaming(!args.no_stream)).capture_content(super::otel::capture_content());
     if interactive {
         let console = console.clone();
         runner = runner.with_approver(std::sync::Arc::new(super::approve::TerminalApprover {

@@ -66,7 +66,8 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let mut runner = runner.streaming(!args.no_stream);
+    let mut runner =
+        (runner.streaming(!args.no_stream)).capture_content(super::otel::capture_content());
     // A person at the terminal decides on approvals as they come; otherwise the run pauses.
     if std::io::stdin().is_terminal() && !args.json && !stdin_task {
         let console = console.clone();

@@ -81,6 +81,23 @@ impl SpanBuilder {
             {
                 frame.chat_text.push_str(text);
             }
+            // The call's full messages: content, kept only when asked.
+            RunEvent::ModelContent {
+                input,
+                dropped,
+                output,
+            } if self.options.capture_content => {
+                let input = self.content_json(input);
+                let output = self.content_json(output);
+                if let Some(chat) = &mut frame.chat {
+                    let a = &mut chat.span.attributes;
+                    a.insert(keys::INPUT_MESSAGES.into(), input.into());
+                    a.insert(keys::OUTPUT_MESSAGES.into(), output.into());
+                    if *dropped > 0 {
+                        a.insert(keys::CONTENT_DROPPED_MESSAGES.into(), (*dropped).into());
+                    }
+                }
+            }
             RunEvent::ModelResponse {
                 finish_reason,
                 tool_calls,

@@ -143,6 +143,26 @@ impl SpanBuilder {
         text
     }
 
+    /// Messages as the GenAI conventions' JSON, every string redacted and then capped
+    /// (redacted before it is encoded, so an escape cannot hide a key).
+    pub(super) fn content_json(
+        &self,
+        messages: &[warden_core::events::content::ContentMessage],
+    ) -> String {
+        let clean: Vec<_> = (messages.iter())
+            .map(|m| warden_core::events::content::ContentMessage {
+                role: self.clean(&m.role),
+                parts: m
+                    .parts
+                    .iter()
+                    .map(|p| p.map_text(|t| self.capped(t)))
+                    .collect(),
+                finish_reason: m.finish_reason.as_deref().map(|r| self.clean(r)),
+            })
+            .collect();
+        serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into())
+    }
+
     /// One message as content (redacted before it is encoded, so an escape cannot hide a key).
     pub(super) fn messages(&self, role: &str, text: &str, finish_reason: Option<&str>) -> String {
         attrs::messages(role, &self.capped(text), finish_reason)

@@ -323,3 +323,93 @@ fn hostile_nested_paths_give_spans_and_no_panic() {
     assert!(spans.iter().any(|s| s.name == "execute_tool n"));
     assert!(spans.iter().all(|s| s.end_unix_nano >= s.start_unix_nano));
 }
+
+/// The fixture run with the full messages of its second model call.
+fn with_content(key: &str) -> Vec<EventRecord> {
+    let mut records = records();
+    let at = records
+        .iter()
+        .rposition(|r| matches!(r.event, RunEvent::ModelResponse { .. }))
+        .unwrap();
+    let messages = [
+        warden_core::chat::Message::system("Be exact."),
+        warden_core::chat::Message::user(format!("What is 17 * 23? my key is {key}")),
+    ];
+    let response = warden_core::chat::ChatResponse {
+        text: Some("17 × 23 = 391.".into()),
+        tool_calls: Vec::new(),
+        finish_reason: warden_core::chat::FinishReason::Stop,
+        usage: Default::default(),
+        model: String::new(),
+        refusal: None,
+    };
+    let mut record = records[at].clone();
+    record.event = RunEvent::model_content(&messages, &response);
+    records.insert(at, record);
+    records
+}
+
+#[test]
+fn a_model_call_carries_its_full_messages_when_content_is_on_with_keys_redacted() {
+    let key = "wk-7f3a9c21e4b8d605aa";
+    let options = TraceOptions {
+        capture_content: true,
+        redactor: Redactor::new().with_secret(key),
+    };
+    let spans = SpanBuilder::build(&with_content(key), options);
+    let chat = by_op(&spans, keys::OP_CHAT)[1];
+    let input = chat
+        .attr(keys::INPUT_MESSAGES)
+        .and_then(AttrValue::as_str)
+        .unwrap();
+    let input: serde_json::Value = serde_json::from_str(input).unwrap();
+    assert_eq!(input[0]["role"], "system");
+    assert_eq!(input[0]["parts"][0]["content"], "Be exact.");
+    assert_eq!(
+        input[1]["parts"][0]["content"],
+        "What is 17 * 23? my key is [REDACTED]"
+    );
+    let output = chat
+        .attr(keys::OUTPUT_MESSAGES)
+        .and_then(AttrValue::as_str)
+        .unwrap();
+    let output: serde_json::Value = serde_json::from_str(output).unwrap();
+    assert_eq!(output[0]["parts"][0]["content"], "17 × 23 = 391.");
+    assert_eq!(output[0]["finish_reason"], "stop");
+    let json = serde_json::to_string(&spans).unwrap();
+    assert!(!json.contains(key), "{json}");
+
+    // Off: the same records give no content at all.
+    let off = SpanBuilder::build(&with_content(key), TraceOptions::default());
+    for span in &off {
+        for k in [
+            keys::INPUT_MESSAGES,
+            keys::OUTPUT_MESSAGES,
+            keys::TOOL_CALL_ARGUMENTS,
+            keys::TOOL_CALL_RESULT,
+        ] {
+            assert!(span.attr(k).is_none(), "{} has {k}", span.name);
+        }
+    }
+    let json = serde_json::to_string(&off).unwrap();
+    assert!(!json.contains("Be exact."), "{json}");
+}
+
+#[test]
+fn recorded_content_is_capped_per_string() {
+    let long = "y".repeat(MAX_CONTENT_CHARS * 3);
+    let options = TraceOptions {
+        capture_content: true,
+        redactor: Redactor::new(),
+    };
+    let spans = SpanBuilder::build(&with_content(&long), options);
+    let chat = by_op(&spans, keys::OP_CHAT)[1];
+    let input = chat
+        .attr(keys::INPUT_MESSAGES)
+        .and_then(AttrValue::as_str)
+        .unwrap();
+    let input: serde_json::Value = serde_json::from_str(input).unwrap();
+    let user = input[1]["parts"][0]["content"].as_str().unwrap();
+    assert_eq!(user.chars().count(), MAX_CONTENT_CHARS + 1);
+    assert!(user.ends_with('…'));
+}
