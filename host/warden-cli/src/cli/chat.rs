@@ -120,8 +120,12 @@ async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitC
         let handle = RunHandle::new();
         let result = {
             let on_event = |event: warden::RunEvent| {
-                traces.observe(&event);
-                view.event(&event);
+                // One time for the stored record, the `--json` line and the trace (see
+                // `at_event_time`).
+                warden_core::events::at_event_time(|| {
+                    traces.observe(&event);
+                    view.event(&event);
+                });
             };
             let turn = async {
                 match &args.session {

@@ -18,7 +18,9 @@ mod preview;
 
 use serde::{Deserialize, Serialize};
 
-pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_error, new_run_id};
+pub use record::{
+    EVENT_SCHEMA_VERSION, EventRecord, EventStamper, at_event_time, brief_server_error, new_run_id,
+};
 
 use crate::budget::BudgetResource;
 use crate::chat::{FinishReason, Usage};
