@@ -185,6 +185,7 @@ pub fn response_content(response: &ChatResponse) -> Vec<ContentMessage> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 
