@@ -20,6 +20,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("HOSTILE", "tool-hostile", "hostile"),
     ("BAD_DESCRIBE", "tool-bad-describe", "bad-describe"),
     ("TYPED", "tool-typed", "typed"),
+    ("PREV_WIT", "tool-prev-wit", "prev-wit"),
 ];
 
 /// The guest tools compiled into warden, as `builtin:<member directory>`.
@@ -64,6 +65,7 @@ fn run() -> Result<(), String> {
         "hostile",
         "bad-describe",
         "typed",
+        "prev-wit",
     ] {
         println!("cargo:rerun-if-changed={}", guest_ws.join(member).display());
     }

@@ -42,6 +42,7 @@ mod sandbox_load;
 mod sandbox_output;
 mod sandbox_policy;
 mod sandbox_resources;
+mod wit_compat;
 mod wit_type_docs;
 mod wit_typed;
 

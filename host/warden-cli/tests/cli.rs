@@ -66,5 +66,7 @@ mod support;
 mod trace;
 #[path = "cli/trace_store.rs"]
 mod trace_store;
+#[path = "cli/trace_team.rs"]
+mod trace_team;
 #[path = "cli/wit.rs"]
 mod wit;

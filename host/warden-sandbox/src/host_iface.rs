@@ -1,5 +1,5 @@
-//! The `warden:tool/host` import: bounded logging into the call's trace, and read-only
-//! access to the configuration values the operator granted.
+//! The `warden:tool/host` import: bounded logging into the call's trace, read-only access
+//! to the configuration values the operator granted, and the call's idempotency key.
 //!
 //! Invariant: nothing here can fail or trap; logs are truncated and counted, never refused.
 
@@ -20,6 +20,12 @@ pub struct LogRecord {
     /// The message, truncated to 2 KiB.
     pub message: String,
 }
+
+/// The reserved config key that carries a call's idempotency key into the sandbox (set by
+/// the runner, replacing any operator value). `host.idempotency-key` returns it; guests
+/// built against the WIT before that function read it through `get-config` (deprecated,
+/// kept so they keep working).
+pub const IDEMPOTENCY_KEY_CONFIG: &str = "warden.idempotency-key";
 
 /// Per-call state behind the `host` import.
 #[derive(Debug, Default)]
@@ -63,6 +69,10 @@ impl Host for HostState {
     fn config_keys(&mut self) -> Vec<String> {
         self.config.keys().cloned().collect()
     }
+
+    fn idempotency_key(&mut self) -> Option<String> {
+        self.config.get(IDEMPOTENCY_KEY_CONFIG).cloned()
+    }
 }
 
 #[cfg(test)]
@@ -82,5 +92,17 @@ mod tests {
         assert_eq!(host.dropped_logs, 1);
         assert!(host.logs[0].message.len() <= MAX_LOG_MESSAGE_BYTES + '…'.len_utf8());
         assert_eq!(host.logs[1].level, "warn");
+    }
+
+    #[test]
+    fn the_idempotency_key_is_the_reserved_config_value_and_none_without_it() {
+        let mut host = HostState::default();
+        assert_eq!(host.idempotency_key(), None);
+        host.config
+            .insert(IDEMPOTENCY_KEY_CONFIG.into(), "run:3:call_1".into());
+        assert_eq!(host.idempotency_key().as_deref(), Some("run:3:call_1"));
+        // The deprecated path of older guests reads the same value.
+        let old = host.get_config(IDEMPOTENCY_KEY_CONFIG.into());
+        assert_eq!(old.as_deref(), Some("run:3:call_1"));
     }
 }

@@ -48,7 +48,7 @@ use wasmtime::component::Linker;
 pub use compile::{Compiler, run_compiler_child_if_requested};
 pub use config::{CacheDir, EngineConfig, StateDir};
 pub use error::{CallLimit, ExecutorError, LoadError, ToolCallError};
-pub use host_iface::LogRecord;
+pub use host_iface::{IDEMPOTENCY_KEY_CONFIG, LogRecord};
 pub use limits::HostLimit;
 pub use loader::ToolSet;
 pub use policy::{

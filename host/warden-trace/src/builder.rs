@@ -3,12 +3,24 @@
 //! `execute_tool` span, both children of the run's span (a tool runs after the model call
 //! that asked for it has ended; `warden.step` ties them together).
 //!
+//! Several agents: a handoff is a `warden.handoff` event on the agent span that hands over,
+//! then a new `invoke_agent <to>` span (a child of the run's) that holds the new agent's
+//! model and tool calls. A nested run (an agent called as a tool, its events wrapped in
+//! `RunEvent::Nested`) is an `invoke_agent <callee>` span under the caller's `execute_tool`
+//! span, with its own calls below it and `warden.agent.path` on each. Each agent is a
+//! [`Frame`]; the run's totals add up the whole tree.
+//!
+//! A nested event names its agent path, not the caller's call id: two calls of the same
+//! agent in one turn that run at the same time cannot be told apart, and their events go
+//! to the latest started.
+//!
 //! Invariants: the same records give the same spans, ids included (see [`crate::span`]);
 //! a span is handed out once, when it ends; [`SpanBuilder::finish`] closes whatever a cut
 //! log left open, marked `warden.incomplete`; every text passes the redactor, and message
 //! content is recorded only when [`TraceOptions::capture_content`] is on. Chat sessions,
 //! whose later turns have no `run_started`, get one `invoke_agent` span per turn.
 
+mod apply;
 mod attrs;
 mod parts;
 
@@ -17,7 +29,7 @@ use warden_core::events::{EventRecord, RunEvent};
 use crate::keys;
 use crate::redact::Redactor;
 use crate::span::{Attributes, Span, SpanKind, SpanStatus, span_id_for, trace_id_for};
-use attrs::{RunTotals, failure_name, finish_response, finish_run, finish_tool};
+use attrs::RunTotals;
 
 /// Longest message content kept in one attribute, in characters (cut with `…`).
 pub const MAX_CONTENT_CHARS: usize = 16 * 1024;
@@ -29,8 +41,13 @@ pub const CAPTURE_CONTENT_ENV: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAG
 /// What a trace records.
 #[derive(Debug, Clone, Default)]
 pub struct TraceOptions {
-    /// Record message content: the task, the model's text, tool arguments and results.
-    /// Off by default; keys are redacted either way.
+    /// Record message content: the task, the model's text, tool arguments and results,
+    /// and each model call's full request and response messages
+    /// (`gen_ai.input.messages` / `gen_ai.output.messages` on its `chat` span) when the
+    /// runner emits them (`warden::Runner::capture_content`). Every string is capped at
+    /// [`MAX_CONTENT_CHARS`] characters, a request's messages at
+    /// `warden_core::events::content::MAX_CONTENT_CHARS` (newest kept). Off by default;
+    /// keys are redacted either way.
     pub capture_content: bool,
     /// What is redacted from every recorded text.
     pub redactor: Redactor,
@@ -55,6 +72,64 @@ struct Open {
     span: Span,
     /// For a tool call: the model's call id, to match its end.
     call_id: String,
+    /// For a tool call: the tool's name (as the events give it).
+    name: String,
+    /// For a tool call: a nested run was placed under it.
+    hosts: bool,
+}
+
+impl Open {
+    fn new(span: Span) -> Self {
+        Open {
+            span,
+            call_id: String::new(),
+            name: String::new(),
+            hosts: false,
+        }
+    }
+}
+
+/// One agent's spans being built: the run's own agent (the root frame) or a nested run.
+#[derive(Debug, Default)]
+struct Frame {
+    /// The agent path of a nested run (`[caller, callee, ...]`); empty for the root.
+    path: Vec<String>,
+    /// Prefix of the span keys (empty for the root, so its ids stay as they were).
+    prefix: String,
+    /// A nested run's parent: the caller's tool span.
+    parent: Option<String>,
+    /// The active agent, its model and provider (from `run_started`, then handoffs).
+    agent: String,
+    model: String,
+    provider: Option<String>,
+    priced: bool,
+    run: Option<(Open, RunTotals)>,
+    /// The agent span the last handoff opened: later calls go under it.
+    handoff: Option<(Open, RunTotals)>,
+    chat: Option<Open>,
+    /// Text of the open model call (content capture only), capped.
+    chat_text: String,
+    tools: Vec<Open>,
+}
+
+impl Frame {
+    /// Applies `f` to the totals of the run and of the current handoff's agent.
+    fn totals(&mut self, mut f: impl FnMut(&mut RunTotals)) {
+        if let Some((_, totals)) = &mut self.run {
+            f(totals);
+        }
+        if let Some((_, totals)) = &mut self.handoff {
+            f(totals);
+        }
+    }
+
+    /// The span new calls go under: the last handoff's agent, else the run.
+    fn agent_span(&mut self) -> Option<&mut Span> {
+        match (&mut self.handoff, &mut self.run) {
+            (Some((open, _)), _) | (None, Some((open, _))) => Some(&mut open.span),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Turns records into spans. See the module docs.
@@ -63,18 +138,13 @@ pub struct SpanBuilder {
     run_id: String,
     trace_id: String,
     options: TraceOptions,
-    /// From the last `run_started`.
-    agent: String,
-    model: String,
-    provider: Option<String>,
-    priced: bool,
     runs: usize,
     model_calls: usize,
-    run: Option<(Open, RunTotals)>,
-    chat: Option<Open>,
-    /// Text of the open model call (content capture only), capped.
-    chat_text: String,
-    tools: Vec<Open>,
+    /// Agent spans opened by handoffs and nested runs (their keys).
+    agents: usize,
+    root: Frame,
+    /// Nested runs still open, in the order they started.
+    nested: Vec<Frame>,
     /// Time of the latest record, in ns since the epoch (records without a valid time get it).
     last_ns: u64,
 }
@@ -87,16 +157,11 @@ impl SpanBuilder {
             trace_id: trace_id_for(&run_id),
             run_id,
             options,
-            agent: String::new(),
-            model: String::new(),
-            provider: None,
-            priced: false,
             runs: 0,
             model_calls: 0,
-            run: None,
-            chat: None,
-            chat_text: String::new(),
-            tools: Vec::new(),
+            agents: 0,
+            root: Frame::default(),
+            nested: Vec::new(),
             last_ns: 0,
         }
     }
@@ -127,331 +192,98 @@ impl SpanBuilder {
         self.last_ns = now;
         let mut done = Vec::new();
         match &record.event {
-            RunEvent::RunStarted {
-                agent,
-                model,
-                input,
-                provider,
-                priced,
-                ..
-            } => {
-                done.extend(self.close_all(now, "a new run started before this one ended"));
-                self.agent.clone_from(agent);
-                self.model.clone_from(model);
-                self.provider.clone_from(provider);
-                self.priced = *priced;
-                self.open_run(now);
-                if self.options.capture_content {
-                    let messages = self.messages("user", input, None);
-                    if let Some((run, _)) = &mut self.run {
-                        run.span
-                            .attributes
-                            .insert(keys::INPUT_MESSAGES.into(), messages.into());
-                    }
-                }
+            RunEvent::Nested { path, event } => {
+                self.push_nested(path, event, record.step, now, &mut done);
             }
-            RunEvent::ModelRequest {
-                step,
-                kind,
-                messages,
-                tools,
-                estimated_input_tokens,
-                ..
-            } => {
-                self.ensure_run(now);
-                if let Some(open) = self.chat.take() {
-                    done.push(self.abandon(open, now, "the next model call started first"));
+            event => {
+                if matches!(event, RunEvent::RunStarted { .. }) {
+                    done.extend(self.close_all(now, "a new run started before this one ended"));
                 }
-                let key = format!("chat:{}", self.model_calls);
-                self.model_calls += 1;
-                let mut span =
-                    self.child(&key, format!("chat {}", self.model), SpanKind::Client, now);
-                let a = &mut span.attributes;
-                a.insert(keys::OPERATION_NAME.into(), keys::OP_CHAT.into());
-                self.common(a);
-                a.insert(keys::STEP.into(), (*step).into());
-                a.insert(keys::MODEL_CALL_KIND.into(), attrs::serde_name(kind).into());
-                a.insert(keys::REQUEST_MESSAGES.into(), (*messages).into());
-                a.insert(keys::REQUEST_TOOLS.into(), (*tools).into());
-                a.insert(
-                    keys::REQUEST_ESTIMATED_TOKENS.into(),
-                    (*estimated_input_tokens).into(),
-                );
-                self.chat = Some(Open {
-                    span,
-                    call_id: String::new(),
-                });
-                self.chat_text.clear();
+                let mut frame = std::mem::take(&mut self.root);
+                self.apply(&mut frame, event, record.step, now, &mut done);
+                self.root = frame;
             }
-            // The model's text is content: kept only when asked, up to a bound.
-            RunEvent::TextDelta { text }
-                if self.options.capture_content && self.chat_text.len() < MAX_CONTENT_CHARS * 4 =>
-            {
-                self.chat_text.push_str(text);
-            }
-            RunEvent::ModelResponse {
-                finish_reason,
-                tool_calls,
-                usage,
-                usage_estimated,
-                cost_usd,
-                ..
-            } => {
-                self.ensure_run(now);
-                if let Some(mut open) = self.chat.take() {
-                    let cost = self.priced.then_some(*cost_usd);
-                    finish_response(
-                        &mut open.span.attributes,
-                        finish_reason,
-                        *tool_calls,
-                        usage,
-                        *usage_estimated,
-                        cost,
-                    );
-                    if self.options.capture_content && !self.chat_text.is_empty() {
-                        let text = std::mem::take(&mut self.chat_text);
-                        let reason = finish_reason.to_string();
-                        let messages = self.messages("assistant", &text, Some(&reason));
-                        open.span
-                            .attributes
-                            .insert(keys::OUTPUT_MESSAGES.into(), messages.into());
-                    }
-                    done.push(self.close(open, now));
-                }
-                if let Some((_, totals)) = &mut self.run {
-                    totals.model_call(usage, *cost_usd);
-                }
-            }
-            RunEvent::ToolCallStarted {
-                call_id,
-                name,
-                arguments,
-                attempt,
-                trusted,
-                ..
-            } => {
-                self.ensure_run(now);
-                let key = format!("tool:{}:{call_id}:{attempt}", self.model_calls);
-                let mut span = self.child(
-                    &key,
-                    format!("execute_tool {name}"),
-                    SpanKind::Internal,
-                    now,
-                );
-                let a = &mut span.attributes;
-                a.insert(keys::OPERATION_NAME.into(), keys::OP_EXECUTE_TOOL.into());
-                a.insert(keys::TOOL_NAME.into(), self.clean(name).into());
-                a.insert(keys::TOOL_CALL_ID.into(), self.clean(call_id).into());
-                a.insert(keys::TOOL_TYPE.into(), "function".into());
-                a.insert(keys::TOOL_ATTEMPT.into(), (*attempt).into());
-                a.insert(keys::STEP.into(), record.step.into());
-                if *trusted {
-                    a.insert(keys::TOOL_TRUSTED.into(), true.into());
-                }
-                if self.options.capture_content {
-                    let args = self.capped(&arguments.to_string());
-                    span.attributes
-                        .insert(keys::TOOL_CALL_ARGUMENTS.into(), args.into());
-                }
-                self.tools.push(Open {
-                    span,
-                    call_id: call_id.clone(),
-                });
-            }
-            RunEvent::ToolCallFinished {
-                call_id,
-                name,
-                ok,
-                error_kind,
-                preview,
-                usage,
-                ..
-            } => {
-                self.ensure_run(now);
-                // The latest attempt of the call; a finish without a start gets a span of
-                // its own (zero length) so its usage is not lost.
-                let open = match self.tools.iter().rposition(|t| t.call_id == *call_id) {
-                    Some(at) => self.tools.remove(at),
-                    None => {
-                        let key = format!("tool:{}:{call_id}:orphan", self.model_calls);
-                        let mut span = self.child(
-                            &key,
-                            format!("execute_tool {name}"),
-                            SpanKind::Internal,
-                            now,
-                        );
-                        span.attributes
-                            .insert(keys::OPERATION_NAME.into(), keys::OP_EXECUTE_TOOL.into());
-                        span.attributes
-                            .insert(keys::TOOL_NAME.into(), self.clean(name).into());
-                        span.attributes
-                            .insert(keys::TOOL_CALL_ID.into(), self.clean(call_id).into());
-                        Open {
-                            span,
-                            call_id: call_id.clone(),
-                        }
-                    }
-                };
-                let mut open = open;
-                let failure = error_kind.map(|kind| (kind, self.clean(preview)));
-                finish_tool(&mut open.span, usage, failure);
-                if *ok && self.options.capture_content {
-                    let result = self.capped(preview);
-                    open.span
-                        .attributes
-                        .insert(keys::TOOL_CALL_RESULT.into(), result.into());
-                }
-                if let Some((_, totals)) = &mut self.run {
-                    totals.tool_call(usage, *error_kind);
-                }
-                done.push(self.close(open, now));
-            }
-            RunEvent::ToolCallRejected {
-                call_id,
-                name,
-                reason,
-                ..
-            } => {
-                let attributes = [
-                    (keys::TOOL_CALL_ID, self.clean(call_id)),
-                    (keys::TOOL_NAME, self.clean(name)),
-                    ("warden.reason", self.clean(reason)),
-                ];
-                self.run_event(
-                    keys::EVENT_TOOL_CALL_REJECTED,
-                    now,
-                    record.step,
-                    attributes.into_iter().map(|(k, v)| (k, v.into())),
-                );
-            }
-            RunEvent::OutputRejected {
-                reason,
-                attempt,
-                will_retry,
-                ..
-            } => {
-                let attributes = [
-                    ("warden.reason", self.clean(reason).into()),
-                    ("warden.attempt", (*attempt).into()),
-                    ("warden.will_retry", (*will_retry).into()),
-                ];
-                self.run_event(keys::EVENT_OUTPUT_REJECTED, now, record.step, attributes);
-            }
-            RunEvent::Compaction {
-                summarized,
-                messages_replaced,
-                tool_outputs_shrunk,
-                tokens_before,
-                tokens_after,
-            } => {
-                let attributes = [
-                    ("warden.summarized", (*summarized).into()),
-                    ("warden.messages_replaced", (*messages_replaced).into()),
-                    ("warden.tool_outputs_shrunk", (*tool_outputs_shrunk).into()),
-                    ("warden.tokens_before", (*tokens_before).into()),
-                    ("warden.tokens_after", (*tokens_after).into()),
-                ];
-                self.run_event(keys::EVENT_COMPACTION, now, record.step, attributes);
-                if let Some((_, totals)) = &mut self.run {
-                    totals.compactions += 1;
-                }
-            }
-            RunEvent::BudgetWarning {
-                resource,
-                used,
-                limit,
-            } => {
-                let attributes = [
-                    ("warden.resource", attrs::serde_name(resource).into()),
-                    ("warden.used", (*used).into()),
-                    ("warden.limit", (*limit).into()),
-                ];
-                self.run_event(keys::EVENT_BUDGET_WARNING, now, record.step, attributes);
-            }
-            RunEvent::RateLimitWait {
-                wait_ms, message, ..
-            } => {
-                let attributes = [
-                    ("warden.wait_ms", (*wait_ms).into()),
-                    ("warden.reason", self.clean(message).into()),
-                ];
-                self.call_event(
-                    keys::EVENT_RATE_LIMIT_WAIT,
-                    now,
-                    attributes,
-                    keys::RATE_LIMIT_WAIT_MS,
-                    *wait_ms,
-                );
-                if let Some((_, totals)) = &mut self.run {
-                    totals.rate_limit_wait_ms = totals.rate_limit_wait_ms.saturating_add(*wait_ms);
-                }
-            }
-            RunEvent::Retry {
-                attempt,
-                wait_ms,
-                reason,
-            } => {
-                let attributes = [
-                    ("warden.attempt", (*attempt).into()),
-                    ("warden.wait_ms", (*wait_ms).into()),
-                    ("warden.reason", self.clean(reason).into()),
-                ];
-                self.call_event(
-                    keys::EVENT_RETRY,
-                    now,
-                    attributes,
-                    keys::RETRY_WAIT_MS,
-                    *wait_ms,
-                );
-                if let Some(chat) = &mut self.chat {
-                    attrs::add_int(&mut chat.span.attributes, keys::RETRIES, 1);
-                }
-                if let Some((_, totals)) = &mut self.run {
-                    totals.retries += 1;
-                }
-            }
-            RunEvent::RunFinished {
-                stop_reason,
-                forced,
-                output,
-                ..
-            } => {
-                self.ensure_run(now);
-                let failure =
-                    failure_name(stop_reason).map(|_| self.clean(&stop_reason.describe()));
-                if let Some(open) = self.chat.take() {
-                    let why = failure
-                        .clone()
-                        .unwrap_or_else(|| "the run ended before the model answered".into());
-                    done.push(self.abandon(open, now, &why));
-                }
-                for open in std::mem::take(&mut self.tools) {
-                    done.push(self.abandon(open, now, "the run ended before the call finished"));
-                }
-                if let Some((mut open, totals)) = self.run.take() {
-                    finish_run(
-                        &mut open.span,
-                        stop_reason,
-                        *forced,
-                        failure,
-                        &totals,
-                        self.priced,
-                    );
-                    if self.options.capture_content
-                        && let Some(output) = output
-                    {
-                        let messages = self.messages("assistant", &output.text, None);
-                        open.span
-                            .attributes
-                            .insert(keys::OUTPUT_MESSAGES.into(), messages.into());
-                    }
-                    done.push(self.close(open, now));
-                }
-            }
-            // Event kinds added later are skipped: their spans come with a newer builder.
-            _ => {}
         }
         done
+    }
+
+    /// An event of the nested run `path`: to its open frame, or a new one (a run that
+    /// starts, or events whose start was not seen).
+    fn push_nested(
+        &mut self,
+        path: &[String],
+        event: &RunEvent,
+        step: usize,
+        now: u64,
+        done: &mut Vec<Span>,
+    ) {
+        // `nested_in` flattens deeper runs into one path: anything else is not warden's.
+        if path.len() < 2 || matches!(event, RunEvent::Nested { .. }) {
+            return;
+        }
+        let open = self.nested.iter().rposition(|f| f.path == path);
+        let at = match open {
+            Some(at) if !matches!(event, RunEvent::RunStarted { .. }) => at,
+            _ => {
+                let frame = self.open_frame(path);
+                self.nested.push(frame);
+                self.nested.len() - 1
+            }
+        };
+        let mut frame = std::mem::take(&mut self.nested[at]);
+        self.apply(&mut frame, event, step, now, done);
+        // Applying may have closed other frames (moving this one's slot): the slot is the
+        // one frame with an empty path.
+        let slot = self.nested.iter().position(|f| f.path.is_empty());
+        match (slot, matches!(event, RunEvent::RunFinished { .. })) {
+            (Some(at), false) => self.nested[at] = frame,
+            (Some(at), true) => drop(self.nested.remove(at)),
+            (None, _) => {}
+        }
+    }
+
+    /// A frame for the nested run `path`, under the caller's tool call that runs it.
+    fn open_frame(&mut self, path: &[String]) -> Frame {
+        let key = self.agents;
+        self.agents += 1;
+        let (caller, callee) = path.split_at(path.len() - 1);
+        let callee = callee.first().cloned().unwrap_or_default();
+        let parent = self.claim_tool(caller, &callee);
+        Frame {
+            path: path.to_vec(),
+            prefix: format!("agent:{key}/"),
+            parent,
+            agent: callee,
+            ..Frame::default()
+        }
+    }
+
+    /// The caller's tool span a nested run of `callee` goes under: an open call of a tool
+    /// named like it, else the latest open call not yet holding a nested run, else the
+    /// caller's agent span.
+    fn claim_tool(&mut self, caller: &[String], callee: &str) -> Option<String> {
+        let frame = match self.nested.iter().rposition(|f| f.path == caller) {
+            Some(at) if caller.len() > 1 => &mut self.nested[at],
+            _ => &mut self.root,
+        };
+        let free = |t: &&mut Open| !t.hosts;
+        let named = frame
+            .tools
+            .iter_mut()
+            .rev()
+            .filter(free)
+            .find(|t| t.name == callee);
+        let tool = match named {
+            Some(tool) => Some(tool),
+            None => frame.tools.iter_mut().rev().find(|t| !t.hosts),
+        };
+        match tool {
+            Some(tool) => {
+                tool.hosts = true;
+                Some(tool.span.span_id.clone())
+            }
+            None => frame.agent_span().map(|s| s.span_id.clone()),
+        }
     }
 
     /// Closes every span still open (the events ended first: a crash, a cut log), marked
@@ -460,29 +292,68 @@ impl SpanBuilder {
         self.close_all(self.last_ns, "the events end before this span did")
     }
 
+    /// Closes the nested runs (latest first), then the root.
     fn close_all(&mut self, now: u64, why: &str) -> Vec<Span> {
         let mut done = Vec::new();
-        if let Some(open) = self.chat.take() {
-            done.push(self.abandon(open, now, why));
+        while let Some(frame) = self.nested.pop() {
+            self.close_frame(frame, now, why, &mut done);
         }
-        for open in std::mem::take(&mut self.tools) {
-            done.push(self.abandon(open, now, why));
-        }
-        if let Some((mut open, totals)) = self.run.take() {
-            totals.write(&mut open.span.attributes, self.priced);
-            done.push(self.abandon(open, now, why));
-        }
+        let root = std::mem::take(&mut self.root);
+        self.close_frame(root, now, why, &mut done);
         done
     }
 
-    fn open_run(&mut self, now: u64) {
-        let key = format!("run:{}", self.runs);
+    /// Closes the nested runs under the tool span `tool` (theirs first, deepest first).
+    fn close_hosted(&mut self, tool: &str, now: u64, why: &str, done: &mut Vec<Span>) {
+        let mut parents = vec![tool.to_owned()];
+        let mut closing = Vec::new();
+        while let Some(id) = parents.pop() {
+            while let Some(at) = (self.nested.iter()).position(|f| f.parent.as_deref() == Some(&id))
+            {
+                let frame = self.nested.remove(at);
+                parents.extend(frame.tools.iter().map(|t| t.span.span_id.clone()));
+                closing.push(frame);
+            }
+        }
+        while let Some(frame) = closing.pop() {
+            self.close_frame(frame, now, why, done);
+        }
+    }
+
+    /// Ends whatever `frame` has open, as incomplete.
+    fn close_frame(&mut self, mut frame: Frame, now: u64, why: &str, done: &mut Vec<Span>) {
+        if let Some(open) = frame.chat.take() {
+            done.push(self.abandon(open, now, why));
+        }
+        for open in std::mem::take(&mut frame.tools) {
+            done.push(self.abandon(open, now, why));
+        }
+        for (mut open, totals) in [frame.handoff.take(), frame.run.take()]
+            .into_iter()
+            .flatten()
+        {
+            totals.write(&mut open.span.attributes, frame.priced);
+            done.push(self.abandon(open, now, why));
+        }
+    }
+
+    fn open_run(&mut self, frame: &mut Frame, now: u64) {
+        let key = format!("{}run:{}", frame.prefix, self.runs);
         self.runs += 1;
+        let mut span = self.agent_span(frame, &key, frame.parent.clone(), now);
+        let a = &mut span.attributes;
+        a.insert(keys::CONVERSATION_ID.into(), self.run_id.clone().into());
+        a.insert(keys::RUN_ID.into(), self.run_id.clone().into());
+        frame.run = Some((Open::new(span), RunTotals::default()));
+    }
+
+    /// An `invoke_agent` span for `frame`'s active agent.
+    fn agent_span(&self, frame: &Frame, key: &str, parent: Option<String>, now: u64) -> Span {
         let mut span = Span {
             trace_id: self.trace_id.clone(),
-            span_id: span_id_for(&self.run_id, &key),
-            parent_span_id: None,
-            name: match self.agent.as_str() {
+            span_id: span_id_for(&self.run_id, key),
+            parent_span_id: parent,
+            name: match frame.agent.as_str() {
                 "" => keys::OP_INVOKE_AGENT.to_owned(),
                 agent => self.clean(&format!("invoke_agent {agent}")),
             },
@@ -495,25 +366,17 @@ impl SpanBuilder {
         };
         let a = &mut span.attributes;
         a.insert(keys::OPERATION_NAME.into(), keys::OP_INVOKE_AGENT.into());
-        if !self.agent.is_empty() {
-            a.insert(keys::AGENT_NAME.into(), self.clean(&self.agent).into());
+        if !frame.agent.is_empty() {
+            a.insert(keys::AGENT_NAME.into(), self.clean(&frame.agent).into());
         }
-        self.common(a);
-        a.insert(keys::CONVERSATION_ID.into(), self.run_id.clone().into());
-        a.insert(keys::RUN_ID.into(), self.run_id.clone().into());
-        self.run = Some((
-            Open {
-                span,
-                call_id: String::new(),
-            },
-            RunTotals::default(),
-        ));
+        self.common(frame, a);
+        span
     }
 
     /// Opens a run span for events that come without `run_started` (a chat's later turns).
-    fn ensure_run(&mut self, now: u64) {
-        if self.run.is_none() {
-            self.open_run(now);
+    fn ensure_run(&mut self, frame: &mut Frame, now: u64) {
+        if frame.run.is_none() {
+            self.open_run(frame, now);
         }
     }
 }

@@ -20,6 +20,13 @@ pub const PROVIDER_NAME: &str = "gen_ai.provider.name";
 pub const REQUEST_MODEL: &str = "gen_ai.request.model";
 /// `gen_ai.agent.name`.
 pub const AGENT_NAME: &str = "gen_ai.agent.name";
+/// `warden.agent.path`: on the spans of a nested run (an agent called as a tool), the
+/// agents from the run's own down to the one the span belongs to, e.g.
+/// `["triage", "researcher"]`.
+pub const AGENT_PATH: &str = "warden.agent.path";
+/// `warden.handoff.from`: on the `invoke_agent` span a handoff opened, the agent that
+/// handed the run over.
+pub const HANDOFF_FROM: &str = "warden.handoff.from";
 /// `gen_ai.conversation.id`: the run id (a chat session's turns share it).
 pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
 /// `gen_ai.usage.input_tokens`.
@@ -50,6 +57,10 @@ pub const OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
 pub const TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
 /// `gen_ai.tool.call.result` (content: only when capture is on).
 pub const TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+
+/// On a model call's span with content: older messages of the request left out by the
+/// content cap (the newest are kept; see `warden_core::events::content`).
+pub const CONTENT_DROPPED_MESSAGES: &str = "warden.content.dropped_messages";
 
 /// The run's id.
 pub const RUN_ID: &str = "warden.run.id";
@@ -122,5 +133,8 @@ pub const EVENT_COMPACTION: &str = "warden.compaction";
 pub const EVENT_BUDGET_WARNING: &str = "warden.budget_warning";
 /// Span event: a tool call the parser rejected.
 pub const EVENT_TOOL_CALL_REJECTED: &str = "warden.tool_call.rejected";
+/// Span event: the agent handed the run to another (`warden.handoff.from`, `.to`,
+/// `warden.reason`); the new agent's `invoke_agent` span follows.
+pub const EVENT_HANDOFF: &str = "warden.handoff";
 /// Span event: a final answer the output schema rejected.
 pub const EVENT_OUTPUT_REJECTED: &str = "warden.output.rejected";

@@ -10,6 +10,9 @@
 //! total  2 model calls  1,234 in / 56 out tokens  $0.0012  3 tool calls (1 denied)  fuel …
 //! ```
 //!
+//! An agent that takes over by a handoff is a line of its own with its calls below it; an
+//! agent called as a tool is drawn below that tool call, its own calls below it.
+//!
 //! Invariant: the tree is drawn from the spans [`SpanBuilder::build`] makes of the same
 //! records (never from other state), without message content; cost appears only when a
 //! price was known for the model, and the last line says so when it was not.
@@ -61,25 +64,40 @@ pub fn render_spans(out: &mut String, spans: &[Span]) {
     }
 }
 
-/// One line of the tree below the run: a model call (with its tools) or a run event.
+/// One line of the tree below an agent: a model call (with its tools), a tool call, an
+/// agent that took over by a handoff, or an event.
 enum Item<'a> {
     Chat(&'a Span, Vec<&'a Span>, usize),
     Tool(&'a Span),
+    Agent(&'a Span),
     Note(u64, String),
 }
 
 impl Item<'_> {
-    fn start(&self) -> u64 {
+    /// When it starts; at a tie (times are in milliseconds), calls first, then events,
+    /// then agents (a handoff's event precedes the agent it opened).
+    fn start(&self) -> (u64, u8) {
         match self {
-            Item::Chat(span, ..) | Item::Tool(span) => span.start_unix_nano,
-            Item::Note(at, _) => *at,
+            Item::Chat(span, ..) | Item::Tool(span) => (span.start_unix_nano, 0),
+            Item::Note(at, _) => (*at, 1),
+            Item::Agent(span) => (span.start_unix_nano, 2),
         }
     }
 }
 
+/// What the lines of one tree share: every span, the run's start and whether it is priced.
+struct Tree<'a> {
+    spans: &'a [Span],
+    t0: u64,
+    priced: bool,
+}
+
 fn render_run(out: &mut String, run: &Span, spans: &[Span]) {
-    let t0 = run.start_unix_nano;
-    let priced = run.attr(keys::COST_USD).is_some();
+    let tree = Tree {
+        spans,
+        t0: run.start_unix_nano,
+        priced: run.attr(keys::COST_USD).is_some(),
+    };
     let _ = write!(
         out,
         "run {}  agent {}  model {}",
@@ -96,82 +114,163 @@ fn render_run(out: &mut String, run: &Span, spans: &[Span]) {
         duration(run.duration_nanos()),
         outcome(run)
     );
-    let children: Vec<&Span> = spans
-        .iter()
-        .filter(|s| s.parent_span_id.as_deref() == Some(run.span_id.as_str()))
-        .collect();
-    let mut items: Vec<Item> = Vec::new();
-    let mut chats: Vec<&Span> = children
-        .iter()
-        .copied()
-        .filter(|s| op(s) == keys::OP_CHAT)
-        .collect();
-    chats.sort_by_key(|s| s.start_unix_nano);
-    for (number, chat) in chats.iter().enumerate() {
-        items.push(Item::Chat(chat, Vec::new(), number + 1));
+    // Each level of the tree is drawn once: a hostile log cannot make it loop (ids are
+    // unique per span, and a parent is looked up only below the span that names it).
+    let mut drawn = std::collections::HashSet::new();
+    tree.agent_body(out, run, "", &mut drawn);
+    let _ = writeln!(out, "{}", total_line(run, tree.priced));
+}
+
+impl Tree<'_> {
+    fn children_of<'s>(&'s self, span: &Span) -> impl Iterator<Item = &'s Span> {
+        let id = span.span_id.clone();
+        (self.spans.iter()).filter(move |s| s.parent_span_id.as_deref() == Some(id.as_str()))
     }
-    for tool in children
-        .iter()
-        .copied()
-        .filter(|s| op(s) == keys::OP_EXECUTE_TOOL)
-    {
-        // Under the last model call of its step that started before it.
-        let step = tool.attr(keys::STEP);
-        let owner = items.iter_mut().rev().find_map(|item| match item {
-            Item::Chat(chat, tools, _)
-                if chat.attr(keys::STEP) == step
-                    && chat.start_unix_nano <= tool.start_unix_nano =>
-            {
-                Some(tools)
-            }
-            _ => None,
-        });
-        match owner {
-            Some(tools) => tools.push(tool),
-            None => items.push(Item::Tool(tool)),
+
+    /// The lines below an agent span (the run, a handoff's agent, a nested run), each
+    /// starting with `indent`.
+    fn agent_body<'s>(
+        &'s self,
+        out: &mut String,
+        agent: &'s Span,
+        indent: &str,
+        drawn: &mut std::collections::HashSet<&'s str>,
+    ) {
+        if !drawn.insert(agent.span_id.as_str()) {
+            return;
         }
-    }
-    for event in &run.events {
-        items.push(Item::Note(
-            event.time_unix_nano,
-            note(&event.name, &event.attributes),
-        ));
-    }
-    items.sort_by_key(Item::start);
-    for (i, item) in items.iter().enumerate() {
-        let last = i + 1 == items.len();
-        let (branch, stem) = if last {
-            ("└─ ", "   ")
-        } else {
-            ("├─ ", "│  ")
-        };
-        match item {
-            Item::Chat(chat, tools, number) => {
-                let _ = writeln!(out, "{branch}{}", chat_line(chat, *number, t0, priced));
-                let mut tools = tools.clone();
-                tools.sort_by_key(|s| s.start_unix_nano);
-                for (j, tool) in tools.iter().enumerate() {
-                    let twig = if j + 1 == tools.len() {
-                        "└─ "
-                    } else {
-                        "├─ "
-                    };
-                    let _ = writeln!(out, "{stem}{twig}{}", tool_line(tool, t0));
+        let children: Vec<&Span> = self.children_of(agent).collect();
+        let mut items: Vec<Item> = Vec::new();
+        let mut chats: Vec<&Span> = (children.iter().copied())
+            .filter(|s| op(s) == keys::OP_CHAT)
+            .collect();
+        chats.sort_by_key(|s| s.start_unix_nano);
+        for (number, chat) in chats.iter().enumerate() {
+            items.push(Item::Chat(chat, Vec::new(), number + 1));
+        }
+        for child in children.iter().copied() {
+            match op(child) {
+                keys::OP_EXECUTE_TOOL => {
+                    // Under the last model call of its step that started before it.
+                    let step = child.attr(keys::STEP);
+                    let owner = items.iter_mut().rev().find_map(|item| match item {
+                        Item::Chat(chat, tools, _)
+                            if chat.attr(keys::STEP) == step
+                                && chat.start_unix_nano <= child.start_unix_nano =>
+                        {
+                            Some(tools)
+                        }
+                        _ => None,
+                    });
+                    match owner {
+                        Some(tools) => tools.push(child),
+                        None => items.push(Item::Tool(child)),
+                    }
+                }
+                keys::OP_INVOKE_AGENT => items.push(Item::Agent(child)),
+                _ => {}
+            }
+        }
+        for event in &agent.events {
+            items.push(Item::Note(
+                event.time_unix_nano,
+                note(&event.name, &event.attributes),
+            ));
+        }
+        items.sort_by_key(Item::start);
+        for (i, item) in items.iter().enumerate() {
+            let last = i + 1 == items.len();
+            let (branch, stem) = if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            let inner = format!("{indent}{stem}");
+            match item {
+                Item::Chat(chat, tools, number) => {
+                    let line = chat_line(chat, *number, self.t0, self.priced);
+                    let _ = writeln!(out, "{indent}{branch}{line}");
+                    let mut tools = tools.clone();
+                    tools.sort_by_key(|s| s.start_unix_nano);
+                    for (j, tool) in tools.iter().enumerate() {
+                        let (twig, below) = if j + 1 == tools.len() {
+                            ("└─ ", "   ")
+                        } else {
+                            ("├─ ", "│  ")
+                        };
+                        let _ = writeln!(out, "{inner}{twig}{}", tool_line(tool, self.t0));
+                        self.nested_runs(out, tool, &format!("{inner}{below}"), drawn);
+                    }
+                }
+                Item::Tool(tool) => {
+                    let _ = writeln!(out, "{indent}{branch}{}", tool_line(tool, self.t0));
+                    self.nested_runs(out, tool, &inner, drawn);
+                }
+                Item::Agent(span) => {
+                    let _ = writeln!(out, "{indent}{branch}{}", agent_line(span, self.t0));
+                    self.agent_body(out, span, &inner, drawn);
+                }
+                Item::Note(at, text) => {
+                    let _ = writeln!(
+                        out,
+                        "{indent}{branch}· {text}  +{}",
+                        duration(at.saturating_sub(self.t0))
+                    );
                 }
             }
-            Item::Tool(tool) => {
-                let _ = writeln!(out, "{branch}{}", tool_line(tool, t0));
-            }
-            Item::Note(at, text) => {
-                let _ = writeln!(
-                    out,
-                    "{branch}· {text}  +{}",
-                    duration(at.saturating_sub(t0))
-                );
-            }
         }
     }
-    let _ = writeln!(out, "{}", total_line(run, priced));
+
+    /// The nested runs under a tool call (an agent called as a tool), each an agent line
+    /// and its body.
+    fn nested_runs<'s>(
+        &'s self,
+        out: &mut String,
+        tool: &'s Span,
+        indent: &str,
+        drawn: &mut std::collections::HashSet<&'s str>,
+    ) {
+        let mut runs: Vec<&Span> = (self.children_of(tool))
+            .filter(|s| op(s) == keys::OP_INVOKE_AGENT)
+            .collect();
+        runs.sort_by_key(|s| s.start_unix_nano);
+        for (k, run) in runs.iter().enumerate() {
+            let (twig, below) = if k + 1 == runs.len() {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            let _ = writeln!(out, "{indent}{twig}{}", agent_line(run, self.t0));
+            self.agent_body(out, run, &format!("{indent}{below}"), drawn);
+        }
+    }
+}
+
+/// An agent that took over (handoff) or was called as a tool (nested run).
+fn agent_line(agent: &Span, t0: u64) -> String {
+    let mut line = format!("agent {}", str_attr(agent, keys::AGENT_NAME).unwrap_or("?"));
+    if let Some(AttrValue::StrList(path)) = agent.attr(keys::AGENT_PATH) {
+        let _ = write!(line, " ({})", path.join(" › "));
+    }
+    if let Some(from) = str_attr(agent, keys::HANDOFF_FROM) {
+        let _ = write!(line, "  handed over by {from}");
+    }
+    let _ = write!(
+        line,
+        "  model {}",
+        str_attr(agent, keys::REQUEST_MODEL).unwrap_or("?")
+    );
+    if let Some(provider) = str_attr(agent, keys::PROVIDER_NAME) {
+        let _ = write!(line, " ({provider})");
+    }
+    let _ = write!(
+        line,
+        "  +{}  {}  {}",
+        duration(agent.start_unix_nano.saturating_sub(t0)),
+        duration(agent.duration_nanos()),
+        outcome(agent)
+    );
+    line
 }
 
 fn chat_line(chat: &Span, number: usize, t0: u64, priced: bool) -> String {
@@ -331,6 +430,15 @@ fn note(name: &str, a: &crate::span::Attributes) -> String {
                 s("warden.reason")
             )
         }
+        keys::EVENT_HANDOFF => format!(
+            "handoff {} → {}{}",
+            s(keys::HANDOFF_FROM),
+            s("warden.handoff.to"),
+            match s("warden.reason") {
+                reason if reason.is_empty() => String::new(),
+                reason => format!(": {reason}"),
+            }
+        ),
         keys::EVENT_OUTPUT_REJECTED => format!(
             "answer rejected by the output schema: {}",
             s("warden.reason")

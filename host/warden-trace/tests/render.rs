@@ -29,3 +29,8 @@ fn a_run_with_tool_calls_a_denial_a_retry_and_a_compaction() {
 fn a_run_without_a_price_says_cost_is_unknown_and_a_cut_log_shows_what_was_open() {
     check("unpriced_cut.jsonl", "unpriced_cut.tree");
 }
+
+#[test]
+fn a_team_run_draws_the_nested_agent_under_its_call_and_the_handoff_as_an_agent() {
+    check("team.jsonl", "team.tree");
+}

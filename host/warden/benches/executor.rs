@@ -93,6 +93,9 @@ impl floor::warden::tool::host::Host for Bare {
     fn config_keys(&mut self) -> Vec<String> {
         Vec::new()
     }
+    fn idempotency_key(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Same code-generation settings as warden's engine (fuel and epoch checks compiled in),

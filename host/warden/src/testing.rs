@@ -129,5 +129,5 @@ fn pieces(text: &str) -> Vec<String> {
 /// built-in tools and the test-only ones (`HOSTILE` tries every escape a guest has,
 /// `BAD_DESCRIBE` describes itself wrongly).
 pub mod guests {
-    pub use crate::guests::{BAD_DESCRIBE, CALC, FS, HOSTILE, HTTP, TEXT, TYPED};
+    pub use crate::guests::{BAD_DESCRIBE, CALC, FS, HOSTILE, HTTP, PREV_WIT, TEXT, TYPED};
 }

@@ -65,7 +65,8 @@ async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitC
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let mut runner = runner.streaming(!args.no_stream);
+    let mut runner =
+        (runner.streaming(!args.no_stream)).capture_content(super::otel::capture_content());
     if interactive {
         let console = console.clone();
         runner = runner.with_approver(std::sync::Arc::new(super::approve::TerminalApprover {
@@ -119,8 +120,12 @@ async fn session(args: ChatArgs, console: Console, traces: &mut Traces) -> ExitC
         let handle = RunHandle::new();
         let result = {
             let on_event = |event: warden::RunEvent| {
-                traces.observe(&event);
-                view.event(&event);
+                // One time for the stored record, the `--json` line and the trace (see
+                // `at_event_time`).
+                warden_core::events::at_event_time(|| {
+                    traces.observe(&event);
+                    view.event(&event);
+                });
             };
             let turn = async {
                 match &args.session {

@@ -69,6 +69,13 @@ impl Traces {
     }
 }
 
+/// Whether the user turned message content on for traces
+/// (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`): the runner then emits each
+/// model call's messages, and the spans carry them.
+pub(super) fn capture_content() -> bool {
+    TraceOptions::from_env().capture_content
+}
+
 /// `e` and its causes on one line.
 pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

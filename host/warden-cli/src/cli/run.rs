@@ -66,7 +66,8 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
         Err(e) => return view.error(&e.to_string()),
     };
     view.checked_answer(agent.config().output_schema.is_some());
-    let mut runner = runner.streaming(!args.no_stream);
+    let mut runner =
+        (runner.streaming(!args.no_stream)).capture_content(super::otel::capture_content());
     // A person at the terminal decides on approvals as they come; otherwise the run pauses.
     if std::io::stdin().is_terminal() && !args.json && !stdin_task {
         let console = console.clone();
@@ -85,8 +86,12 @@ pub async fn run(args: RunArgs, console: Console) -> ExitCode {
     let run_id = json_id.unwrap_or_else(warden_core::events::new_run_id);
     let mut traces = Traces::start(Some(run_id.clone()));
     let on_event = |event: warden::RunEvent| {
-        traces.observe(&event);
-        view.event(&event);
+        // One time for the stored record, the `--json` line and the trace (see
+        // `at_event_time`).
+        warden_core::events::at_event_time(|| {
+            traces.observe(&event);
+            view.event(&event);
+        });
     };
     let result = if args.record.no_record {
         let result = runner.run_with(&agent, task, &handle, on_event).await;

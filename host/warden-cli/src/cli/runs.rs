@@ -3,7 +3,8 @@
 //!
 //! `show` prints the run's header (id, agent, status, task, session), the tree of its stored
 //! events that `warden trace` draws (model calls, the tool calls each asked for, timings,
-//! tokens, cost, errors), then the answer.
+//! tokens, cost, errors), then the answer; `show --json` prints the stored events as the
+//! JSON lines `warden run --json` printed (same fields and timestamps; no text deltas).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,10 @@ pub enum RunsCommand {
     Show {
         /// The run's id, a unique prefix of it, or `last`.
         id: String,
+        /// Print the run's stored events as JSON lines instead (as `warden run --json`
+        /// printed them, timestamps included; text deltas are not stored).
+        #[arg(long)]
+        json: bool,
     },
     /// Continue an interrupted run from its last checkpoint.
     Resume(ResumeArgs),
@@ -83,7 +88,7 @@ pub async fn run(cmd: RunsCommand, console: Console) -> ExitCode {
     };
     let done = match cmd {
         RunsCommand::List { limit } => list(&*store, limit, &console).await,
-        RunsCommand::Show { id } => show(&*store, &id, &console).await,
+        RunsCommand::Show { id, json } => show(&*store, &id, json, &console).await,
         RunsCommand::Prune { older_than, keep } => prune(&*store, older_than, keep, &console).await,
         RunsCommand::Resume(args) => return resume(store, args, None, view, console).await,
         RunsCommand::Approve(args) => {
@@ -124,10 +129,17 @@ async fn list(store: &dyn Store, limit: usize, console: &Console) -> Result<(), 
     Ok(())
 }
 
-async fn show(store: &dyn Store, id: &str, console: &Console) -> Result<(), String> {
+async fn show(store: &dyn Store, id: &str, json: bool, console: &Console) -> Result<(), String> {
     let id = store.resolve(id).await.map_err(|e| e.to_string())?;
     let run = store.load(&id).await.map_err(|e| e.to_string())?;
     let events = store.events(&id).await.map_err(|e| e.to_string())?;
+    if json {
+        for record in &events {
+            let line = serde_json::to_string(record).map_err(|e| e.to_string())?;
+            console.out_text(&format!("{line}\n"));
+        }
+        return Ok(());
+    }
     for line in render(&run, &events) {
         console.out_text(&format!("{line}\n"));
     }

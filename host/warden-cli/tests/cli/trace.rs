@@ -81,12 +81,20 @@ async fn run_exports_the_span_tree_of_its_run_without_content_by_default() {
         serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(hex(&run.trace_id), first["run_id"].as_str().unwrap());
     for span in &spans {
-        assert!(
-            attr(span, "gen_ai.input.messages").is_none(),
-            "content is off by default"
-        );
-        assert!(attr(span, "gen_ai.tool.call.arguments").is_none());
+        for key in [
+            "gen_ai.input.messages",
+            "gen_ai.output.messages",
+            "gen_ai.tool.call.arguments",
+            "gen_ai.tool.call.result",
+        ] {
+            assert!(
+                attr(span, key).is_none(),
+                "content is off by default: {key}"
+            );
+        }
     }
+    // Nor do the events carry the calls' messages.
+    assert!(!text(&out.stdout).contains("model_content"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,6 +138,34 @@ async fn content_is_recorded_when_asked_and_the_api_key_never_is() {
     assert!(
         matches!(attr(tool, "gen_ai.tool.call.arguments"), Some(Value::StringValue(a)) if a.contains("6*7"))
     );
+    // Each model call carries its full request and its answer as GenAI message JSON.
+    let mut chats: Vec<&Span> = (spans.iter())
+        .filter(|s| s.name == "chat gpt-4o-mini")
+        .collect();
+    chats.sort_by_key(|s| s.start_time_unix_nano);
+    let json = |span: &Span, key: &str| match attr(span, key) {
+        Some(Value::StringValue(text)) => serde_json::from_str::<serde_json::Value>(text).unwrap(),
+        other => panic!("{key}: {other:?}"),
+    };
+    let input = json(chats[1], "gen_ai.input.messages");
+    let roles: Vec<&str> = (input.as_array().unwrap().iter())
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool"], "{input}");
+    assert_eq!(input[0]["parts"][0]["content"], "You are a test agent.");
+    let user = input[1]["parts"][0]["content"].as_str().unwrap();
+    assert!(user.contains("What is 6*7? [REDACTED]"), "{user}");
+    assert_eq!(input[2]["parts"][0]["type"], "tool_call");
+    assert_eq!(input[2]["parts"][0]["name"], "calc");
+    assert_eq!(input[3]["parts"][0]["type"], "tool_call_response");
+    let result = input[3]["parts"][0]["response"].as_str().unwrap();
+    assert!(result.contains("\"text\":\"42\""), "{result}");
+    let output = json(chats[1], "gen_ai.output.messages");
+    assert_eq!(output[0]["role"], "assistant");
+    assert_eq!(output[0]["parts"][0]["content"], "The answer is 42.");
+    assert_eq!(output[0]["finish_reason"], "stop");
+    let first = json(chats[0], "gen_ai.output.messages");
+    assert_eq!(first[0]["parts"][0]["type"], "tool_call", "{first}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,11 +13,14 @@
 
 mod record;
 
+pub mod content;
 mod preview;
 
 use serde::{Deserialize, Serialize};
 
-pub use record::{EVENT_SCHEMA_VERSION, EventRecord, EventStamper, brief_server_error, new_run_id};
+pub use record::{
+    EVENT_SCHEMA_VERSION, EventRecord, EventStamper, at_event_time, brief_server_error, new_run_id,
+};
 
 use crate::budget::BudgetResource;
 use crate::chat::{FinishReason, Usage};
@@ -237,6 +240,18 @@ pub enum RunEvent {
         /// The nested run's event.
         event: Box<RunEvent>,
     },
+    /// The messages a model call was sent and what it answered, in full (bounded: see
+    /// [`content`]). Only emitted when the runner captures content
+    /// (`Runner::capture_content`), just before the call's `ModelResponse`.
+    ModelContent {
+        /// The request's messages, oldest first (the newest that fit the cap).
+        input: Vec<content::ContentMessage>,
+        /// Older messages left out by the cap.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        dropped: usize,
+        /// The answer: one assistant message.
+        output: Vec<content::ContentMessage>,
+    },
     /// The run is over. `output` is the final answer (also when it was not streamed as
     /// text deltas: a non-streamed call, a stop tool's output), so a consumer of the events
     /// alone (`--json`) has it.
@@ -252,7 +267,24 @@ pub enum RunEvent {
     },
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 impl RunEvent {
+    /// `ModelContent` for a request and its response (see [`content`]).
+    pub fn model_content(
+        messages: &[crate::chat::Message],
+        response: &crate::chat::ChatResponse,
+    ) -> Self {
+        let (input, dropped) = content::request_content(messages);
+        RunEvent::ModelContent {
+            input,
+            dropped,
+            output: content::response_content(response),
+        }
+    }
+
     /// `ToolCallStarted` for a planned call, with a bounded preview of its arguments.
     pub fn tool_started(call: &PlannedCall) -> Self {
         RunEvent::ToolCallStarted {

@@ -5,6 +5,7 @@
 //! whose `event` equals the event given; `step` is the index (from 0) of the model call the
 //! event belongs to (`run_started`, before any call, carries 0).
 
+use std::cell::RefCell;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -152,8 +153,39 @@ impl EventStamper {
     }
 }
 
-/// The current time as RFC 3339 (UTC, milliseconds).
+thread_local! {
+    /// The time of the event being handed on by this thread (see [`at_event_time`]).
+    static EVENT_TIME: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with one timestamp for every stamp made on this thread inside it, by any
+/// [`EventStamper`]: the time is read once, when the event is first handed on, so the
+/// record a store keeps, the `--json` line and the trace of one event carry the same
+/// `ts`. A call inside another reuses the outer time.
+pub fn at_event_time<R>(f: impl FnOnce() -> R) -> R {
+    /// Clears the time when the outermost call ends (also by a panic).
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            EVENT_TIME.with(|t| t.borrow_mut().take());
+        }
+    }
+    let outer = EVENT_TIME.with(|t| t.borrow().is_some());
+    if outer {
+        return f();
+    }
+    let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    EVENT_TIME.with(|t| *t.borrow_mut() = Some(time));
+    let _clear = Clear;
+    f()
+}
+
+/// The current time as RFC 3339 (UTC, milliseconds): the event's (see
+/// [`at_event_time`]) when one is being handed on.
 pub(crate) fn now() -> String {
+    if let Some(time) = EVENT_TIME.with(|t| t.borrow().clone()) {
+        return time;
+    }
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
@@ -206,6 +238,24 @@ fn html_title<'a>(html: &'a str, lower: &str) -> Option<&'a str> {
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_stamp_inside_at_event_time_has_the_same_time() {
+        let event = RunEvent::TextDelta { text: "x".into() };
+        let (mut store, mut json) = (EventStamper::new("r"), EventStamper::new("r"));
+        let (record, line) = at_event_time(|| {
+            let record = store.record(event.clone());
+            std::thread::sleep(std::time::Duration::from_millis(3));
+            let line = at_event_time(|| json.line(&event));
+            (record, line)
+        });
+        let parsed: EventRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed.ts, record.ts);
+        // Outside, each stamp reads the clock again.
+        let first = store.record(event.clone());
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        assert_ne!(store.record(event).ts, first.ts);
+    }
     use crate::state::ModelCallKind;
 
     #[test]

@@ -44,6 +44,28 @@ impl RunTotals {
         }
     }
 
+    /// Adds a nested run's totals (its calls are part of this run's).
+    pub(super) fn absorb(&mut self, other: &RunTotals) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+        self.cost_usd += other.cost_usd;
+        self.model_calls = self.model_calls.saturating_add(other.model_calls);
+        self.tool_calls = self.tool_calls.saturating_add(other.tool_calls);
+        self.denials = self.denials.saturating_add(other.denials);
+        self.fuel = self.fuel.saturating_add(other.fuel);
+        self.wall_ms = self.wall_ms.saturating_add(other.wall_ms);
+        self.peak_memory = self.peak_memory.max(other.peak_memory);
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+        self.http_requests = self.http_requests.saturating_add(other.http_requests);
+        self.retries = self.retries.saturating_add(other.retries);
+        self.rate_limit_wait_ms = self
+            .rate_limit_wait_ms
+            .saturating_add(other.rate_limit_wait_ms);
+        self.compactions = self.compactions.saturating_add(other.compactions);
+    }
+
     pub(super) fn tool_call(&mut self, usage: &ToolUsage, failure: Option<ToolFailureKind>) {
         self.tool_calls += 1;
         if failure == Some(ToolFailureKind::CapabilityDenied) {

@@ -3,25 +3,45 @@
 //!
 //! Invariant: every text that becomes part of a span passes `SpanBuilder::clean`.
 
-use super::{MAX_CONTENT_CHARS, Open, SpanBuilder, attrs};
+use super::{Frame, MAX_CONTENT_CHARS, Open, SpanBuilder, attrs};
 use crate::keys;
 use crate::span::{Attributes, Span, SpanEvent, SpanKind, SpanStatus, span_id_for};
 
 impl SpanBuilder {
-    /// The attributes the run and its model calls share.
-    pub(super) fn common(&self, a: &mut Attributes) {
-        if let Some(provider) = &self.provider {
+    /// The attributes an agent's span and its model calls share (and, in a nested run,
+    /// the agent path on every span).
+    pub(super) fn common(&self, frame: &Frame, a: &mut Attributes) {
+        if let Some(provider) = &frame.provider {
             a.insert(keys::PROVIDER_NAME.into(), self.clean(provider).into());
         }
-        a.insert(keys::REQUEST_MODEL.into(), self.clean(&self.model).into());
+        a.insert(keys::REQUEST_MODEL.into(), self.clean(&frame.model).into());
+        self.path(frame, a);
     }
 
-    /// A new child span of the run's span.
-    pub(super) fn child(&self, key: &str, name: String, kind: SpanKind, now: u64) -> Span {
-        Span {
+    /// `warden.agent.path` for the spans of a nested run.
+    pub(super) fn path(&self, frame: &Frame, a: &mut Attributes) {
+        if !frame.path.is_empty() {
+            let path = frame.path.iter().map(|p| self.clean(p)).collect();
+            a.insert(
+                keys::AGENT_PATH.into(),
+                crate::span::AttrValue::StrList(path),
+            );
+        }
+    }
+
+    /// A new child span of `frame`'s agent span (the last handoff's, else the run's).
+    pub(super) fn child(
+        &self,
+        frame: &mut Frame,
+        key: &str,
+        name: String,
+        kind: SpanKind,
+        now: u64,
+    ) -> Span {
+        let mut span = Span {
             trace_id: self.trace_id.clone(),
-            span_id: span_id_for(&self.run_id, key),
-            parent_span_id: self.run.as_ref().map(|(run, _)| run.span.span_id.clone()),
+            span_id: span_id_for(&self.run_id, &format!("{}{key}", frame.prefix)),
+            parent_span_id: frame.agent_span().map(|s| s.span_id.clone()),
             name: self.clean(&name),
             kind,
             start_unix_nano: now,
@@ -29,7 +49,9 @@ impl SpanBuilder {
             attributes: Attributes::new(),
             events: Vec::new(),
             status: SpanStatus::Unset,
-        }
+        };
+        self.path(frame, &mut span.attributes);
+        span
     }
 
     pub(super) fn close(&self, open: Open, now: u64) -> Span {
@@ -51,22 +73,23 @@ impl SpanBuilder {
         self.close(open, now)
     }
 
-    /// An event on the run's span.
+    /// An event on `frame`'s agent span (the last handoff's, else the run's).
     pub(super) fn run_event(
         &mut self,
+        frame: &mut Frame,
         name: &str,
         now: u64,
         step: usize,
         attributes: impl IntoIterator<Item = (&'static str, crate::span::AttrValue)>,
     ) {
-        self.ensure_run(now);
-        if let Some((run, _)) = &mut self.run {
+        self.ensure_run(frame, now);
+        if let Some(span) = frame.agent_span() {
             let mut attrs: Attributes = attributes
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
             attrs.insert(keys::STEP.into(), step.into());
-            run.span.events.push(SpanEvent {
+            span.events.push(SpanEvent {
                 name: name.into(),
                 time_unix_nano: now,
                 attributes: attrs,
@@ -74,17 +97,18 @@ impl SpanBuilder {
         }
     }
 
-    /// An event on the open model call's span (the run's when none is open), adding
+    /// An event on the open model call's span (the agent's when none is open), adding
     /// `wait_ms` to the span's `counter`.
     pub(super) fn call_event(
         &mut self,
+        frame: &mut Frame,
         name: &str,
         now: u64,
         attributes: impl IntoIterator<Item = (&'static str, crate::span::AttrValue)>,
         counter: &str,
         wait_ms: u64,
     ) {
-        self.ensure_run(now);
+        self.ensure_run(frame, now);
         let event = SpanEvent {
             name: name.into(),
             time_unix_nano: now,
@@ -93,10 +117,12 @@ impl SpanBuilder {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
         };
-        let span = match (&mut self.chat, &mut self.run) {
-            (Some(chat), _) => &mut chat.span,
-            (None, Some((run, _))) => &mut run.span,
-            (None, None) => return,
+        let span = match &mut frame.chat {
+            Some(chat) => &mut chat.span,
+            None => match frame.agent_span() {
+                Some(span) => span,
+                None => return,
+            },
         };
         attrs::add_int(&mut span.attributes, counter, wait_ms);
         span.events.push(event);
@@ -115,6 +141,26 @@ impl SpanBuilder {
             text.push('…');
         }
         text
+    }
+
+    /// Messages as the GenAI conventions' JSON, every string redacted and then capped
+    /// (redacted before it is encoded, so an escape cannot hide a key).
+    pub(super) fn content_json(
+        &self,
+        messages: &[warden_core::events::content::ContentMessage],
+    ) -> String {
+        let clean: Vec<_> = (messages.iter())
+            .map(|m| warden_core::events::content::ContentMessage {
+                role: self.clean(&m.role),
+                parts: m
+                    .parts
+                    .iter()
+                    .map(|p| p.map_text(|t| self.capped(t)))
+                    .collect(),
+                finish_reason: m.finish_reason.as_deref().map(|r| self.clean(r)),
+            })
+            .collect();
+        serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into())
     }
 
     /// One message as content (redacted before it is encoded, so an escape cannot hide a key).

@@ -116,6 +116,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 };
                 if let ModelOutcome::Response(response) = &outcome {
                     rec.note_response(response);
+                    content(runner, &request, response, sink);
                 }
                 feed_model(controller, outcome)?;
                 forward(controller, sink);
@@ -134,6 +135,7 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 .await;
                 if let ModelOutcome::Response(response) = &outcome {
                     rec.note_response(response);
+                    content(runner, &request, response, sink);
                 }
                 feed_model(controller, outcome)?;
                 forward(controller, sink);
@@ -158,6 +160,18 @@ pub(super) async fn drive<S: FnMut(RunEvent) + ?Sized>(
                 }
             }
         }
+    }
+}
+
+/// The call's full content, when the runner captures it (before its `ModelResponse`).
+fn content<S: FnMut(RunEvent) + ?Sized>(
+    runner: &Runner,
+    request: &ChatRequest,
+    response: &ChatResponse,
+    sink: &mut S,
+) {
+    if runner.captures_content() {
+        sink(RunEvent::model_content(&request.messages, response));
     }
 }
 

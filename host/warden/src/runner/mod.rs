@@ -70,6 +70,8 @@ pub struct Runner {
     approver: Option<Arc<dyn Approver>>,
     /// The agents handoffs may name (see `crate::multi`).
     team: Option<Team>,
+    /// Emit `ModelContent` events (see [`Runner::capture_content`]).
+    capture_content: bool,
 }
 
 impl Runner {
@@ -83,7 +85,23 @@ impl Runner {
             store: None,
             approver: None,
             team: None,
+            capture_content: false,
         }
+    }
+
+    /// Emits a `ModelContent` event for every model call: the messages it was sent and
+    /// its answer, in full up to a bound (see `warden_core::events::content`), for traces
+    /// that record content (`warden_trace::TraceOptions::capture_content`). Off by
+    /// default: the events then carry no message content beyond the task, previews and
+    /// the answer. Nested runs (agents called as tools) inherit it.
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.capture_content = on;
+        self
+    }
+
+    /// Whether model calls emit `ModelContent` events.
+    pub fn captures_content(&self) -> bool {
+        self.capture_content
     }
 
     /// Whether model calls use the provider's streaming API (text arrives as `TextDelta`

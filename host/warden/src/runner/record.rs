@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use warden_core::chat::ChatResponse;
 use warden_core::controller::Controller;
-use warden_core::events::{EventRecord, EventStamper, RunEvent};
+use warden_core::events::{EventRecord, EventStamper, RunEvent, at_event_time};
 use warden_core::tool::PlannedCall;
 use warden_store::{
     ActiveAgent, AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails, PendingApproval,
@@ -279,13 +279,16 @@ pub(super) fn buffering<'a, S: FnMut(RunEvent) + ?Sized>(
     sink: &'a mut S,
 ) -> impl FnMut(RunEvent) + 'a {
     move |event| {
-        if !matches!(event, RunEvent::TextDelta { .. })
-            && let Ok(mut buffer) = buffer.lock()
-        {
-            let record = buffer.0.record(event.clone());
-            buffer.1.push(record);
-        }
-        sink(event);
+        // One time for the stored record and whatever the sink stamps (`--json`, traces).
+        at_event_time(|| {
+            if !matches!(event, RunEvent::TextDelta { .. })
+                && let Ok(mut buffer) = buffer.lock()
+            {
+                let record = buffer.0.record(event.clone());
+                buffer.1.push(record);
+            }
+            sink(event);
+        })
     }
 }
 

@@ -32,9 +32,9 @@ use warden_core::events::RunEvent;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
 use warden_sandbox::Executor;
 
-/// The config key carrying a call's idempotency key to the guest (the guest SDK's
-/// `IDEMPOTENCY_KEY_CONFIG`).
-pub const IDEMPOTENCY_KEY_CONFIG: &str = "warden.idempotency-key";
+/// The config key carrying a call's idempotency key into the sandbox, which returns it from
+/// `host.idempotency-key` (and, for guests built before that, `get-config`).
+pub const IDEMPOTENCY_KEY_CONFIG: &str = warden_sandbox::IDEMPOTENCY_KEY_CONFIG;
 
 /// Whether to go on with the turn.
 enum Flow {
@@ -272,8 +272,8 @@ fn start(
 }
 
 /// One call through the executor, as the controller sees its outcome. A recorded call's
-/// idempotency key reaches the guest as the reserved config value
-/// `warden.idempotency-key` (through `host.get-config`, so older guests are unaffected).
+/// idempotency key reaches the guest through `host.idempotency-key` (carried by the
+/// reserved config value `warden.idempotency-key`, which older guests read instead).
 async fn execute(
     executor: Executor,
     binding: Option<Binding>,
