@@ -116,6 +116,7 @@ async fn store_run(db: &std::path::Path, run_id: &str, records: Vec<EventRecord>
         status: RunStatus::Finished,
         events,
         responses: Vec::new(),
+        tails: None,
     };
     store.checkpoint(&lease, write).await.unwrap();
 }
