@@ -116,7 +116,8 @@ impl Default for SqliteOptions {
 }
 
 /// The SQLite store. Cheap to clone; calls run on tokio's blocking pool, except a run's
-/// step writes under `NORMAL` (see [`SqliteStore::step_write`]).
+/// step writes under `NORMAL`, which run on the caller's thread when the database is free
+/// (the hop to the pool and back cost more than the write itself).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
