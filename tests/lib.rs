@@ -3,6 +3,22 @@
 pub mod hostile_http;
 pub mod sandbox;
 
+/// The first of `candidates` that runs (`--version` succeeds), unless the environment
+/// variable `var` names the tool: how the language-example tests find componentize-py and
+/// componentize-js (on `PATH`, or where `.ci/run` installs them).
+pub fn find_tool(var: &str, candidates: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os(var) {
+        return Some(path.into());
+    }
+    let works = |p: &std::path::Path| {
+        std::process::Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    candidates.iter().find(|p| works(p)).cloned()
+}
+
 /// Helpers for the LLM interface tests (`e2e/llm*.rs`).
 pub mod llm {
     use std::time::Duration;

@@ -22,21 +22,11 @@ fn examples() -> PathBuf {
 }
 
 fn componentize_js() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("WARDEN_COMPONENTIZE_JS") {
-        return Some(PathBuf::from(path));
-    }
-    let works = |p: &Path| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    [
-        PathBuf::from("componentize-js"),
-        examples().join("node_modules/.bin/componentize-js"),
-    ]
-    .into_iter()
-    .find(|p| works(p))
+    let local = examples().join("node_modules/.bin/componentize-js");
+    warden_e2e::find_tool(
+        "WARDEN_COMPONENTIZE_JS",
+        &[PathBuf::from("componentize-js"), local],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,21 +21,11 @@ fn repo() -> PathBuf {
 }
 
 fn componentize_py() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("WARDEN_COMPONENTIZE_PY") {
-        return Some(PathBuf::from(path));
-    }
-    let works = |p: &Path| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let on_path = PathBuf::from("componentize-py");
-    if works(&on_path) {
-        return Some(on_path);
-    }
     let venv = repo().join(".venv-mcp/bin/componentize-py");
-    works(&venv).then_some(venv)
+    warden_e2e::find_tool(
+        "WARDEN_COMPONENTIZE_PY",
+        &[PathBuf::from("componentize-py"), venv],
+    )
 }
 
 /// Builds `examples/python-tools/<dir>` against `wit` (relative to it) and `world`.

@@ -17,6 +17,22 @@ fn script() -> ScriptedModel {
     ])
 }
 
+/// Takes one step: the model's answer or the first call's result fed; the result once done.
+fn feed(c: &mut Controller, model: &mut ScriptedModel) -> Option<RunResult> {
+    match c.next_step() {
+        Step::CallModel(request) | Step::Summarize(request) => {
+            c.on_model_response(model.respond(&request).unwrap())
+                .unwrap();
+        }
+        Step::RunTools(plan) => {
+            let first = plan.calls.first().unwrap();
+            c.on_tool_results(vec![run_tool(first)]).unwrap();
+        }
+        Step::Done(result) => return Some(result),
+    }
+    None
+}
+
 /// Drives to the end; after feed number `restart_at` the controller is replaced by one
 /// restored from its JSON snapshot. Tool calls are fed one at a time.
 fn run(restart_at: Option<usize>) -> (RunResult, Vec<Message>) {
@@ -25,16 +41,8 @@ fn run(restart_at: Option<usize>) -> (RunResult, Vec<Message>) {
     let mut model = script();
     let mut feeds = 0;
     loop {
-        match c.next_step() {
-            Step::CallModel(request) | Step::Summarize(request) => {
-                c.on_model_response(model.respond(&request).unwrap())
-                    .unwrap();
-            }
-            Step::RunTools(plan) => {
-                let first = plan.calls.first().unwrap();
-                c.on_tool_results(vec![run_tool(first)]).unwrap();
-            }
-            Step::Done(result) => return (result, c.state().live().to_vec()),
+        if let Some(result) = feed(&mut c, &mut model) {
+            return (result, c.state().live().to_vec());
         }
         feeds += 1;
         if Some(feeds) == restart_at {
@@ -90,18 +98,7 @@ fn the_lists_grow_at_their_ends_on_one_lineage_and_the_head_is_the_rest() {
     let mut model = script();
     let lineage = c.state().lineage();
     let mut before = c.snapshot();
-    loop {
-        match c.next_step() {
-            Step::CallModel(request) | Step::Summarize(request) => {
-                c.on_model_response(model.respond(&request).unwrap())
-                    .unwrap();
-            }
-            Step::RunTools(plan) => {
-                let first = plan.calls.first().unwrap();
-                c.on_tool_results(vec![run_tool(first)]).unwrap();
-            }
-            Step::Done(_) => break,
-        }
+    while feed(&mut c, &mut model).is_none() {
         let now = c.snapshot();
         assert_eq!(c.state().lineage(), lineage);
         let (old, new) = (&before.state, &now.state);
