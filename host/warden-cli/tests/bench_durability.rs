@@ -33,6 +33,12 @@ fn the_durability_bench_prints_every_figure() {
         ] {
             positive(&walls[way], &format!("{calls} {way}"));
         }
+        let floor = &d["per_run_length"][calls]["sqlite_floor_ms_per_model_call"];
+        positive(floor, &format!("{calls} sqlite floor"));
+        positive(
+            &d["per_run_length"][calls]["sqlite_floor_percent"],
+            "floor percent",
+        );
         let added = &d["per_run_length"][calls]["added_percent"];
         assert!(added["sqlite_full"].is_number(), "{line}");
     }

@@ -136,14 +136,19 @@ pub async fn measure(s: &Setup<'_>) -> anyhow::Result<Value> {
         let per = *calls as f64;
         let mut walls: [Vec<f64>; 4] = Default::default();
         let mut overheads: [Vec<f64>; 3] = Default::default();
+        let (mut floor, mut floor_percent) = (Vec::new(), Vec::new());
+        let mut bare = Floor::open(&dir.path().join(format!("floor-{calls}.db")))?;
         for i in 0..=s.repeats {
             let mut sample = [0.0; 4];
             for (w, way) in WAYS.iter().enumerate() {
                 sample[w] = ms(one(way, &runners, agent, *calls, &otlp).await?) / per;
             }
+            let floor_ms = ms(bare.run(*calls)?) / per;
             if i == 0 {
                 continue; // warm-up
             }
+            floor.push(floor_ms);
+            floor_percent.push(100.0 * floor_ms / sample[0]);
             for w in 0..4 {
                 walls[w].push(sample[w]);
             }
@@ -168,6 +173,10 @@ pub async fn measure(s: &Setup<'_>) -> anyhow::Result<Value> {
                     "sqlite_full": r3o(o_full),
                     "sqlite_normal_and_otlp_export": r3o(o_otlp),
                 },
+                // Three bare commits per model call (see `Floor`): what any store that commits
+                // each step costs here, and that cost against the model call.
+                "sqlite_floor_ms_per_model_call": r3o(median(floor)),
+                "sqlite_floor_percent": r3o(median(floor_percent)),
                 "added_ms_per_model_call": {
                     "sqlite_normal": r3o(normal_w.zip(off).map(|(a, b)| a - b)),
                     "sqlite_full": r3o(full_w.zip(off).map(|(a, b)| a - b)),
@@ -192,6 +201,59 @@ pub async fn measure(s: &Setup<'_>) -> anyhow::Result<Value> {
         "resume_100_call_run_ms": resume,
         "target_added_percent_max": 10,
     }))
+}
+
+/// The floor of a store that commits every step: a bare SQLite connection (WAL,
+/// `synchronous=NORMAL`, on this thread) making per model call the three commits a durable
+/// run makes, each as small as it can be: the response's checkpoint (one event row, one
+/// history row, the run's head updated), the journal entry before the tool runs (one row),
+/// and the result's checkpoint (as the first). No serialisation, no hop, no run state.
+struct Floor {
+    conn: rusqlite::Connection,
+    seq: i64,
+}
+
+impl Floor {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+             CREATE TABLE runs (id TEXT PRIMARY KEY, updated INTEGER, state BLOB);
+             CREATE TABLE events (run TEXT, seq INTEGER, event TEXT, PRIMARY KEY (run, seq));
+             CREATE TABLE items (run TEXT, idx INTEGER, item TEXT, PRIMARY KEY (run, idx)) WITHOUT ROWID;
+             CREATE TABLE calls (run TEXT, call TEXT, PRIMARY KEY (run, call));
+             INSERT INTO runs VALUES ('r', 0, x'');",
+        )?;
+        Ok(Self { conn, seq: 0 })
+    }
+
+    /// `calls` model calls' commits; their time.
+    fn run(&mut self, calls: usize) -> anyhow::Result<Duration> {
+        let (event, item, head) = ("e".repeat(300), "m".repeat(200), vec![7u8; 600]);
+        let started = Instant::now();
+        for _ in 0..calls {
+            self.step(&event, &item, &head)?;
+            let tx = self.conn.transaction()?;
+            tx.prepare_cached("INSERT INTO calls VALUES ('r', ?1)")?
+                .execute([self.seq])?;
+            tx.commit()?;
+            self.step(&event, &item, &head)?;
+        }
+        Ok(started.elapsed())
+    }
+
+    fn step(&mut self, event: &str, item: &str, head: &[u8]) -> anyhow::Result<()> {
+        self.seq += 1;
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached("INSERT INTO events VALUES ('r', ?1, ?2)")?
+            .execute(rusqlite::params![self.seq, event])?;
+        tx.prepare_cached("INSERT INTO items VALUES ('r', ?1, ?2)")?
+            .execute(rusqlite::params![self.seq, item])?;
+        tx.prepare_cached("UPDATE runs SET updated = ?1, state = ?2 WHERE id = 'r'")?
+            .execute(rusqlite::params![self.seq, head])?;
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 /// Resume time of a 100-call run: a store opened afresh, the run loaded and its controller
