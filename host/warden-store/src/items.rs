@@ -168,22 +168,9 @@ fn write_tail<T: Clone + Serialize>(
     tail: &Tail<T>,
 ) -> rusqlite::Result<()> {
     if tail.from == 0 {
-        tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND list = ?2")?
-            .execute(params![run_id, list as i64])?;
+        clear(tx, run_id, list)?;
     }
-    if tail.items.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR REPLACE INTO run_items (run_id, list, idx, item) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (i, item) in (tail.from..).zip(&tail.items) {
-        // Plain data (string keys, finite numbers): serialising cannot fail.
-        let json = serde_json::to_string(item).unwrap_or_default();
-        let idx = i64::try_from(i).unwrap_or(i64::MAX);
-        stmt.execute(params![run_id, list as i64, idx, json])?;
-    }
-    Ok(())
+    insert(tx, run_id, list, tail.from, &tail.items, Rows::Replace)
 }
 
 /// The first index where `new` differs from `old`, comparing only the last `window`
@@ -208,26 +195,39 @@ fn write_list<T: PartialEq + Serialize>(
         tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND list = ?2 AND idx >= ?3")?
             .execute(params![run_id, list as i64, from as i64])?;
     }
-    insert(tx, run_id, list, from, &new[from..])
+    insert(tx, run_id, list, count(from), &new[from..], Rows::New)
+}
+
+/// Whether the rows written may already exist (a tail rewrites its window in place) or
+/// must be new (after a diff deleted from there: a conflict is then an error).
+#[derive(Clone, Copy)]
+enum Rows {
+    New,
+    Replace,
 }
 
 fn insert<T: Serialize>(
     tx: &Transaction<'_>,
     run_id: &str,
     list: List,
-    from: usize,
+    from: u64,
     items: &[T],
+    rows: Rows,
 ) -> rusqlite::Result<()> {
     if items.is_empty() {
         return Ok(());
     }
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO run_items (run_id, list, idx, item) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    let mut stmt = tx.prepare_cached(match rows {
+        Rows::New => "INSERT INTO run_items (run_id, list, idx, item) VALUES (?1, ?2, ?3, ?4)",
+        Rows::Replace => {
+            "INSERT OR REPLACE INTO run_items (run_id, list, idx, item) VALUES (?1, ?2, ?3, ?4)"
+        }
+    })?;
     for (i, item) in (from..).zip(items) {
         // Plain data (string keys, finite numbers): serialising cannot fail.
         let json = serde_json::to_string(item).unwrap_or_default();
-        stmt.execute(params![run_id, list as i64, i as i64, json])?;
+        let idx = i64::try_from(i).unwrap_or(i64::MAX);
+        stmt.execute(params![run_id, list as i64, idx, json])?;
     }
     Ok(())
 }
@@ -255,13 +255,26 @@ fn write_ids(
     if i < old.len() {
         return rewrite_ids(tx, run_id, new);
     }
-    insert(tx, run_id, List::CallIds, old.len(), &added)
+    insert(
+        tx,
+        run_id,
+        List::CallIds,
+        count(old.len()),
+        &added,
+        Rows::New,
+    )
 }
 
 fn rewrite_ids(tx: &Transaction<'_>, run_id: &str, new: &[String]) -> rusqlite::Result<()> {
+    clear(tx, run_id, List::CallIds)?;
+    insert(tx, run_id, List::CallIds, 0, new, Rows::New)
+}
+
+/// Deletes every row of one list of `run_id`.
+fn clear(tx: &Transaction<'_>, run_id: &str, list: List) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND list = ?2")?
-        .execute(params![run_id, List::CallIds as i64])?;
-    insert(tx, run_id, List::CallIds, 0, new)
+        .execute(params![run_id, list as i64])?;
+    Ok(())
 }
 
 /// Reads the rows of `run_id` and checks them against the head's `items`.

@@ -78,14 +78,8 @@ impl ToolsMemo {
             for text in [&t.name, &t.description] {
                 texts.push((text.len() as u64, text.chars().count() as u64));
             }
-            let mut digest = Digest::default();
-            match serde_json::to_writer(&mut digest, &t.parameters) {
-                Ok(()) => texts.push((digest.bytes, digest.chars)),
-                Err(_) => {
-                    let text = t.parameters.to_string();
-                    texts.push((text.len() as u64, text.chars().count() as u64));
-                }
-            }
+            let schema = Digest::of(&t.parameters);
+            texts.push((schema.bytes, schema.chars));
         }
         Self {
             specs: specs.clone(),
@@ -281,10 +275,7 @@ impl TokenCounter {
     /// schemas again: the serialisation is streamed into a digest (length and cache key)
     /// and the text built only when an exact count is not cached yet.
     fn json(&self, value: &serde_json::Value, measure: Measure) -> u64 {
-        let mut digest = Digest::default();
-        if serde_json::to_writer(&mut digest, value).is_err() {
-            return self.text(&value.to_string(), measure);
-        }
+        let digest = Digest::of(value);
         let Some(bpe) = self.table.and_then(Table::loaded) else {
             return self.without_table(measure, digest.bytes, || digest.chars);
         };
@@ -362,13 +353,31 @@ struct Digest {
     bytes: u64,
 }
 
-impl std::io::Write for Digest {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+impl Digest {
+    /// The digest of `value` serialised as compact JSON, what the provider is sent.
+    fn of(value: &serde_json::Value) -> Self {
+        let mut digest = Self::default();
+        if serde_json::to_writer(&mut digest, value).is_err() {
+            // Unreachable (a value's keys are strings and the digest takes every byte);
+            // kept total: the text is measured instead.
+            digest = Self::default();
+            digest.update(value.to_string().as_bytes());
+        }
+        digest
+    }
+
+    fn update(&mut self, buf: &[u8]) {
         self.hasher.write(buf);
         self.bytes += buf.len() as u64;
         // serde_json writes UTF-8: a character starts at every byte that is not a
         // continuation byte.
         self.chars += buf.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+    }
+}
+
+impl std::io::Write for Digest {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
         Ok(buf.len())
     }
 
