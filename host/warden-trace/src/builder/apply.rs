@@ -143,12 +143,8 @@ impl SpanBuilder {
             } => {
                 self.ensure_run(frame, now);
                 let key = format!("tool:{}:{call_id}:{attempt}", self.model_calls);
-                let span_name = format!("execute_tool {name}");
-                let mut span = self.child(frame, &key, span_name, SpanKind::Internal, now);
+                let mut span = self.tool_span(frame, &key, name, call_id, now);
                 let a = &mut span.attributes;
-                a.insert(keys::OPERATION_NAME.into(), keys::OP_EXECUTE_TOOL.into());
-                a.insert(keys::TOOL_NAME.into(), self.clean(name).into());
-                a.insert(keys::TOOL_CALL_ID.into(), self.clean(call_id).into());
                 a.insert(keys::TOOL_TYPE.into(), "function".into());
                 a.insert(keys::TOOL_ATTEMPT.into(), (*attempt).into());
                 a.insert(keys::STEP.into(), step.into());
@@ -182,12 +178,7 @@ impl SpanBuilder {
                     Some(at) => frame.tools.remove(at),
                     None => {
                         let key = format!("tool:{}:{call_id}:orphan", self.model_calls);
-                        let span_name = format!("execute_tool {name}");
-                        let mut span = self.child(frame, &key, span_name, SpanKind::Internal, now);
-                        let a = &mut span.attributes;
-                        a.insert(keys::OPERATION_NAME.into(), keys::OP_EXECUTE_TOOL.into());
-                        a.insert(keys::TOOL_NAME.into(), self.clean(name).into());
-                        a.insert(keys::TOOL_CALL_ID.into(), self.clean(call_id).into());
+                        let span = self.tool_span(frame, &key, name, call_id, now);
                         Open {
                             call_id: call_id.clone(),
                             name: name.clone(),

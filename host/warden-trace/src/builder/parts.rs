@@ -54,6 +54,25 @@ impl SpanBuilder {
         span
     }
 
+    /// A new `execute_tool` span of `frame` for the call `call_id` of tool `name`, keyed
+    /// by `key` (started, or a finish whose start was not seen).
+    pub(super) fn tool_span(
+        &self,
+        frame: &mut Frame,
+        key: &str,
+        name: &str,
+        call_id: &str,
+        now: u64,
+    ) -> Span {
+        let span_name = format!("execute_tool {name}");
+        let mut span = self.child(frame, key, span_name, SpanKind::Internal, now);
+        let a = &mut span.attributes;
+        a.insert(keys::OPERATION_NAME.into(), keys::OP_EXECUTE_TOOL.into());
+        a.insert(keys::TOOL_NAME.into(), self.clean(name).into());
+        a.insert(keys::TOOL_CALL_ID.into(), self.clean(call_id).into());
+        span
+    }
+
     pub(super) fn close(&self, open: Open, now: u64) -> Span {
         let mut span = open.span;
         span.end_unix_nano = now.max(span.start_unix_nano);
