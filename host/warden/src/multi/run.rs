@@ -143,9 +143,14 @@ impl Active {
 }
 
 /// `agent` with its budget capped by `run_budget`.
-fn capped(agent: &Agent, run_budget: &Budget) -> Agent {
+pub(super) fn capped(agent: &Agent, run_budget: &Budget) -> Agent {
+    let budget = agent.config().budget.capped_by(run_budget);
+    if budget == agent.config().budget {
+        // The usual case (a run's budget is its entry agent's): no copy of the agent.
+        return agent.clone();
+    }
     let mut config = agent.config().clone();
-    config.budget = config.budget.capped_by(run_budget);
+    config.budget = budget;
     agent.clone().with_config(config)
 }
 
@@ -308,15 +313,17 @@ pub(crate) fn execute_host(
                 let callee = tool.agent();
                 let own = &callee.config().budget;
                 let grant = ctx.pool.reserve(own);
-                let mut config = callee.config().clone();
-                if grant != *own {
+                let callee = if grant == *own {
+                    callee.clone()
+                } else {
                     // Carved out of the caller's budget: no forced answer past it.
+                    let mut config = callee.config().clone();
                     config.budget = warden_core::budget::Budget {
                         on_exhaustion: warden_core::budget::OnExhaustion::Error,
                         ..grant.clone()
                     };
-                }
-                let callee = callee.clone().with_config(config);
+                    callee.clone().with_config(config)
+                };
                 let handle = RunHandle::child_of(&ctx.cancel);
                 let (caller, name) = (ctx.caller.clone(), callee.name().to_owned());
                 let events = ctx.events.clone();

@@ -89,3 +89,22 @@ async fn a_callee_whose_one_response_passes_its_carve_out_stops_and_is_charged_e
     assert_eq!(result.usage.input_tokens, 700 + 600 + 10);
     assert_eq!(result.usage.output_tokens, 50 + 300 + 5);
 }
+
+#[test]
+fn a_run_within_its_agents_budget_runs_that_agent_uncopied() {
+    let mut config = LoopConfig::new("scripted");
+    config.budget.max_turns = Some(4);
+    let agent = Agent::new(config);
+    let same = super::run::capped(&agent, &agent.config().budget);
+    assert!(
+        same.same_definition(&agent),
+        "an unchanged budget copied the agent"
+    );
+    let narrower = Budget {
+        max_turns: Some(2),
+        ..agent.config().budget.clone()
+    };
+    let capped = super::run::capped(&agent, &narrower);
+    assert!(!capped.same_definition(&agent));
+    assert_eq!(capped.config().budget.max_turns, Some(2));
+}

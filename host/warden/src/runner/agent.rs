@@ -274,8 +274,14 @@ impl Agent {
     /// Changes the loop settings (budgets, instructions...) of this agent.
     pub fn with_config(mut self, config: LoopConfig) -> Self {
         let inner = Arc::make_mut(&mut self.inner);
+        // The compiled schemas depend on the tools, the stop tools and the output schema
+        // only: a budget cap (every run and nested call sets one) keeps them.
+        if inner.config.stop_on_tools != config.stop_on_tools
+            || inner.config.output_schema != config.output_schema
+        {
+            inner.schemas = OnceLock::new();
+        }
         inner.config = config;
-        inner.schemas = OnceLock::new();
         self
     }
 
@@ -384,6 +390,18 @@ impl Agent {
             self.schemas()?,
             snapshot,
         ))
+    }
+
+    /// Whether the schemas are compiled and kept (for tests of when they are dropped).
+    #[cfg(test)]
+    pub(crate) fn schemas_compiled(&self) -> bool {
+        self.inner.schemas.get().is_some()
+    }
+
+    /// Whether `self` and `other` share one definition (a clone, not a changed copy).
+    #[cfg(test)]
+    pub(crate) fn same_definition(&self, other: &Agent) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     fn schemas(&self) -> Result<&Schemas, RunError> {

@@ -230,6 +230,24 @@ async fn schemas_are_compiled_again_after_the_config_changes() {
     );
 }
 
+#[tokio::test]
+async fn schemas_are_kept_when_only_the_budget_changes() {
+    let agent = calc_agent().await;
+    assert!(agent.controller("first".into()).is_ok());
+    assert!(agent.schemas_compiled());
+    // Every run caps its agent's budget: that must not compile the schemas again.
+    let mut config = agent.config().clone();
+    config.budget.max_turns = Some(3);
+    let capped = agent.clone().with_config(config);
+    assert!(
+        capped.schemas_compiled(),
+        "a budget change dropped the schemas"
+    );
+    let mut config = agent.config().clone();
+    config.output_schema = Some(serde_json::json!({"type": "object"}));
+    assert!(!agent.with_config(config).schemas_compiled());
+}
+
 /// A run spends most of its life waiting on the model; the tool step's state (sandbox
 /// call, task set) is boxed while it runs, so the run's own future, held for the whole
 /// run, does not carry it (every in-flight run would hold those bytes for nothing).
