@@ -193,7 +193,13 @@ impl ContextAssembler {
             messages.push(Message::system(system));
         }
         messages.extend(history.iter().cloned());
-        let (mut messages, repairs) = validate::repair(messages);
+        // A history already in shape (the usual case) is validated once, here.
+        let canonical = validate::is_canonical(&messages);
+        let (mut messages, repairs) = if canonical {
+            (messages, Vec::new())
+        } else {
+            validate::repair_all(messages)
+        };
         let available = self.available_input();
         // Exact counts where the bound says the request might not fit (OpenAI models: the
         // bound is the length in bytes; see `tokens`).
@@ -224,7 +230,11 @@ impl ContextAssembler {
             }
             cap = (cap / 2).max(MIN_TOOL_OUTPUT_CAP);
         }
-        validate::validate(&messages)?;
+        // Shrinking changes only tool outputs' text, never the shape: a canonical history
+        // left whole needs no second check.
+        if !canonical || dropped_messages > 0 {
+            validate::validate(&messages)?;
+        }
         Ok(Assembled {
             estimated_tokens: total(&counts),
             messages,

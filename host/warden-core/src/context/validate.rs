@@ -284,7 +284,7 @@ pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
 
 /// Whether [`repair`] would leave `messages` as they are: valid, at most one system
 /// message, and no assistant message with empty text beside its calls.
-fn is_canonical(messages: &[Message]) -> bool {
+pub(super) fn is_canonical(messages: &[Message]) -> bool {
     let systems = messages
         .iter()
         .take_while(|m| matches!(m, Message::System { .. }))
