@@ -5,7 +5,8 @@
 //! outcome, typed failure); [`run`] how a run ends (stop reason, result); [`options`] the
 //! optional request settings (`top_p`, `seed`, stop sequences, ...). [`context`]
 //! assembles each request within the context window; [`parser`] validates a reply;
-//! [`guardrail`] names a guardrail's stage and verdict;
+//! [`guardrail`] names a guardrail's stage and verdict; [`report`] puts an error and its sources
+//! in one line;
 //! [`budget`] and [`state`] keep what a run has spent and said; [`events`] describes a run to
 //! its observers; [`controller`] decides every next step. [`testing`] scripts a model for
 //! tests of the loop.
@@ -25,6 +26,7 @@ pub mod events;
 pub mod guardrail;
 pub mod options;
 pub mod parser;
+pub mod report;
 pub mod run;
 pub mod state;
 pub mod testing;

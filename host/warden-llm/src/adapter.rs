@@ -30,6 +30,7 @@ use super::sniff::{BodyMeta, MAX_MESSAGE_CHARS, SniffSse, excerpt, looks_like_js
 use super::sse::events;
 use super::wire::{Endpoint, Wire};
 use warden_core::chat::{ChatRequest, ChatResponse, StreamEvent};
+use warden_core::report::error_chain;
 
 /// Most of an error body we read to find the provider's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -494,18 +495,6 @@ async fn read_limited(mut resp: reqwest::Response, limit: usize) -> (Vec<u8>, bo
         }
     }
     (out, false)
-}
-
-/// The error and its sources, one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 fn with_attempts(mut error: LlmError, n: u32) -> LlmError {

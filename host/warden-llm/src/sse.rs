@@ -47,12 +47,12 @@ pub(crate) fn stream_error(url: &str, error: sse_stream::Error) -> LlmError {
             },
             Ok(BodyError::Transport(inner)) => LlmError::StreamCut {
                 url: url.to_string(),
-                detail: super::adapter::error_chain(inner.as_ref()),
+                detail: warden_core::report::error_chain(inner.as_ref()),
             },
             Ok(BodyError::NotEventStream(error)) => *error,
             Err(e) => LlmError::StreamCut {
                 url: url.to_string(),
-                detail: super::adapter::error_chain(e.as_ref()),
+                detail: warden_core::report::error_chain(e.as_ref()),
             },
         },
         other => LlmError::InvalidResponse {

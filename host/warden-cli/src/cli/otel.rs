@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use warden_core::events::{RunEvent, new_run_id};
+use warden_core::report::error_chain;
 use warden_trace::{OtlpExporter, TraceOptions, TraceRecorder};
 
 /// Longest the command waits at its end for spans still being exported.
@@ -74,16 +75,4 @@ impl Traces {
 /// model call's messages, and the spans carry them.
 pub(super) fn capture_content() -> bool {
     TraceOptions::from_env().capture_content
-}
-
-/// `e` and its causes on one line.
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

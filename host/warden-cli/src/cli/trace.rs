@@ -13,7 +13,7 @@ use clap::Args;
 use warden_core::events::EventRecord;
 
 use super::console::Console;
-use super::otel::error_chain;
+use warden_core::report::error_chain;
 
 /// `warden trace <events>`
 #[derive(Debug, Args)]

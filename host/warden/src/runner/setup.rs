@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::error::SetupError;
 use crate::agent::{AgentDef, Provider};
+use warden_core::report::error_chain;
 use warden_llm::{ApiKey, Model, ProviderConfig, ProviderKind};
 
 /// How long the base-URL probe waits for an answer once connected (the connection itself
@@ -80,18 +81,6 @@ pub(super) async fn probe(config: &ProviderConfig) -> Result<(), String> {
         Ok(Err(e)) => Err(error_chain(&e)),
         Err(_) => Err(format!("no answer within {limit:?}")),
     }
-}
-
-/// The error and its causes on one line (reqwest's own message hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
