@@ -5,6 +5,7 @@
 //! that answers without calling tools must stop the bench with what it has to do.
 //!
 //! Bounded: `--repeats 1 --runs 4`, one bench process per server, each killed after 180 s.
+//! Also `--multi`'s noise control (in-process mocks, 4 repeats).
 
 #![allow(clippy::unwrap_used)]
 
@@ -67,17 +68,26 @@ fn chat_only_mock(behaviour: Behaviour) -> (SocketAddr, Arc<AtomicU64>) {
 
 /// Runs the bench briefly against `base_url`; kills it after 180 s.
 fn bench(base_url: &str, format: &str) -> Output {
+    let runs = RUNS.to_string();
+    bench_with(&[
+        "--base-url",
+        base_url,
+        "--format",
+        format,
+        "--repeats",
+        "1",
+        "--runs",
+        &runs,
+        "--startups",
+        "1",
+    ])
+}
+
+/// Runs the bench with `args`; kills it after 180 s.
+fn bench_with(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden-bench"))
-        .args(["--base-url", base_url, "--format", format])
-        .args([
-            "--repeats",
-            "1",
-            "--runs",
-            &RUNS.to_string(),
-            "--startups",
-            "1",
-        ])
+        .args(args)
         .env("WARDEN_CACHE_DIR", cache.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -172,4 +182,32 @@ fn a_server_that_answers_without_calling_tools_stops_the_bench() {
         "{stderr}"
     );
     assert!(stderr.contains("0 sandboxed tool calls"), "{stderr}");
+}
+
+/// `--multi` measures the single agent twice, and judges the team against how far those
+/// two differ (the noise), not against a fixed threshold.
+#[test]
+fn the_multi_bench_judges_the_team_against_its_own_noise() {
+    let out = bench_with(&["--multi", "--repeats", "4", "--format", "anthropic"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "warden-bench --multi failed: {stderr}"
+    );
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let multi = &line["multi"];
+    for side in ["single_agent", "one_handoff_one_nested_agent"] {
+        assert!(
+            multi[side]["wall_ms_per_call"].as_f64().unwrap() > 0.0,
+            "{multi}"
+        );
+    }
+    let band = multi["control"]["middle_half"].as_array().unwrap();
+    let (lo, hi) = (band[0].as_f64().unwrap(), band[1].as_f64().unwrap());
+    assert!(0.0 < lo && lo <= hi, "{multi}");
+    let control = multi["control"]["wall_ratio"].as_f64().unwrap();
+    assert!(lo <= control && control <= hi, "{multi}");
+    let ratio = multi["wall_ratio"].as_f64().unwrap();
+    let within = multi["within_noise"].as_bool().unwrap();
+    assert_eq!(within, lo <= ratio && ratio <= hi, "{multi}");
 }

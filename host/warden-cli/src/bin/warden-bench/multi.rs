@@ -8,8 +8,9 @@
 //! the no-op twice, hands off to `closer`, which calls it twice more and answers (8 tool
 //! calls in all: 6 no-ops, the agent call, the handoff).
 //!
-//! Invariant: the two sides are measured interleaved, repeat by repeat (the first is a
-//! warm-up), each run checked for its model-call count; figures are medians.
+//! Invariant: the sides are measured interleaved, repeat by repeat in a rotating order (the
+//! first repeat is a warm-up), each run checked for its model-call count; figures are
+//! medians, and the single agent is measured twice so the noise is measured too.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -129,24 +130,45 @@ async fn once(runner: &Runner, agent: &Agent) -> anyhow::Result<(f64, f64)> {
 }
 
 /// The `multi` figures, as JSON.
+///
+/// Each repeat runs three sides in a rotating order: the single agent, the team, and the
+/// single agent again (an A/A control). The control's per-repeat ratios show how far two
+/// runs of the same thing differ here; the team is within noise when its median ratio to
+/// the single agent lies inside the control's middle half (25th to 75th percentile).
 pub async fn measure(executor: &Executor, format: Format, repeats: usize) -> anyhow::Result<Value> {
     let sides = sides(format).await?;
     let entry_model = (sides.single.model().cloned()).context("the agent has a model")?;
     let single_runner = Runner::new(entry_model.clone(), executor.clone());
     let team_runner = Runner::new(entry_model, executor.clone()).with_team(sides.team.clone());
-    let (mut single, mut multi) = (Vec::new(), Vec::new());
+    let (mut single, mut multi, mut again) = (Vec::new(), Vec::new(), Vec::new());
     for repeat in 0..=repeats {
-        let s = once(&single_runner, &sides.single).await?;
-        let m = once(&team_runner, sides.team.entry()).await?;
+        let mut got = [(0.0, 0.0); 3];
+        for k in 0..3 {
+            let side = (repeat + k) % 3;
+            got[side] = match side {
+                1 => once(&team_runner, sides.team.entry()).await?,
+                _ => once(&single_runner, &sides.single).await?,
+            };
+        }
         if repeat > 0 {
-            single.push(s);
-            multi.push(m);
+            single.push(got[0]);
+            multi.push(got[1]);
+            again.push(got[2]);
         }
     }
     let wall = |v: &[(f64, f64)]| median(v.iter().map(|x| x.0).collect());
     let cpu = |v: &[(f64, f64)]| median(v.iter().map(|x| x.1).collect());
-    let ratio = match (wall(&multi), wall(&single)) {
-        (Some(m), Some(s)) if s > 0.0 => Some(m / s),
+    let ratios = |of: &[(f64, f64)]| -> Vec<f64> {
+        (of.iter().zip(&single))
+            .filter(|(_, s)| s.0 > 0.0)
+            .map(|(o, s)| o.0 / s.0)
+            .collect()
+    };
+    let (team_ratios, control) = (ratios(&multi), ratios(&again));
+    let band = (quantile(&control, 0.25), quantile(&control, 0.75));
+    let ratio = median(team_ratios);
+    let within = match (ratio, band) {
+        (Some(r), (Some(lo), Some(hi))) => Some(lo <= r && r <= hi),
         _ => None,
     };
     Ok(json!({
@@ -154,5 +176,32 @@ pub async fn measure(executor: &Executor, format: Format, repeats: usize) -> any
         "single_agent": {"wall_ms_per_call": r3o(wall(&single)), "cpu_ms_per_call": r3o(cpu(&single)), "tool_calls": CALLS - 1},
         "one_handoff_one_nested_agent": {"wall_ms_per_call": r3o(wall(&multi)), "cpu_ms_per_call": r3o(cpu(&multi)), "tool_calls": 8},
         "wall_ratio": r3o(ratio),
+        "control": {
+            "wall_ratio": r3o(median(control)),
+            "middle_half": [r3o(band.0), r3o(band.1)],
+        },
+        "within_noise": within,
     }))
+}
+
+/// The `q` quantile of `values` (nearest rank), `None` when there are none.
+fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get(((last as f64) * q).round() as usize).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn quantiles_take_the_nearest_rank() {
+        let values = [4.0, 1.0, 3.0, 2.0, 5.0];
+        assert_eq!(quantile(&values, 0.25), Some(2.0));
+        assert_eq!(quantile(&values, 0.5), Some(3.0));
+        assert_eq!(quantile(&values, 0.75), Some(4.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
 }
