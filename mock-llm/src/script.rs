@@ -4,6 +4,8 @@
 //! its history picks the turn), never on how many requests came before, so a retried
 //! request gets the same answer as the original.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A tool call the mock makes.
@@ -90,6 +92,11 @@ pub enum Behaviour {
     /// Answers with the text of the last user message or tool result (for benchmarks).
     #[default]
     Echo,
+    /// A [`Behaviour::Script`] per model name: several agents scripted on one server (and
+    /// one client's connections), each request answered from its `model`'s script.
+    PerModel {
+        scripts: BTreeMap<String, Vec<Turn>>,
+    },
 }
 
 /// What the request needs from the script, extracted by each wire format.
@@ -98,21 +105,33 @@ pub struct Conversation<'a> {
     pub assistant_turns: usize,
     /// Text of the last user message or tool result.
     pub last_input: &'a str,
+    /// The request's `model`.
+    pub model: &'a str,
 }
 
 impl Behaviour {
     /// The turn answering this conversation, or why there is none.
     pub fn turn_for(&self, conv: &Conversation<'_>) -> Result<Turn, String> {
         match self {
-            Behaviour::Script { turns } => turns.get(conv.assistant_turns).cloned().ok_or_else(|| {
-                format!(
-                    "mock-llm: the script has {} turn(s) but this request is turn {} (its history holds {} assistant message(s))",
-                    turns.len(),
-                    conv.assistant_turns + 1,
-                    conv.assistant_turns
-                )
-            }),
-            Behaviour::ToolLoop { tool, arguments, times, answer } => Ok(if conv.assistant_turns < *times {
+            Behaviour::Script { turns } => scripted(turns, conv),
+            Behaviour::PerModel { scripts } => match scripts.get(conv.model) {
+                Some(turns) => scripted(turns, conv),
+                None => Err(format!(
+                    "mock-llm: no script for model `{}` (scripted: {})",
+                    conv.model,
+                    scripts
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+            Behaviour::ToolLoop {
+                tool,
+                arguments,
+                times,
+                answer,
+            } => Ok(if conv.assistant_turns < *times {
                 Turn::call(tool.clone(), arguments.clone())
             } else {
                 Turn::text(answer.clone())
@@ -120,6 +139,18 @@ impl Behaviour {
             Behaviour::Echo => Ok(Turn::text(conv.last_input.to_string())),
         }
     }
+}
+
+/// Turn `n` of `turns` for a history with `n` assistant messages.
+fn scripted(turns: &[Turn], conv: &Conversation<'_>) -> Result<Turn, String> {
+    turns.get(conv.assistant_turns).cloned().ok_or_else(|| {
+        format!(
+            "mock-llm: the script has {} turn(s) but this request is turn {} (its history holds {} assistant message(s))",
+            turns.len(),
+            conv.assistant_turns + 1,
+            conv.assistant_turns
+        )
+    })
 }
 
 #[cfg(test)]
@@ -135,6 +166,7 @@ mod tests {
         let conv = |n| Conversation {
             assistant_turns: n,
             last_input: "",
+            model: "m",
         };
         assert_eq!(b.turn_for(&conv(0)).unwrap().finish_reason(), "tool_calls");
         assert_eq!(b.turn_for(&conv(1)).unwrap().text.as_deref(), Some("done"));
@@ -153,7 +185,8 @@ mod tests {
             assert_eq!(
                 b.turn_for(&Conversation {
                     assistant_turns: n,
-                    last_input: ""
+                    last_input: "",
+                    model: "m",
                 })
                 .unwrap()
                 .tool_calls[0]
@@ -164,12 +197,45 @@ mod tests {
         assert_eq!(
             b.turn_for(&Conversation {
                 assistant_turns: 2,
-                last_input: ""
+                last_input: "",
+                model: "m",
             })
             .unwrap()
             .text
             .as_deref(),
             Some("ok")
+        );
+    }
+
+    #[test]
+    fn per_model_scripts_answer_each_model_from_its_own() {
+        let b = Behaviour::PerModel {
+            scripts: [
+                ("a".to_string(), vec![Turn::text("from a")]),
+                (
+                    "b".to_string(),
+                    vec![Turn::call("t", "{}"), Turn::text("from b")],
+                ),
+            ]
+            .into(),
+        };
+        let conv = |model, n| Conversation {
+            assistant_turns: n,
+            last_input: "",
+            model,
+        };
+        assert_eq!(
+            b.turn_for(&conv("a", 0)).unwrap().text.as_deref(),
+            Some("from a")
+        );
+        assert_eq!(
+            b.turn_for(&conv("b", 1)).unwrap().text.as_deref(),
+            Some("from b")
+        );
+        let err = b.turn_for(&conv("c", 0)).unwrap_err();
+        assert!(
+            err.contains("no script for model `c` (scripted: a, b)"),
+            "{err}"
         );
     }
 

@@ -222,6 +222,7 @@ pub fn openai(body: &Value) -> Result<Parsed<'_>, Invalid> {
         conversation: Conversation {
             assistant_turns,
             last_input,
+            model,
         },
     })
 }
@@ -521,6 +522,7 @@ pub fn anthropic(body: &Value) -> Result<Parsed<'_>, Invalid> {
         conversation: Conversation {
             assistant_turns,
             last_input,
+            model,
         },
     })
 }

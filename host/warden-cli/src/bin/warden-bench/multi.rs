@@ -1,17 +1,21 @@
 //! `--multi`: the per-model-call cost of a run with one handoff and one nested agent, side by
-//! side with a single-agent run of as many model calls, against in-process mock servers at
-//! zero latency (one per agent, each answering from a script).
+//! side with a single-agent run of as many model calls, against one in-process mock server
+//! at zero latency that answers each agent from its own script (keyed by model name).
 //!
 //! Both runs make 10 model calls and call a trusted no-op host tool in place of a sandboxed
 //! one (so the figure is the loop's own, not the sandbox's): the single agent 9 times; in
 //! the multi-agent run `triage` calls `helper` as a tool (3 model calls of its own), calls
 //! the no-op twice, hands off to `closer`, which calls it twice more and answers (8 tool
-//! calls in all: 6 no-ops, the agent call, the handoff).
+//! calls in all: 6 no-ops, the agent call, the handoff). Every agent talks through the
+//! runner's one client to the one server, so both sides pay the same HTTP and server costs
+//! (with a server and a client per agent, the team's requests spread over three connections
+//! and cost ~30 % more each in this process, mock included: not warden's multi-agent work).
 //!
 //! Invariant: the sides are measured interleaved, repeat by repeat in a rotating order (the
 //! first repeat is a warm-up), each run checked for its model-call count; figures are
 //! medians, and the single agent is measured twice so the noise is measured too.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,9 +51,9 @@ fn noop() -> Turn {
     call("noop", "{}")
 }
 
-async fn mock(turns: Vec<Turn>) -> anyhow::Result<MockHandle> {
+async fn mock(scripts: BTreeMap<String, Vec<Turn>>) -> anyhow::Result<MockHandle> {
     let config = MockConfig {
-        behaviour: Behaviour::Script { turns },
+        behaviour: Behaviour::PerModel { scripts },
         ..MockConfig::default()
     };
     MockServer::start(config)
@@ -65,52 +69,68 @@ fn model(format: Format, mock: &MockHandle) -> anyhow::Result<Arc<dyn Model>> {
     Ok(warden_llm::connect(&provider(format, &base_url))?)
 }
 
-fn agent(name: &str, format: Format, mock: &MockHandle) -> anyhow::Result<Agent> {
-    let mut config = LoopConfig::new(format.model());
+/// The model name of agent `name`: the format's model (its window and tokenizer) with the
+/// agent's name after it, which picks the agent's script on the mock.
+fn model_name(format: Format, name: &str) -> String {
+    format!("{}-{name}", format.model())
+}
+
+fn agent(name: &str, format: Format) -> anyhow::Result<Agent> {
+    let mut config = LoopConfig::new(model_name(format, name));
     config.agent_name = name.into();
     let noop = HostTool::new("noop", "Does nothing", |_: NoArgs| async {
         Ok("ok".into())
     });
-    Ok(Agent::new(config)
-        .with_model(model(format, mock)?)
-        .with_host_tool(noop)?)
+    Ok(Agent::new(config).with_host_tool(noop)?)
 }
 
-/// The single-agent run and the team, with the servers they talk to (kept alive).
+/// The single-agent run and the team, with the model they all talk through and its
+/// server (kept alive).
 struct Sides {
     single: Agent,
     team: Team,
-    _mocks: Vec<MockHandle>,
+    model: Arc<dyn Model>,
+    _mock: MockHandle,
 }
 
 async fn sides(format: Format) -> anyhow::Result<Sides> {
     let mut single_script: Vec<Turn> = (1..CALLS).map(|_| noop()).collect();
     single_script.push(Turn::text("done"));
-    let single_mock = mock(single_script).await?;
-    let triage_mock = mock(vec![
+    let triage_script = vec![
         call("helper", r#"{"input":"help"}"#),
         noop(),
         noop(),
         call("transfer_to_closer", r#"{"reason":"closing"}"#),
-    ])
-    .await?;
-    let helper_mock = mock(vec![noop(), noop(), Turn::text("helped")]).await?;
+    ];
+    let helper_script = vec![noop(), noop(), Turn::text("helped")];
     // The closer sees triage's 4 assistant turns: its script starts at turn 4.
     let mut closer_script: Vec<Turn> = (0..4).map(|_| Turn::text("unused")).collect();
     closer_script.extend([noop(), noop(), Turn::text("closed")]);
-    let closer_mock = mock(closer_script).await?;
+    let scripts = [
+        ("single", single_script),
+        ("triage", triage_script),
+        ("helper", helper_script),
+        ("closer", closer_script),
+    ];
+    let mock = mock(
+        (scripts.into_iter())
+            .map(|(name, turns)| (model_name(format, name), turns))
+            .collect(),
+    )
+    .await?;
 
-    let single = agent("single", format, &single_mock)?;
-    let helper = agent("helper", format, &helper_mock)?;
-    let triage = agent("triage", format, &triage_mock)?
+    let single = agent("single", format)?;
+    let helper = agent("helper", format)?;
+    let triage = agent("triage", format)?
         .with_agent_tool(AgentTool::new(helper, "Helps"))?
         .with_handoff(Handoff::to("closer", "Closes"))?;
-    let closer = agent("closer", format, &closer_mock)?;
+    let closer = agent("closer", format)?;
     let team = Team::builder(triage).agent(closer).build()?;
     Ok(Sides {
         single,
         team,
-        _mocks: vec![single_mock, triage_mock, helper_mock, closer_mock],
+        model: model(format, &mock)?,
+        _mock: mock,
     })
 }
 
@@ -137,9 +157,9 @@ async fn once(runner: &Runner, agent: &Agent) -> anyhow::Result<(f64, f64)> {
 /// the single agent lies inside the control's middle half (25th to 75th percentile).
 pub async fn measure(executor: &Executor, format: Format, repeats: usize) -> anyhow::Result<Value> {
     let sides = sides(format).await?;
-    let entry_model = (sides.single.model().cloned()).context("the agent has a model")?;
-    let single_runner = Runner::new(entry_model.clone(), executor.clone());
-    let team_runner = Runner::new(entry_model, executor.clone()).with_team(sides.team.clone());
+    let single_runner = Runner::new(sides.model.clone(), executor.clone());
+    let team_runner =
+        Runner::new(sides.model.clone(), executor.clone()).with_team(sides.team.clone());
     let (mut single, mut multi, mut again) = (Vec::new(), Vec::new(), Vec::new());
     for repeat in 0..=repeats {
         let mut got = [(0.0, 0.0); 3];
