@@ -37,14 +37,7 @@ struct SendError(String);
 
 impl SendError {
     fn from_chain(e: &dyn std::error::Error) -> HttpError {
-        let mut text = e.to_string();
-        let mut source = e.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Box::new(SendError(text))
+        Box::new(SendError(warden_core::report::error_chain(e)))
     }
 }
 
