@@ -2,7 +2,8 @@
 //! replay loads the file as `warden run` does and follows its handoffs; agents called as
 //! tools answer from the recorded tool results, and `--live-tools` refuses such a team
 //! (their own model calls are not recorded). A handoff cycle stopped by `max_handoffs` is
-//! stored with its stop reason, shown, replayed, and finished for `runs resume`.
+//! stored with its stop reason, shown, replayed, and finished for `runs resume`; resuming a
+//! team run after a non-entry agent changed is refused naming it.
 
 use std::path::PathBuf;
 
@@ -145,4 +146,37 @@ async fn a_handoff_cycle_stopped_by_the_limit_is_shown_replayed_and_finished() {
         2,
         "neither replay nor resume called the model"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_team_run_after_another_agent_changed_is_refused_naming_it() {
+    // Killed at its first checkpoint, before triage's model is asked.
+    let fx = Fixture::new(vec![Turn::text("Routed.")]).await;
+    let to_billing = hands_off_to("billing");
+    let agents = [("triage", to_billing.as_str()), ("billing", "")];
+    let team = team_file(&fx, "entry = \"triage\"", &agents);
+    let killed = fx
+        .command(&["run", team.to_str().unwrap(), "refund order 7"])
+        .env("WARDEN_FAILPOINT", "after_checkpoint:1")
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(killed.status.code(), Some(0), "{}", text(&killed.stderr));
+    // Billing, never run so far, gets other instructions.
+    let changed = std::fs::read_to_string(&team)
+        .unwrap()
+        .replace("You are billing.", "You refund everything.");
+    std::fs::write(&team, changed).unwrap();
+    let refused = fx.run(&["runs", "resume", "last"]).await;
+    assert_ne!(refused.status.code(), Some(0));
+    let err = text(&refused.stderr);
+    assert!(err.contains("agent `billing`"), "{err}");
+    assert!(!err.contains("agent `triage`"), "{err}");
+    assert!(err.contains("--accept-agent-change"), "{err}");
+    assert!(fx.requests().is_empty(), "refused before any model call");
+    let accepted = fx
+        .run(&["runs", "resume", "last", "--accept-agent-change"])
+        .await;
+    assert_code(&accepted, 0);
+    assert!(text(&accepted.stdout).contains("Routed."));
 }
