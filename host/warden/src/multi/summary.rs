@@ -51,8 +51,9 @@ fn member(agent: &Agent, provider: &str) -> TeamMember {
     }
 }
 
-/// The agents whose definition differs between `then` (stored) and `now` (the team the
-/// run would go on with), each with what changed in one line, by name.
+/// What differs between `then` (stored) and `now` (the team the run would go on with):
+/// each agent changed, added or removed, by name, with a line saying so (`agent `billing`:
+/// tools removed: refund`), then `max_handoffs` if it changed.
 pub(crate) fn team_changes(then: &TeamSummary, now: &TeamSummary) -> Vec<(String, String)> {
     let now_agents = &now.agents;
     let find = |list: &[TeamMember], name: &str| -> Option<TeamMember> {
@@ -71,14 +72,14 @@ pub(crate) fn team_changes(then: &TeamSummary, now: &TeamSummary) -> Vec<(String
             (Some(a), Some(b)) if !same(&a, &b) => member_changes(&a, &b),
             _ => continue,
         };
-        changes.push((name.to_owned(), what));
+        changes.push((name.to_owned(), format!("agent `{name}`: {what}")));
     }
     if now.max_handoffs != then.max_handoffs {
         let what = format!(
             "max_handoffs changed from {} to {}",
             then.max_handoffs, now.max_handoffs
         );
-        changes.push(("(team)".to_owned(), what));
+        changes.push(("max_handoffs".to_owned(), what));
     }
     changes
 }

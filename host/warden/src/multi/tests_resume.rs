@@ -216,3 +216,32 @@ async fn an_old_checkpoint_with_a_changed_entry_agent_is_still_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_changed_handoff_limit_or_billing_tools_are_named() {
+    let base = team(Arc::new(ScriptedLlm::new([])), "You are billing.", false);
+    let then = base.summary("scripted");
+    assert!(team_changes(&then, &base.summary("scripted")).is_empty());
+    let entry = base.entry().clone();
+    let billing = base.agent("billing").unwrap().clone();
+    let lower = Team::builder(entry.clone()).agent(billing.clone());
+    let changed = team_changes(
+        &then,
+        &lower.max_handoffs(2).build().unwrap().summary("scripted"),
+    );
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].1, "max_handoffs changed from 8 to 2");
+    let lookup = HostTool::new("lookup", "Looks up", |_: serde_json::Value| async {
+        Ok(String::new())
+    });
+    let billing = billing.with_host_tool(lookup).unwrap();
+    let now = Team::builder(entry).agent(billing).build().unwrap();
+    let changed = team_changes(&then, &now.summary("scripted"));
+    assert_eq!(
+        changed,
+        [(
+            "billing".to_owned(),
+            "agent `billing`: tools added: lookup".to_owned()
+        )]
+    );
+}

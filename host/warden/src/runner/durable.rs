@@ -107,7 +107,8 @@ pub enum DurableError {
     TeamChanged {
         /// The run.
         run_id: String,
-        /// The agents that changed, were added or were removed, by name.
+        /// The agents that changed, were added or were removed, by name (and
+        /// `max_handoffs` when the team's limit changed).
         agents: Vec<String>,
         /// What changed, agent by agent, in one line.
         changes: String,
@@ -387,10 +388,8 @@ impl Runner {
         if let (Some(then), Some(now)) = (&stored.checkpoint.team, self.team_summary()) {
             let changed = team_changes(then, &now);
             if !changed.is_empty() {
-                let changes = (changed.iter())
-                    .map(|(agent, what)| format!("agent `{agent}`: {what}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let lines: Vec<&str> = changed.iter().map(|(_, line)| line.as_str()).collect();
+                let changes = lines.join("; ");
                 let agents = changed.into_iter().map(|(agent, _)| agent).collect();
                 return Err(RunError::Durable(DurableError::TeamChanged {
                     run_id,
