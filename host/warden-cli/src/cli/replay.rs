@@ -2,9 +2,14 @@
 //! come from the record; tool results from the record too, or from the agent's tools run
 //! now (`--live-tools`, to try a new tool version against real history). The replayed
 //! history is compared with the recorded one message by message; the first difference is
-//! reported with its step, and the exit code is then 1.
+//! reported with its step, and the exit code is then 1. A run of a team (a multi-agent
+//! file, or an agent file with handoffs or agent tools) is replayed with the team loaded as
+//! `warden run` loads it, following its handoffs up to `max_handoffs`; `--live-tools`
+//! refuses a team whose agents run other agents inside their turns (see
+//! `nested_live_tools`).
 //!
-//! Invariant: a replay never calls a model and never writes to the store.
+//! Invariant: a replay never calls a model, never connects to one (not even to probe it)
+//! and never writes to the store.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
