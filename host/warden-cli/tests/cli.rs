@@ -54,6 +54,8 @@ mod pty;
 mod pty_approval;
 #[path = "cli/replay.rs"]
 mod replay;
+#[path = "cli/replay_team.rs"]
+mod replay_team;
 #[path = "cli/run.rs"]
 mod run;
 #[path = "cli/sandbox.rs"]

@@ -17,6 +17,9 @@
 //!   "approval": null | {…},            // a call waiting for a person (see `approval`)
 //!   "active_agent": absent | { "name": "billing", "handoffs": 1 },
 //!                                      // a team's run after a handoff: who runs now
+//!   "team": absent | { "max_handoffs": 8, "agents": [ { "agent": {…as "agent"…},
+//!            "model": "openai/gpt-4o-mini", "links": ["handoff billing (All)", …] } ] },
+//!                                      // a team's run: every agent, compared on resume
 //!   "items": null | { "live": 7, "transcript": 7, "steps": 3, "compactions": 0,
 //!                     "call_ids": 2 }  // version 2, split layout only (below)
 //! }
@@ -43,7 +46,9 @@
 //! [`decode`]); an older one it cannot upgrade fails with [`FormatError::TooOld`], a newer
 //! one with [`FormatError::Newer`] naming the writer. New optional fields
 //! (`#[serde(default)]`) do not raise the version; a change of meaning or a removed field
-//! does.
+//! does. `team` is such a field: a checkpoint written before it (a team's run recorded
+//! with its entry agent only) reads with `team` absent, and a resume then compares the
+//! entry agent alone, as the writer did.
 //!
 //! Invariant: [`decode`] never panics and reads at most [`MAX_STATE_BYTES`].
 
@@ -106,6 +111,34 @@ pub struct RunCheckpoint {
     /// `agent` (the run's entry agent); absent while the entry agent runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_agent: Option<ActiveAgent>,
+    /// Every agent of the run's team when it started (or was last resumed), so a resume
+    /// notices a change to any of them; absent for a run of one agent, and in checkpoints
+    /// written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamSummary>,
+}
+
+/// What a team run's team was: compared on resume (see [`RunCheckpoint::team`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamSummary {
+    /// The most handoffs one run may make.
+    pub max_handoffs: u32,
+    /// Every agent of the team (its entry agent included), sorted by name.
+    pub agents: Vec<TeamMember>,
+}
+
+/// One agent of a [`TeamSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamMember {
+    /// What the store keeps of any run's agent (its digest covers instructions, settings,
+    /// tools and grants).
+    pub agent: AgentSummary,
+    /// Its model as `provider/name`.
+    pub model: String,
+    /// How it reaches the others: its handoffs (with their history filters) and the agents
+    /// it calls as tools, one line each, sorted.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 /// The team agent a run was handed to (see [`RunCheckpoint::active_agent`]).
@@ -170,6 +203,7 @@ impl RunCheckpoint {
             approved_calls: Vec::new(),
             approved_tools: Vec::new(),
             active_agent: None,
+            team: None,
         }
     }
 

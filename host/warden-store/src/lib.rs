@@ -28,7 +28,9 @@ pub mod store;
 
 pub use approval::{Decision, PendingApproval};
 pub use error::StoreError;
-pub use format::{ActiveAgent, AgentSummary, FormatError, RunCheckpoint, agent_digest};
+pub use format::{
+    ActiveAgent, AgentSummary, FormatError, RunCheckpoint, TeamMember, TeamSummary, agent_digest,
+};
 pub use sqlite::{SqliteOptions, SqliteStore, Sync, default_path};
 pub use store::{
     CheckpointWrite, IdempotencyKey, Lease, ListTails, NewRun, Retention, RunStatus, RunSummary,

@@ -2,9 +2,14 @@
 //! come from the record; tool results from the record too, or from the agent's tools run
 //! now (`--live-tools`, to try a new tool version against real history). The replayed
 //! history is compared with the recorded one message by message; the first difference is
-//! reported with its step, and the exit code is then 1.
+//! reported with its step, and the exit code is then 1. A run of a team (a multi-agent
+//! file, or an agent file with handoffs or agent tools) is replayed with the team loaded as
+//! `warden run` loads it, following its handoffs up to `max_handoffs`; `--live-tools`
+//! refuses a team whose agents run other agents inside their turns (see
+//! `nested_live_tools`).
 //!
-//! Invariant: a replay never calls a model and never writes to the store.
+//! Invariant: a replay never calls a model, never connects to one (not even to probe it)
+//! and never writes to the store.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,6 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use warden::team_file::TeamDef;
 use warden::testing::{ScriptedLlm, ScriptedModel};
 use warden::{Agent, AgentDef, EngineConfig, Executor, RunHandle, Runner, Team};
 use warden_core::chat::Message;
@@ -64,16 +70,16 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
             "run {id} has no agent file recorded: pass --agent FILE"
         ))?;
     let executor = Executor::new(EngineConfig::default()).map_err(|e| e.to_string())?;
+    let responses = store.responses(&id).await.map_err(|e| e.to_string())?;
+    // Every model of the replay answers from the record (a team's agents share it: their
+    // responses are recorded in the order the run asked for them).
+    let script = Arc::new(ScriptedLlm::new(responses.clone()));
     // The demo's agent is built in code; its notes folder lives as long as the replay.
     // The demo's second scene is a team: the replay follows its handoffs.
     let mut team = None;
     let (agent, _notes) = if file.as_os_str() == warden_cli::demo::TEAM_SOURCE {
         if args.live_tools {
-            return Err(
-                "--live-tools replays runs of one agent; this run is the demo's team (its \
-                 agent tool's own model calls are not recorded): replay it without the flag"
-                    .into(),
-            );
+            return Err(nested_live_tools("the demo's team"));
         }
         let built = (warden_cli::demo::team(&executor).await).map_err(|e| e.to_string())?;
         let entry = built.entry().clone();
@@ -83,6 +89,16 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
         let (agent, notes) =
             (warden_cli::demo::demo_agent(&executor).await).map_err(|e| e.to_string())?;
         (agent, Some(notes))
+    } else if let Some(def) = TeamDef::load_for_run(&file).map_err(|e| e.to_string())? {
+        // A team file, loaded as `warden run` loads it, but connected to nothing.
+        if args.live_tools && def.nests_agents() {
+            return Err(nested_live_tools(&format!("{}'s team", file.display())));
+        }
+        let built = (def.build_with_model(executor.clone(), script.clone()).await)
+            .map_err(|e| e.to_string())?;
+        let entry = built.entry().clone();
+        team = Some(built);
+        (entry, None)
     } else {
         let def = AgentDef::load(&file).map_err(|e| e.to_string())?;
         let agent = Agent::load(&def, &executor)
@@ -90,10 +106,11 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
             .map_err(|e| e.to_string())?;
         (agent, None)
     };
-    let responses = store.responses(&id).await.map_err(|e| e.to_string())?;
     let replayed = if args.live_tools {
-        let model = Arc::new(ScriptedLlm::new(responses));
-        let runner = Runner::new(model, executor);
+        let mut runner = Runner::new(script, executor);
+        if let Some(team) = team {
+            runner = runner.with_team(team);
+        }
         let mut session = runner.session(&agent);
         // A request past the recorded responses fails the run: the history shows where.
         let _ = session
@@ -106,9 +123,19 @@ async fn replay(args: ReplayArgs) -> Result<Option<String>, String> {
     Ok(first_divergence(&recorded, &replayed))
 }
 
+/// Why `--live-tools` refuses a team whose agents run other agents inside their turns.
+fn nested_live_tools(what: &str) -> String {
+    format!(
+        "--live-tools cannot replay {what}: an agent of it runs another agent inside its turn \
+         (an agent tool or an agent guardrail), and that agent's own model calls are not \
+         recorded, so they cannot be fed back; replay it without the flag (those answers \
+         then come from the recorded tool results)"
+    )
+}
+
 /// Drives the agent's loop with the recorded responses and the recorded tool results, and
-/// follows its handoffs within `team` (agents offered as tools are not run: their answers
-/// are recorded tool results).
+/// follows its handoffs within `team` up to its handoff limit, as the run did (agents
+/// offered as tools are not run: their answers are recorded tool results).
 fn with_recorded_tools(
     agent: &Agent,
     team: Option<&Team>,
@@ -127,6 +154,7 @@ fn with_recorded_tools(
     let mut agent = agent.clone();
     let mut controller = agent.new_controller(input).map_err(|e| e.to_string())?;
     let mut model = ScriptedModel::new(responses);
+    let mut handoffs = 0;
     loop {
         let fed = match controller.next_step() {
             Step::CallModel(request) | Step::Summarize(request) => match model.respond(&request) {
@@ -149,9 +177,14 @@ fn with_recorded_tools(
             }
             Step::Done(_) => {
                 let Some(team) = team else { break };
+                // One handoff past the limit ended the run there.
+                if handoffs >= team.max_handoffs() {
+                    break;
+                }
                 match team.follow_handoff(&agent, &controller) {
                     Ok(Some((next, next_controller))) => {
                         (agent, controller) = (next, next_controller);
+                        handoffs += 1;
                         continue;
                     }
                     Ok(None) => break,

@@ -161,6 +161,15 @@ fn render(run: &StoredRun, events: &[EventRecord]) -> Vec<String> {
     } else {
         lines.extend(warden_trace::render_tree(events).lines().map(str::to_owned));
     }
+    // How the run ended, in words: a budget or a handoff loop stopped by its limit shows
+    // here, not only in the exit code of the process that ran it.
+    let stopped = events.iter().rev().find_map(|record| match &record.event {
+        RunEvent::RunFinished { stop_reason, .. } => Some(stop_reason.describe()),
+        _ => None,
+    });
+    if let Some(stopped) = stopped {
+        lines.push(format!("stopped: {stopped}"));
+    }
     let answer = events.iter().rev().find_map(|record| match &record.event {
         RunEvent::RunFinished {
             output: Some(output),

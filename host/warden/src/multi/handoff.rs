@@ -88,6 +88,11 @@ impl Handoff {
         &self.target
     }
 
+    /// What of the history it passes on.
+    pub(crate) fn history_filter(&self) -> &HistoryFilter {
+        &self.filter
+    }
+
     /// The tool name the model sees: `transfer_to_<target>`.
     pub fn tool_name(&self) -> String {
         format!("{HANDOFF_PREFIX}{}", self.target)

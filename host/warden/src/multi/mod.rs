@@ -86,6 +86,7 @@ mod handoff;
 mod host;
 mod pool;
 mod run;
+mod summary;
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests;
@@ -95,6 +96,9 @@ mod tests_carve;
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests_durable;
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests_resume;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -106,6 +110,7 @@ pub(crate) use pool::BudgetPool;
 pub(crate) use run::{
     Active, HostCtx, HostRun, Next, check_team, execute_host, next_agent, run_agents,
 };
+pub(crate) use summary::team_changes;
 
 use crate::runner::Agent;
 

@@ -17,7 +17,7 @@ use warden_core::testing::ScriptedModel;
 use warden_llm::{LlmError, Model, Notices};
 use warden_sandbox::EngineConfig;
 
-fn executor() -> Executor {
+pub(super) fn executor() -> Executor {
     static EXECUTOR: std::sync::OnceLock<Executor> = std::sync::OnceLock::new();
     EXECUTOR
         .get_or_init(|| Executor::new(EngineConfig::default()).unwrap())
@@ -61,7 +61,7 @@ fn runner(team: &Team, store: Option<Arc<dyn Store>>) -> Runner {
     }
 }
 
-fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+pub(super) fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(dir.path().join("runs.db")).unwrap())
 }
 
@@ -145,7 +145,7 @@ async fn a_durable_session_continues_with_the_target_after_the_store_is_reopened
 }
 
 /// A model that never answers; says when it was asked (the run is then "killed").
-struct Stall(Arc<Notify>);
+pub(super) struct Stall(pub(super) Arc<Notify>);
 
 impl Model for Stall {
     fn complete<'a>(
@@ -166,8 +166,10 @@ impl Model for Stall {
         Box::pin(std::future::pending())
     }
 
+    /// The scripted model's provider: a run resumed with a scripted model in its place
+    /// is no change of its team.
     fn provider(&self) -> &str {
-        "stall"
+        "scripted"
     }
 
     fn model_name(&self) -> &str {

@@ -24,13 +24,14 @@ use warden_core::run::RunResult;
 use warden_core::tool::{PlannedCall, ToolFailure, ToolFailureKind, ToolOutcome, ToolUsage};
 use warden_store::{
     AgentSummary, Lease, NewRun, PendingApproval, RunCheckpoint, RunStatus, Store, StoredRun,
+    TeamSummary,
 };
 
 use super::approval::{Approvals, Gate};
 use super::record::{EventBuffer, Recorder, buffering};
 use super::team::drive_handing_off;
 use super::{Agent, RunError, RunHandle, Runner};
-use crate::multi::{Active, check_team};
+use crate::multi::{Active, check_team, team_changes};
 
 /// What the model is told about a call that was interrupted without a recorded result.
 pub const INTERRUPTED: &str = "interrupted: the run stopped while this call was running and its outcome is unknown (it may or may not have taken effect); check before repeating it";
@@ -96,6 +97,20 @@ pub enum DurableError {
         /// The agent's name.
         agent: String,
         /// What changed, in one line.
+        changes: String,
+    },
+    /// Agents of the run's team changed since the run started (or was last resumed).
+    #[error(
+        "run {run_id} was started with another version of its team: {changes}; resume with \
+         the original agent files, or accept the change (`--accept-agent-change`)"
+    )]
+    TeamChanged {
+        /// The run.
+        run_id: String,
+        /// The agents that changed, were added or were removed, by name (and
+        /// `max_handoffs` when the team's limit changed).
+        agents: Vec<String>,
+        /// What changed, agent by agent, in one line.
         changes: String,
     },
 }
@@ -170,7 +185,7 @@ impl Runner {
                 }));
             }
         }
-        check_agent(&stored, agent, ResumeOptions::default())?;
+        self.check_agents(&stored, agent, ResumeOptions::default())?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
         let approvals = approvals_of(&stored.checkpoint);
         // The session goes on with the agent it was handed to, under that agent's grants.
@@ -209,7 +224,7 @@ impl Runner {
                 outcome,
             }));
         }
-        check_agent(&stored, agent, *options)?;
+        self.check_agents(&stored, agent, *options)?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
         let mut approvals = approvals_of(&stored.checkpoint);
         let pending = stored.checkpoint.approval.clone();
@@ -260,11 +275,13 @@ impl Runner {
         let store = self.need_store()?;
         check_team(self, agent)?;
         let controller = agent.controller(input.clone())?;
+        let mut checkpoint = RunCheckpoint::new(agent.summary(), controller.snapshot());
+        checkpoint.team = self.team_summary();
         let run = NewRun {
             run_id,
             session,
             input,
-            checkpoint: RunCheckpoint::new(agent.summary(), controller.snapshot()),
+            checkpoint,
         };
         let lease = store.create_run(run).await.map_err(RunError::Store)?;
         let approvals = Approvals::default();
@@ -296,6 +313,7 @@ impl Runner {
         let summary = agent.summary();
         let mut recorder = Recorder::new(store, lease, summary, buffer.clone(), approver);
         recorder.approvals = approvals;
+        recorder.set_team(self.team_summary());
         let mut sink = buffering(&buffer, on_event);
         // The state as resumed (interrupted calls answered) is written before anything runs,
         // with the agent that runs it.
@@ -345,22 +363,56 @@ fn interrupted_outcome(call: &PlannedCall) -> ToolOutcome {
     }
 }
 
-/// Refuses to continue `stored` with a changed agent unless `options` accepts it.
-fn check_agent(stored: &StoredRun, agent: &Agent, options: ResumeOptions) -> Result<(), RunError> {
-    let then = &stored.checkpoint.agent;
-    let now = agent.summary();
-    if then.digest == now.digest || options.accept_agent_change {
-        return Ok(());
+impl Runner {
+    /// What a checkpoint keeps of this runner's team, if it has one.
+    fn team_summary(&self) -> Option<TeamSummary> {
+        (self.team()).map(|team| team.summary(self.model().provider()))
     }
-    Err(RunError::Durable(DurableError::AgentChanged {
-        run_id: stored.summary.run_id.clone(),
-        agent: then.name.clone(),
-        changes: describe_changes(then, &now),
-    }))
+
+    /// Refuses to continue `stored` with a changed entry agent, or (when the run recorded
+    /// its team) with any agent of the team changed, added or removed, unless `options`
+    /// accepts it. A checkpoint without a team (written before teams were recorded), or a
+    /// runner without one, is checked on its entry agent only.
+    fn check_agents(
+        &self,
+        stored: &StoredRun,
+        agent: &Agent,
+        options: ResumeOptions,
+    ) -> Result<(), RunError> {
+        if options.accept_agent_change {
+            return Ok(());
+        }
+        let run_id = stored.summary.run_id.clone();
+        // Without a team the run can only go on if it was never handed off, and then
+        // `Active::stored` and the handoff checks name what is missing.
+        if let (Some(then), Some(now)) = (&stored.checkpoint.team, self.team_summary()) {
+            let changed = team_changes(then, &now);
+            if !changed.is_empty() {
+                let lines: Vec<&str> = changed.iter().map(|(_, line)| line.as_str()).collect();
+                let changes = lines.join("; ");
+                let agents = changed.into_iter().map(|(agent, _)| agent).collect();
+                return Err(RunError::Durable(DurableError::TeamChanged {
+                    run_id,
+                    agents,
+                    changes,
+                }));
+            }
+        }
+        let then = &stored.checkpoint.agent;
+        let now = agent.summary();
+        if then.digest == now.digest {
+            return Ok(());
+        }
+        Err(RunError::Durable(DurableError::AgentChanged {
+            run_id,
+            agent: then.name.clone(),
+            changes: describe_changes(then, &now),
+        }))
+    }
 }
 
 /// What differs between two agent summaries, in one line.
-fn describe_changes(then: &AgentSummary, now: &AgentSummary) -> String {
+pub(crate) fn describe_changes(then: &AgentSummary, now: &AgentSummary) -> String {
     let mut changes = Vec::new();
     let removed: Vec<&str> = (then.tools.iter())
         .filter(|t| !now.tools.contains(t))

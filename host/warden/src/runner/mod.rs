@@ -44,6 +44,7 @@ use warden_sandbox::{EngineConfig, Executor};
 pub use agent::Agent;
 pub use agent::load_pack;
 pub use approval::{ApprovalRequest, Approver};
+pub(crate) use durable::describe_changes;
 pub use durable::{DurableError, INTERRUPTED, Recorded, ResumeOptions};
 pub use error::{RunError, SetupError};
 pub use session::Session;
@@ -115,12 +116,17 @@ impl Runner {
     /// Loads the agent file at `path` and builds the runner and the agent: see
     /// [`Runner::from_def_with`]. Uses a new executor with the default engine settings. A
     /// file that declares handoffs, agent tools or guardrails (naming other agent files)
-    /// builds their team too, set on the runner, with the same checks.
+    /// builds their team too, set on the runner, with the same checks; so does a
+    /// multi-agent file (`[agents.<name>]` tables, see [`crate::team_file`]), entered by its
+    /// `entry` agent.
     pub async fn from_file(path: impl AsRef<Path>) -> Result<(Runner, Agent), SetupError> {
         // A file with handoffs, agent tools or guardrails is the entry of a team: the
         // runner comes with it (see `TeamDef::load_agent_file`).
         if crate::team_file::declares_links(path.as_ref()) {
             return crate::team_file::from_agent_file(path.as_ref()).await;
+        }
+        if crate::team_file::is_multi_agent_file(path.as_ref()) {
+            return crate::team_file::from_multi_agent_file(path.as_ref()).await;
         }
         let def = AgentDef::load(path).map_err(|e| SetupError::Agent(Box::new(e)))?;
         Self::from_def(&def).await

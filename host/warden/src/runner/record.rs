@@ -13,7 +13,7 @@ use warden_core::events::{EventRecord, EventStamper, RunEvent, at_event_time};
 use warden_core::tool::PlannedCall;
 use warden_store::{
     ActiveAgent, AgentSummary, CheckpointWrite, IdempotencyKey, Lease, ListTails, PendingApproval,
-    RunCheckpoint, RunStatus, Store, Tail,
+    RunCheckpoint, RunStatus, Store, Tail, TeamSummary,
 };
 
 use super::RunError;
@@ -45,6 +45,8 @@ struct Active {
     store: Arc<dyn Store>,
     lease: Lease,
     agent: AgentSummary,
+    /// The run's team, kept in each checkpoint (compared on resume).
+    team: Option<TeamSummary>,
     buffer: EventBuffer,
     /// What the last checkpoint wrote of the growing lists; `None` before the first one
     /// (which writes them whole).
@@ -163,10 +165,18 @@ impl Recorder {
                 store,
                 lease,
                 agent,
+                team: None,
                 buffer,
                 marks: None,
             }),
             ..Self::unrecorded(approver)
+        }
+    }
+
+    /// Keeps `team` (what the run's team is) in every checkpoint from now on.
+    pub(super) fn set_team(&mut self, team: Option<TeamSummary>) {
+        if let Some(active) = &mut self.active {
+            active.team = team;
         }
     }
 
@@ -198,6 +208,7 @@ impl Recorder {
             let mut checkpoint =
                 RunCheckpoint::new(active.agent.clone(), controller.snapshot_head());
             checkpoint.active_agent = self.active_agent.clone();
+            checkpoint.team = active.team.clone();
             checkpoint.approval = approval;
             checkpoint.approved_calls = self.approvals.calls.iter().cloned().collect();
             checkpoint.approved_tools = self.approvals.tools.iter().cloned().collect();

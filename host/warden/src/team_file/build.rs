@@ -17,16 +17,19 @@ use warden_sandbox::{Executor, ToolPolicy};
 /// A built agent and its model.
 type Built = (Agent, Arc<dyn Model>);
 
+/// Builds the team; `model`, when given, is every agent's model instead of the one its
+/// definition connects to (a replay: nothing is connected, nothing probed).
 pub(super) async fn build(
     def: &TeamDef,
     executor: Executor,
+    model: Option<Arc<dyn Model>>,
 ) -> Result<(Runner, Team), TeamFileError> {
     let mut built: BTreeMap<String, Built> = BTreeMap::new();
     for name in order(def) {
         let Some(agent_def) = def.agents.get(&name) else {
             continue;
         };
-        let agent = build_one(&name, agent_def, &built, &executor).await?;
+        let agent = build_one(&name, agent_def, &built, &executor, model.clone()).await?;
         built.insert(name, agent);
     }
     let (entry, model) =
@@ -76,12 +79,16 @@ async fn build_one(
     def: &TeamAgentDef,
     built: &BTreeMap<String, Built>,
     executor: &Executor,
+    model: Option<Arc<dyn Model>>,
 ) -> Result<Built, TeamFileError> {
     let setup = |source: SetupError| TeamFileError::Setup {
         agent: name.to_owned(),
         source: Box::new(source),
     };
-    let model = connect_model(&def.def).await.map_err(setup)?;
+    let model = match model {
+        Some(model) => model,
+        None => connect_model(&def.def).await.map_err(setup)?,
+    };
     let mut agent = Agent::load(&def.def, executor)
         .await
         .map_err(setup)?

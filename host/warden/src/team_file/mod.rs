@@ -187,9 +187,72 @@ pub(crate) async fn from_agent_file(
     let def = TeamDef::load_agent_file(path).map_err(team_error)?;
     let executor = warden_sandbox::Executor::new(warden_sandbox::EngineConfig::default())
         .map_err(|e| SetupError::Executor(Box::new(e)))?;
-    let (runner, team) = build::build(&def, executor).await.map_err(team_error)?;
+    let (runner, team) = build::build(&def, executor, None)
+        .await
+        .map_err(team_error)?;
     let entry = team.entry().clone();
     Ok((runner.with_team(team), entry))
+}
+
+/// Whether the file at `path` is a multi-agent file (an `entry` and `[agents.<name>]`
+/// tables) rather than one agent's. A file that cannot be read or parsed is not: loading
+/// it as an agent file says why.
+pub(crate) fn is_multi_agent_file(path: &std::path::Path) -> bool {
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= 1 << 20);
+    let text = small.then(|| std::fs::read_to_string(path).ok()).flatten();
+    let table = text.and_then(|t| t.parse::<toml::Table>().ok());
+    table.is_some_and(|t| t.get("agents").is_some_and(toml::Value::is_table))
+}
+
+/// The runner (with the team) and entry agent of the multi-agent file at `path`, as
+/// [`Runner::from_team_file`](crate::Runner::from_team_file) builds them; the entry agent
+/// records `path` as its file, so a stored run is resumed and replayed from it.
+pub(crate) async fn from_multi_agent_file(
+    path: &std::path::Path,
+) -> Result<(crate::Runner, crate::Agent), SetupError> {
+    let (runner, team) = crate::Runner::from_team_file(path)
+        .await
+        .map_err(|e| SetupError::TeamFile(Box::new(e)))?;
+    let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let entry = team.entry().clone().with_source(file);
+    Ok((runner.with_team(team), entry))
+}
+
+impl TeamDef {
+    /// The team a file given to `warden run` defines, if it defines one: a multi-agent
+    /// file, or an agent file with handoffs, agent tools or agent guardrails (see
+    /// [`TeamDef::load_agent_file`]); `None` for a plain agent file.
+    pub fn load_for_run(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Option<TeamDef>, TeamFileError> {
+        let path = path.as_ref();
+        if is_multi_agent_file(path) {
+            return Self::load(path).map(Some);
+        }
+        if declares_links(path) {
+            return Self::load_agent_file(path).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Whether some agent runs another agent's own loop inside its turn (an agent tool or
+    /// an agent guardrail): that agent's model calls are not part of the run's record.
+    pub fn nests_agents(&self) -> bool {
+        (self.agents.values())
+            .any(|a| !a.agent_tools.is_empty() || a.guardrails.iter().any(|g| g.agent.is_some()))
+    }
+
+    /// Builds the team with `model` as every agent's model, connecting and probing
+    /// nothing (a replay feeds recorded responses through it): components are loaded and
+    /// every reference checked as for a run.
+    pub async fn build_with_model(
+        &self,
+        executor: warden_sandbox::Executor,
+        model: std::sync::Arc<dyn crate::Model>,
+    ) -> Result<crate::Team, TeamFileError> {
+        let (_, team) = build::build(self, executor, Some(model)).await?;
+        Ok(team)
+    }
 }
 
 impl crate::Runner {
@@ -205,7 +268,7 @@ impl crate::Runner {
                 agent: def.entry.clone(),
                 source: Box::new(SetupError::Executor(Box::new(e))),
             })?;
-        build::build(&def, executor).await
+        build::build(&def, executor, None).await
     }
 }
 
