@@ -81,7 +81,7 @@ async fn agents_called_as_tools_run_in_parallel_and_their_events_carry_the_path(
         .collect();
     assert_eq!(top, vec!["start", "start", "finish", "finish"]);
     let nested_calc = events.iter().any(|e| match e {
-        RunEvent::Nested { path, event } => {
+        RunEvent::Nested { path, event, .. } => {
             path == &["triage", "researcher"]
                 && matches!(&**event, RunEvent::ToolCallFinished { name, ok: true, .. } if name == "calc")
         }
