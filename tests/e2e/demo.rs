@@ -87,7 +87,7 @@ async fn demo_team_scene_shows_an_agent_tool_and_a_handoff() {
     assert_eq!(result.stop_reason, warden_core::run::StopReason::Completed);
     assert!(result.output.unwrap().text.contains("16 hours"));
     let calc = events.iter().find_map(|e| match e {
-        RunEvent::Nested { path, event } => match event.as_ref() {
+        RunEvent::Nested { path, event, .. } => match event.as_ref() {
             RunEvent::ToolCallFinished {
                 name, ok, preview, ..
             } if name == "calc" => Some((path.clone(), *ok, preview.clone())),

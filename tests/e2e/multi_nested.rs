@@ -1,7 +1,7 @@
 //! Agents as tools over real HTTP to the mock LLM, in both wire formats: callees run in
-//! parallel with their own tools, their events carry the agent path, their budgets come out
-//! of what the caller has left and their usage is charged to it; cancelling the caller
-//! reaches a nested model call.
+//! parallel with their own tools, their events carry the agent path and the id of the call
+//! that started them, their budgets come out of what the caller has left and their usage
+//! is charged to it; cancelling the caller reaches a nested model call.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,13 +81,32 @@ async fn agents_called_as_tools_run_in_parallel_and_their_events_carry_the_path(
         .collect();
     assert_eq!(top, vec!["start", "start", "finish", "finish"]);
     let nested_calc = events.iter().any(|e| match e {
-        RunEvent::Nested { path, event } => {
+        RunEvent::Nested { path, event, .. } => {
             path == &["triage", "researcher"]
                 && matches!(&**event, RunEvent::ToolCallFinished { name, ok: true, .. } if name == "calc")
         }
         _ => false,
     });
     assert!(nested_calc, "{events:?}");
+    // Each callee's events name the caller's call that started it (the provider's id).
+    for callee in ["researcher", "writer"] {
+        let id = events.iter().find_map(|e| match e {
+            RunEvent::ToolCallStarted { call_id, name, .. } if name == callee => Some(call_id),
+            _ => None,
+        });
+        let id = id.unwrap_or_else(|| panic!("no call of {callee}: {events:?}"));
+        let calls: Vec<&Vec<String>> = (events.iter())
+            .filter_map(|e| match e {
+                RunEvent::Nested { path, calls, .. } if path[1] == callee => Some(calls),
+                _ => None,
+            })
+            .collect();
+        assert!(!calls.is_empty(), "{callee}");
+        assert!(
+            calls.iter().all(|c| c == &&vec![id.clone()]),
+            "{callee}: {calls:?}"
+        );
+    }
     // The callees' model and tool calls are charged to the run.
     assert_eq!(result.usage.model_calls, 2 + 2 + 1);
     assert_eq!(result.usage.tool_calls, 2 + 1);

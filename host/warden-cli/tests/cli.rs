@@ -34,6 +34,8 @@ mod handoff;
 mod mcp;
 #[path = "cli/mcp_pack.rs"]
 mod mcp_pack;
+#[path = "cli/nested_json.rs"]
+mod nested_json;
 #[path = "cli/oci.rs"]
 mod oci;
 #[path = "cli/oci_creds.rs"]
@@ -66,6 +68,8 @@ mod setup;
 mod support;
 #[path = "cli/trace.rs"]
 mod trace;
+#[path = "cli/trace_parallel.rs"]
+mod trace_parallel;
 #[path = "cli/trace_store.rs"]
 mod trace_store;
 #[path = "cli/trace_team.rs"]

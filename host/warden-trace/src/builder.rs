@@ -10,9 +10,11 @@
 //! span, with its own calls below it and `warden.agent.path` on each. Each agent is a
 //! [`Frame`]; the run's totals add up the whole tree.
 //!
-//! A nested event names its agent path, not the caller's call id: two calls of the same
-//! agent in one turn that run at the same time cannot be told apart, and their events go
-//! to the latest started.
+//! A nested event names its agent path and the tool calls that started each level
+//! (`calls`): a nested run goes under the `execute_tool` span of its own call, so two calls
+//! of the same agent in one turn, running side by side, are two separate subtrees. Logs
+//! written before call ids (or with a count that does not match the path) fall back to the
+//! agent path: a call of a tool named like the callee not yet holding a run, latest first.
 //!
 //! Invariants: the same records give the same spans, ids included (see [`crate::span`]);
 //! a span is handed out once, when it ends; [`SpanBuilder::finish`] closes whatever a cut
@@ -94,6 +96,9 @@ impl Open {
 struct Frame {
     /// The agent path of a nested run (`[caller, callee, ...]`); empty for the root.
     path: Vec<String>,
+    /// The ids of the calls that started each level of a nested run (one fewer than
+    /// `path`), or empty when the events did not say.
+    calls: Vec<String>,
     /// Prefix of the span keys (empty for the root, so its ids stay as they were).
     prefix: String,
     /// A nested run's parent: the caller's tool span.
@@ -192,8 +197,8 @@ impl SpanBuilder {
         self.last_ns = now;
         let mut done = Vec::new();
         match &record.event {
-            RunEvent::Nested { path, event } => {
-                self.push_nested(path, event, record.step, now, &mut done);
+            RunEvent::Nested { path, calls, event } => {
+                self.push_nested((path, calls), event, record.step, now, &mut done);
             }
             event => {
                 if matches!(event, RunEvent::RunStarted { .. }) {
@@ -207,11 +212,11 @@ impl SpanBuilder {
         done
     }
 
-    /// An event of the nested run `path`: to its open frame, or a new one (a run that
-    /// starts, or events whose start was not seen).
+    /// An event of the nested run `path` started by the calls `calls`: to its open
+    /// frame, or a new one (a run that starts, or events whose start was not seen).
     fn push_nested(
         &mut self,
-        path: &[String],
+        (path, calls): (&[String], &[String]),
         event: &RunEvent,
         step: usize,
         now: u64,
@@ -221,11 +226,17 @@ impl SpanBuilder {
         if path.len() < 2 || matches!(event, RunEvent::Nested { .. }) {
             return;
         }
-        let open = self.nested.iter().rposition(|f| f.path == path);
+        // One call id per level, or none to go by (an older log, or not warden's).
+        let calls = if calls.len() + 1 == path.len() {
+            calls
+        } else {
+            &[]
+        };
+        let open = (self.nested.iter()).rposition(|f| f.path == path && f.calls == calls);
         let at = match open {
             Some(at) if !matches!(event, RunEvent::RunStarted { .. }) => at,
             _ => {
-                let frame = self.open_frame(path);
+                let frame = self.open_frame(path, calls);
                 self.nested.push(frame);
                 self.nested.len() - 1
             }
@@ -242,15 +253,20 @@ impl SpanBuilder {
         }
     }
 
-    /// A frame for the nested run `path`, under the caller's tool call that runs it.
-    fn open_frame(&mut self, path: &[String]) -> Frame {
+    /// A frame for the nested run `path` (started by `calls`), under the caller's tool
+    /// call that runs it.
+    fn open_frame(&mut self, path: &[String], calls: &[String]) -> Frame {
         let key = self.agents;
         self.agents += 1;
         let (caller, callee) = path.split_at(path.len() - 1);
         let callee = callee.first().cloned().unwrap_or_default();
-        let parent = self.claim_tool(caller, &callee);
+        let parent = match calls.split_last() {
+            Some((call, outer)) => self.claim_call(caller, outer, call),
+            None => self.claim_tool(caller, &callee),
+        };
         Frame {
             path: path.to_vec(),
+            calls: calls.to_vec(),
             prefix: format!("agent:{key}/"),
             parent,
             agent: callee,
@@ -258,14 +274,34 @@ impl SpanBuilder {
         }
     }
 
-    /// The caller's tool span a nested run of `callee` goes under: an open call of a tool
-    /// named like it, else the latest open call not yet holding a nested run, else the
-    /// caller's agent span.
-    fn claim_tool(&mut self, caller: &[String], callee: &str) -> Option<String> {
-        let frame = match self.nested.iter().rposition(|f| f.path == caller) {
+    /// The frame of the agent `caller` (a path) whose run the calls `calls` started: an
+    /// open nested run, else the root.
+    fn caller_frame(&mut self, caller: &[String], calls: &[String]) -> &mut Frame {
+        let at = (self.nested.iter()).rposition(|f| f.path == caller && f.calls == calls);
+        match at {
             Some(at) if caller.len() > 1 => &mut self.nested[at],
             _ => &mut self.root,
-        };
+        }
+    }
+
+    /// The caller's tool span a nested run started by the call `call` goes under: that
+    /// call's (its latest attempt), else the caller's agent span — never another call's.
+    fn claim_call(&mut self, caller: &[String], outer: &[String], call: &str) -> Option<String> {
+        let frame = self.caller_frame(caller, outer);
+        match frame.tools.iter_mut().rev().find(|t| t.call_id == call) {
+            Some(tool) => {
+                tool.hosts = true;
+                Some(tool.span.span_id.clone())
+            }
+            None => frame.agent_span().map(|s| s.span_id.clone()),
+        }
+    }
+
+    /// The caller's tool span a nested run of `callee` goes under when its events do not
+    /// name the call: an open call of a tool named like it, else the latest open call not
+    /// yet holding a nested run, else the caller's agent span.
+    fn claim_tool(&mut self, caller: &[String], callee: &str) -> Option<String> {
+        let frame = self.caller_frame(caller, &[]);
         let free = |t: &&mut Open| !t.hosts;
         let named = frame
             .tools
@@ -390,3 +426,5 @@ fn parse_ts(ts: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_parallel;

@@ -87,12 +87,17 @@ async fn traced_run(run_id: &str, collector: &Collector) -> Vec<EventRecord> {
     records
 }
 
-/// Writes `records` to the store at `db` as one finished run (text deltas left out, as a
+/// Writes `records` to the store at `db` as one finished run of `input` (text deltas left out, as a
 /// recorded run's are).
-async fn store_run(db: &std::path::Path, run_id: &str, records: Vec<EventRecord>) {
+pub(crate) async fn store_run(
+    db: &std::path::Path,
+    run_id: &str,
+    input: &str,
+    records: Vec<EventRecord>,
+) {
     let store = SqliteStore::open(db).unwrap();
     let config = LoopConfig::new("triage-model");
-    let controller = Controller::new(config, Vec::new(), "I want a refund").unwrap();
+    let controller = Controller::new(config, Vec::new(), input).unwrap();
     let summary = warden::store::AgentSummary {
         digest: "team".into(),
         name: "triage".into(),
@@ -104,7 +109,7 @@ async fn store_run(db: &std::path::Path, run_id: &str, records: Vec<EventRecord>
     let run = NewRun {
         run_id: run_id.into(),
         session: None,
-        input: "I want a refund".into(),
+        input: input.into(),
         checkpoint: checkpoint.clone(),
     };
     let lease = store.create_run(run).await.unwrap();
@@ -121,7 +126,7 @@ async fn store_run(db: &std::path::Path, run_id: &str, records: Vec<EventRecord>
     store.checkpoint(&lease, write).await.unwrap();
 }
 
-fn spans(collector: &Collector) -> Vec<Span> {
+pub(crate) fn spans(collector: &Collector) -> Vec<Span> {
     (collector.requests().iter())
         .flat_map(|r| &r.resource_spans)
         .flat_map(|rs| &rs.scope_spans)
@@ -149,7 +154,7 @@ fn path(span: &Span) -> Vec<String> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -195,7 +200,7 @@ async fn nested_agents_and_a_handoff_show_in_the_export_the_store_and_trace_last
     // The store keeps the events; the spans rebuilt from them are the exported ones.
     let db = fx.dir.path().join("data/runs.db");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    store_run(&db, &run_id, records).await;
+    store_run(&db, &run_id, "I want a refund", records).await;
     let store = SqliteStore::open(&db).unwrap();
     let stored = store.events(&run_id).await.unwrap();
     let rebuilt: std::collections::BTreeSet<(String, String, String)> =

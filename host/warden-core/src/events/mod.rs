@@ -233,10 +233,17 @@ pub enum RunEvent {
     },
     /// An event of a nested run: an agent called as a tool by another. `path` names the
     /// agents from the caller down to the one that emitted `event`, e.g.
-    /// `["triage", "researcher"]`; deeper runs add to it.
+    /// `["triage", "researcher"]`; deeper runs add to it. `calls` names the tool calls
+    /// that started each nested run, one per level, so two calls of the same agent in one
+    /// turn (running side by side) are told apart: `calls[i]` is the id of the call by
+    /// which `path[i]` ran `path[i + 1]`, e.g. `["call_1"]`.
     Nested {
         /// The agents from the caller to the emitter.
         path: Vec<String>,
+        /// The ids of the tool calls from the caller down, one per nested level
+        /// (`path.len() - 1` of them). Absent (empty) in logs written before it was added.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        calls: Vec<String>,
         /// The nested run's event.
         event: Box<RunEvent>,
     },
@@ -307,17 +314,23 @@ impl RunEvent {
         self
     }
 
-    /// `self` as seen one level up: an event of the agent `callee` called by `caller`,
-    /// wrapped in [`RunEvent::Nested`] (a nested event of the callee gains `caller` in
-    /// front of its path).
-    pub fn nested_in(self, caller: &str, callee: &str) -> Self {
+    /// `self` as seen one level up: an event of the agent `callee` that `caller` ran by
+    /// its tool call `call_id`, wrapped in [`RunEvent::Nested`] (a nested event of the
+    /// callee gains `caller` in front of its path and `call_id` in front of its calls).
+    pub fn nested_in(self, caller: &str, callee: &str, call_id: &str) -> Self {
         match self {
-            RunEvent::Nested { mut path, event } => {
+            RunEvent::Nested {
+                mut path,
+                mut calls,
+                event,
+            } => {
                 path.insert(0, caller.to_owned());
-                RunEvent::Nested { path, event }
+                calls.insert(0, call_id.to_owned());
+                RunEvent::Nested { path, calls, event }
             }
             event => RunEvent::Nested {
                 path: vec![caller.to_owned(), callee.to_owned()],
+                calls: vec![call_id.to_owned()],
                 event: Box::new(event),
             },
         }
@@ -406,12 +419,19 @@ mod tests {
     #[test]
     fn a_nested_event_names_every_agent_from_the_caller_down() {
         let inner = RunEvent::TextDelta { text: "hi".into() };
-        let once = inner.clone().nested_in("researcher", "searcher");
-        let twice = once.nested_in("triage", "researcher");
-        let RunEvent::Nested { path, event } = twice else {
+        let once = inner.clone().nested_in("researcher", "searcher", "r_1");
+        let twice = once.nested_in("triage", "researcher", "t_1");
+        let line = twice.to_json_line();
+        assert!(
+            line.contains(r#""path":["triage","researcher","searcher"],"calls":["t_1","r_1"]"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<RunEvent>(&line).unwrap(), twice);
+        let RunEvent::Nested { path, calls, event } = twice else {
             panic!("wrong variant");
         };
         assert_eq!(path, ["triage", "researcher", "searcher"]);
+        assert_eq!(calls, ["t_1", "r_1"], "one call id per nested level");
         assert_eq!(*event, inner);
         let line = RunEvent::Handoff {
             from: "a".into(),
@@ -423,6 +443,15 @@ mod tests {
         }
         .to_json_line();
         assert!(line.starts_with("{\"type\":\"handoff\""), "{line}");
+    }
+
+    #[test]
+    fn a_nested_event_logged_before_call_ids_still_reads() {
+        let line = r#"{"type":"nested","path":["a","b"],"event":{"type":"text_delta","text":"x"}}"#;
+        let RunEvent::Nested { path, calls, .. } = serde_json::from_str(line).unwrap() else {
+            panic!("wrong variant");
+        };
+        assert_eq!((path.len(), calls.len()), (2, 0));
     }
 
     #[test]

@@ -266,7 +266,7 @@ impl SpanBuilder {
                             .insert(keys::OUTPUT_MESSAGES.into(), messages.into());
                     }
                     done.push(self.close(open, now));
-                    self.charge_caller(&frame.path, &totals);
+                    self.charge_caller(&frame.path, &frame.calls, &totals);
                 }
             }
             other => self.note(frame, other, step, now),
@@ -318,15 +318,13 @@ impl SpanBuilder {
     }
 
     /// Adds a nested run's totals to its caller's (the run's totals cover the whole tree).
-    fn charge_caller(&mut self, path: &[String], totals: &RunTotals) {
+    fn charge_caller(&mut self, path: &[String], calls: &[String], totals: &RunTotals) {
         let Some((_, caller)) = path.split_last() else {
             return;
         };
-        let frame = match self.nested.iter().rposition(|f| f.path == caller) {
-            Some(at) if caller.len() > 1 => &mut self.nested[at],
-            _ => &mut self.root,
-        };
-        frame.totals(|t| t.absorb(totals));
+        let outer = calls.split_last().map_or(&[][..], |(_, outer)| outer);
+        self.caller_frame(caller, outer)
+            .totals(|t| t.absorb(totals));
     }
 
     /// The events that become span events and counters.

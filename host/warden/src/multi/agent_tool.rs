@@ -4,8 +4,9 @@
 //! answer is the tool result.
 //!
 //! Invariant: the callee's run is a child of the caller's: it is cancelled with it, its
-//! events reach the caller's sink wrapped in `RunEvent::Nested` with the agent path, and
-//! its usage is charged to the caller (see `run::execute_host`).
+//! events reach the caller's sink wrapped in `RunEvent::Nested` with the agent path and the
+//! id of the call that started it (so two calls of one agent in a turn are told apart),
+//! and its usage is charged to the caller (see `run::execute_host`).
 
 use std::sync::Arc;
 

@@ -326,13 +326,14 @@ pub(crate) fn execute_host(
                 };
                 let handle = RunHandle::child_of(&ctx.cancel);
                 let (caller, name) = (ctx.caller.clone(), callee.name().to_owned());
+                let call_id = call.call_id.clone();
                 let events = ctx.events.clone();
                 // Its end is held: a response past the carve-out changes it (below).
                 let mut finished = None;
                 let mut sink = |event: RunEvent| match event {
                     RunEvent::RunFinished { .. } => finished = Some(event),
                     // A closed channel means the caller's step is gone: nobody listens.
-                    other => drop(events.send(other.nested_in(&caller, &name))),
+                    other => drop(events.send(other.nested_in(&caller, &name, &call_id))),
                 };
                 let bytes_in = args.input.len() as u64;
                 let streaming = ctx.runner.is_streaming();
@@ -361,7 +362,9 @@ pub(crate) fn execute_host(
                     }
                 };
                 if let Some(event) = finished {
-                    let _ = ctx.events.send(event.nested_in(&ctx.caller, &name));
+                    let _ = ctx
+                        .events
+                        .send(event.nested_in(&ctx.caller, &name, &call.call_id));
                 }
                 ctx.pool.settle(&grant, &used);
                 let mut outcome = outcome(&call, result);
