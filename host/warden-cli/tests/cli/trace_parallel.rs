@@ -10,22 +10,21 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use tokio::sync::Notify;
 use warden::testing::{ScriptedLlm, ScriptedModel};
-use warden::{AgentTool, EngineConfig, Executor, LoopConfig, RunEvent, RunHandle, Runner, Team};
+use warden::{AgentTool, LoopConfig, RunEvent, Team};
 use warden_core::chat::{ChatRequest, ChatResponse, Message, StreamEvent};
-use warden_core::events::{EventRecord, EventStamper, new_run_id};
+use warden_core::events::{EventRecord, new_run_id};
 use warden_llm::{LlmError, Model, Notices};
 use warden_trace::testing::Collector;
 use warden_trace::testing::proto::tonic::trace::v1::Span;
-use warden_trace::{ExportConfig, OtlpExporter, SpanBuilder, TraceOptions, TraceRecorder};
+use warden_trace::{SpanBuilder, TraceOptions};
 
 use crate::support::{Fixture, assert_code, text};
-use crate::trace_team::{hex, spans, store_run};
+use crate::trace_team::{hex, spans, store_run, traced_run};
 
 /// One model call of a task: wait for `wait` (when set), then signal `then`, then answer.
 struct Gate {
@@ -194,35 +193,6 @@ fn team() -> Team {
     Team::builder(triage).build().unwrap()
 }
 
-/// Runs the team, traced live to `collector`; returns its stamped events.
-async fn traced_run(run_id: &str, collector: &Collector) -> Vec<EventRecord> {
-    let mut config = ExportConfig::new(collector.url());
-    config.delay = Duration::from_millis(20);
-    let exporter = OtlpExporter::start(config).unwrap();
-    let mut recorder = TraceRecorder::new(run_id, TraceOptions::default()).exporting_to(&exporter);
-    let mut stamper = EventStamper::new(run_id);
-    let mut records = Vec::new();
-    let team = team();
-    let executor = Executor::new(EngineConfig::default()).unwrap();
-    let runner = Runner::new(Arc::new(ScriptedLlm::new([])), executor).with_team(team.clone());
-    let handle = RunHandle::new();
-    let run = runner.run_with(team.entry(), "work", &handle, |event| {
-        let record = stamper.record(event);
-        recorder.observe_record(&record);
-        records.push(record);
-    });
-    // A gate that never opens would hang the run: bound it.
-    let result = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the gated runs deadlocked")
-        .unwrap();
-    assert_eq!(result.output.unwrap().text, "Both done.");
-    drop(recorder.finish());
-    let report = exporter.shutdown(Duration::from_secs(10)).await;
-    assert_eq!((report.dropped, report.failed), (0, 0), "{report:?}");
-    records
-}
-
 /// The tokens a nested event's model call reported, if it is a model response.
 fn tokens(event: &RunEvent) -> Option<u64> {
     match event {
@@ -338,7 +308,7 @@ async fn parallel_calls_of_one_agent_are_told_apart_in_events_export_store_and_r
     let fx = Fixture::new(Vec::new()).await;
     let collector = Collector::start().await;
     let run_id = new_run_id();
-    let records = traced_run(&run_id, &collector).await;
+    let records = traced_run(&run_id, &collector, team(), "work", "Both done.").await;
     assert_calls(&records);
     let exported = spans(&collector);
     assert_exported(&exported);

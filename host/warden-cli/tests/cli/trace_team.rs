@@ -56,31 +56,35 @@ fn team() -> Team {
     Team::builder(triage).agent(billing).build().unwrap()
 }
 
-/// Runs the team, traced live to `collector`; returns its stamped events.
-async fn traced_run(run_id: &str, collector: &Collector) -> Vec<EventRecord> {
+/// Runs `team` on `input`, traced live to `collector`, and checks it answers `answer`;
+/// returns its stamped events. Bounded: a run that waits on itself (a gated model whose
+/// gate never opens) fails the test instead of hanging it.
+pub(crate) async fn traced_run(
+    run_id: &str,
+    collector: &Collector,
+    team: Team,
+    input: &str,
+    answer: &str,
+) -> Vec<EventRecord> {
     let mut config = ExportConfig::new(collector.url());
     config.delay = Duration::from_millis(20);
     let exporter = OtlpExporter::start(config).unwrap();
     let mut recorder = TraceRecorder::new(run_id, TraceOptions::default()).exporting_to(&exporter);
     let mut stamper = EventStamper::new(run_id);
     let mut records = Vec::new();
-    let team = team();
     let executor = Executor::new(EngineConfig::default()).unwrap();
     let runner = Runner::new(Arc::new(ScriptedLlm::new([])), executor).with_team(team.clone());
-    let result = runner
-        .run_with(
-            team.entry(),
-            "I want a refund",
-            &RunHandle::new(),
-            |event| {
-                let record = stamper.record(event);
-                recorder.observe_record(&record);
-                records.push(record);
-            },
-        )
+    let handle = RunHandle::new();
+    let run = runner.run_with(team.entry(), input, &handle, |event| {
+        let record = stamper.record(event);
+        recorder.observe_record(&record);
+        records.push(record);
+    });
+    let result = tokio::time::timeout(Duration::from_secs(60), run)
         .await
+        .expect("the run did not end within 60 s")
         .unwrap();
-    assert_eq!(result.output.unwrap().text, "Refunded.");
+    assert_eq!(result.output.unwrap().text, answer);
     drop(recorder.finish());
     let report = exporter.shutdown(Duration::from_secs(10)).await;
     assert_eq!((report.dropped, report.failed), (0, 0), "{report:?}");
@@ -163,7 +167,7 @@ async fn nested_agents_and_a_handoff_show_in_the_export_the_store_and_trace_last
     let fx = Fixture::new(Vec::new()).await;
     let collector = Collector::start().await;
     let run_id = new_run_id();
-    let records = traced_run(&run_id, &collector).await;
+    let records = traced_run(&run_id, &collector, team(), "I want a refund", "Refunded.").await;
 
     // The export: researcher under triage's call, librarian under researcher's call,
     // billing under the run after the handoff event.
