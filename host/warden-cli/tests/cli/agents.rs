@@ -3,16 +3,11 @@
 
 use serde_json::Value;
 
-use crate::support::{Fixture, assert_code, calc_tool, multiply_script, text};
+use crate::support::{Fixture, assert_code, calc_tool, multiply_json_run, multiply_script, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_active_agent_is_shown_and_carried_by_every_json_event() {
-    let fx = Fixture::new(multiply_script()).await;
-    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
-    let out = fx
-        .run(&["run", "--json", agent.to_str().unwrap(), "What is 6*7?"])
-        .await;
-    assert_code(&out, 0);
+    let (_fx, out) = multiply_json_run().await;
     let events: Vec<Value> = (text(&out.stdout).lines())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

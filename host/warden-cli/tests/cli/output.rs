@@ -5,7 +5,7 @@
 use mock_llm::Turn;
 use serde_json::Value;
 
-use crate::support::{Fixture, assert_code, calc_tool, multiply_script, text};
+use crate::support::{Fixture, assert_code, calc_tool, multiply_json_run, text};
 
 /// The golden event sequence of [`multiply_script`] (`UPDATE_GOLDEN=1` rewrites it).
 const GOLDEN: &str = concat!(
@@ -51,12 +51,7 @@ fn stable(mut event: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_events_of_a_scripted_run_match_the_golden_file() {
-    let fx = Fixture::new(multiply_script()).await;
-    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
-    let out = fx
-        .run(&["run", "--json", agent.to_str().unwrap(), "What is 6*7?"])
-        .await;
-    assert_code(&out, 0);
+    let (_fx, out) = multiply_json_run().await;
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let events = stamped_events(&text(&out.stdout));
     let steps: Vec<u64> = events.iter().map(|e| e["step"].as_u64().unwrap()).collect();

@@ -8,7 +8,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::{
-    Fixture, assert_code, calc_tool, hello, multiply_script, no_escape_codes, text, with_usage,
+    Fixture, assert_code, calc_tool, hello, multiply_json_run, multiply_script, no_escape_codes,
+    text, with_usage,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,12 +150,7 @@ async fn help_lists_the_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_prints_every_event_as_one_json_line_in_run_order() {
-    let fx = Fixture::new(multiply_script()).await;
-    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
-    let out = fx
-        .run(&["run", "--json", agent.to_str().unwrap(), "What is 6*7?"])
-        .await;
-    assert_code(&out, 0);
+    let (_fx, out) = multiply_json_run().await;
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let events: Vec<Value> = text(&out.stdout)
         .lines()

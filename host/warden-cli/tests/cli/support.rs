@@ -166,6 +166,18 @@ pub fn multiply_script() -> Vec<Turn> {
     ]
 }
 
+/// `warden run --json` of an OpenAI agent with `calc` on "What is 6*7?", answered by
+/// [`multiply_script`]; the run must succeed. Returns the fixture (its store and mock) too.
+pub async fn multiply_json_run() -> (Fixture, Output) {
+    let fx = Fixture::new(multiply_script()).await;
+    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
+    let out = fx
+        .run(&["run", "--json", agent.to_str().unwrap(), "What is 6*7?"])
+        .await;
+    assert_code(&out, 0);
+    (fx, out)
+}
+
 /// Runs `warden run` on an agent file that must be refused: exit code 1, nothing on stdout,
 /// no model call; returns stderr.
 pub async fn refused(fx: &Fixture, agent: &Path, setup: impl FnOnce(&mut Command)) -> String {

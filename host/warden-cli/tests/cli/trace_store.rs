@@ -8,7 +8,7 @@ use warden::store::{SqliteStore, Store};
 use warden_trace::testing::Collector;
 use warden_trace::{SpanBuilder, TraceOptions};
 
-use crate::support::{Fixture, assert_code, calc_tool, multiply_script, text};
+use crate::support::{Fixture, assert_code, calc_tool, multiply_json_run, multiply_script, text};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -63,12 +63,7 @@ async fn the_trace_rebuilt_from_the_store_equals_the_live_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_events_equal_the_json_lines_field_by_field_timestamps_included() {
-    let fx = Fixture::new(multiply_script()).await;
-    let agent = fx.agent(&format!("{}{}", fx.openai(), calc_tool()));
-    let out = fx
-        .run(&["run", "--json", agent.to_str().unwrap(), "What is 6*7?"])
-        .await;
-    assert_code(&out, 0);
+    let (fx, out) = multiply_json_run().await;
     let shown = fx.run(&["runs", "show", "last", "--json"]).await;
     assert_code(&shown, 0);
     let parse = |bytes: &[u8]| -> Vec<serde_json::Map<String, serde_json::Value>> {
