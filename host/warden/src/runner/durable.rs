@@ -185,7 +185,8 @@ impl Runner {
                 }));
             }
         }
-        self.check_agents(&stored, agent, ResumeOptions::default())?;
+        let team = self.team_summary();
+        self.check_agents(&stored, agent, team.as_ref(), ResumeOptions::default())?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
         let approvals = approvals_of(&stored.checkpoint);
         // The session goes on with the agent it was handed to, under that agent's grants.
@@ -197,7 +198,7 @@ impl Runner {
             agent,
             active,
             controller,
-            (store, lease, approvals),
+            (store, lease, approvals, team),
             handle,
             &mut on_event,
         ))
@@ -224,7 +225,8 @@ impl Runner {
                 outcome,
             }));
         }
-        self.check_agents(&stored, agent, *options)?;
+        let team = self.team_summary();
+        self.check_agents(&stored, agent, team.as_ref(), *options)?;
         let lease = store.acquire(&run_id).await.map_err(RunError::Store)?;
         let mut approvals = approvals_of(&stored.checkpoint);
         let pending = stored.checkpoint.approval.clone();
@@ -256,7 +258,7 @@ impl Runner {
             agent,
             active,
             controller,
-            (store, lease, approvals),
+            (store, lease, approvals, team),
             handle,
             &mut on_event,
         ))
@@ -276,7 +278,8 @@ impl Runner {
         check_team(self, agent)?;
         let controller = agent.controller(input.clone())?;
         let mut checkpoint = RunCheckpoint::new(agent.summary(), controller.snapshot());
-        checkpoint.team = self.team_summary();
+        let team = self.team_summary();
+        checkpoint.team = team.clone();
         let run = NewRun {
             run_id,
             session,
@@ -289,7 +292,7 @@ impl Runner {
             agent,
             Active::entry(agent),
             controller,
-            (store, lease, approvals),
+            (store, lease, approvals, team),
             handle,
             &mut on_event,
         ))
@@ -303,7 +306,7 @@ impl Runner {
         agent: &Agent,
         mut active: Active,
         mut controller: Controller,
-        (store, lease, approvals): (Arc<dyn Store>, Lease, Approvals),
+        (store, lease, approvals, team): (Arc<dyn Store>, Lease, Approvals, Option<TeamSummary>),
         handle: &RunHandle,
         on_event: &mut dyn FnMut(RunEvent),
     ) -> Result<Recorded, RunError> {
@@ -313,7 +316,7 @@ impl Runner {
         let summary = agent.summary();
         let mut recorder = Recorder::new(store, lease, summary, buffer.clone(), approver);
         recorder.approvals = approvals;
-        recorder.set_team(self.team_summary());
+        recorder.set_team(team);
         let mut sink = buffering(&buffer, on_event);
         // The state as resumed (interrupted calls answered) is written before anything runs,
         // with the agent that runs it.
@@ -370,13 +373,14 @@ impl Runner {
     }
 
     /// Refuses to continue `stored` with a changed entry agent, or (when the run recorded
-    /// its team) with any agent of the team changed, added or removed, unless `options`
-    /// accepts it. A checkpoint without a team (written before teams were recorded), or a
-    /// runner without one, is checked on its entry agent only.
+    /// its team) with any agent of `team` (this runner's) changed, added or removed, unless
+    /// `options` accepts it. A checkpoint without a team (written before teams were
+    /// recorded), or a runner without one, is checked on its entry agent only.
     fn check_agents(
         &self,
         stored: &StoredRun,
         agent: &Agent,
+        team: Option<&TeamSummary>,
         options: ResumeOptions,
     ) -> Result<(), RunError> {
         if options.accept_agent_change {
@@ -385,8 +389,8 @@ impl Runner {
         let run_id = stored.summary.run_id.clone();
         // Without a team the run can only go on if it was never handed off, and then
         // `Active::stored` and the handoff checks name what is missing.
-        if let (Some(then), Some(now)) = (&stored.checkpoint.team, self.team_summary()) {
-            let changed = team_changes(then, &now);
+        if let (Some(then), Some(now)) = (&stored.checkpoint.team, team) {
+            let changed = team_changes(then, now);
             if !changed.is_empty() {
                 let lines: Vec<&str> = changed.iter().map(|(_, line)| line.as_str()).collect();
                 let changes = lines.join("; ");
