@@ -57,10 +57,7 @@ pub async fn run(
         if response.tool_calls.is_empty() {
             return Ok(response.text.unwrap_or_default());
         }
-        messages.push(Message::Assistant {
-            content: response.text.map(Into::into),
-            tool_calls: response.tool_calls.clone(),
-        });
+        messages.push(response.to_message());
         for call in response.tool_calls {
             // Each call runs in a fresh sandbox; errors go back to the model as text.
             let outcome = executor

@@ -29,9 +29,10 @@ pub enum Message {
         /// The text of the turn, if it had any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content: Option<Arc<str>>,
-        /// The tool calls the model requested, in order.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        tool_calls: Vec<ToolCall>,
+        /// The tool calls the model requested, in order (shared: a history is copied into
+        /// every request, and a copy must not copy each call's id, name and arguments).
+        #[serde(default, skip_serializing_if = "calls_are_empty")]
+        tool_calls: Arc<[ToolCall]>,
     },
     /// The result of one tool call, answering the call with the same id.
     Tool {
@@ -64,7 +65,7 @@ impl Message {
     pub fn assistant_text(content: impl Into<Arc<str>>) -> Self {
         Message::Assistant {
             content: Some(content.into()),
-            tool_calls: Vec::new(),
+            tool_calls: Arc::new([]),
         }
     }
 
@@ -204,6 +205,11 @@ pub struct RequestSettings {
     /// `top_p`, `seed`, stop sequences, reasoning or thinking, `extra_body`.
     #[serde(default, skip_serializing_if = "ModelOptions::is_empty")]
     pub options: ModelOptions,
+}
+
+/// Whether an assistant message has no calls (then they are not serialised).
+fn calls_are_empty(calls: &Arc<[ToolCall]>) -> bool {
+    calls.is_empty()
 }
 
 fn default_true() -> bool {
@@ -371,7 +377,7 @@ impl ChatResponse {
     pub fn to_message(&self) -> Message {
         Message::Assistant {
             content: self.text.as_deref().map(Arc::from),
-            tool_calls: self.tool_calls.clone(),
+            tool_calls: self.tool_calls.as_slice().into(),
         }
     }
 }
@@ -450,7 +456,7 @@ mod tests {
         }
         let call = Message::Assistant {
             content: None,
-            tool_calls: vec![ToolCall::new("c1", "write", big.as_str())],
+            tool_calls: vec![ToolCall::new("c1", "write", big.as_str())].into(),
         };
         let copy = call.clone();
         let (Message::Assistant { tool_calls: a, .. }, Message::Assistant { tool_calls: b, .. }) =
@@ -458,7 +464,24 @@ mod tests {
         else {
             unreachable!()
         };
+        // The calls themselves are shared, not copied one by one: no allocation per call.
+        assert!(Arc::ptr_eq(a, b));
         assert!(Arc::ptr_eq(&a[0].arguments, &b[0].arguments));
+    }
+
+    /// The shared calls serialise as a plain list, and none as no field, as before.
+    #[test]
+    fn shared_calls_round_trip_as_a_plain_list() {
+        let call = Message::Assistant {
+            content: None,
+            tool_calls: vec![ToolCall::new("c1", "calc", "{}")].into(),
+        };
+        let json = serde_json::to_value(&call).unwrap_or_default();
+        assert_eq!(json["tool_calls"][0]["id"], "c1");
+        let back: Message = serde_json::from_value(json).unwrap_or_else(|_| Message::user("?"));
+        assert_eq!(back, call);
+        let text = serde_json::to_value(Message::assistant_text("hi")).unwrap_or_default();
+        assert!(text.get("tool_calls").is_none(), "{text}");
     }
 
     /// The shared text serialises as a plain string, as before.

@@ -149,7 +149,7 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 if let Some(text) = content.as_deref().filter(|t| !t.is_empty()) {
                     push(&mut out, "assistant", Block::Text { text });
                 }
-                for c in tool_calls {
+                for c in tool_calls.iter() {
                     // The history holds the raw text the model produced; if it was not JSON
                     // (the call was refused), keep it visible rather than dropping the call.
                     push(

@@ -31,7 +31,7 @@ fn request(tools: bool) -> ChatRequest {
             Message::user("1+2?"),
             Message::Assistant {
                 content: None,
-                tool_calls: vec![ToolCall::new("call_1", "add", "{\"a\":1,\"b\":2}")],
+                tool_calls: vec![ToolCall::new("call_1", "add", "{\"a\":1,\"b\":2}")].into(),
             },
             Message::tool_result("call_1", "boom", true),
         ],

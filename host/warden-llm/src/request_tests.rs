@@ -41,7 +41,7 @@ fn rejected_call(result: &str) -> Vec<Message> {
         Message::user("go"),
         Message::Assistant {
             content: None,
-            tool_calls: vec![ToolCall::new("c1", "nope", "{}")],
+            tool_calls: vec![ToolCall::new("c1", "nope", "{}")].into(),
         },
         Message::tool_result("c1", result, true),
     ]

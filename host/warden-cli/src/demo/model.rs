@@ -129,7 +129,7 @@ fn history(messages: &[Message]) -> Vec<Seen<'_>> {
     let mut seen = Vec::new();
     for m in messages {
         if let Message::Assistant { tool_calls, .. } = m {
-            for call in tool_calls {
+            for call in tool_calls.iter() {
                 let result = messages.iter().find_map(|r| match r {
                     Message::Tool {
                         call_id,
@@ -406,7 +406,7 @@ mod tests {
             Message::user("go"),
             Message::Assistant {
                 content: None,
-                tool_calls: vec![ToolCall::new("c0", "fs_list", r#"{"path":"/notes"}"#)],
+                tool_calls: vec![ToolCall::new("c0", "fs_list", r#"{"path":"/notes"}"#)].into(),
             },
             Message::tool_result("c0", listing.to_string(), false),
         ]

@@ -162,7 +162,7 @@ fn consecutive_roles_are_merged_and_system_lifted() {
         Message::system("late rule"),
         Message::Assistant {
             content: Some("".into()),
-            tool_calls: vec![],
+            tool_calls: vec![].into(),
         },
     ];
     let found = issues(&history);

@@ -215,7 +215,7 @@ pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
                 if is_empty_assistant(message) {
                     issues.push(HistoryIssue::EmptyAssistant { index });
                 }
-                for call in tool_calls {
+                for call in tool_calls.iter() {
                     if !all_ids.insert(call.id.as_str()) {
                         issues.push(HistoryIssue::DuplicateCallId {
                             index,
@@ -347,7 +347,9 @@ pub(super) fn repair_all(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) 
                     (Some(x), Some(y)) => Some(format!("{x}\n\n{y}").into()),
                     (x, y) => x.or(y),
                 };
-                calls_a.extend(calls_b);
+                if !calls_b.is_empty() {
+                    *calls_a = calls_a.iter().chain(calls_b.iter()).cloned().collect();
+                }
             }
             (_, message) => out.push(message),
         }
@@ -386,11 +388,12 @@ fn pair_results(rest: &mut [Option<Message>], repairs: &mut Vec<Repair>) -> Vec<
             } => {
                 let content = content.filter(|c| !c.is_empty());
                 let mut calls = Vec::with_capacity(tool_calls.len());
-                for call in tool_calls {
+                for call in tool_calls.iter() {
                     if seen_ids.insert(call.id.clone()) {
-                        calls.push(call);
+                        calls.push(call.clone());
                     } else {
-                        repairs.push(Repair::DroppedDuplicateCall { call_id: call.id });
+                        let call_id = call.id.clone();
+                        repairs.push(Repair::DroppedDuplicateCall { call_id });
                     }
                 }
                 if content.is_none() && calls.is_empty() {
@@ -400,7 +403,7 @@ fn pair_results(rest: &mut [Option<Message>], repairs: &mut Vec<Repair>) -> Vec<
                 let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
                 out.push(Message::Assistant {
                     content,
-                    tool_calls: calls,
+                    tool_calls: calls.into(),
                 });
                 for (k, id) in ids.into_iter().enumerate() {
                     let queue = positions.get_mut(&id);

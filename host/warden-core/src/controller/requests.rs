@@ -314,7 +314,7 @@ fn render(message: &Message, counter: &crate::context::TokenCounter, out: &mut S
             if let Some(text) = content {
                 out.push_str(&format!("ASSISTANT: {text}\n\n"));
             }
-            for call in tool_calls {
+            for call in tool_calls.iter() {
                 out.push_str(&format!(
                     "ASSISTANT called `{}` ({}) with {}\n\n",
                     call.name, call.id, call.arguments

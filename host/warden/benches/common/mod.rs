@@ -14,7 +14,7 @@ pub fn push_read_file_turns(
         let id = format!("call_{i}");
         messages.push(Message::Assistant {
             content: None,
-            tool_calls: vec![ToolCall::new(id.clone(), "read_file", arguments(i))],
+            tool_calls: vec![ToolCall::new(id.clone(), "read_file", arguments(i))].into(),
         });
         messages.push(Message::tool_result(id, output(i), false));
     }

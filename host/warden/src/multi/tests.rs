@@ -166,7 +166,7 @@ fn history_filters_keep_a_history_a_provider_accepts() {
         Message::user("where is my order?"),
         Message::Assistant {
             content: Some("Let me look.".into()),
-            tool_calls: vec![call],
+            tool_calls: vec![call].into(),
         },
         Message::tool_result("c1", "shipped", false),
         Message::assistant_text("It shipped."),
