@@ -36,7 +36,8 @@ fn history() -> Vec<Message> {
             tool_calls: vec![
                 ToolCall::new("toolu_a", "add", "{\"a\":1}"),
                 ToolCall::new("toolu_b", "now", String::new()),
-            ].into(),
+            ]
+            .into(),
         },
         Message::tool_result("toolu_a", "2", false),
         Message::tool_result("toolu_b", "no clock", true),

@@ -11,13 +11,17 @@
 //! [`validate::validate`] and fit the input budget, or an error.
 
 mod bpe;
+mod memo;
 pub mod models;
+mod shape;
 pub mod shrink;
 mod tokens;
 pub mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_memo;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -72,6 +76,8 @@ pub struct Assembled {
 #[derive(Debug, Clone)]
 pub struct ContextAssembler {
     counter: TokenCounter,
+    /// The last request's messages and what was measured of them (see `memo`).
+    memo: memo::MemoCell,
     window: u32,
     reserve_output: u32,
     tool_output_cap: u64,
@@ -83,6 +89,7 @@ impl ContextAssembler {
     pub fn new(model: &str, window_override: Option<u32>, max_tokens: u32) -> Self {
         Self {
             counter: TokenCounter::for_model(model),
+            memo: memo::MemoCell::default(),
             window: models::context_window(model, window_override),
             reserve_output: max_tokens,
             tool_output_cap: DEFAULT_TOOL_OUTPUT_CAP,
@@ -146,20 +153,27 @@ impl ContextAssembler {
         history: &[Message],
         tools: &Arc<[ToolSpec]>,
     ) -> bool {
+        let bound = || {
+            let system = if system.is_empty() {
+                0
+            } else {
+                self.counter.bound_message(&Message::system(system))
+            };
+            (history.iter())
+                .map(|m| self.counter.bound_message(m))
+                .sum::<u64>()
+                + system
+                + self.counter.bound_tool_set(tools)
+        };
+        self.near(limit, bound)
+    }
+
+    /// [`ContextAssembler::needs_exact`], given how to take the bound of the whole request.
+    fn near(&self, limit: u64, bound: impl FnOnce() -> u64) -> bool {
         if !self.counter.is_provisional() {
             return false;
         }
-        let system = if system.is_empty() {
-            0
-        } else {
-            self.counter.bound_message(&Message::system(system))
-        };
-        let bound = history
-            .iter()
-            .map(|m| self.counter.bound_message(m))
-            .sum::<u64>()
-            + system
-            + self.counter.bound_tool_set(tools);
+        let bound = bound();
         if bound > limit / 2 {
             self.counter.prepare_exact();
         }
@@ -193,22 +207,31 @@ impl ContextAssembler {
             messages.push(Message::system(system));
         }
         messages.extend(history.iter().cloned());
-        // A history already in shape (the usual case) is validated once, here.
-        let canonical = validate::is_canonical(&messages);
-        let (mut messages, repairs) = if canonical {
-            (messages, Vec::new())
-        } else {
-            validate::repair_all(messages)
-        };
+        // A history already in shape (the usual case) is checked and counted only in the
+        // messages the last request did not have (see `memo`).
+        let mut memo = self.memo.lock();
+        memo.sync(&messages);
+        let canonical = memo.is_canonical();
         let available = self.available_input();
         // Exact counts where the bound says the request might not fit (OpenAI models: the
         // bound is the length in bytes; see `tokens`).
-        self.exact_if_near(available, "", &messages, tools);
+        let (mut messages, repairs, mut counts) = if canonical {
+            let bound = || memo.bound(&self.counter) + self.counter.bound_tool_set(tools);
+            if self.near(available, bound) {
+                self.counter.wait_until_exact();
+            }
+            let counts = memo.counts(&self.counter);
+            (messages, Vec::new(), counts)
+        } else {
+            let (messages, repairs) = validate::repair_all(messages);
+            self.exact_if_near(available, "", &messages, tools);
+            let counts: Vec<u64> = (messages.iter())
+                .map(|m| self.counter.count_message(m))
+                .collect();
+            (messages, repairs, counts)
+        };
+        drop(memo);
         let tools_tokens = self.counter.count_tool_set(tools);
-        let mut counts: Vec<u64> = messages
-            .iter()
-            .map(|m| self.counter.count_message(m))
-            .collect();
         let total = |counts: &[u64]| counts.iter().sum::<u64>() + tools_tokens;
         let mut shrunk_outputs = 0;
         let mut dropped_messages = 0;

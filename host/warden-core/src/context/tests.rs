@@ -25,7 +25,7 @@ fn assistant_calls(ids: &[&str]) -> Message {
 }
 
 /// `task`, then `turns` turns of one tool call each with `output` as its result.
-fn task_with_tool_turns(task: &str, turns: usize, output: &str) -> Vec<Message> {
+pub(super) fn task_with_tool_turns(task: &str, turns: usize, output: &str) -> Vec<Message> {
     let mut history = vec![Message::user(task)];
     for i in 0..turns {
         let id = format!("c{i}");
@@ -274,7 +274,7 @@ fn compaction_range_spares_task_and_recent_turns() {
 
 /// A random, possibly broken history: messages of every role, calls with ids from a small
 /// pool (so duplicates, orphans and misplaced results happen), outputs of random size.
-fn arb_message() -> impl Strategy<Value = Message> {
+pub(super) fn arb_message() -> impl Strategy<Value = Message> {
     let id = prop::sample::select(vec!["a", "b", "c", "d", "e", "f"]);
     prop_oneof![
         1 => "[a-z ]{0,40}".prop_map(Message::system),

@@ -198,25 +198,50 @@ impl TokenCounter {
     }
 
     fn message(&self, message: &Message, measure: Measure) -> u64 {
-        let text = |t: &str| self.text(t, measure);
-        let body = match message {
-            Message::System { content } | Message::User { content } => text(content),
-            Message::Assistant {
-                content,
-                tool_calls,
-            } => {
-                let content = content.as_deref().map_or(0, text);
-                let calls: u64 = tool_calls
-                    .iter()
-                    .map(|c| text(&c.name) + text(&c.arguments) + 3)
-                    .sum();
-                content + calls
+        let mut body = 0;
+        let fixed = texts(message, |t| body += self.text(t, measure));
+        body + fixed + PER_MESSAGE_OVERHEAD
+    }
+
+    /// What counting `message` needs besides the tokenizer, taken once: a message kept
+    /// across requests is then counted without reading its texts again.
+    pub(super) fn tally(message: &Message) -> Tally {
+        let (mut bytes, mut chars) = (0, Vec::new());
+        let fixed = texts(message, |t| {
+            if !t.is_empty() {
+                bytes += t.len() as u64;
+                chars.push(t.chars().count() as u64);
             }
-            Message::Tool {
-                call_id, content, ..
-            } => text(call_id) + text(content),
+        });
+        Tally {
+            bytes,
+            chars: chars.into(),
+            fixed,
+            exact: None,
+        }
+    }
+
+    /// [`TokenCounter::count_message`] (`bound` false) or [`TokenCounter::bound_message`]
+    /// of `message`, whose tally is `tally`: the same figure, without reading the texts
+    /// again, except once to count them exactly when the table is loaded (kept in `tally`).
+    pub(super) fn count_tallied(&self, message: &Message, tally: &mut Tally, bound: bool) -> u64 {
+        if self.table.and_then(Table::loaded).is_some() {
+            // Keyed by tokenizer: a counter put in place of another must not read its counts.
+            return match tally.exact {
+                Some((tokenizer, n)) if tokenizer == self.tokenizer => n,
+                _ => {
+                    let n = self.message(message, Measure::Best);
+                    tally.exact = Some((self.tokenizer, n));
+                    n
+                }
+            };
+        }
+        let measure = if bound { Measure::Bound } else { Measure::Best };
+        let body = match (measure, self.table) {
+            (Measure::Bound, Some(_)) => tally.bytes,
+            _ => tally.chars.iter().map(|&c| self.estimate(c)).sum(),
         };
-        body + PER_MESSAGE_OVERHEAD
+        body + tally.fixed + PER_MESSAGE_OVERHEAD
     }
 
     /// Tokens of the tool specs as sent (name, description and schema).
@@ -342,6 +367,48 @@ impl TokenCounter {
         let observed = self.chars_per_token * estimated as f64 / reported_input as f64;
         self.chars_per_token = ((self.chars_per_token + observed) / 2.0).clamp(1.0, 8.0);
     }
+}
+
+/// What counting one message needs besides the tokenizer: its texts' bytes (the bound
+/// before the table loads) and characters (the estimate), its fixed tokens, and its exact
+/// count once taken. See [`TokenCounter::tally`].
+#[derive(Debug, Clone)]
+pub(super) struct Tally {
+    bytes: u64,
+    /// Characters of each non-empty text (the estimate rounds each text up on its own).
+    chars: Box<[u64]>,
+    /// Tokens beside the texts (per tool call), without the per-message overhead.
+    fixed: u64,
+    /// The exact count, and the tokenizer it was taken with.
+    exact: Option<(Tokenizer, u64)>,
+}
+
+/// Calls `each` with every text of `message` that counts; returns the tokens it has beside
+/// them (the per-message overhead aside).
+fn texts(message: &Message, mut each: impl FnMut(&str)) -> u64 {
+    match message {
+        Message::System { content } | Message::User { content } => each(content),
+        Message::Assistant {
+            content,
+            tool_calls,
+        } => {
+            if let Some(content) = content {
+                each(content);
+            }
+            for call in tool_calls.iter() {
+                each(&call.name);
+                each(&call.arguments);
+            }
+            return 3 * tool_calls.len() as u64;
+        }
+        Message::Tool {
+            call_id, content, ..
+        } => {
+            each(call_id);
+            each(content);
+        }
+    }
+    0
 }
 
 /// A sink for a serialisation: its length in characters and bytes, and a hash of its bytes

@@ -10,6 +10,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use super::shape::ShapeCheck;
+
 use serde::Serialize;
 
 use crate::chat::Message;
@@ -168,104 +170,14 @@ pub fn role(message: &Message) -> &'static str {
     }
 }
 
-fn is_empty_assistant(message: &Message) -> bool {
+pub(super) fn is_empty_assistant(message: &Message) -> bool {
     matches!(message, Message::Assistant { content, tool_calls }
         if tool_calls.is_empty() && content.as_deref().is_none_or(str::is_empty))
 }
 
 /// Checks the shape of `messages`; returns every issue found.
 pub fn validate(messages: &[Message]) -> Result<(), InvalidHistory> {
-    let mut issues = Vec::new();
-    let mut started = false;
-    let mut prev: Option<&'static str> = None;
-    let mut all_ids: HashSet<&str> = HashSet::new();
-    let mut answered: HashSet<&str> = HashSet::new();
-    // Calls of the latest assistant message still waiting for their result, in order.
-    let mut expected: VecDeque<&str> = VecDeque::new();
-    for (index, message) in messages.iter().enumerate() {
-        if !matches!(message, Message::Tool { .. }) {
-            for call_id in expected.drain(..) {
-                issues.push(HistoryIssue::MissingResult {
-                    index,
-                    call_id: call_id.to_string(),
-                });
-            }
-        }
-        let this = role(message);
-        match message {
-            Message::System { .. } if started => {
-                issues.push(HistoryIssue::SystemNotFirst { index })
-            }
-            Message::System { .. } => {}
-            _ if !started && this != "user" => issues.push(HistoryIssue::FirstNotUser { index }),
-            _ => {}
-        }
-        if this != "system" {
-            started = true;
-        }
-        if (this == "user" || this == "assistant") && prev == Some(this) {
-            issues.push(HistoryIssue::ConsecutiveRole { index, role: this });
-        }
-        prev = Some(this);
-        match message {
-            Message::User { content } if content.trim().is_empty() => {
-                issues.push(HistoryIssue::EmptyUser { index });
-            }
-            Message::Assistant { tool_calls, .. } => {
-                if is_empty_assistant(message) {
-                    issues.push(HistoryIssue::EmptyAssistant { index });
-                }
-                for call in tool_calls.iter() {
-                    if !all_ids.insert(call.id.as_str()) {
-                        issues.push(HistoryIssue::DuplicateCallId {
-                            index,
-                            call_id: call.id.clone(),
-                        });
-                    }
-                    expected.push_back(call.id.as_str());
-                }
-            }
-            Message::Tool { call_id, .. } => {
-                let call_id_s = || call_id.to_string();
-                if expected.front() == Some(&call_id.as_str()) {
-                    expected.pop_front();
-                    answered.insert(call_id.as_str());
-                } else if answered.contains(call_id.as_str()) {
-                    issues.push(HistoryIssue::DuplicateResult {
-                        index,
-                        call_id: call_id_s(),
-                    });
-                } else if expected.contains(&call_id.as_str()) || all_ids.contains(call_id.as_str())
-                {
-                    // Answers a call, but not the next one due (or one of an earlier turn).
-                    issues.push(HistoryIssue::ResultOutOfOrder {
-                        index,
-                        call_id: call_id_s(),
-                    });
-                } else {
-                    issues.push(HistoryIssue::OrphanResult {
-                        index,
-                        call_id: call_id_s(),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    for call_id in expected {
-        issues.push(HistoryIssue::MissingResult {
-            index: messages.len(),
-            call_id: call_id.to_string(),
-        });
-    }
-    if !started {
-        issues.push(HistoryIssue::Empty);
-    }
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(InvalidHistory { issues })
-    }
+    ShapeCheck::of(messages).finish()
 }
 
 /// Repairs `messages` into a valid history: system messages merged at the front, orphan
@@ -285,15 +197,7 @@ pub fn repair(messages: Vec<Message>) -> (Vec<Message>, Vec<Repair>) {
 /// Whether [`repair`] would leave `messages` as they are: valid, at most one system
 /// message, and no assistant message with empty text beside its calls.
 pub(super) fn is_canonical(messages: &[Message]) -> bool {
-    let systems = messages
-        .iter()
-        .take_while(|m| matches!(m, Message::System { .. }))
-        .count();
-    systems <= 1
-        && !messages
-            .iter()
-            .any(|m| matches!(m, Message::Assistant { content: Some(c), .. } if c.is_empty()))
-        && validate(messages).is_ok()
+    ShapeCheck::of(messages).is_canonical()
 }
 
 /// [`repair`] without the shortcut for histories already in shape.

@@ -42,7 +42,8 @@ fn call(name: &str, arguments: &str) -> Turn {
         tool_calls: vec![ScriptCall {
             name: name.into(),
             arguments: arguments.into(),
-        }].into(),
+        }]
+        .into(),
         ..Turn::default()
     }
 }
