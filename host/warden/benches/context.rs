@@ -5,13 +5,18 @@
 //! result, with five tool specs, for an OpenAI model far from its window (the estimate,
 //! checked against the bound), the same with exact tiktoken counts (a run whose requests
 //! came near the window once), and a model counted by the calibrated estimate only.
+//!
+//! Two cases each: the run's next request (the assembler planned the request before, one
+//! turn shorter, so it reads only the new turn), and the whole history read by an
+//! assembler that has planned nothing yet (a run's first request, or one after its history
+//! changed in the middle), both with the counter's cache as warm as in a run.
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use warden_core::chat::{Message, ToolSpec};
 use warden_core::context::ContextAssembler;
 
@@ -60,6 +65,7 @@ fn tools() -> std::sync::Arc<[ToolSpec]> {
 
 fn assemble(c: &mut Criterion) {
     let history = history(20);
+    let shorter = &history[..history.len() - 2];
     let tools = tools();
     let mut group = c.benchmark_group("context_assemble");
     // The exact case last: once loaded, the table is the process's.
@@ -68,12 +74,32 @@ fn assemble(c: &mut Criterion) {
         ("bench-model", "bench-model", false),
         ("gpt-4o exact", "gpt-4o", true),
     ] {
-        let assembler = ContextAssembler::new(model, Some(128_000), 1024);
+        let warm = ContextAssembler::new(model, Some(128_000), 1024);
         if exact {
-            assembler.counter().wait_until_exact();
+            warm.counter().wait_until_exact();
         }
-        group.bench_function(name, |b| {
-            b.iter(|| black_box(assembler.assemble(SYSTEM, &history, &tools).unwrap()))
+        warm.assemble(SYSTEM, &history, &tools).unwrap();
+        // A new assembler with the run's counter: its memo is empty, its cache is not.
+        let fresh = || {
+            ContextAssembler::new(model, Some(128_000), 1024).with_counter(warm.counter().clone())
+        };
+        group.bench_function(format!("{name}, next request"), |b| {
+            b.iter_batched(
+                || {
+                    let assembler = fresh();
+                    assembler.assemble(SYSTEM, shorter, &tools).unwrap();
+                    assembler
+                },
+                |assembler| black_box(assembler.assemble(SYSTEM, &history, &tools).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function(format!("{name}, whole history"), |b| {
+            b.iter_batched(
+                fresh,
+                |assembler| black_box(assembler.assemble(SYSTEM, &history, &tools).unwrap()),
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();

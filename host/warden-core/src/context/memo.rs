@@ -45,21 +45,23 @@ pub(super) struct Memo {
 impl Memo {
     /// Makes the memo hold `messages`: keeps the entries they start with, drops the rest,
     /// tallies and checks the new ones.
-    pub(super) fn sync(&mut self, messages: &[Message]) {
+    pub(super) fn sync<'a, I>(&mut self, messages: I)
+    where
+        I: Iterator<Item = &'a Message> + Clone,
+    {
         let kept = (self.entries.iter())
-            .zip(messages)
+            .zip(messages.clone())
             .take_while(|((old, _), new)| old == *new)
             .count();
         if kept < self.entries.len() {
             self.entries.truncate(kept);
             // The check's state is that of the longer list: check the kept prefix again.
-            self.check = Some(ShapeCheck::of(&messages[..kept]));
+            self.check = None;
         }
-        let mut check = self.check.take().unwrap_or_else(|| {
-            // No state: the entries had an issue, or there were none.
-            ShapeCheck::of(&messages[..kept])
-        });
-        for message in &messages[kept..] {
+        // No state: the entries had an issue, were cut, or there were none.
+        let mut check =
+            (self.check.take()).unwrap_or_else(|| ShapeCheck::of(messages.clone().take(kept)));
+        for message in messages.skip(kept) {
             check.push(message);
             self.entries
                 .push((message.clone(), TokenCounter::tally(message)));
@@ -81,6 +83,13 @@ impl Memo {
         (self.entries.iter_mut())
             .map(|(m, tally)| counter.count_tallied(m, tally, false))
             .collect()
+    }
+
+    /// The sum of [`TokenCounter::count_message`] over the synced messages.
+    pub(super) fn total(&mut self, counter: &TokenCounter) -> u64 {
+        (self.entries.iter_mut())
+            .map(|(m, tally)| counter.count_tallied(m, tally, false))
+            .sum()
     }
 
     /// The sum of [`TokenCounter::bound_message`] over the synced messages.

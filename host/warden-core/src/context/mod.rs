@@ -210,7 +210,7 @@ impl ContextAssembler {
         // A history already in shape (the usual case) is checked and counted only in the
         // messages the last request did not have (see `memo`).
         let mut memo = self.memo.lock();
-        memo.sync(&messages);
+        memo.sync(messages.iter());
         let canonical = memo.is_canonical();
         let available = self.available_input();
         // Exact counts where the bound says the request might not fit (OpenAI models: the
@@ -332,8 +332,17 @@ impl ContextAssembler {
         keep_recent: usize,
     ) -> Option<Range<usize>> {
         let threshold = (self.available_input() as f64 * ratio) as u64;
-        self.exact_if_near(threshold, system, history, tools);
-        if self.estimate(system, history, tools) <= threshold {
+        // Measured through the memo: the request assembled next shares these messages.
+        let system = (!system.is_empty()).then(|| Message::system(system));
+        let mut memo = self.memo.lock();
+        memo.sync(system.iter().chain(history));
+        let bound = || memo.bound(&self.counter) + self.counter.bound_tool_set(tools);
+        if self.near(threshold, bound) {
+            self.counter.wait_until_exact();
+        }
+        let estimate = memo.total(&self.counter) + self.counter.count_tool_set(tools);
+        drop(memo);
+        if estimate <= threshold {
             return None;
         }
         let pinned = pinned_prefix(history);

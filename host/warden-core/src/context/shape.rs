@@ -35,9 +35,9 @@ pub(super) struct ShapeCheck {
 
 impl ShapeCheck {
     /// The state after `messages`.
-    pub(super) fn of(messages: &[Message]) -> Self {
+    pub(super) fn of<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Self {
         let mut check = Self::default();
-        messages.iter().for_each(|m| check.push(m));
+        messages.into_iter().for_each(|m| check.push(m));
         check
     }
 

@@ -19,7 +19,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     /// Any history after any other, kept in part or not at all, with the estimate
-    /// recalibrated in between: the same messages, counts, repairs and errors as fresh.
+    /// recalibrated in between: the same compaction range, messages, counts, repairs and
+    /// errors as fresh.
     #[test]
     fn a_request_planned_after_another_is_the_one_planned_fresh(
         first in prop::collection::vec(arb_message(), 0..30),
@@ -38,6 +39,11 @@ proptest! {
         let fresh = ContextAssembler::new("local", Some(window), 256)
             .with_tool_output_cap(200)
             .with_counter(used.counter().clone());
+        // What to summarise is measured through the memo too, before the request.
+        prop_assert_eq!(
+            used.compaction_range("system prompt", &second, &tools(), 0.3, 1),
+            fresh.compaction_range("system prompt", &second, &tools(), 0.3, 1)
+        );
         prop_assert_eq!(
             used.assemble("system prompt", &second, &tools()),
             fresh.assemble("system prompt", &second, &tools())
