@@ -426,6 +426,12 @@ impl Controller {
         std::mem::take(&mut self.events)
     }
 
+    /// The events queued since the last call, drained in order; the queue keeps its room,
+    /// so a driver draining it after every step allocates it once per run.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, RunEvent> {
+        self.events.drain(..)
+    }
+
     /// The run state (history, transcript, steps, usage).
     pub fn state(&self) -> &RunState {
         &self.state

@@ -260,7 +260,7 @@ pub(super) fn finished(driven: Option<RunResult>) -> Result<RunResult, RunError>
 
 /// Sends the controller's queued events to the sink.
 pub(super) fn forward<S: FnMut(RunEvent) + ?Sized>(controller: &mut Controller, sink: &mut S) {
-    for event in controller.take_events() {
+    for event in controller.drain_events() {
         sink(event);
     }
 }
