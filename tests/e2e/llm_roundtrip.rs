@@ -23,8 +23,7 @@ fn script() -> Behaviour {
                         name: "add".into(),
                         arguments: r#"{"a": 3, "b": 4}"#.into(),
                     },
-                ]
-                .into(),
+                ],
                 usage: Some(ScriptUsage {
                     input_tokens: 120,
                     output_tokens: 30,

@@ -19,7 +19,7 @@ fn ask(task: &str) -> ScriptCall {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_nested_lines_carry_the_call_that_started_their_run() {
     let both = Turn {
-        tool_calls: vec![ask("task A"), ask("task B")].into(),
+        tool_calls: vec![ask("task A"), ask("task B")],
         ..Turn::default()
     };
     let fx = Fixture::new(vec![both, Turn::text("Both done.")]).await;

@@ -334,8 +334,7 @@ async fn components_and_inline_policy_directories_are_relative_to_the_agent_file
             tool_calls: vec![ScriptCall {
                 name: "fs_read".into(),
                 arguments: r#"{"path":"/data/note.txt"}"#.into(),
-            }]
-            .into(),
+            }],
             ..Turn::default()
         },
         Turn::text("read it"),

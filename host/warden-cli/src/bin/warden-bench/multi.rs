@@ -42,8 +42,7 @@ fn call(name: &str, arguments: &str) -> Turn {
         tool_calls: vec![ScriptCall {
             name: name.into(),
             arguments: arguments.into(),
-        }]
-        .into(),
+        }],
         ..Turn::default()
     }
 }
