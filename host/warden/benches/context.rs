@@ -2,7 +2,7 @@
 //! the tokens of every request a run sends, so its cost is paid once per model call.
 //!
 //! The history is a long run's: task message, then 20 turns of one tool call and its
-//! result, with five tool specs, for an OpenAI model far from its window (the estimate,
+//! result (and a longer one: 200 turns of 2 KB results), with five tool specs, for an OpenAI model far from its window (the estimate,
 //! checked against the bound), the same with exact tiktoken counts (a run whose requests
 //! came near the window once), and a model counted by the calibrated estimate only.
 //!
@@ -25,7 +25,8 @@ mod common;
 const SYSTEM: &str = "You are a careful assistant. Use the tools to read files and compute; \
 answer briefly and cite the files you used.";
 
-fn history(turns: usize) -> Vec<Message> {
+/// The task, then `turns` turns whose results are `padding` bytes longer than a line.
+fn history(turns: usize, padding: usize) -> Vec<Message> {
     let mut messages = vec![Message::user(
         "Read the reports under /data, add up the totals and tell me which month was best.",
     )];
@@ -35,9 +36,10 @@ fn history(turns: usize) -> Vec<Message> {
         |i| format!("{{\"path\":\"/data/report-{i}.txt\"}}"),
         |i| {
             format!(
-                "report {i}: month {}, total {} units, 3 returns.",
+                "report {i}: month {}, total {} units, 3 returns.{}",
                 i % 12 + 1,
-                100 + i * 7
+                100 + i * 7,
+                " ".repeat(padding)
             )
         },
     );
@@ -64,24 +66,27 @@ fn tools() -> std::sync::Arc<[ToolSpec]> {
 }
 
 fn assemble(c: &mut Criterion) {
-    let history = history(20);
-    let shorter = &history[..history.len() - 2];
     let tools = tools();
     let mut group = c.benchmark_group("context_assemble");
-    // The exact case last: once loaded, the table is the process's.
-    for (name, model, exact) in [
-        ("gpt-4o", "gpt-4o", false),
-        ("bench-model", "bench-model", false),
-        ("gpt-4o exact", "gpt-4o", true),
+    // The exact case last: once loaded, the table is the process's. The long run (200 turns
+    // of 2 KB results, ~400 KB of history: "long") is where reading only the new turn matters.
+    for (name, model, exact, turns, padding) in [
+        ("gpt-4o", "gpt-4o", false, 20, 0),
+        ("bench-model", "bench-model", false, 20, 0),
+        ("bench-model, long", "bench-model", false, 200, 2000),
+        ("gpt-4o exact", "gpt-4o", true, 20, 0),
+        ("gpt-4o exact, long", "gpt-4o", true, 200, 2000),
     ] {
-        let warm = ContextAssembler::new(model, Some(128_000), 1024);
+        let history = history(turns, padding);
+        let shorter = &history[..history.len() - 2];
+        let warm = ContextAssembler::new(model, Some(1_000_000), 1024);
         if exact {
             warm.counter().wait_until_exact();
         }
         warm.assemble(SYSTEM, &history, &tools).unwrap();
         // A new assembler with the run's counter: its memo is empty, its cache is not.
         let fresh = || {
-            ContextAssembler::new(model, Some(128_000), 1024).with_counter(warm.counter().clone())
+            ContextAssembler::new(model, Some(1_000_000), 1024).with_counter(warm.counter().clone())
         };
         group.bench_function(format!("{name}, next request"), |b| {
             b.iter_batched(
