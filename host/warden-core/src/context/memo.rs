@@ -10,7 +10,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use super::shape::ShapeCheck;
-use super::tokens::{Tally, TokenCounter};
+use super::tokens::{Measure, Tally, TokenCounter};
 use crate::chat::Message;
 
 /// The memo of one assembler. A clone starts empty: clones plan other runs' requests.
@@ -80,22 +80,25 @@ impl Memo {
 
     /// [`TokenCounter::count_message`] of each synced message.
     pub(super) fn counts(&mut self, counter: &TokenCounter) -> Vec<u64> {
-        (self.entries.iter_mut())
-            .map(|(m, tally)| counter.count_tallied(m, tally, false))
-            .collect()
+        self.each(counter, Measure::Best).collect()
     }
 
     /// The sum of [`TokenCounter::count_message`] over the synced messages.
     pub(super) fn total(&mut self, counter: &TokenCounter) -> u64 {
-        (self.entries.iter_mut())
-            .map(|(m, tally)| counter.count_tallied(m, tally, false))
-            .sum()
+        self.each(counter, Measure::Best).sum()
     }
 
     /// The sum of [`TokenCounter::bound_message`] over the synced messages.
     pub(super) fn bound(&mut self, counter: &TokenCounter) -> u64 {
-        (self.entries.iter_mut())
-            .map(|(m, tally)| counter.count_tallied(m, tally, true))
-            .sum()
+        self.each(counter, Measure::Bound).sum()
+    }
+
+    /// Each synced message measured by `counter` for `measure`, from its tally.
+    fn each<'a>(
+        &'a mut self,
+        counter: &'a TokenCounter,
+        measure: Measure,
+    ) -> impl Iterator<Item = u64> + 'a {
+        (self.entries.iter_mut()).map(move |(m, tally)| counter.count_tallied(m, tally, measure))
     }
 }

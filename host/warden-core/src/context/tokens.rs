@@ -34,7 +34,7 @@ const CACHE_MAX_ENTRIES: usize = 4096;
 
 /// What a count is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Measure {
+pub(super) enum Measure {
     /// The best count at hand: exact once the table is loaded, the estimate before.
     Best,
     /// Never below the exact count: exact once the table is loaded, the length in bytes
@@ -221,10 +221,15 @@ impl TokenCounter {
         }
     }
 
-    /// [`TokenCounter::count_message`] (`bound` false) or [`TokenCounter::bound_message`]
+    /// [`TokenCounter::count_message`] (`Best`) or [`TokenCounter::bound_message`] (`Bound`)
     /// of `message`, whose tally is `tally`: the same figure, without reading the texts
     /// again, except once to count them exactly when the table is loaded (kept in `tally`).
-    pub(super) fn count_tallied(&self, message: &Message, tally: &mut Tally, bound: bool) -> u64 {
+    pub(super) fn count_tallied(
+        &self,
+        message: &Message,
+        tally: &mut Tally,
+        measure: Measure,
+    ) -> u64 {
         if self.table.and_then(Table::loaded).is_some() {
             // Keyed by tokenizer: a counter put in place of another must not read its counts.
             return match tally.exact {
@@ -236,7 +241,6 @@ impl TokenCounter {
                 }
             };
         }
-        let measure = if bound { Measure::Bound } else { Measure::Best };
         let body = match (measure, self.table) {
             (Measure::Bound, Some(_)) => tally.bytes,
             _ => tally.chars.iter().map(|&c| self.estimate(c)).sum(),
