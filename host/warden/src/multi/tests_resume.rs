@@ -78,6 +78,23 @@ async fn resume(
 }
 
 /// The agents a refusal names.
+/// A resume with `billing` (and `audit` if set) that is refused for a team change, then
+/// completes once the change is accepted; the refusal's agents and message.
+async fn refused_until_accepted(
+    store: &Arc<dyn Store>,
+    run_id: &str,
+    billing: &str,
+    audit: bool,
+) -> (Vec<String>, String) {
+    let err = resume(store, run_id, billing, audit, false)
+        .await
+        .unwrap_err();
+    let refused = refused_agents(err);
+    let resumed = resume(store, run_id, billing, audit, true).await;
+    assert_eq!(resumed.unwrap(), StopReason::Completed);
+    refused
+}
+
 fn refused_agents(err: RunError) -> (Vec<String>, String) {
     let message = err.to_string();
     match err {
@@ -103,46 +120,33 @@ async fn an_unchanged_team_resumes() {
 async fn a_changed_non_entry_agent_is_refused_by_name_unless_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (store, run_id) = interrupted(&dir, false).await;
-    let err = resume(&store, &run_id, "You refund everything.", false, false)
-        .await
-        .unwrap_err();
-    let (agents, message) = refused_agents(err);
+    let (agents, message) =
+        refused_until_accepted(&store, &run_id, "You refund everything.", false).await;
     assert_eq!(agents, ["billing"]);
     assert!(message.contains("agent `billing`"), "{message}");
     assert!(message.contains("--accept-agent-change"), "{message}");
-    let resumed = resume(&store, &run_id, "You refund everything.", false, true).await;
-    assert_eq!(resumed.unwrap(), StopReason::Completed);
 }
 
 #[tokio::test]
 async fn an_added_agent_is_refused_by_name_unless_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (store, run_id) = interrupted(&dir, false).await;
-    let err = resume(&store, &run_id, "You are billing.", true, false)
-        .await
-        .unwrap_err();
-    let (agents, message) = refused_agents(err);
+    let (agents, message) = refused_until_accepted(&store, &run_id, "You are billing.", true).await;
     assert_eq!(agents, ["audit"]);
     assert!(message.contains("`audit`: added to the team"), "{message}");
-    let resumed = resume(&store, &run_id, "You are billing.", true, true).await;
-    assert_eq!(resumed.unwrap(), StopReason::Completed);
 }
 
 #[tokio::test]
 async fn a_removed_agent_is_refused_by_name_unless_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (store, run_id) = interrupted(&dir, true).await;
-    let err = resume(&store, &run_id, "You are billing.", false, false)
-        .await
-        .unwrap_err();
-    let (agents, message) = refused_agents(err);
+    let (agents, message) =
+        refused_until_accepted(&store, &run_id, "You are billing.", false).await;
     assert_eq!(agents, ["audit"]);
     assert!(
         message.contains("`audit`: removed from the team"),
         "{message}"
     );
-    let resumed = resume(&store, &run_id, "You are billing.", false, true).await;
-    assert_eq!(resumed.unwrap(), StopReason::Completed);
 }
 
 #[tokio::test]
