@@ -5,7 +5,7 @@
 //! OPENAI_API_KEY or ANTHROPIC_API_KEY to use a real model).
 
 use mock_llm::Turn;
-use warden_core::chat::{ChatRequest, Message, RequestSettings, ToolChoice, ToolSpec};
+use warden_core::chat::{ChatRequest, Message, RequestSettings, ToolChoice, ToolSpec, WireCache};
 use warden_llm::{Model, Notices};
 use warden_sandbox::{Executor, ToolPolicy};
 
@@ -39,6 +39,8 @@ pub async fn run(
         Message::system("Use calc for arithmetic."),
         Message::user(task),
     ];
+    // One cache for the run's requests: each encodes only the messages the last one lacked.
+    let cache = WireCache::default();
     for _turn in 0..8 {
         let settings = RequestSettings {
             model: name.into(),
@@ -52,6 +54,7 @@ pub async fn run(
             settings,
             messages: messages.clone(),
             tools: specs.clone(),
+            cache: cache.clone(),
         };
         let response = model.complete(&request, &Notices::none()).await?;
         if response.tool_calls.is_empty() {

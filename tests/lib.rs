@@ -62,6 +62,7 @@ pub mod llm {
     /// A first-turn request with one tool offered.
     pub fn request(text: &str) -> ChatRequest {
         ChatRequest {
+            cache: Default::default(),
             settings: RequestSettings {
                 model: String::new(),
                 max_tokens: 256,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::options::ModelOptions;
+pub use crate::wire_cache::WireCache;
 
 /// One message of the conversation history. Texts are shared (`Arc<str>`), so building a
 /// request from the history clones pointers, not the conversation.
@@ -227,6 +228,11 @@ pub struct ChatRequest {
     ///
     /// Shared, not copied: an agent offers the same specs (schemas included) on every call.
     pub tools: Arc<[ToolSpec]>,
+    /// Where the adapter keeps its encoding of the run's history between requests (see
+    /// [`WireCache`]). `WireCache::default()` for a request on its own; the controller
+    /// gives all the requests of a run one cache.
+    #[serde(skip)]
+    pub cache: WireCache,
 }
 
 /// Why the model stopped.

@@ -31,3 +31,4 @@ pub mod run;
 pub mod state;
 pub mod testing;
 pub mod tool;
+mod wire_cache;

@@ -10,13 +10,15 @@ use std::collections::HashMap;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
+use super::history::{self, History, raw_list};
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, anthropic_finish, parse_json};
 use warden_core::chat::{
-    ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
 };
 
 /// The API version this mapping follows.
@@ -25,7 +27,7 @@ pub(crate) const API_VERSION: &str = "2023-06-01";
 /// The Anthropic wire format.
 pub(crate) struct Anthropic;
 
-/// Every top-level field [`Body`] may write: `extra_body` may not set them.
+/// Every top-level field a body may have: `extra_body` may not set them.
 pub(crate) const BODY_KEYS: &[&str] = &[
     "model",
     "max_tokens",
@@ -40,13 +42,12 @@ pub(crate) const BODY_KEYS: &[&str] = &[
     "stream",
 ];
 
+/// The body's fields after `model` and `messages` (which [`history::body`] writes).
 #[derive(Serialize)]
-struct Body<'a> {
-    model: &'a str,
+struct Rest<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<String>,
-    messages: Vec<Turn<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,8 +56,9 @@ struct Body<'a> {
     stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     thinking: Option<Thinking>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<WireTool<'a>>,
+    /// The tool list, encoded once per run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -116,6 +118,14 @@ fn input(arguments: &str) -> Input<'_> {
     }
 }
 
+fn wire_tool(t: &ToolSpec) -> WireTool<'_> {
+    WireTool {
+        name: &t.name,
+        description: &t.description,
+        input_schema: &t.parameters,
+    }
+}
+
 #[derive(Serialize)]
 struct WireTool<'a> {
     name: &'a str,
@@ -123,37 +133,44 @@ struct WireTool<'a> {
     input_schema: &'a Value,
 }
 
-/// Appends a block to the last turn if it has the same role, else starts a turn.
-fn push<'a>(out: &mut Vec<Turn<'a>>, role: &'static str, block: Block<'a>) {
+/// Appends a block to the last turn if it has the same role, else starts a turn at
+/// message `at`.
+fn push<'a>(out: &mut Vec<(usize, Turn<'a>)>, at: usize, role: &'static str, block: Block<'a>) {
     match out.last_mut() {
-        Some(t) if t.role == role => t.content.push(block),
-        _ => out.push(Turn {
-            role,
-            content: vec![block],
-        }),
+        Some((_, t)) if t.role == role => t.content.push(block),
+        _ => out.push((
+            at,
+            Turn {
+                role,
+                content: vec![block],
+            },
+        )),
     }
 }
 
-/// Folds the neutral history into alternating user/assistant turns.
-fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
-    let mut out: Vec<Turn<'_>> = Vec::new();
-    let mut sys = Vec::new();
-    for m in messages {
+/// Folds the neutral history into alternating user/assistant turns, each with the index
+/// of the message it starts at. System messages are left out (see [`system_text`]). A
+/// turn is only ever extended by the messages right after it, so in a longer history
+/// every turn but the last comes out the same.
+fn turns(messages: &[Message]) -> Vec<(usize, Turn<'_>)> {
+    let mut out = Vec::new();
+    for (at, m) in messages.iter().enumerate() {
         match m {
-            Message::System { content } => sys.push(&**content),
-            Message::User { content } => push(&mut out, "user", Block::Text { text: content }),
+            Message::System { .. } => {}
+            Message::User { content } => push(&mut out, at, "user", Block::Text { text: content }),
             Message::Assistant {
                 content,
                 tool_calls,
             } => {
                 if let Some(text) = content.as_deref().filter(|t| !t.is_empty()) {
-                    push(&mut out, "assistant", Block::Text { text });
+                    push(&mut out, at, "assistant", Block::Text { text });
                 }
                 for c in tool_calls.iter() {
                     // The history holds the raw text the model produced; if it was not JSON
                     // (the call was refused), keep it visible rather than dropping the call.
                     push(
                         &mut out,
+                        at,
                         "assistant",
                         Block::ToolUse {
                             id: &c.id,
@@ -169,6 +186,7 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 is_error,
             } => push(
                 &mut out,
+                at,
                 "user",
                 Block::ToolResult {
                     tool_use_id: call_id,
@@ -178,8 +196,18 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
             ),
         }
     }
-    let system_text = (!sys.is_empty()).then(|| sys.join("\n\n"));
-    (system_text, out)
+    out
+}
+
+/// The system messages, joined, for the top-level `system`.
+fn system_text(messages: &[Message]) -> Option<String> {
+    let sys: Vec<&str> = (messages.iter())
+        .filter_map(|m| match m {
+            Message::System { content } => Some(&**content),
+            _ => None,
+        })
+        .collect();
+    (!sys.is_empty()).then(|| sys.join("\n\n"))
 }
 
 #[derive(Deserialize)]
@@ -289,48 +317,48 @@ impl Wire for Anthropic {
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
-        let s = &req.settings;
-        let (system, messages) = turns(&req.messages);
-        let has_tools = !req.tools.is_empty();
-        let tool_choice = has_tools.then(|| {
-            let mut choice = match &s.tool_choice {
-                ToolChoice::Auto => json!({"type": "auto"}),
-                ToolChoice::None => return json!({"type": "none"}),
-                ToolChoice::Required => json!({"type": "any"}),
-                ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
+        req.cache.with(|history: &mut History| {
+            history.sync(
+                ProviderKind::Anthropic,
+                &req.messages,
+                &req.tools,
+                |messages, out| {
+                    (turns(messages).iter()).try_for_each(|(at, turn)| out.push(*at, turn))
+                },
+                |tools| raw_list(&tools.iter().map(wire_tool).collect::<Vec<_>>()),
+            )?;
+            let (messages, tools) = history.parts();
+            let s = &req.settings;
+            let tool_choice = tools.is_some().then(|| {
+                let mut choice = match &s.tool_choice {
+                    ToolChoice::Auto => json!({"type": "auto"}),
+                    ToolChoice::None => return json!({"type": "none"}),
+                    ToolChoice::Required => json!({"type": "any"}),
+                    ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
+                };
+                if !s.parallel_tool_calls {
+                    choice["disable_parallel_tool_use"] = json!(true);
+                }
+                choice
+            });
+            let rest = Rest {
+                max_tokens: s.max_tokens,
+                system: system_text(&req.messages),
+                temperature: s.temperature,
+                top_p: s.options.top_p,
+                stop_sequences: &s.options.stop,
+                thinking: s.options.thinking_budget.map(|budget_tokens| Thinking {
+                    kind: "enabled",
+                    budget_tokens,
+                }),
+                tools,
+                tool_choice,
+                stream,
+                extra: &s.options.extra_body,
             };
-            if !s.parallel_tool_calls {
-                choice["disable_parallel_tool_use"] = json!(true);
-            }
-            choice
-        });
-        let body = Body {
-            model,
-            max_tokens: s.max_tokens,
-            system,
-            messages,
-            temperature: s.temperature,
-            top_p: s.options.top_p,
-            stop_sequences: &s.options.stop,
-            thinking: s.options.thinking_budget.map(|budget_tokens| Thinking {
-                kind: "enabled",
-                budget_tokens,
-            }),
-            tools: req
-                .tools
-                .iter()
-                .map(|t| WireTool {
-                    name: &t.name,
-                    description: &t.description,
-                    input_schema: &t.parameters,
-                })
-                .collect(),
-            tool_choice,
-            stream,
-            extra: &s.options.extra_body,
-        };
-        serde_json::to_vec(&body)
-            .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
+            let tools_len = tools.map_or(0, |t| t.get().len());
+            history::body(model, messages, tools_len, &rest)
+        })
     }
 
     fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {

@@ -49,6 +49,7 @@ fn history() -> Vec<Message> {
 #[test]
 fn history_folds_into_alternating_turns_with_system_lifted() {
     let req = ChatRequest {
+        cache: Default::default(),
         settings: settings(ToolChoice::Required, false),
         messages: history(),
         tools: vec![ToolSpec {
@@ -92,6 +93,7 @@ fn history_folds_into_alternating_turns_with_system_lifted() {
 #[test]
 fn tool_choice_none_and_no_tools() {
     let mut req = ChatRequest {
+        cache: Default::default(),
         settings: settings(ToolChoice::None, true),
         messages: vec![Message::user("hi")],
         tools: vec![].into(),

@@ -52,6 +52,7 @@ mod tests {
     #[test]
     fn estimate_counts_prompt_and_output_budget() {
         let req = ChatRequest {
+            cache: Default::default(),
             settings: RequestSettings {
                 model: "m".into(),
                 max_tokens: 100,

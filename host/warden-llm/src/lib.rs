@@ -21,6 +21,7 @@ mod client;
 mod config;
 mod error;
 mod estimate;
+mod history;
 mod live;
 mod notice;
 mod openai;
@@ -31,6 +32,8 @@ mod sniff;
 mod sse;
 mod wire;
 
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod request_tests;
 

@@ -19,12 +19,13 @@ use serde_json::{Map, Value, json};
 
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
+use super::history::{self, History, raw_list};
 use super::wire::{
     Endpoint, Step, StreamDecoder, Wire, error_result_text, openai_finish, parse_json,
 };
 use warden_core::chat::{
-    ChatRequest, ChatResponse, FinishReason, Message, StreamEvent, ToolCall, ToolChoice, Usage,
-    cut_label,
+    ChatRequest, ChatResponse, FinishReason, Message, StreamEvent, ToolCall, ToolChoice, ToolSpec,
+    Usage, cut_label,
 };
 use warden_core::options::ReasoningEffort;
 
@@ -35,7 +36,7 @@ pub(crate) struct OpenAi {
     pub official: bool,
 }
 
-/// Every top-level field [`Body`] may write: `extra_body` may not set them.
+/// Every top-level field a body may have: `extra_body` may not set them.
 pub(crate) const BODY_KEYS: &[&str] = &[
     "model",
     "messages",
@@ -53,10 +54,9 @@ pub(crate) const BODY_KEYS: &[&str] = &[
     "stream_options",
 ];
 
+/// The body's fields after `model` and `messages` (which [`history::body`] writes).
 #[derive(Serialize)]
-struct Body<'a> {
-    model: &'a str,
-    messages: Vec<WireMessage<'a>>,
+struct Rest<'a> {
     /// The official API wants `max_completion_tokens`; compatible servers know `max_tokens`.
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
@@ -72,8 +72,9 @@ struct Body<'a> {
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_effort: Option<ReasoningEffort>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Typed<WireFunction<'a>>>,
+    /// The tool list, encoded once per run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
     /// Only allowed when tools are listed.
@@ -136,6 +137,17 @@ struct WireFunction<'a> {
     name: &'a str,
     description: &'a str,
     parameters: &'a Value,
+}
+
+fn wire_tool(t: &ToolSpec) -> Typed<WireFunction<'_>> {
+    Typed {
+        kind: "function",
+        function: WireFunction {
+            name: &t.name,
+            description: &t.description,
+            parameters: &t.parameters,
+        },
+    }
 }
 
 fn wire_message(m: &Message) -> WireMessage<'_> {
@@ -310,44 +322,46 @@ impl Wire for OpenAi {
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
-        let s = &req.settings;
-        let has_tools = !req.tools.is_empty();
-        let official = self.official;
-        let body = Body {
-            model,
-            messages: req.messages.iter().map(wire_message).collect(),
-            max_tokens: (!official).then_some(s.max_tokens),
-            max_completion_tokens: official.then_some(s.max_tokens),
-            temperature: s.temperature,
-            top_p: s.options.top_p,
-            seed: s.options.seed,
-            stop: &s.options.stop,
-            reasoning_effort: s.options.reasoning_effort,
-            tools: req
-                .tools
-                .iter()
-                .map(|t| Typed {
-                    kind: "function",
-                    function: WireFunction {
-                        name: &t.name,
-                        description: &t.description,
-                        parameters: &t.parameters,
-                    },
-                })
-                .collect(),
-            tool_choice: has_tools.then(|| match &s.tool_choice {
-                ToolChoice::Auto => json!("auto"),
-                ToolChoice::None => json!("none"),
-                ToolChoice::Required => json!("required"),
-                ToolChoice::Tool(name) => json!({"type": "function", "function": {"name": name}}),
-            }),
-            parallel_tool_calls: has_tools.then_some(s.parallel_tool_calls),
-            stream,
-            stream_options: stream.then(|| json!({"include_usage": true})),
-            extra: &s.options.extra_body,
-        };
-        serde_json::to_vec(&body)
-            .map_err(|e| LlmError::Config(format!("cannot encode the request: {e}")))
+        req.cache.with(|history: &mut History| {
+            history.sync(
+                ProviderKind::Openai,
+                &req.messages,
+                &req.tools,
+                |messages, turns| {
+                    (messages.iter().enumerate())
+                        .try_for_each(|(i, m)| turns.push(i, &wire_message(m)))
+                },
+                |tools| raw_list(&tools.iter().map(wire_tool).collect::<Vec<_>>()),
+            )?;
+            let (messages, tools) = history.parts();
+            let s = &req.settings;
+            let has_tools = tools.is_some();
+            let official = self.official;
+            let rest = Rest {
+                max_tokens: (!official).then_some(s.max_tokens),
+                max_completion_tokens: official.then_some(s.max_tokens),
+                temperature: s.temperature,
+                top_p: s.options.top_p,
+                seed: s.options.seed,
+                stop: &s.options.stop,
+                reasoning_effort: s.options.reasoning_effort,
+                tools,
+                tool_choice: has_tools.then(|| match &s.tool_choice {
+                    ToolChoice::Auto => json!("auto"),
+                    ToolChoice::None => json!("none"),
+                    ToolChoice::Required => json!("required"),
+                    ToolChoice::Tool(name) => {
+                        json!({"type": "function", "function": {"name": name}})
+                    }
+                }),
+                parallel_tool_calls: has_tools.then_some(s.parallel_tool_calls),
+                stream,
+                stream_options: stream.then(|| json!({"include_usage": true})),
+                extra: &s.options.extra_body,
+            };
+            let tools_len = tools.map_or(0, |t| t.get().len());
+            history::body(model, messages, tools_len, &rest)
+        })
     }
 
     fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {

@@ -18,6 +18,7 @@ fn ep() -> Endpoint {
 
 fn request(tools: bool) -> ChatRequest {
     ChatRequest {
+        cache: Default::default(),
         settings: RequestSettings {
             model: "gpt-test".into(),
             max_tokens: 256,

@@ -29,6 +29,7 @@ fn settings(options: ModelOptions) -> RequestSettings {
 
 fn request(options: ModelOptions, messages: Vec<Message>) -> ChatRequest {
     ChatRequest {
+        cache: Default::default(),
         settings: settings(options),
         messages,
         tools: Vec::new().into(),

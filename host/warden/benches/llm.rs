@@ -44,6 +44,7 @@ fn mid_run_request() -> ChatRequest {
         |i| format!("file{i}: the build takes {i} minutes on two cores; cache hits are high."),
     );
     ChatRequest {
+        cache: Default::default(),
         settings: RequestSettings {
             model: String::new(),
             max_tokens: 1024,

@@ -378,6 +378,7 @@ mod tests {
 
     fn request(messages: Vec<Message>, choice: ToolChoice) -> ChatRequest {
         ChatRequest {
+            cache: Default::default(),
             settings: RequestSettings {
                 model: String::new(),
                 max_tokens: 100,

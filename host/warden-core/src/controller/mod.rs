@@ -74,7 +74,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::budget::{BudgetTracker, Consumption, Exhausted, OnExhaustion};
-use crate::chat::{ChatRequest, ChatResponse, Message, ToolSpec, Usage};
+use crate::chat::{ChatRequest, ChatResponse, Message, ToolSpec, Usage, WireCache};
 use crate::context::{ContextAssembler, models};
 use crate::events::RunEvent;
 use crate::parser::{OutputSchema, ToolSchemas};
@@ -174,6 +174,8 @@ pub struct Controller {
     paused: Option<String>,
     /// Pauses in a row.
     pauses: u32,
+    /// The adapter's state between this run's requests (its encoding of the history).
+    wire_cache: WireCache,
 }
 
 impl Controller {
@@ -237,6 +239,7 @@ impl Controller {
             call_order: Vec::new(),
             paused: None,
             pauses: 0,
+            wire_cache: WireCache::default(),
             config,
         };
         controller.state.push(Message::user(input));

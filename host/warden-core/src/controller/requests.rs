@@ -8,7 +8,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::{Controller, Phase, Step};
-use crate::chat::{ChatRequest, ChatResponse, Message, RequestSettings, ToolChoice, ToolSpec};
+use crate::chat::{
+    ChatRequest, ChatResponse, Message, RequestSettings, ToolChoice, ToolSpec, WireCache,
+};
 use crate::context::shrink::shrink_text;
 use crate::context::{Assembled, TokenCounter};
 use crate::events::RunEvent;
@@ -173,6 +175,7 @@ impl Controller {
             },
             messages: assembled.messages,
             tools,
+            cache: self.wire_cache.clone(),
         };
         if !forced {
             self.turns += 1;
@@ -243,6 +246,8 @@ impl Controller {
             },
             messages,
             tools: Arc::new([]),
+            // Not the run's history: its own encoding, not one the run's requests build on.
+            cache: WireCache::default(),
         };
         Some(self.await_model(ModelCallKind::Summary, request, estimate, Some(range)))
     }
