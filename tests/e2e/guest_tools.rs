@@ -16,6 +16,11 @@ async fn call(
         .await
         .unwrap_or_else(|e| panic!("cannot load {component}: {e}"));
     let outcome = executor().call(&set, tool, args, policy).await;
+    // Arguments a loop has parsed already give the same result as their text.
+    if let Ok(value) = serde_json::from_str::<Value>(args) {
+        let parsed = executor().call_value(&set, tool, &value, policy).await;
+        assert_eq!(parsed.result, outcome.result, "{tool} with {args}");
+    }
     outcome
         .result
         .map(|out| serde_json::from_str(&out).unwrap())

@@ -36,8 +36,17 @@ async fn call_with(tool: &str, args: Value, policy: &ToolPolicy) -> Result<Value
         .map(|out| serde_json::from_str(&out).unwrap())
 }
 
+/// [`call_with`] under the quick policy; the arguments as a parsed value must give the
+/// same result as their text.
 async fn call(tool: &str, args: Value) -> Result<Value, ToolCallError> {
-    call_with(tool, args, &quick_policy()).await
+    let set = typed().await;
+    let parsed = executor()
+        .call_value(&set, tool, &args, &quick_policy())
+        .await;
+    let result = call_with(tool, args.clone(), &quick_policy()).await;
+    let as_value = parsed.result.map(|out| serde_json::from_str(&out).unwrap());
+    assert_eq!(as_value, result, "{tool} with {args}");
+    result
 }
 
 #[tokio::test]

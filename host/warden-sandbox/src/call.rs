@@ -6,7 +6,10 @@
 //! reaches warden's own state, never reaches wasm (no instance, no fuel, no queueing), and an
 //! output is returned only if it is JSON within its size cap.
 
+use std::borrow::Cow;
 use std::time::Instant;
+
+use serde_json::Value;
 
 use super::Inner;
 use super::bindings::GuestToolError;
@@ -18,14 +21,30 @@ use super::state_dirs::find_overlap;
 use super::typed;
 use super::usage::{CallOutcome, CallUsage};
 
+/// A call's arguments: JSON text, or a value the caller already parsed.
+#[derive(Clone, Copy)]
+pub(crate) enum Args<'a> {
+    Json(&'a str),
+    Value(&'a Value),
+}
+
 pub(crate) async fn call(
     inner: &Inner,
     tools: &ToolSet,
     name: &str,
-    args_json: &str,
+    args: Args<'_>,
     policy: &ToolPolicy,
 ) -> CallOutcome {
     let started = Instant::now();
+    // The text the guest gets, and the value when the caller parsed it already. A value
+    // always encodes (its keys are strings); if it did not, the call is refused below.
+    let (args_json, parsed, unencodable): (Cow<'_, str>, Option<&Value>, _) = match args {
+        Args::Json(text) => (Cow::Borrowed(text), None, None),
+        Args::Value(value) => match serde_json::to_string(value) {
+            Ok(text) => (Cow::Owned(text), Some(value), None),
+            Err(e) => (Cow::Borrowed(""), None, Some(e)),
+        },
+    };
     let bytes_in = (name.len() + args_json.len()) as u64;
     let rejected = |err: ToolCallError| {
         let usage = CallUsage {
@@ -38,6 +57,12 @@ pub(crate) async fn call(
             usage,
         }
     };
+    if let Some(e) = unencodable {
+        return rejected(ToolCallError::InvalidArguments {
+            path: String::new(),
+            message: format!("the arguments cannot be encoded as JSON ({e})"),
+        });
+    }
     if let Err(err) = check_grants(policy) {
         return rejected(err);
     }
@@ -45,14 +70,14 @@ pub(crate) async fn call(
         Kind::Toolbox(pre) => {
             let (info, compiled) = match tools
                 .compiled(name)
-                .and_then(|(info, c)| c.check_args(info, args_json).map(|()| (info, c)))
+                .and_then(|(info, c)| c.check_args(info, &args_json, parsed).map(|()| (info, c)))
             {
                 Ok(checked) => checked,
                 Err(err) => return rejected(err),
             };
             let action = Action::Invoke {
                 name,
-                args: args_json,
+                args: &args_json,
             };
             let (returned, mut usage, denial) =
                 sandbox::run(inner, Pre::Toolbox(pre), policy, action).await;
@@ -74,7 +99,7 @@ pub(crate) async fn call(
         }
         Kind::Typed(set) => {
             // Arguments are read (with the failing path) before any instance exists.
-            let (func, params) = match set.prepare(name, args_json) {
+            let (func, params) = match set.prepare(name, &args_json, parsed) {
                 Ok(prepared) => prepared,
                 Err(err) => return rejected(err),
             };

@@ -141,7 +141,27 @@ impl Executor {
         args_json: &str,
         policy: &ToolPolicy,
     ) -> CallOutcome {
-        call::call(&self.inner, tools, name, args_json, policy).await
+        call::call(
+            &self.inner,
+            tools,
+            name,
+            call::Args::Json(args_json),
+            policy,
+        )
+        .await
+    }
+
+    /// [`Executor::call`] with arguments the caller has parsed already (as a loop that
+    /// checked them has): they are checked against the tool's schema here all the same, and
+    /// encoded once, for the guest.
+    pub async fn call_value(
+        &self,
+        tools: &ToolSet,
+        name: &str,
+        args: &serde_json::Value,
+        policy: &ToolPolicy,
+    ) -> CallOutcome {
+        call::call(&self.inner, tools, name, call::Args::Value(args), policy).await
     }
 
     /// Whether the pooling allocator is in use (false after a fallback to on-demand).

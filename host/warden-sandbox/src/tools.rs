@@ -152,20 +152,37 @@ fn validator<'a>(
         })
 }
 
+/// A call's arguments parsed, or the error the model is told.
+pub(crate) fn parse_args(args_json: &str) -> Result<Value, ToolCallError> {
+    serde_json::from_str(args_json).map_err(|e| ToolCallError::InvalidArguments {
+        path: String::new(),
+        message: format!("the arguments are not valid JSON ({e}); send a JSON object"),
+    })
+}
+
 impl CompiledTool {
-    /// Parses `args_json` and checks it against the arguments schema of `info`.
-    pub(crate) fn check_args(&self, info: &ToolInfo, args_json: &str) -> Result<(), ToolCallError> {
-        let args: Value =
-            serde_json::from_str(args_json).map_err(|e| ToolCallError::InvalidArguments {
-                path: String::new(),
-                message: format!("the arguments are not valid JSON ({e}); send a JSON object"),
-            })?;
+    /// Checks the arguments against the arguments schema of `info`: `parsed` if the caller
+    /// parsed them already, else `args_json` parsed here.
+    pub(crate) fn check_args(
+        &self,
+        info: &ToolInfo,
+        args_json: &str,
+        parsed: Option<&Value>,
+    ) -> Result<(), ToolCallError> {
+        let owned;
+        let args = match parsed {
+            Some(value) => value,
+            None => {
+                owned = parse_args(args_json)?;
+                &owned
+            }
+        };
         let validator = validator(&self.args, &info.args_schema)?;
         // The fast check first: building error values is the slow path.
-        if validator.is_valid(&args) {
+        if validator.is_valid(args) {
             return Ok(());
         }
-        match validator.iter_errors(&args).next() {
+        match validator.iter_errors(args).next() {
             None => Ok(()),
             Some(error) => Err(ToolCallError::InvalidArguments {
                 path: error.instance_path().to_string(),
@@ -261,15 +278,22 @@ mod tests {
     fn argument_errors_carry_the_failing_path() {
         let (infos, compiled) = validate_described(vec![info("a", OBJ)], true).unwrap();
         let (info, compiled) = (&infos[0], &compiled[0]);
-        assert!(compiled.check_args(info, r#"{"n": 3}"#).is_ok());
-        match compiled.check_args(info, r#"{"n": "three"}"#).unwrap_err() {
-            ToolCallError::InvalidArguments { path, message } => {
-                assert_eq!(path, "/n");
-                assert!(message.contains("integer"), "{message}");
+        assert!(compiled.check_args(info, r#"{"n": 3}"#, None).is_ok());
+        // A value the caller parsed is checked as its text would be.
+        let three = serde_json::json!({"n": "three"});
+        for parsed in [None, Some(&three)] {
+            match compiled
+                .check_args(info, r#"{"n": "three"}"#, parsed)
+                .unwrap_err()
+            {
+                ToolCallError::InvalidArguments { path, message } => {
+                    assert_eq!(path, "/n");
+                    assert!(message.contains("integer"), "{message}");
+                }
+                other => panic!("unexpected {other:?}"),
             }
-            other => panic!("unexpected {other:?}"),
         }
-        match compiled.check_args(info, "{not json").unwrap_err() {
+        match compiled.check_args(info, "{not json", None).unwrap_err() {
             ToolCallError::InvalidArguments { path, message } => {
                 assert_eq!(path, "");
                 assert!(message.contains("not valid JSON"), "{message}");
@@ -282,7 +306,9 @@ mod tests {
     fn cached_answers_compile_their_schemas_on_first_use() {
         let (infos, compiled) = validate_described(vec![info("a", OBJ)], false).unwrap();
         assert!(compiled[0].args.get().is_none(), "compiled eagerly");
-        let err = compiled[0].check_args(&infos[0], r#"{}"#).unwrap_err();
+        let err = compiled[0]
+            .check_args(&infos[0], r#"{}"#, None)
+            .unwrap_err();
         assert!(
             matches!(err, ToolCallError::InvalidArguments { .. }),
             "{err:?}"

@@ -15,7 +15,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Val};
 
 use super::error::{LoadError, ToolCallError};
 use super::store::StoreState;
-use super::tools::ToolInfo;
+use super::tools::{ToolInfo, parse_args};
 
 /// The typed exports of one component offered as tools, and those that are not.
 pub(crate) struct TypedSet {
@@ -117,6 +117,7 @@ impl TypedSet {
         &self,
         name: &str,
         args_json: &str,
+        parsed: Option<&Value>,
     ) -> Result<(&TypedFunc, Vec<Val>), ToolCallError> {
         let func = self
             .funcs
@@ -126,15 +127,18 @@ impl TypedSet {
                 name: name.to_string(),
                 available: self.funcs.iter().map(|f| f.tool.name.clone()).collect(),
             })?;
-        let args: Value =
-            serde_json::from_str(args_json).map_err(|e| ToolCallError::InvalidArguments {
-                path: String::new(),
-                message: format!("the arguments are not valid JSON ({e}); send a JSON object"),
-            })?;
+        let owned;
+        let args = match parsed {
+            Some(value) => value,
+            None => {
+                owned = parse_args(args_json)?;
+                &owned
+            }
+        };
         let params =
             func.tool
                 .sig
-                .read_args(&args)
+                .read_args(args)
                 .map_err(|e| ToolCallError::InvalidArguments {
                     path: e.path,
                     message: format!("expected {}, found {}", e.expected, e.found),

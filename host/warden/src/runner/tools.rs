@@ -287,14 +287,13 @@ async fn execute(
             format!("no tool named `{}` is loaded", call.name),
         );
     };
-    let args = call.arguments.to_string();
     let mut policy = binding.policy;
     if let Some(key) = key {
         let config = &mut std::sync::Arc::make_mut(&mut policy).config;
         config.insert(IDEMPOTENCY_KEY_CONFIG.into(), key);
     }
     let outcome = executor
-        .call(&binding.set, &call.name, &args, &policy)
+        .call_value(&binding.set, &call.name, &call.arguments, &policy)
         .await;
     crate::tool_outcome(&call, outcome)
 }
