@@ -211,3 +211,79 @@ fn the_multi_bench_judges_the_team_against_its_own_noise() {
     let within = multi["within_noise"].as_bool().unwrap();
     assert_eq!(within, lo <= ratio && ratio <= hi, "{multi}");
 }
+
+/// `scripts/bench/py_mock.py` (Python's standard library, no admin routes), killed on drop.
+struct PyMock {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PyMock {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/bench/py_mock.py"
+        );
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the Python mock (CI installs it)");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("py-mock listening on ")
+            .unwrap_or_else(|| panic!("the Python mock said {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+}
+
+impl Drop for PyMock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server that is not the in-repo mock at all (the Python one of `scripts/bench`) serves
+/// the sequential figures on both wires: every run makes its 10 sandboxed calls.
+#[test]
+fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
+    let mock = PyMock::start();
+    for (format, base) in [
+        ("openai", format!("{}/v1", mock.url)),
+        ("anthropic", mock.url.clone()),
+    ] {
+        let out = bench_with(&[
+            "--base-url",
+            &base,
+            "--format",
+            format,
+            "--sequential-only",
+            "--repeats",
+            "2",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{format}: warden-bench failed: {stderr}"
+        );
+        let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let overhead = &line["overhead"];
+        assert_eq!(overhead["tool_calls_per_run"], 10, "{format}: {line}");
+        assert_eq!(overhead["model_calls_per_run"], 10, "{format}: {line}");
+        for figure in ["cpu_ratio_to_raw_plus_sandbox_call", "wall_ratio_to_raw"] {
+            assert!(
+                overhead[figure].as_f64().unwrap() > 0.0,
+                "{format} {figure}: {line}"
+            );
+        }
+    }
+}
