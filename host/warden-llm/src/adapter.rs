@@ -17,7 +17,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::accumulate::check_truncation;
 use super::cap::{BodyError, Capped, read_body};
-use super::client::{ClientKind, shared_client};
+use super::client::{CLIENT_DEFAULT_HEADERS, ClientKind, shared_client};
 use super::config::ProviderConfig;
 use super::error::{LlmError, TimeoutPhase};
 use super::estimate::estimate_tokens;
@@ -253,10 +253,11 @@ impl<W: Wire> Adapter<W> {
     /// The POST of `body`, sent by the shared client.
     fn post(&self, body: Bytes) -> impl Future<Output = reqwest::Result<reqwest::Response>> {
         let mut request = reqwest::Request::new(reqwest::Method::POST, self.target.clone());
-        // The header map is built once, with room for the client's default `accept`:
-        // merging ours one by one into an empty request map (what `RequestBuilder::headers`
-        // does) allocated it twice over per request.
-        let mut headers = HeaderMap::with_capacity(self.headers.len() + 1);
+        // The header map is built once, with room for the client's defaults (`accept`,
+        // `user-agent`): merging ours one by one into an empty request map (what
+        // `RequestBuilder::headers` does) allocated it twice over per request, and a map
+        // sized for ours alone grew (a rehash) when the client added its own.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + CLIENT_DEFAULT_HEADERS);
         headers.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
         *request.headers_mut() = headers;
         *request.body_mut() = Some(body.into());

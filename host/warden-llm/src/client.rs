@@ -79,6 +79,9 @@ pub(crate) fn shared_client(kind: ClientKind) -> Result<reqwest::Client, LlmErro
 }
 
 /// The env var naming extra CA certificates to trust (PEM).
+/// Headers the shared client adds to every request: `accept` and `user-agent`.
+pub(crate) const CLIENT_DEFAULT_HEADERS: usize = 2;
+
 const CA_FILE_VAR: &str = "SSL_CERT_FILE";
 
 fn tls_config() -> Result<rustls::ClientConfig, LlmError> {
