@@ -253,15 +253,17 @@ impl Drop for PyMock {
 }
 
 /// A server that is not the in-repo mock at all (the Python one of `scripts/bench`) serves
-/// the sequential figures on both wires: every run makes its 10 sandboxed calls.
+/// the sequential figures on both wires: every run makes its sandboxed calls, 10 by default
+/// or as many as `--calls` says.
 #[test]
 fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
     let mock = PyMock::start();
-    for (format, base) in [
-        ("openai", format!("{}/v1", mock.url)),
-        ("anthropic", mock.url.clone()),
+    for (format, base, calls) in [
+        ("openai", format!("{}/v1", mock.url), 10),
+        ("anthropic", mock.url.clone(), 3),
     ] {
-        let out = bench_with(&[
+        let calls_arg = calls.to_string();
+        let mut args = vec![
             "--base-url",
             &base,
             "--format",
@@ -269,7 +271,11 @@ fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
             "--sequential-only",
             "--repeats",
             "2",
-        ]);
+        ];
+        if calls != 10 {
+            args.extend(["--calls", &calls_arg]);
+        }
+        let out = bench_with(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),
@@ -277,8 +283,8 @@ fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
         );
         let line: Value = serde_json::from_slice(&out.stdout).unwrap();
         let overhead = &line["overhead"];
-        assert_eq!(overhead["tool_calls_per_run"], 10, "{format}: {line}");
-        assert_eq!(overhead["model_calls_per_run"], 10, "{format}: {line}");
+        assert_eq!(overhead["tool_calls_per_run"], calls, "{format}: {line}");
+        assert_eq!(overhead["model_calls_per_run"], calls, "{format}: {line}");
         for figure in ["cpu_ratio_to_raw_plus_sandbox_call", "wall_ratio_to_raw"] {
             assert!(
                 overhead[figure].as_f64().unwrap() > 0.0,

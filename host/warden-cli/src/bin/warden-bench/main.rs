@@ -58,6 +58,10 @@ struct Args {
     /// Runs measured for the per-call overhead (median).
     #[arg(long, default_value_t = 7)]
     repeats: usize,
+    /// Model calls (each followed by its sandboxed call) per run measured for the per-call
+    /// overhead: longer runs carry longer histories.
+    #[arg(long, default_value_t = LONG as u64, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    calls: u64,
     /// Runs started at once for throughput and memory.
     #[arg(long, default_value_t = 200)]
     runs: usize,
@@ -208,14 +212,15 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         }));
     }
     let short = agent(&executor, args.format, SHORT).await?;
-    let long = agent(&executor, args.format, LONG).await?;
+    let calls = usize::try_from(args.calls)?;
+    let long = agent(&executor, args.format, calls).await?;
     let runner = runner(&executor, args, &base_url)?;
     let startup_ms_in_process = ms(started.elapsed());
 
-    // The exact requests of the runs measured, for the raw reference figures: a 10-turn
+    // The exact requests of the runs measured, for the raw reference figures: a `--calls`
     // run's for the overhead (its later requests carry longer histories, which cost the
     // server more too), a 5-call run's for throughput.
-    let long_bodies = capture(&executor, args, LONG).await?;
+    let long_bodies = capture(&executor, args, calls).await?;
     let bodies = capture(&executor, args, SHORT).await?;
     let client = if args.http2 {
         reqwest::Client::builder().http2_prior_knowledge().build()?
@@ -232,7 +237,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         let owned = sequential::Owned {
             runner: runner.clone(),
             agent: long.clone(),
-            calls: LONG,
+            calls,
             client: client.clone(),
             format: args.format,
             base_url: base_url.clone(),
@@ -246,7 +251,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         let setup = sequential::Setup {
             runner: &runner,
             agent: &long,
-            calls: LONG,
+            calls,
             client: &client,
             format: args.format,
             base_url: &base_url,
@@ -320,8 +325,8 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         "server": if args.base_url.is_some() { base_url.as_str() } else { "in-process mock" },
         "server_behaviour_set_by_bench": behaviour_set,
         "overhead": {
-            "model_calls_per_run": LONG,
-            "tool_calls_per_run": LONG,
+            "model_calls_per_run": calls,
+            "tool_calls_per_run": calls,
             "wall_ms_per_model_call": r3o(seq.wall),
             "cpu_ms_per_model_call": r3o(seq.cpu),
             "raw_wall_ms_per_request": r3o(seq.raw_wall),
