@@ -6,6 +6,7 @@
 //! either just now (eager), or when this host first loaded the same component and cached the
 //! validated answer (lazy: compiled on first use, which keeps cached loads cheap).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -152,12 +153,21 @@ fn validator<'a>(
         })
 }
 
-/// A call's arguments parsed, or the error the model is told.
-pub(crate) fn parse_args(args_json: &str) -> Result<Value, ToolCallError> {
-    serde_json::from_str(args_json).map_err(|e| ToolCallError::InvalidArguments {
-        path: String::new(),
-        message: format!("the arguments are not valid JSON ({e}); send a JSON object"),
-    })
+/// A call's arguments as a value: `parsed` if the caller parsed them already, else
+/// `args_json` parsed here (or the error the model is told).
+pub(crate) fn args_value<'a>(
+    args_json: &str,
+    parsed: Option<&'a Value>,
+) -> Result<Cow<'a, Value>, ToolCallError> {
+    match parsed {
+        Some(value) => Ok(Cow::Borrowed(value)),
+        None => serde_json::from_str(args_json)
+            .map(Cow::Owned)
+            .map_err(|e| ToolCallError::InvalidArguments {
+                path: String::new(),
+                message: format!("the arguments are not valid JSON ({e}); send a JSON object"),
+            }),
+    }
 }
 
 impl CompiledTool {
@@ -169,20 +179,13 @@ impl CompiledTool {
         args_json: &str,
         parsed: Option<&Value>,
     ) -> Result<(), ToolCallError> {
-        let owned;
-        let args = match parsed {
-            Some(value) => value,
-            None => {
-                owned = parse_args(args_json)?;
-                &owned
-            }
-        };
+        let args = args_value(args_json, parsed)?;
         let validator = validator(&self.args, &info.args_schema)?;
         // The fast check first: building error values is the slow path.
-        if validator.is_valid(args) {
+        if validator.is_valid(&args) {
             return Ok(());
         }
-        match validator.iter_errors(args).next() {
+        match validator.iter_errors(&args).next() {
             None => Ok(()),
             Some(error) => Err(ToolCallError::InvalidArguments {
                 path: error.instance_path().to_string(),

@@ -15,7 +15,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Val};
 
 use super::error::{LoadError, ToolCallError};
 use super::store::StoreState;
-use super::tools::{ToolInfo, parse_args};
+use super::tools::{ToolInfo, args_value};
 
 /// The typed exports of one component offered as tools, and those that are not.
 pub(crate) struct TypedSet {
@@ -127,18 +127,11 @@ impl TypedSet {
                 name: name.to_string(),
                 available: self.funcs.iter().map(|f| f.tool.name.clone()).collect(),
             })?;
-        let owned;
-        let args = match parsed {
-            Some(value) => value,
-            None => {
-                owned = parse_args(args_json)?;
-                &owned
-            }
-        };
+        let args = args_value(args_json, parsed)?;
         let params =
             func.tool
                 .sig
-                .read_args(args)
+                .read_args(&args)
                 .map_err(|e| ToolCallError::InvalidArguments {
                     path: e.path,
                     message: format!("expected {}, found {}", e.expected, e.found),
