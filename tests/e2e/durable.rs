@@ -192,6 +192,37 @@ async fn resuming_refuses_a_finished_run_and_a_changed_agent() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("tools removed: calc"), "{err}");
+    // Guardrails count too: one added is named, and one that now runs before the model
+    // (same name, another check) is a change as well.
+    let pass = || warden::Guardrail::function("no-secrets", |_| warden::Verdict::pass());
+    let guarded = env.agent.clone().with_input_guardrail(pass());
+    let err = (runner.resume(
+        &guarded,
+        &paused.run_id,
+        &options,
+        &RunHandle::new(),
+        |_| {},
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("guardrails added: input no-secrets"),
+        "{err}"
+    );
+    let early = env
+        .agent
+        .clone()
+        .with_input_guardrail(pass().before_model());
+    assert_ne!(guarded.summary().digest, early.summary().digest);
+    assert_eq!(
+        guarded.summary().digest,
+        env.agent
+            .clone()
+            .with_input_guardrail(pass())
+            .summary()
+            .digest
+    );
     // Nothing was lost: the original agent still resumes it, and then it is finished.
     runner
         .store()

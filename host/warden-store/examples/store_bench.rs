@@ -42,6 +42,7 @@ fn summary() -> AgentSummary {
         tools: vec!["calc".into()],
         budget: Budget::default(),
         file: None,
+        guardrails: vec![],
     }
 }
 

@@ -83,6 +83,9 @@ pub struct AgentSummary {
     /// The agent file it was loaded from, if any (what `warden runs resume` loads).
     #[serde(default)]
     pub file: Option<String>,
+    /// Its guardrails, each as `stage name` (none in records of older versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<String>,
 }
 
 /// One checkpoint: see the module docs.
@@ -326,6 +329,7 @@ mod tests {
             tools: vec![],
             budget: Budget::default(),
             file: None,
+            guardrails: vec![],
         };
         RunCheckpoint::new(agent, controller.snapshot())
     }

@@ -39,6 +39,7 @@ fn agent(name: &str) -> AgentSummary {
         tools: vec!["calc".into()],
         budget: Budget::default(),
         file: None,
+        guardrails: vec![],
     }
 }
 

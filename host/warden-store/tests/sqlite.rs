@@ -18,6 +18,7 @@ fn checkpoint(input: &str) -> RunCheckpoint {
         tools: vec![],
         budget: Budget::default(),
         file: None,
+        guardrails: vec![],
     };
     RunCheckpoint::new(agent, controller.snapshot())
 }

@@ -108,6 +108,7 @@ pub(crate) async fn store_run(
         tools: Vec::new(),
         budget: Default::default(),
         file: None,
+        guardrails: Vec::new(),
     };
     let checkpoint = RunCheckpoint::new(summary, controller.snapshot());
     let run = NewRun {

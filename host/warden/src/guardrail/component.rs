@@ -94,6 +94,19 @@ impl ComponentCheck {
         self
     }
 
+    /// What a durable run's agent digest records of this check: the component's digest,
+    /// the tool, its policy and its arguments.
+    pub(super) fn fingerprint(&self) -> String {
+        format!(
+            "{} {} {:?} {} {:?}",
+            self.set.digest(),
+            self.tool,
+            self.policy,
+            self.text_arg,
+            self.args
+        )
+    }
+
     /// Calls the tool on `subject` and reads the verdict; the call's usage is returned to
     /// be charged to the guarded run.
     pub(super) async fn check(&self, subject: &Subject<'_>) -> (Verdict, UsageTotals) {

@@ -187,6 +187,19 @@ impl Guardrail {
         })
     }
 
+    /// What a durable run's agent digest records of this guardrail: its name, whether it
+    /// runs before the model, and its check (a component's digest, tool, policy and
+    /// arguments; an agent's own digest). A Rust function's code cannot be seen: only its
+    /// name counts.
+    pub(crate) fn fingerprint(&self) -> String {
+        let check = match &self.check {
+            Check::Function(_) => "function".to_owned(),
+            Check::Component(c) => format!("component {}", c.fingerprint()),
+            Check::Agent(pair) => format!("agent {}", pair.1.summary().digest),
+        };
+        format!("{} {} {check}", self.name, self.before_model)
+    }
+
     fn with(name: impl Into<String>, check: Check) -> Self {
         Guardrail {
             name: name.into().into(),
@@ -202,6 +215,35 @@ pub(crate) struct Guardrails {
     pub(crate) input: Vec<Guardrail>,
     pub(crate) output: Vec<Guardrail>,
     pub(crate) tool_call: Vec<Guardrail>,
+}
+
+impl Guardrails {
+    /// Each guardrail as `stage name`, in order: what a durable run keeps to name the
+    /// guardrails that changed.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.staged()
+            .map(|(stage, g)| format!("{stage} {}", g.name()))
+            .collect()
+    }
+
+    /// Each guardrail's [`Guardrail::fingerprint`] with its stage, in order (none for an
+    /// agent without guardrails, whose digest is then what it was before guardrails
+    /// counted).
+    pub(crate) fn fingerprints(&self) -> Vec<String> {
+        (self.staged())
+            .map(|(stage, g)| format!("guardrail {stage} {}", g.fingerprint()))
+            .collect()
+    }
+
+    fn staged(&self) -> impl Iterator<Item = (&'static str, &Guardrail)> {
+        [
+            ("input", &self.input),
+            ("output", &self.output),
+            ("tool-call", &self.tool_call),
+        ]
+        .into_iter()
+        .flat_map(|(stage, list)| list.iter().map(move |g| (stage, g)))
+    }
 }
 
 /// The outcome of checking one subject with several guardrails.

@@ -427,3 +427,29 @@ async fn a_guard_agent_gets_only_what_the_guarded_run_has_left() {
     assert!(message.contains("token"), "{message}");
     assert_eq!(model.requests().len(), 0);
 }
+
+/// What a durable run's digest records of a component guardrail: a changed argument or
+/// policy is a changed agent; the same check built again is not.
+#[tokio::test]
+async fn a_component_guardrails_check_is_in_its_agents_digest() {
+    let agent = calc_agent().await;
+    let digest = |guard: Guardrail| agent.clone().with_output_guardrail(guard).summary().digest;
+    let base = digest(json_guard().await);
+    assert_eq!(base, digest(json_guard().await));
+    assert_ne!(base, agent.summary().digest);
+    let text = set("text").await;
+    let check = |query: &str, policy: ToolPolicy| {
+        let check = ComponentCheck::new(executor(), text.clone(), "json_query", policy)
+            .unwrap()
+            .text_arg("document")
+            .arg("query", serde_json::json!(query));
+        Guardrail::component("answer-is-json", check)
+    };
+    assert_eq!(base, digest(check("$", ToolPolicy::default())));
+    assert_ne!(base, digest(check("$.answer", ToolPolicy::default())));
+    let slower = ToolPolicy {
+        timeout: std::time::Duration::from_secs(9),
+        ..ToolPolicy::default()
+    };
+    assert_ne!(base, digest(check("$", slower)));
+}

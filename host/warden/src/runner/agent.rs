@@ -486,9 +486,11 @@ impl Agent {
                 )
             })
             .collect();
+        let guardrails = inner.guardrails.fingerprints();
         let parts = [config.as_bytes(), &catalog]
             .into_iter()
-            .chain(bindings.iter().map(String::as_bytes));
+            .chain(bindings.iter().map(String::as_bytes))
+            .chain(guardrails.iter().map(String::as_bytes));
         let mut tools: Vec<String> = inner.catalog.iter().map(|e| e.name.clone()).collect();
         tools.sort();
         AgentSummary {
@@ -497,6 +499,7 @@ impl Agent {
             tools,
             budget: inner.config.budget.clone(),
             file: (inner.source.as_ref()).map(|p| p.display().to_string()),
+            guardrails: inner.guardrails.names(),
         }
     }
 }

@@ -418,25 +418,32 @@ impl Runner {
 /// What differs between two agent summaries, in one line.
 pub(crate) fn describe_changes(then: &AgentSummary, now: &AgentSummary) -> String {
     let mut changes = Vec::new();
-    let removed: Vec<&str> = (then.tools.iter())
-        .filter(|t| !now.tools.contains(t))
-        .map(String::as_str)
-        .collect();
-    let added: Vec<&str> = (now.tools.iter())
-        .filter(|t| !then.tools.contains(t))
-        .map(String::as_str)
-        .collect();
-    if !removed.is_empty() {
-        changes.push(format!("tools removed: {}", removed.join(", ")));
-    }
-    if !added.is_empty() {
-        changes.push(format!("tools added: {}", added.join(", ")));
+    for (what, then, now) in [
+        ("tools", &then.tools, &now.tools),
+        ("guardrails", &then.guardrails, &now.guardrails),
+    ] {
+        let removed: Vec<&str> = (then.iter())
+            .filter(|t| !now.contains(t))
+            .map(String::as_str)
+            .collect();
+        let added: Vec<&str> = (now.iter())
+            .filter(|t| !then.contains(t))
+            .map(String::as_str)
+            .collect();
+        if !removed.is_empty() {
+            changes.push(format!("{what} removed: {}", removed.join(", ")));
+        }
+        if !added.is_empty() {
+            changes.push(format!("{what} added: {}", added.join(", ")));
+        }
     }
     if then.budget != now.budget {
         changes.push("its budget changed".into());
     }
     if changes.is_empty() {
-        changes.push("its settings, instructions or tool components changed".into());
+        changes.push(
+            "its settings, instructions, tool components or guardrails' checks changed".into(),
+        );
     }
     changes.join("; ")
 }

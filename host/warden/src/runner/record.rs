@@ -320,6 +320,7 @@ mod tests {
             tools: vec!["echo".into()],
             budget: Budget::default(),
             file: None,
+            guardrails: vec![],
         }
     }
 
