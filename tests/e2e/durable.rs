@@ -168,48 +168,27 @@ async fn resuming_refuses_a_finished_run_and_a_changed_agent() {
         .await
         .unwrap();
     let options = warden::ResumeOptions::default();
+    // Resuming with `agent` is refused with a message that contains `says`.
+    let refused = async |agent: &warden::Agent, says: &str| {
+        let handle = RunHandle::new();
+        let resumed = runner.resume(agent, &paused.run_id, &options, &handle, |_| {});
+        let err = resumed.await.unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    };
     let mut lowered = env.agent.config().clone();
     lowered.budget.max_turns = Some(1);
-    let smaller = env.agent.clone().with_config(lowered);
-    let err = (runner.resume(
-        &smaller,
-        &paused.run_id,
-        &options,
-        &RunHandle::new(),
-        |_| {},
-    ))
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("its budget changed"), "{err}");
+    refused(
+        &env.agent.clone().with_config(lowered),
+        "its budget changed",
+    )
+    .await;
     let toolless = warden::Agent::new(env.agent.config().clone());
-    let err = (runner.resume(
-        &toolless,
-        &paused.run_id,
-        &options,
-        &RunHandle::new(),
-        |_| {},
-    ))
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("tools removed: calc"), "{err}");
+    refused(&toolless, "tools removed: calc").await;
     // Guardrails count too: one added is named, and one that now runs before the model
     // (same name, another check) is a change as well.
     let pass = || warden::Guardrail::function("no-secrets", |_| warden::Verdict::pass());
     let guarded = env.agent.clone().with_input_guardrail(pass());
-    let err = (runner.resume(
-        &guarded,
-        &paused.run_id,
-        &options,
-        &RunHandle::new(),
-        |_| {},
-    ))
-    .await
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("guardrails added: input no-secrets"),
-        "{err}"
-    );
+    refused(&guarded, "guardrails added: input no-secrets").await;
     let early = env
         .agent
         .clone()
