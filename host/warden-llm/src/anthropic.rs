@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
-use super::history::{self, History, raw_list};
+use super::history::{self, Turns};
 use super::wire::{Endpoint, Step, StreamDecoder, Wire, anthropic_finish, parse_json};
 use warden_core::chat::{
     ChatRequest, ChatResponse, Message, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
@@ -42,7 +42,7 @@ pub(crate) const BODY_KEYS: &[&str] = &[
     "stream",
 ];
 
-/// The body's fields after `model` and `messages` (which [`history::body`] writes).
+/// The body's fields after `model` and `messages` (which [`history::encode`] writes).
 #[derive(Serialize)]
 struct Rest<'a> {
     max_tokens: u32,
@@ -317,48 +317,46 @@ impl Wire for Anthropic {
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
-        req.cache.with(|history: &mut History| {
-            history.sync(
-                ProviderKind::Anthropic,
-                &req.messages,
-                &req.tools,
-                |messages, out| {
-                    (turns(messages).iter()).try_for_each(|(at, turn)| out.push(*at, turn))
-                },
-                |tools| raw_list(&tools.iter().map(wire_tool).collect::<Vec<_>>()),
-            )?;
-            let (messages, tools) = history.parts();
-            let s = &req.settings;
-            let tool_choice = tools.is_some().then(|| {
-                let mut choice = match &s.tool_choice {
-                    ToolChoice::Auto => json!({"type": "auto"}),
-                    ToolChoice::None => return json!({"type": "none"}),
-                    ToolChoice::Required => json!({"type": "any"}),
-                    ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
-                };
-                if !s.parallel_tool_calls {
-                    choice["disable_parallel_tool_use"] = json!(true);
-                }
-                choice
-            });
-            let rest = Rest {
-                max_tokens: s.max_tokens,
-                system: system_text(&req.messages),
-                temperature: s.temperature,
-                top_p: s.options.top_p,
-                stop_sequences: &s.options.stop,
-                thinking: s.options.thinking_budget.map(|budget_tokens| Thinking {
-                    kind: "enabled",
-                    budget_tokens,
-                }),
-                tools,
-                tool_choice,
-                stream,
-                extra: &s.options.extra_body,
-            };
-            let tools_len = tools.map_or(0, |t| t.get().len());
-            history::body(model, messages, tools_len, &rest)
-        })
+        let turns = |messages: &[Message], out: &mut Turns<'_>| {
+            (turns(messages).iter()).try_for_each(|(at, turn)| out.push(*at, turn))
+        };
+        history::encode(
+            req,
+            ProviderKind::Anthropic,
+            model,
+            turns,
+            wire_tool,
+            |tools, out| {
+                let s = &req.settings;
+                let tool_choice = tools.is_some().then(|| {
+                    let mut choice = match &s.tool_choice {
+                        ToolChoice::Auto => json!({"type": "auto"}),
+                        ToolChoice::None => return json!({"type": "none"}),
+                        ToolChoice::Required => json!({"type": "any"}),
+                        ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
+                    };
+                    if !s.parallel_tool_calls {
+                        choice["disable_parallel_tool_use"] = json!(true);
+                    }
+                    choice
+                });
+                out.write(&Rest {
+                    max_tokens: s.max_tokens,
+                    system: system_text(&req.messages),
+                    temperature: s.temperature,
+                    top_p: s.options.top_p,
+                    stop_sequences: &s.options.stop,
+                    thinking: s.options.thinking_budget.map(|budget_tokens| Thinking {
+                        kind: "enabled",
+                        budget_tokens,
+                    }),
+                    tools,
+                    tool_choice,
+                    stream,
+                    extra: &s.options.extra_body,
+                })
+            },
+        )
     }
 
     fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {

@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 
 use super::config::ProviderKind;
 use super::error::LlmError;
-use warden_core::chat::{Message, ToolSpec};
+use warden_core::chat::{ChatRequest, Message, ToolSpec};
 
 /// The encoded history and tools of the run's last request, for one wire.
 #[derive(Default)]
@@ -63,14 +63,14 @@ impl Turns<'_> {
 
 impl History {
     /// Brings the memo to `kind`, `messages` and `tools`: `turns` encodes the turns of a
-    /// run of messages (starting at a turn's start), `tool_list` the tool list.
-    pub(crate) fn sync(
+    /// run of messages (starting at a turn's start), `tool_list` encodes `tools`.
+    fn sync(
         &mut self,
         kind: ProviderKind,
         messages: &[Message],
         tools: &Arc<[ToolSpec]>,
         turns: impl FnOnce(&[Message], &mut Turns<'_>) -> Result<(), LlmError>,
-        tool_list: impl FnOnce(&[ToolSpec]) -> Result<Box<RawValue>, LlmError>,
+        tool_list: impl FnOnce() -> Result<Box<RawValue>, LlmError>,
     ) -> Result<(), LlmError> {
         if self.kind != Some(kind) {
             self.reset();
@@ -95,7 +95,7 @@ impl History {
     }
 
     /// The `messages` array's inside, and the tool list (if there are tools).
-    pub(crate) fn parts(&self) -> (&[u8], Option<&RawValue>) {
+    fn parts(&self) -> (&[u8], Option<&RawValue>) {
         let tools = self.tools.as_ref().map(|(_, raw)| &**raw);
         (&self.bytes, tools.filter(|_| self.has_tools()))
     }
@@ -144,56 +144,79 @@ impl History {
     fn sync_tools(
         &mut self,
         tools: &Arc<[ToolSpec]>,
-        tool_list: impl FnOnce(&[ToolSpec]) -> Result<Box<RawValue>, LlmError>,
+        tool_list: impl FnOnce() -> Result<Box<RawValue>, LlmError>,
     ) -> Result<(), LlmError> {
         if !self
             .tools
             .as_ref()
             .is_some_and(|(list, _)| Arc::ptr_eq(list, tools))
         {
-            self.tools = Some((tools.clone(), tool_list(tools)?));
+            self.tools = Some((tools.clone(), tool_list()?));
         }
         Ok(())
     }
 }
 
-/// A request body: `{"model":…,"messages":[…]` followed by the fields of `rest` (a struct
-/// serialised as an object), in one buffer sized for all of it.
-pub(crate) fn body(
+/// A request body for `kind`, through the run's cache (`req.cache`): `{"model":…,"messages":[…]`,
+/// then the fields `settings` writes, in one buffer sized for all of it. `turns` encodes the
+/// turns of a run of messages (starting at a turn's start), `tool` one tool of the list;
+/// `settings` gets the encoded tool list (if there are tools) to place among its fields.
+pub(crate) fn encode<'r, T: Serialize>(
+    req: &'r ChatRequest,
+    kind: ProviderKind,
     model: &str,
-    messages: &[u8],
-    tools_len: usize,
-    rest: &impl Serialize,
+    turns: impl FnOnce(&[Message], &mut Turns<'_>) -> Result<(), LlmError>,
+    tool: impl Fn(&'r ToolSpec) -> T,
+    settings: impl FnOnce(Option<&RawValue>, Settings<'_>) -> Result<Closed, LlmError>,
 ) -> Result<Vec<u8>, LlmError> {
     // The settings beside the history and tools are small; this is room for them.
     const SETTINGS: usize = 256;
-    let mut out = Vec::with_capacity(messages.len() + tools_len + model.len() + SETTINGS);
-    out.extend_from_slice(b"{\"model\":");
-    serde_json::to_writer(&mut out, model).map_err(encode_error)?;
-    out.extend_from_slice(b",\"messages\":[");
-    out.extend_from_slice(messages);
-    out.push(b']');
-    let at = out.len();
-    serde_json::to_writer(&mut out, rest).map_err(encode_error)?;
-    // `rest` wrote `{}` or `{"field":…}`: its fields continue the body's.
-    match out.get(at..) {
-        Some(b"{}") => {
-            out.truncate(at);
-            out.push(b'}');
-        }
-        Some([b'{', ..]) => out[at] = b',',
-        _ => {
-            return Err(LlmError::Config(
-                "cannot encode the request: its settings are not an object".into(),
-            ));
-        }
-    }
-    Ok(out)
+    req.cache.with(|history: &mut History| {
+        let tool_list = || {
+            let list: Vec<T> = req.tools.iter().map(&tool).collect();
+            serde_json::value::to_raw_value(&list).map_err(encode_error)
+        };
+        history.sync(kind, &req.messages, &req.tools, turns, tool_list)?;
+        let (messages, tools) = history.parts();
+        let tools_len = tools.map_or(0, |t| t.get().len());
+        let mut out = Vec::with_capacity(messages.len() + tools_len + model.len() + SETTINGS);
+        out.extend_from_slice(b"{\"model\":");
+        serde_json::to_writer(&mut out, model).map_err(encode_error)?;
+        out.extend_from_slice(b",\"messages\":[");
+        out.extend_from_slice(messages);
+        out.push(b']');
+        settings(tools, Settings(&mut out))?;
+        Ok(out)
+    })
 }
 
-/// The tool list as raw JSON, encoded once per run.
-pub(crate) fn raw_list<T: Serialize>(items: &[T]) -> Result<Box<RawValue>, LlmError> {
-    serde_json::value::to_raw_value(items).map_err(encode_error)
+/// Where a wire writes a body's fields after its history: writing them closes the body.
+pub(crate) struct Settings<'a>(&'a mut Vec<u8>);
+
+/// A body closed by [`Settings::write`] (the only way to make one, so no body is sent open).
+pub(crate) struct Closed(());
+
+impl Settings<'_> {
+    /// Writes the fields of `rest` (a struct serialised as an object) and closes the body.
+    pub(crate) fn write(self, rest: &impl Serialize) -> Result<Closed, LlmError> {
+        let out = self.0;
+        let at = out.len();
+        serde_json::to_writer(&mut *out, rest).map_err(encode_error)?;
+        // `rest` wrote `{}` or `{"field":…}`: its fields continue the body's.
+        match out.get(at..) {
+            Some(b"{}") => {
+                out.truncate(at);
+                out.push(b'}');
+            }
+            Some([b'{', ..]) => out[at] = b',',
+            _ => {
+                return Err(LlmError::Config(
+                    "cannot encode the request: its settings are not an object".into(),
+                ));
+            }
+        }
+        Ok(Closed(()))
+    }
 }
 
 fn encode_error(e: serde_json::Error) -> LlmError {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::config::{ApiKey, ProviderKind};
 use super::error::LlmError;
-use super::history::{self, History, raw_list};
+use super::history::{self, Turns};
 use super::wire::{
     Endpoint, Step, StreamDecoder, Wire, error_result_text, openai_finish, parse_json,
 };
@@ -54,7 +54,7 @@ pub(crate) const BODY_KEYS: &[&str] = &[
     "stream_options",
 ];
 
-/// The body's fields after `model` and `messages` (which [`history::body`] writes).
+/// The body's fields after `model` and `messages` (which [`history::encode`] writes).
 #[derive(Serialize)]
 struct Rest<'a> {
     /// The official API wants `max_completion_tokens`; compatible servers know `max_tokens`.
@@ -322,46 +322,43 @@ impl Wire for OpenAi {
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
-        req.cache.with(|history: &mut History| {
-            history.sync(
-                ProviderKind::Openai,
-                &req.messages,
-                &req.tools,
-                |messages, turns| {
-                    (messages.iter().enumerate())
-                        .try_for_each(|(i, m)| turns.push(i, &wire_message(m)))
-                },
-                |tools| raw_list(&tools.iter().map(wire_tool).collect::<Vec<_>>()),
-            )?;
-            let (messages, tools) = history.parts();
-            let s = &req.settings;
-            let has_tools = tools.is_some();
-            let official = self.official;
-            let rest = Rest {
-                max_tokens: (!official).then_some(s.max_tokens),
-                max_completion_tokens: official.then_some(s.max_tokens),
-                temperature: s.temperature,
-                top_p: s.options.top_p,
-                seed: s.options.seed,
-                stop: &s.options.stop,
-                reasoning_effort: s.options.reasoning_effort,
-                tools,
-                tool_choice: has_tools.then(|| match &s.tool_choice {
-                    ToolChoice::Auto => json!("auto"),
-                    ToolChoice::None => json!("none"),
-                    ToolChoice::Required => json!("required"),
-                    ToolChoice::Tool(name) => {
-                        json!({"type": "function", "function": {"name": name}})
-                    }
-                }),
-                parallel_tool_calls: has_tools.then_some(s.parallel_tool_calls),
-                stream,
-                stream_options: stream.then(|| json!({"include_usage": true})),
-                extra: &s.options.extra_body,
-            };
-            let tools_len = tools.map_or(0, |t| t.get().len());
-            history::body(model, messages, tools_len, &rest)
-        })
+        let turns = |messages: &[Message], turns: &mut Turns<'_>| {
+            (messages.iter().enumerate()).try_for_each(|(i, m)| turns.push(i, &wire_message(m)))
+        };
+        history::encode(
+            req,
+            ProviderKind::Openai,
+            model,
+            turns,
+            wire_tool,
+            |tools, out| {
+                let s = &req.settings;
+                let has_tools = tools.is_some();
+                let official = self.official;
+                out.write(&Rest {
+                    max_tokens: (!official).then_some(s.max_tokens),
+                    max_completion_tokens: official.then_some(s.max_tokens),
+                    temperature: s.temperature,
+                    top_p: s.options.top_p,
+                    seed: s.options.seed,
+                    stop: &s.options.stop,
+                    reasoning_effort: s.options.reasoning_effort,
+                    tools,
+                    tool_choice: has_tools.then(|| match &s.tool_choice {
+                        ToolChoice::Auto => json!("auto"),
+                        ToolChoice::None => json!("none"),
+                        ToolChoice::Required => json!("required"),
+                        ToolChoice::Tool(name) => {
+                            json!({"type": "function", "function": {"name": name}})
+                        }
+                    }),
+                    parallel_tool_calls: has_tools.then_some(s.parallel_tool_calls),
+                    stream,
+                    stream_options: stream.then(|| json!({"include_usage": true})),
+                    extra: &s.options.extra_body,
+                })
+            },
+        )
     }
 
     fn parse_response(&self, body: &[u8], ep: &Endpoint) -> Result<ChatResponse, LlmError> {
