@@ -36,17 +36,8 @@ pub(crate) async fn call(
     policy: &ToolPolicy,
 ) -> CallOutcome {
     let started = Instant::now();
-    // The text the guest gets, and the value when the caller parsed it already. A value
-    // always encodes (its keys are strings); if it did not, the call is refused below.
-    let (args_json, parsed, unencodable): (Cow<'_, str>, Option<&Value>, _) = match args {
-        Args::Json(text) => (Cow::Borrowed(text), None, None),
-        Args::Value(value) => match serde_json::to_string(value) {
-            Ok(text) => (Cow::Owned(text), Some(value), None),
-            Err(e) => (Cow::Borrowed(""), None, Some(e)),
-        },
-    };
-    let bytes_in = (name.len() + args_json.len()) as u64;
-    let rejected = |err: ToolCallError| {
+    // A call refused before any instance exists, with the bytes it brought.
+    let refused = |bytes_in: u64, err: ToolCallError| {
         let usage = CallUsage {
             wall_time: started.elapsed(),
             bytes_in,
@@ -57,12 +48,23 @@ pub(crate) async fn call(
             usage,
         }
     };
-    if let Some(e) = unencodable {
-        return rejected(ToolCallError::InvalidArguments {
-            path: String::new(),
-            message: format!("the arguments cannot be encoded as JSON ({e})"),
-        });
-    }
+    // The text the guest gets, and the value when the caller parsed it already.
+    let (args_json, parsed): (Cow<'_, str>, Option<&Value>) = match args {
+        Args::Json(text) => (Cow::Borrowed(text), None),
+        Args::Value(value) => match serde_json::to_string(value) {
+            Ok(text) => (Cow::Owned(text), Some(value)),
+            // A value always encodes (its keys are strings); should one not, it is refused.
+            Err(e) => {
+                let err = ToolCallError::InvalidArguments {
+                    path: String::new(),
+                    message: format!("the arguments cannot be encoded as JSON ({e})"),
+                };
+                return refused(name.len() as u64, err);
+            }
+        },
+    };
+    let bytes_in = (name.len() + args_json.len()) as u64;
+    let rejected = |err| refused(bytes_in, err);
     if let Err(err) = check_grants(policy) {
         return rejected(err);
     }

@@ -2,9 +2,10 @@
 //! the tokens of every request a run sends, so its cost is paid once per model call.
 //!
 //! The history is a long run's: task message, then 20 turns of one tool call and its
-//! result (and a longer one: 200 turns of 2 KB results), with five tool specs, for an OpenAI model far from its window (the estimate,
-//! checked against the bound), the same with exact tiktoken counts (a run whose requests
-//! came near the window once), and a model counted by the calibrated estimate only.
+//! result (and a longer one: 200 turns of 2 KB results), with five tool specs, for an
+//! OpenAI model far from its window (the estimate, checked against the bound), the same
+//! with exact tiktoken counts (a run whose requests came near the window once), and a
+//! model counted by the calibrated estimate only.
 //!
 //! Two cases each: the run's next request (the assembler planned the request before, one
 //! turn shorter, so it reads only the new turn), and the whole history read by an
