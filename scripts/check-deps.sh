@@ -49,6 +49,16 @@ for lib in warden-core warden-llm warden-sandbox warden-wit warden-pack warden-s
     fi
 done
 
+# The downstream program builds against the workspace's target directory, so its dev profile
+# must be the workspace's: any difference rebuilds every dependency a second time.
+dev_profile() {
+    awk '/^\[/ { on = ($0 ~ /^\[profile\.dev[].]/) } on && !/^#/ && NF' "$1"
+}
+if ! diff <(dev_profile Cargo.toml) <(dev_profile tests/downstream/Cargo.toml) >&2; then
+    echo "check-deps: tests/downstream/Cargo.toml's [profile.dev*] differs from Cargo.toml's (above)" >&2
+    fail=1
+fi
+
 # The downstream program builds against the workspace's target directory (its dependencies are
 # the workspace's, already built) and must run to a correct answer.
 cargo run --quiet --locked --manifest-path tests/downstream/Cargo.toml --target-dir target
