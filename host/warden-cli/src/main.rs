@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc for the CLI: small allocations, of which a model call makes many, cost less
+/// than with glibc's allocator (BENCHMARKS.md, "Agent loop").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // In a compiler child this compiles one component and exits; otherwise it lets the
     // executor compile in such a child of this binary, under the compile limits.

@@ -103,6 +103,11 @@ struct Args {
 const LONG: usize = 10;
 const SHORT: usize = 5;
 
+/// mimalloc, as in the `warden` binary: small allocations, of which a model call makes many,
+/// cost less than with glibc's allocator (BENCHMARKS.md, "Agent loop").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     // Compile tool components in a child of this binary, under the compile limits.
     warden_sandbox::run_compiler_child_if_requested();
