@@ -317,14 +317,14 @@ impl Wire for Anthropic {
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
-        let turns = |messages: &[Message], out: &mut Turns<'_>| {
+        let encode_turns = |messages: &[Message], out: &mut Turns<'_>| {
             (turns(messages).iter()).try_for_each(|(at, turn)| out.push(*at, turn))
         };
         history::encode(
             req,
             ProviderKind::Anthropic,
             model,
-            turns,
+            encode_turns,
             wire_tool,
             |tools, out| {
                 let s = &req.settings;

@@ -322,14 +322,14 @@ impl Wire for OpenAi {
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Result<Vec<u8>, LlmError> {
-        let turns = |messages: &[Message], turns: &mut Turns<'_>| {
-            (messages.iter().enumerate()).try_for_each(|(i, m)| turns.push(i, &wire_message(m)))
+        let encode_turns = |messages: &[Message], out: &mut Turns<'_>| {
+            (messages.iter().enumerate()).try_for_each(|(i, m)| out.push(i, &wire_message(m)))
         };
         history::encode(
             req,
             ProviderKind::Openai,
             model,
-            turns,
+            encode_turns,
             wire_tool,
             |tools, out| {
                 let s = &req.settings;
