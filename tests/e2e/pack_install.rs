@@ -110,6 +110,27 @@ impl Consent for Person {
     }
 }
 
+/// A server installs from a task spawned on a multi-threaded runtime (as the CLI runs its
+/// commands), asking a person: the install's future is `Send`, its consent included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_task_installs_with_interactive_consent() {
+    let env = env();
+    let src = env.pack("1.0.0", "[\"calc\"]", "");
+    let env = tokio::spawn(async move {
+        let files = PackFiles::read(&src, env.store.max_pack_bytes).unwrap();
+        let store = &env.store;
+        store
+            .install(files, Mode::Install, &mut Person, &env.exec)
+            .await
+            .unwrap();
+        env
+    })
+    .await
+    .unwrap();
+    let listed = env.store.list().unwrap();
+    assert_eq!(listed[0].manifest.pack.name, "calc-pack");
+}
+
 #[tokio::test]
 async fn installed_pack_loads_reverified_and_its_tool_is_callable() {
     let env = env();

@@ -30,7 +30,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(cli::run(args, console));
+    // The command runs as a task on a runtime worker, not on this thread: a response that a
+    // worker reads then wakes the run on that worker, instead of crossing to a thread parked
+    // in `block_on` and back for every model call (BENCHMARKS.md, "The CLI's run on a
+    // worker"). Blocking reads in commands (stdin, the terminal) leave the worker first.
+    let code = runtime.block_on(async move {
+        match tokio::spawn(cli::run(args, console)).await {
+            Ok(code) => code,
+            // The panic was already reported by the hook; end as an uncaught one does.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime shutting down cancels the task, and nothing shuts it down here.
+            Err(_) => ExitCode::FAILURE,
+        }
+    });
     // Host work a tool call started and that outlived it (e.g. a slow filesystem call left on
     // the blocking pool) must not keep the process from exiting; a cache write in flight
     // gets a moment to finish.

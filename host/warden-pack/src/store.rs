@@ -36,7 +36,11 @@ pub struct ConsentRequest<'a> {
 
 /// How the operator answers. A terminal prompt is interactive; a grants file or `--yes` is
 /// not, and cannot consent to an upgrade that widens permissions.
-pub trait Consent {
+///
+/// `Send`, so that [`Store::install`]'s future can be spawned on a multi-threaded runtime.
+/// [`Consent::ask`] is called from that async work: an implementation that waits for a
+/// person should leave the async worker while it waits (`tokio::task::block_in_place`).
+pub trait Consent: Send {
     /// Whether a person answers now.
     fn interactive(&self) -> bool;
     /// The operator's grant, or `None` if they declined.

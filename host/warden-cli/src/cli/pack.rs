@@ -264,12 +264,25 @@ impl Prompt {
     fn ask_line(&self, question: &str) -> Result<String, PackError> {
         self.console.prompt(question);
         let mut line = String::new();
-        let mut stdin = std::io::stdin().lock();
-        // A bounded read: an answer is one short line.
-        std::io::Read::take(&mut stdin, 4096)
-            .read_line(&mut line)
-            .map_err(|e| PackError::Grants(format!("reading the answer: {e}")))?;
+        // The install runs on a runtime worker and asks from inside it: the worker's other
+        // tasks (Ctrl-C, timers) move to another thread while this one waits for a person.
+        let read = leaving_the_worker(|| {
+            let mut stdin = std::io::stdin().lock();
+            // A bounded read: an answer is one short line.
+            std::io::Read::take(&mut stdin, 4096).read_line(&mut line)
+        });
+        read.map_err(|e| PackError::Grants(format!("reading the answer: {e}")))?;
         Ok(line.trim().to_string())
+    }
+}
+
+/// Runs `f`, which blocks, on this thread after handing the worker's tasks to another one
+/// (a multi-threaded runtime's worker); elsewhere it just runs `f`.
+fn leaving_the_worker<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

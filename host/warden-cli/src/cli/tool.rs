@@ -65,7 +65,11 @@ pub async fn run(cmd: ToolCommand, console: super::Console) -> ExitCode {
 }
 
 /// Runs a tool command, writing to `out` and `err`.
-pub async fn run_to(cmd: ToolCommand, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+pub async fn run_to(
+    cmd: ToolCommand,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> ExitCode {
     let json = match &cmd {
         ToolCommand::List { json, .. } => *json,
         ToolCommand::Call(args) => args.json,
@@ -126,7 +130,7 @@ async fn load(exec: &Executor, component: &std::path::Path) -> Result<std::sync:
 
 /// The built-in components, each with its tools' names (loading them, so the names are the
 /// components' own).
-async fn list_builtins(json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+async fn list_builtins(json: bool, out: &mut (dyn Write + Send)) -> Result<ExitCode> {
     let exec = executor()?;
     let mut listed = Vec::new();
     for name in warden::builtin::names() {
@@ -144,7 +148,11 @@ async fn list_builtins(json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(component: &std::path::Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+async fn list(
+    component: &std::path::Path,
+    json: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<ExitCode> {
     let exec = executor()?;
     let set = load(&exec, component).await?;
     if json && set.is_typed() {
@@ -171,7 +179,11 @@ async fn list(component: &std::path::Path, json: bool, out: &mut dyn Write) -> R
     Ok(ExitCode::SUCCESS)
 }
 
-async fn call(args: CallArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode> {
+async fn call(
+    args: CallArgs,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<ExitCode> {
     let policy = args.policy.resolve(&args.tool)?;
     let exec = executor()?;
     let set = load(&exec, &args.component).await?;

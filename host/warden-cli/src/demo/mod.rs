@@ -71,7 +71,7 @@ pub enum DemoError {
 /// Runs the demo with `executor`, giving every event to `on_event` as it happens.
 pub async fn run(
     executor: &Executor,
-    on_event: impl FnMut(&RunEvent),
+    on_event: impl FnMut(&RunEvent) + Send,
 ) -> Result<DemoReport, DemoError> {
     run_recorded(executor, None, on_event).await
 }
@@ -80,7 +80,7 @@ pub async fn run(
 pub async fn run_recorded(
     executor: &Executor,
     store: Option<Arc<dyn warden::store::Store>>,
-    mut on_event: impl FnMut(&RunEvent),
+    mut on_event: impl FnMut(&RunEvent) + Send,
 ) -> Result<DemoReport, DemoError> {
     let (agent, workspace) = demo_agent(executor).await?;
     let runner = Runner::new(Arc::new(DemoModel), executor.clone()).streaming(true);

@@ -100,7 +100,7 @@ pub async fn team(executor: &Executor) -> Result<Team, DemoError> {
 /// to `on_event`.
 pub async fn run_team_scene(
     executor: &Executor,
-    on_event: impl FnMut(&RunEvent),
+    on_event: impl FnMut(&RunEvent) + Send,
 ) -> Result<RunResult, DemoError> {
     run_team_scene_recorded(executor, None, on_event).await
 }
@@ -110,7 +110,7 @@ pub async fn run_team_scene(
 pub async fn run_team_scene_recorded(
     executor: &Executor,
     store: Option<Arc<dyn warden::store::Store>>,
-    mut on_event: impl FnMut(&RunEvent),
+    mut on_event: impl FnMut(&RunEvent) + Send,
 ) -> Result<RunResult, DemoError> {
     let team = team(executor).await?;
     // The runner's own model is never asked: every agent of the team has one of its own.

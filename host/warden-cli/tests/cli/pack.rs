@@ -190,3 +190,54 @@ async fn agent_file_cannot_widen_a_grant_or_use_a_missing_pack() {
     let err = crate::support::refused(&fx, &with_policy, |_| {}).await;
     assert!(err.contains("remove `component` and `policy`"), "{err}");
 }
+
+/// `warden pack install` at a terminal, as an operator answers it, with the runtime down to
+/// one worker (as on a one-core machine), the one the command's task asks from. A "no"
+/// installs nothing; a "yes" installs with the directory typed in.
+#[tokio::test]
+async fn install_at_a_terminal_asks_and_installs_what_was_granted() {
+    use crate::pty::{Mode, Pty};
+    let fx = Fixture::new(vec![]).await;
+    assert_code(&fx.run(&["key", "generate", "--out", "author"]).await, 0);
+    let pack = write_pack(
+        &fx,
+        "1.0.0",
+        "[capabilities.dirs.data]\nmode = \"ro\"\nreason = \"reads numbers\"\n",
+    );
+    let key = fx.dir.path().join("author.key");
+    assert_code(
+        &fx.run(&["pack", "sign", s(&pack), "--key", s(&key)]).await,
+        0,
+    );
+    let public = fx.dir.path().join("author.pub");
+    assert_code(&fx.run(&["trust", "add", s(&public)]).await, 0);
+    let numbers = fx.dir.path().join("numbers");
+    std::fs::create_dir(&numbers).unwrap();
+    let env = [
+        (
+            "WARDEN_CONFIG_DIR",
+            s(&fx.dir.path().join("config")).to_string(),
+        ),
+        ("TOKIO_WORKER_THREADS", "1".to_string()),
+    ];
+
+    for (answer, code) in [("n", 1), ("y", 0)] {
+        let mut pty = Pty::spawn_env(&fx, Mode::NoColor, &["pack", "install", s(&pack)], &env);
+        pty.wait_for("the directory prompt", |s| {
+            s.contains("Directory for \"data\"")
+        });
+        pty.send(&format!("{}\r", numbers.display()));
+        pty.wait_for("the last question", |s| {
+            s.contains("Grant these permissions")
+        });
+        pty.send(&format!("{answer}\r"));
+        assert_eq!(pty.exit_code(), code, "{answer}:\n{}", pty.screen());
+    }
+    let out = fx.run(&["pack", "info", "calc"]).await;
+    let info = text(&out.stdout);
+    let granted = numbers.canonicalize().unwrap();
+    assert!(
+        info.contains(&format!("\"data\" is {}", granted.display())),
+        "{info}"
+    );
+}

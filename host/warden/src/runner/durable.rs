@@ -139,7 +139,7 @@ impl Runner {
         agent: &Agent,
         input: impl Into<String>,
         handle: &RunHandle,
-        on_event: impl FnMut(RunEvent),
+        on_event: impl FnMut(RunEvent) + Send,
     ) -> Result<Recorded, RunError> {
         self.run_recorded_as(agent, new_run_id(), input, handle, on_event)
             .await
@@ -152,7 +152,7 @@ impl Runner {
         run_id: String,
         input: impl Into<String>,
         handle: &RunHandle,
-        on_event: impl FnMut(RunEvent),
+        on_event: impl FnMut(RunEvent) + Send,
     ) -> Result<Recorded, RunError> {
         self.start_new(agent, run_id, None, input.into(), handle, on_event)
             .await
@@ -166,7 +166,7 @@ impl Runner {
         name: &str,
         input: impl Into<String>,
         handle: &RunHandle,
-        mut on_event: impl FnMut(RunEvent),
+        mut on_event: impl FnMut(RunEvent) + Send,
     ) -> Result<Recorded, RunError> {
         let store = self.need_store()?;
         let input = input.into();
@@ -213,7 +213,7 @@ impl Runner {
         run_id: &str,
         options: &ResumeOptions,
         handle: &RunHandle,
-        mut on_event: impl FnMut(RunEvent),
+        mut on_event: impl FnMut(RunEvent) + Send,
     ) -> Result<Recorded, RunError> {
         let store = self.need_store()?;
         let stored = store.load(run_id).await.map_err(RunError::Store)?;
@@ -272,7 +272,7 @@ impl Runner {
         session: Option<String>,
         input: String,
         handle: &RunHandle,
-        mut on_event: impl FnMut(RunEvent),
+        mut on_event: impl FnMut(RunEvent) + Send,
     ) -> Result<Recorded, RunError> {
         let store = self.need_store()?;
         check_team(self, agent)?;
@@ -308,7 +308,7 @@ impl Runner {
         mut controller: Controller,
         (store, lease, approvals, team): (Arc<dyn Store>, Lease, Approvals, Option<TeamSummary>),
         handle: &RunHandle,
-        on_event: &mut dyn FnMut(RunEvent),
+        on_event: &mut (dyn FnMut(RunEvent) + Send),
     ) -> Result<Recorded, RunError> {
         let run_id = lease.run_id.clone();
         let buffer: EventBuffer = Arc::new(Mutex::new((EventStamper::new(&run_id), Vec::new())));

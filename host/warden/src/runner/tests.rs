@@ -311,3 +311,21 @@ async fn a_dropped_stream_does_not_stop_the_run() {
     assert_eq!(model.remaining(), 0, "the run stopped without its reader");
     assert!(!handle.is_cancelled());
 }
+
+/// A server spawns runs on a multi-threaded runtime, and the CLI runs its command on a
+/// worker: every run future is `Send` when its event callback is. (The durable ones were
+/// not: they kept the callback as a `dyn FnMut` without `Send`.)
+#[tokio::test]
+async fn every_run_future_is_send() {
+    fn send<F: std::future::Future + Send>(_: F) {}
+    let runner = Runner::new(Arc::new(ScriptedLlm::new([])), executor().clone());
+    let (agent, handle) = (calc_agent().await, RunHandle::new());
+    send(runner.run(&agent, "x"));
+    send(runner.run_with(&agent, "x", &handle, |_| {}));
+    send(runner.run_recorded(&agent, "x", &handle, |_| {}));
+    send(runner.run_recorded_as(&agent, "id".into(), "x", &handle, |_| {}));
+    send(runner.run_session(&agent, "s", "x", &handle, |_| {}));
+    send(runner.resume(&agent, "id", &ResumeOptions::default(), &handle, |_| {}));
+    let mut session = runner.session(&agent);
+    send(session.send("x", &handle, |_| {}));
+}
