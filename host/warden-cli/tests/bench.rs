@@ -254,13 +254,14 @@ impl Drop for PyMock {
 
 /// A server that is not the in-repo mock at all (the Python one of `scripts/bench`) serves
 /// the sequential figures on both wires: every run makes its sandboxed calls, 10 by default
-/// or as many as `--calls` says.
+/// or as many as `--calls` says, on a runtime worker by default (as the CLI runs) or on the
+/// thread blocking on the runtime.
 #[test]
 fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
     let mock = PyMock::start();
-    for (format, base, calls) in [
-        ("openai", format!("{}/v1", mock.url), 10),
-        ("anthropic", mock.url.clone(), 3),
+    for (format, base, calls, placement) in [
+        ("openai", format!("{}/v1", mock.url), 10, "worker"),
+        ("anthropic", mock.url.clone(), 3, "main thread"),
     ] {
         let calls_arg = calls.to_string();
         let mut args = vec![
@@ -275,6 +276,9 @@ fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
         if calls != 10 {
             args.extend(["--calls", &calls_arg]);
         }
+        if placement == "main thread" {
+            args.push("--on-main-thread");
+        }
         let out = bench_with(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -282,6 +286,7 @@ fn the_sequential_figures_run_against_a_python_server_on_both_wires() {
             "{format}: warden-bench failed: {stderr}"
         );
         let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(line["sequential_runs_on"], placement, "{format}: {line}");
         let overhead = &line["overhead"];
         assert_eq!(overhead["tool_calls_per_run"], calls, "{format}: {line}");
         assert_eq!(overhead["model_calls_per_run"], calls, "{format}: {line}");

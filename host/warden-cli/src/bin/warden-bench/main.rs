@@ -75,8 +75,13 @@ struct Args {
     /// times (implies --sequential-only).
     #[arg(long, value_enum)]
     profile_side: Option<Side>,
-    /// Make the sequential runs (and their references) in a spawned task, on a runtime
-    /// worker, instead of on the thread blocking on the runtime (as the CLI does).
+    /// Make the sequential runs (and their references) on the thread blocking on the
+    /// runtime instead of in a spawned task on a runtime worker (the default: the `warden`
+    /// CLI runs its command so since 2026-12-07; before, it blocked on the run).
+    #[arg(long, conflicts_with = "on_worker")]
+    on_main_thread: bool,
+    /// The default placement, a runtime worker; accepted so that the commands written with it
+    /// in BENCHMARKS.md run as they were.
     #[arg(long)]
     on_worker: bool,
     /// Measure only a run with one handoff and one nested agent beside a single-agent run
@@ -238,7 +243,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         .load_file(warden::testing::guests::CALC)
         .await
         .context("loading the calc component")?;
-    let seq = if args.on_worker {
+    let seq = if !args.on_main_thread {
         let owned = sequential::Owned {
             runner: runner.clone(),
             agent: long.clone(),
@@ -329,6 +334,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         "http": if args.http2 { "HTTP/2 (h2c)" } else { "HTTP/1.1" },
         "server": if args.base_url.is_some() { base_url.as_str() } else { "in-process mock" },
         "server_behaviour_set_by_bench": behaviour_set,
+        "sequential_runs_on": if args.on_main_thread { "main thread" } else { "worker" },
         "overhead": {
             "model_calls_per_run": calls,
             "tool_calls_per_run": calls,

@@ -67,8 +67,8 @@ pub struct Owned {
 }
 
 /// [`measure`] in a spawned task: on a runtime worker, beside the connections' tasks and
-/// the IO driver (as a server embedding warden runs agents), instead of the thread that
-/// blocks on the runtime (as the CLI does).
+/// the IO driver (as the `warden` CLI and a server embedding warden run agents), instead of
+/// the thread that blocks on the runtime.
 pub async fn measure_on_worker(
     o: Owned,
     repeats: usize,
