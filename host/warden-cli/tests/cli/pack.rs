@@ -191,9 +191,9 @@ async fn agent_file_cannot_widen_a_grant_or_use_a_missing_pack() {
     assert!(err.contains("remove `component` and `policy`"), "{err}");
 }
 
-/// `warden pack install` at a terminal, as an operator answers it, with the runtime down to
-/// one worker (as on a one-core machine), the one the command's task asks from. A "no"
-/// installs nothing; a "yes" installs with the directory typed in.
+/// `warden pack install` at a terminal, as an operator answers it. The runtime is down to
+/// one worker (as on a one-core machine), and the command's task asks from that worker. A
+/// "no" installs nothing; a "yes" installs with the directory typed in.
 #[tokio::test]
 async fn install_at_a_terminal_asks_and_installs_what_was_granted() {
     use crate::pty::{Mode, Pty};
