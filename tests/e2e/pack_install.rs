@@ -117,12 +117,7 @@ async fn a_spawned_task_installs_with_interactive_consent() {
     let env = env();
     let src = env.pack("1.0.0", "[\"calc\"]", "");
     let env = tokio::spawn(async move {
-        let files = PackFiles::read(&src, env.store.max_pack_bytes).unwrap();
-        let store = &env.store;
-        store
-            .install(files, Mode::Install, &mut Person, &env.exec)
-            .await
-            .unwrap();
+        env.install(&src, Mode::Install, &mut Person).await.unwrap();
         env
     })
     .await
