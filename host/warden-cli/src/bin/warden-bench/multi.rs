@@ -185,8 +185,11 @@ pub async fn measure(executor: &Executor, format: Format, repeats: usize) -> any
             .collect()
     };
     let (team_ratios, control) = (ratios(&multi), ratios(&again));
-    let band = (quantile(&control, 0.25), quantile(&control, 0.75));
-    let ratio = median(team_ratios);
+    // Judged on the figures as printed (three decimals), so that the verdict never
+    // contradicts them: unrounded, a ratio just below the band was judged outside it while
+    // both printed as 1.004.
+    let band = (r3o(quantile(&control, 0.25)), r3o(quantile(&control, 0.75)));
+    let ratio = r3o(median(team_ratios));
     let within = match (ratio, band) {
         (Some(r), (Some(lo), Some(hi))) => Some(lo <= r && r <= hi),
         _ => None,
@@ -195,10 +198,10 @@ pub async fn measure(executor: &Executor, format: Format, repeats: usize) -> any
         "model_calls_per_run": CALLS,
         "single_agent": {"wall_ms_per_call": r3o(wall(&single)), "cpu_ms_per_call": r3o(cpu(&single)), "tool_calls": CALLS - 1},
         "one_handoff_one_nested_agent": {"wall_ms_per_call": r3o(wall(&multi)), "cpu_ms_per_call": r3o(cpu(&multi)), "tool_calls": 8},
-        "wall_ratio": r3o(ratio),
+        "wall_ratio": ratio,
         "control": {
             "wall_ratio": r3o(median(control)),
-            "middle_half": [r3o(band.0), r3o(band.1)],
+            "middle_half": [band.0, band.1],
         },
         "within_noise": within,
     }))
